@@ -1,0 +1,56 @@
+# hcp-etcd-backup: `make demo` and `make test` work on a fresh Debian 12 / Ubuntu machine with Node 20+.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+APT_PACKAGES := etcd-server etcd-client ceph-mon ceph-osd radosgw ceph-common openssl
+BENCH_APT_PACKAGES := awscli hyperfine
+# Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
+LAST_TEST := test/zz-no-leftovers.test.ts
+TEST_FILES := $(filter-out $(LAST_TEST),$(shell find test -name '*.test.ts' | sort)) $(LAST_TEST)
+NODE_TEST := node --import tsx --test --test-concurrency=1 --test-timeout=600000
+
+.PHONY: help setup apt npm build lint typecheck test demo bench clean
+
+help:
+	@echo "make demo   - install what is missing, build, run the sandbox walk-through"
+	@echo "make test   - install what is missing, build, lint, typecheck, run every test"
+	@echo "make bench  - run the benchmarks (results: docs/benchmarks.md)"
+
+setup: apt npm
+
+# Installs the Debian packages only when one is missing, so a warm machine skips apt entirely.
+apt:
+	@missing=""; for p in $(APT_PACKAGES) $(EXTRA_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+npm: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: npm
+	npx tsc -p tsconfig.json
+
+lint: npm
+	npx biome check .
+
+typecheck: npm
+	npx tsc -p tsconfig.json --noEmit
+
+test: setup build lint
+	$(NODE_TEST) $(TEST_FILES)
+
+demo: setup build
+	node dist/src/cli/main.js demo
+
+bench: EXTRA_APT := $(BENCH_APT_PACKAGES)
+bench: setup build
+	node --import tsx bench/run.ts
+
+clean:
+	rm -rf dist

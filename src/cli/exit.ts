@@ -1,0 +1,23 @@
+import { CommanderError } from "commander";
+import { HcpError } from "../errors.js";
+
+export interface ExitReport {
+  readonly code: number;
+  /** One line for stderr, or undefined when there is nothing to say (help, version). */
+  readonly message?: string;
+}
+
+/** The one place where failures become exit codes: 1 failed, 2 usage, 3 verification failed. */
+export function exitReport(err: unknown): ExitReport {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0) return { code: 0 };
+    return { code: 2, message: err.message.replace(/^error: /, "") };
+  }
+  if (err instanceof HcpError) return { code: err.exitCode, message: err.message };
+  // Not one of ours: still one line, and a hint that this is a bug rather than bad input.
+  const text = err instanceof Error ? err.message : String(err);
+  return {
+    code: 1,
+    message: `unexpected error: ${text.split("\n")[0]} (please report this as a bug; HCPEB_DEBUG=1 shows the stack)`,
+  };
+}

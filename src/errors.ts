@@ -1,0 +1,35 @@
+/**
+ * Every failure the tool reports is one of these. Messages follow the pattern
+ * "what failed, on which object: why. what to do", so one printed line is enough to act on.
+ * The CLI maps `exitCode` to the process exit status in one place (src/cli/exit.ts).
+ */
+export type ExitCode = 1 | 2 | 3;
+
+export abstract class HcpError extends Error {
+  abstract readonly exitCode: ExitCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Something went wrong while doing the work: unreachable endpoint, missing binary, S3 error. Exit 1. */
+export class OperationError extends HcpError {
+  readonly exitCode = 1 as const;
+}
+
+/** The user asked for something that cannot be done as asked: bad flag, bad URL, missing file. Exit 2. */
+export class UsageError extends HcpError {
+  readonly exitCode = 2 as const;
+}
+
+/** Data was read but failed verification: corrupt snapshot, SHA-256 mismatch. Exit 3. */
+export class VerificationError extends HcpError {
+  readonly exitCode = 3 as const;
+}
+
+/** The message of any thrown value, for wrapping foreign errors into ours. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,60 @@
+import { type ServiceError, status as Status } from "@grpc/grpc-js";
+import { OperationError } from "../errors.js";
+
+const TLS_HINTS: Array<[RegExp, string]> = [
+  [
+    /self[- ]signed|unable to (get|verify)|unknown ca|certificate verify/i,
+    "the server certificate is not signed by the CA given with --cacert",
+  ],
+  [
+    /Hostname\/IP does not match|altnames|ERR_TLS_CERT_ALTNAME/i,
+    "the server certificate does not name this host (use a host name from the certificate)",
+  ],
+  [
+    /certificate required|bad certificate|alert.*certificate/i,
+    "the server refused our client certificate (check --cert/--key)",
+  ],
+  [/expired/i, "a certificate has expired"],
+  [
+    /wrong version number|packet length too long|http\/1|EPROTO/i,
+    "TLS handshake failed: the endpoint may not speak TLS (try http://) or is not etcd",
+  ],
+];
+
+/** Turns a grpc-js error into one line that names the endpoint, the cause and what to check. */
+export function mapGrpcError(err: ServiceError, endpoint: string, call: string): OperationError {
+  const details = err.details || err.message;
+  switch (err.code) {
+    case Status.UNAVAILABLE: {
+      for (const [re, hint] of TLS_HINTS) {
+        if (re.test(details))
+          return new OperationError(`TLS failure talking to etcd at ${endpoint}: ${hint}`, { cause: err });
+      }
+      if (/ECONNREFUSED|connect|No connection established|Connection dropped|ENOTFOUND/i.test(details)) {
+        return new OperationError(`cannot reach etcd at ${endpoint}: ${shorten(details)}`, { cause: err });
+      }
+      return new OperationError(`etcd at ${endpoint} is unavailable (${call}): ${shorten(details)}`, { cause: err });
+    }
+    case Status.DEADLINE_EXCEEDED:
+      return new OperationError(`etcd at ${endpoint} did not answer ${call} in time`, { cause: err });
+    case Status.UNAUTHENTICATED:
+    case Status.PERMISSION_DENIED:
+    case Status.INVALID_ARGUMENT:
+      if (/auth|password|token|user|permission/i.test(details)) {
+        return new OperationError(`etcd at ${endpoint} refused the credentials (${call}): ${shorten(details)}`, {
+          cause: err,
+        });
+      }
+      return new OperationError(`etcd at ${endpoint} rejected ${call}: ${shorten(details)}`, { cause: err });
+    case Status.CANCELLED:
+      return new OperationError(`${call} on etcd at ${endpoint} was cancelled`, { cause: err });
+    default:
+      return new OperationError(`etcd at ${endpoint} failed ${call}: ${shorten(details)}`, { cause: err });
+  }
+}
+
+// grpc-js details can embed multi-line resolver histories; keep the first line.
+function shorten(text: string): string {
+  const first = text.split("\n")[0] ?? text;
+  return first.length > 300 ? `${first.slice(0, 297)}...` : first;
+}

@@ -1,0 +1,318 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, OperationError } from "../errors.js";
+import { EtcdClient, type MemberStatus, type TlsMaterial } from "../etcd/client.js";
+import { createPki, type SandboxPki } from "./certs.js";
+import { freePorts } from "./ports.js";
+import { releaseDir, trackChild, trackDir } from "./reaper.js";
+
+export interface EtcdClusterOptions {
+  /** Number of members (default 3). */
+  readonly members?: number;
+  /** etcd binary (default `etcd` from PATH). */
+  readonly etcdBinary?: string;
+  /** How long to wait for a healthy cluster with a leader (default 30 s). */
+  readonly startTimeoutMs?: number;
+  /** Backend quota in bytes (etcd's default is 2 GiB; benchmarks raise it). */
+  readonly quotaBytes?: number;
+  /** Parent of the temp directory (default the OS temp dir). */
+  readonly baseDir?: string;
+}
+
+interface MemberSpec {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly logFile: string;
+}
+
+/** Temp directories of sandbox clusters start with this, so leftovers can be found. */
+export const SANDBOX_DIR_PREFIX = "hcpeb-etcd-";
+
+/**
+ * A real multi-member etcd on loopback with mutual TLS on client and peer ports, for the demo and
+ * for tests: certificates per run, one temp directory per cluster, members that can be killed,
+ * stopped and restarted. `stop()` (or the reaper, if the process dies first) removes everything.
+ */
+export class EtcdCluster {
+  readonly dir: string;
+  readonly pki: SandboxPki;
+  private readonly specs: MemberSpec[];
+  private readonly procs: Array<ChildProcess | undefined>;
+  private readonly binary: string;
+  private readonly quotaBytes: number;
+  private readonly startTimeoutMs: number;
+  private stopped = false;
+
+  private constructor(dir: string, pki: SandboxPki, specs: MemberSpec[], options: EtcdClusterOptions) {
+    this.dir = dir;
+    this.pki = pki;
+    this.specs = specs;
+    this.procs = specs.map(() => undefined);
+    this.binary = options.etcdBinary ?? "etcd";
+    this.quotaBytes = options.quotaBytes ?? 0;
+    this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  }
+
+  static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+    const n = options.members ?? 3;
+    if (!Number.isInteger(n) || n < 1 || n > 9)
+      throw new OperationError(`cannot start an etcd cluster of ${n} members: use 1 to 9`);
+    const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), SANDBOX_DIR_PREFIX));
+    trackDir(dir);
+    try {
+      const pkiDir = join(dir, "pki");
+      await mkdir(pkiDir, { mode: 0o700 });
+      const pki = await createPki(pkiDir);
+      // A port taken between our probe and etcd's bind is retried with fresh ports.
+      for (let attempt = 1; ; attempt++) {
+        const ports = await freePorts(2 * n);
+        const specs = Array.from({ length: n }, (_, i) => ({
+          name: `member-${i}`,
+          clientPort: ports[2 * i] as number,
+          peerPort: ports[2 * i + 1] as number,
+          dataDir: join(dir, `member-${i}.${attempt}`),
+          logFile: join(dir, `member-${i}.${attempt}.log`),
+        }));
+        const cluster = new EtcdCluster(dir, pki, specs, options);
+        try {
+          await cluster.launchAll();
+          return cluster;
+        } catch (err) {
+          cluster.killAll();
+          if (attempt < 3 && err instanceof PortInUseError) continue;
+          throw err;
+        }
+      }
+    } catch (err) {
+      releaseDir(dir);
+      throw err;
+    }
+  }
+
+  get size(): number {
+    return this.specs.length;
+  }
+
+  /** Client URLs of all members, in member order. */
+  get endpoints(): string[] {
+    return this.specs.map((s) => `https://127.0.0.1:${s.clientPort}`);
+  }
+
+  endpoint(i: number): string {
+    return `https://127.0.0.1:${this.spec(i).clientPort}`;
+  }
+
+  memberName(i: number): string {
+    return this.spec(i).name;
+  }
+
+  /** The client TLS files, as the CLI flags --cacert/--cert/--key take them. */
+  get tlsFiles(): { cacert: string; cert: string; key: string } {
+    return { cacert: this.pki.caCert, cert: this.pki.clientCert, key: this.pki.clientKey };
+  }
+
+  async tlsMaterial(): Promise<TlsMaterial> {
+    const [ca, cert, key] = await Promise.all([
+      readFile(this.pki.caCert),
+      readFile(this.pki.clientCert),
+      readFile(this.pki.clientKey),
+    ]);
+    // The sandbox certificate names "localhost"; checking that name avoids an IP as TLS SNI.
+    return { ca, cert, key, serverName: "localhost" };
+  }
+
+  /** A connected client for member `i` (default 0); the caller closes it. */
+  async client(i = 0): Promise<EtcdClient> {
+    return EtcdClient.connect({ endpoint: this.endpoint(i), tls: await this.tlsMaterial() });
+  }
+
+  isRunning(i: number): boolean {
+    const p = this.procs[i];
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  pid(i: number): number | undefined {
+    return this.isRunning(i) ? this.procs[i]?.pid : undefined;
+  }
+
+  /** SIGKILL one member: an abrupt crash. */
+  async kill(i: number): Promise<void> {
+    await this.signal(i, "SIGKILL");
+  }
+
+  /** SIGTERM one member and wait for it to exit: an orderly shutdown. */
+  async stopMember(i: number): Promise<void> {
+    await this.signal(i, "SIGTERM");
+  }
+
+  /** Starts a stopped or killed member again on its data directory and waits until it serves. */
+  async restart(i: number): Promise<void> {
+    if (this.isRunning(i)) throw new OperationError(`etcd ${this.spec(i).name} is already running`);
+    this.launch(i);
+    await this.waitHealthy([i]);
+  }
+
+  /** Status of every running member. */
+  async statuses(): Promise<MemberStatus[]> {
+    const out: MemberStatus[] = [];
+    for (let i = 0; i < this.size; i++) {
+      if (!this.isRunning(i)) continue;
+      const c = await this.client(i);
+      try {
+        out.push(await c.status());
+      } finally {
+        c.close();
+      }
+    }
+    return out;
+  }
+
+  /** Kills every member and removes the temp directory. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const exits = this.procs.map((p) =>
+      p && p.exitCode === null && p.signalCode === null ? onceExit(p) : Promise.resolve(),
+    );
+    this.killAll();
+    await Promise.all(exits);
+    releaseDir(this.dir);
+  }
+
+  private spec(i: number): MemberSpec {
+    const s = this.specs[i];
+    if (!s) throw new OperationError(`no etcd member ${i} (cluster has ${this.specs.length})`);
+    return s;
+  }
+
+  private killAll(): void {
+    for (const p of this.procs) if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  }
+
+  private async signal(i: number, sig: NodeJS.Signals): Promise<void> {
+    const p = this.procs[i];
+    if (!p || !this.isRunning(i)) return;
+    const exited = onceExit(p);
+    p.kill(sig);
+    await exited;
+  }
+
+  private async launchAll(): Promise<void> {
+    for (let i = 0; i < this.specs.length; i++) this.launch(i);
+    await this.waitHealthy(this.specs.map((_, i) => i));
+  }
+
+  private launch(i: number): void {
+    const s = this.spec(i);
+    const peers = this.specs.map((m) => `${m.name}=https://127.0.0.1:${m.peerPort}`).join(",");
+    const args = [
+      `--name=${s.name}`,
+      `--data-dir=${s.dataDir}`,
+      `--listen-client-urls=https://127.0.0.1:${s.clientPort}`,
+      `--advertise-client-urls=https://127.0.0.1:${s.clientPort}`,
+      `--listen-peer-urls=https://127.0.0.1:${s.peerPort}`,
+      `--initial-advertise-peer-urls=https://127.0.0.1:${s.peerPort}`,
+      `--initial-cluster=${peers}`,
+      "--initial-cluster-state=new",
+      `--initial-cluster-token=${this.dir}`,
+      "--client-cert-auth",
+      `--trusted-ca-file=${this.pki.caCert}`,
+      `--cert-file=${this.pki.serverCert}`,
+      `--key-file=${this.pki.serverKey}`,
+      "--peer-client-cert-auth",
+      `--peer-trusted-ca-file=${this.pki.caCert}`,
+      `--peer-cert-file=${this.pki.serverCert}`,
+      `--peer-key-file=${this.pki.serverKey}`,
+      "--logger=zap",
+      "--log-outputs=stderr",
+      `--quota-backend-bytes=${this.quotaBytes}`,
+    ];
+    const log = createWriteStream(s.logFile, { flags: "a" });
+    const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    child.on("error", () => {
+      // Reported by waitHealthy through exitInfo; keeps Node from throwing an unhandled 'error'.
+    });
+    trackChild(child);
+    this.procs[i] = child;
+  }
+
+  private async waitHealthy(indexes: number[]): Promise<void> {
+    const deadline = Date.now() + this.startTimeoutMs;
+    const tls = await this.tlsMaterial();
+    let lastError = "no answer yet";
+    for (;;) {
+      for (const i of indexes) {
+        const failure = await this.exitInfo(i);
+        if (failure) throw failure;
+      }
+      try {
+        let leaders = 0;
+        for (const i of indexes) {
+          const c = await EtcdClient.connect({ endpoint: this.endpoint(i), tls, callTimeoutMs: 1000 });
+          try {
+            const st = await c.status();
+            if (st.leaderId !== "0") leaders++;
+          } finally {
+            c.close();
+          }
+        }
+        if (leaders === indexes.length) return;
+        lastError = "no leader elected yet";
+      } catch (err) {
+        lastError = describe(err);
+      }
+      if (Date.now() > deadline) {
+        this.killAll();
+        throw new OperationError(
+          `etcd did not become healthy within ${this.startTimeoutMs / 1000}s (${lastError}); logs in ${this.dir}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50)); // poll interval while waiting for raft
+    }
+  }
+
+  /** Why member `i` is not running, if it exited; undefined while it runs. */
+  private async exitInfo(i: number): Promise<Error | undefined> {
+    const p = this.procs[i];
+    if (!p) return undefined;
+    const spawnError = (p as ChildProcess & { spawnfile?: string }).pid === undefined;
+    if (spawnError) {
+      return new OperationError(
+        `cannot start etcd: "${this.binary}" not found; install it with: apt-get install etcd-server etcd-client`,
+      );
+    }
+    if (p.exitCode === null && p.signalCode === null) return undefined;
+    const log = await readFile(this.spec(i).logFile, "utf8").catch(() => "");
+    if (/address already in use/.test(log)) return new PortInUseError(`etcd ${this.spec(i).name}: port already in use`);
+    const fatal = lastFatalLine(log);
+    return new OperationError(
+      `etcd ${this.spec(i).name} exited (${p.exitCode ?? p.signalCode}) while starting: ${fatal}`,
+    );
+  }
+}
+
+class PortInUseError extends OperationError {}
+
+function onceExit(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => p.once("exit", () => resolve()));
+}
+
+function lastFatalLine(log: string): string {
+  const lines = log.trim().split("\n").filter(Boolean);
+  const fatal =
+    [...lines].reverse().find((l) => /"level":"(fatal|error|panic)"/.test(l)) ?? lines.at(-1) ?? "no output";
+  try {
+    const parsed = JSON.parse(fatal) as { msg?: string; error?: string };
+    return [parsed.msg, parsed.error].filter(Boolean).join(": ");
+  } catch {
+    return fatal.slice(0, 300);
+  }
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from "node:fs";
+import { Agent } from "node:https";
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { UsageError } from "../errors.js";
+
+export interface S3Settings {
+  /** Custom endpoint for S3-compatible stores (Ceph RGW / ODF, MinIO); AWS when absent. */
+  readonly endpoint?: string;
+  readonly region?: string;
+  /** Path-style addressing (bucket in the path), needed by most S3-compatible stores. */
+  readonly forcePathStyle?: boolean;
+  /** PEM bundle of extra CAs for an endpoint with a private CA. */
+  readonly caBundle?: string;
+  /** Static credentials; absent means the AWS CLI's chain (env, profile, web identity, IMDS). */
+  readonly credentials?: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
+  /** Send the SDK's flexible checksums on every request (off by default: many S3-compatible stores reject them). */
+  readonly checksums?: boolean;
+  readonly maxAttempts?: number;
+}
+
+/**
+ * The S3 client every part of the tool uses. Checksums are `WHEN_REQUIRED` by default because the
+ * SDK's default aws-chunked streaming bodies are refused by Ceph RGW (411) and mangled by others;
+ * integrity is ours to prove anyway (SHA-256 of the snapshot, checked before completing an upload).
+ */
+export function createS3Client(settings: S3Settings = {}): S3Client {
+  const config: S3ClientConfig = {
+    region: settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+    forcePathStyle: settings.forcePathStyle ?? settings.endpoint !== undefined,
+    requestChecksumCalculation: settings.checksums ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
+    responseChecksumValidation: settings.checksums ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
+    maxAttempts: settings.maxAttempts ?? 5,
+  };
+  if (settings.endpoint !== undefined) {
+    try {
+      new URL(settings.endpoint);
+    } catch {
+      throw new UsageError(`invalid S3 endpoint "${settings.endpoint}": expected a URL like https://s3.example.com`);
+    }
+    config.endpoint = settings.endpoint;
+  }
+  if (settings.credentials) config.credentials = settings.credentials;
+  if (settings.caBundle) {
+    let ca: Buffer;
+    try {
+      ca = readFileSync(settings.caBundle);
+    } catch {
+      throw new UsageError(`cannot read S3 CA bundle ${settings.caBundle}`);
+    }
+    config.requestHandler = new NodeHttpHandler({ httpsAgent: new Agent({ ca, keepAlive: true }) });
+  }
+  return new S3Client(config);
+}
