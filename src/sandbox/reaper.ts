@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 
 /**
  * Last line of defence for the sandbox: whatever happens to this process (normal exit, uncaught
@@ -12,18 +12,41 @@ const dirs = new Set<string>();
 let installed = false;
 
 function reapAll(): void {
+  const killed: number[] = [];
   for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       try {
         child.kill("SIGKILL");
+        killed.push(child.pid);
       } catch {
         // already gone
       }
     }
   }
   children.clear();
+  waitUntilDeadSync(killed, 3000);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
+}
+
+/**
+ * SIGKILL is delivered asynchronously; this process may be about to exit, so block (briefly) until
+ * each victim is a zombie or gone. Nothing may observe a "killed" daemon still running.
+ */
+function waitUntilDeadSync(pids: number[], budgetMs: number): void {
+  const deadline = Date.now() + budgetMs;
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (const pid of pids) {
+    while (Date.now() < deadline && isRunning(pid)) Atomics.wait(tick, 0, 0, 1);
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 function install(): void {

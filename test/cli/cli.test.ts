@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { runCli } from "../support/cli.js";
+import { leftoverProcesses, leftoverTempDirs } from "../support/leftovers.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
+function assertOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0] ?? "", pattern);
+  assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+}
+
+describe("hcp-etcd-backup CLI (built binary)", () => {
+  it("prints its version", async () => {
+    const r = await runCli(["--version"]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  it("lists its commands in --help", async () => {
+    const r = await runCli(["--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: hcp-etcd-backup/);
+    assert.match(r.stdout, /\bdemo\b/);
+  });
+
+  it("rejects an unknown option with exit 2 and one line", async () => {
+    const r = await runCli(["--no-such-flag"]);
+    assert.equal(r.code, 2);
+    assertOneLineError(r.stderr, /^hcp-etcd-backup: unknown option '--no-such-flag'/);
+  });
+
+  it("rejects an unknown command with exit 2 and one line", async () => {
+    const r = await runCli(["bakcup"]);
+    assert.equal(r.code, 2);
+    assertOneLineError(r.stderr, /^hcp-etcd-backup: unknown command 'bakcup'/);
+  });
+
+  it("runs the demo end to end and leaves nothing running", async () => {
+    const dirsBefore = new Set(leftoverTempDirs());
+    const r = await runCli(["demo", "--data-mib", "2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /etcd 3\.4\.\d+ is healthy: 3 members, leader [0-9a-f]+/);
+    const loaded = /loaded (\d+) keys/.exec(r.stdout);
+    assert.ok(loaded, r.stdout);
+    assert.match(r.stdout, new RegExp(`etcd reports ${loaded[1]} keys under /kubernetes.io/`));
+    assert.match(r.stdout, /demo finished\n$/);
+    assert.deepEqual(leftoverProcesses(), []);
+    assert.deepEqual(
+      leftoverTempDirs().filter((d) => !dirsBefore.has(d)),
+      [],
+    );
+  });
+
+  it("fails the demo with one line when etcd is not installed", async () => {
+    // A PATH with openssl (for the certificates) but no etcd.
+    const bin = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    try {
+      await symlink(
+        execFileSync("sh", ["-c", "command -v openssl"], { encoding: "utf8" }).trim(),
+        join(bin, "openssl"),
+      );
+      const r = await runCli(["demo"], { env: { PATH: bin } });
+      assert.equal(r.code, 1);
+      assertOneLineError(r.stderr, /cannot start etcd: "etcd" not found; install it with: apt-get install etcd-server/);
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+    }
+  });
+});
