@@ -21,7 +21,7 @@ async function startAndEnd(
   signal: NodeJS.Signals = "SIGTERM",
 ): Promise<{ dirs: string[]; pids: number[]; exit: { code: number | null; sig: NodeJS.Signals | null } }> {
   const child = spawn(process.execPath, ["--import", "tsx", HOLDER, mode === "throw" ? "throw" : "wait"], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, sig) => resolve({ code, sig })),
@@ -35,6 +35,7 @@ async function startAndEnd(
   assert.equal(started.pids.length, 4, "one etcd member and three Ceph daemons");
   for (const pid of started.pids) assert.ok(alive(pid));
   if (mode === "signal") child.kill(signal);
+  else child.stdin.end(); // the holder throws once its stdin closes
   const exit = await exited;
   return { ...started, exit };
 }
