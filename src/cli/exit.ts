@@ -1,5 +1,6 @@
 import { CommanderError } from "commander";
 import { HcpError } from "../errors.js";
+import { SnapshotFileError } from "../snapshot/errors.js";
 
 export interface ExitReport {
   readonly code: number;
@@ -14,6 +15,8 @@ export function exitReport(err: unknown): ExitReport {
     return { code: 2, message: err.message.replace(/^error: /, "") };
   }
   if (err instanceof HcpError) return { code: err.exitCode, message: err.message };
+  // A file that cannot be read is a failure (1); one that was read and is unsound failed verification (3).
+  if (err instanceof SnapshotFileError) return { code: err.kind === "missing" ? 1 : 3, message: err.message };
   // Not one of ours: still one line, and a hint that this is a bug rather than bad input.
   const text = err instanceof Error ? err.message : String(err);
   return {

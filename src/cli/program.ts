@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { toolVersion } from "../package-info.js";
 import { registerDemo } from "./demo.js";
+import { registerSnapshot } from "./snapshot.js";
 
 /** The command tree. Each command lives in its own file and only parses, calls the library, prints. */
 export function buildProgram(): Command {
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ writeErr: () => {} }); // errors are printed once, by main()
+  registerSnapshot(program);
   registerDemo(program);
   return program;
 }

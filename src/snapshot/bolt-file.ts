@@ -109,7 +109,8 @@ export class BoltFile {
     this.fileSize = fstatSync(fd).size;
     this.hasTrailer = hasTrailer(this.fileSize);
     this.dataSize = this.hasTrailer ? this.fileSize - TRAILER_SIZE : this.fileSize;
-    if (this.fileSize < 1024) throw new SnapshotFileError(`${path} is not an etcd snapshot: only ${this.fileSize} bytes`);
+    if (this.fileSize < 1024)
+      throw new SnapshotFileError(`${path} is not an etcd snapshot: only ${this.fileSize} bytes`);
 
     const first = this.readRaw(0, Math.min(4096, this.fileSize));
     const meta0 = parseMeta(first, 0);
@@ -131,7 +132,9 @@ export class BoltFile {
       meta1 = parseMeta(this.readRaw(pageSize, Math.min(4096, this.fileSize - pageSize)), 1);
     }
     if (pageSize === undefined) {
-      throw new SnapshotFileError(`${path} is not a usable bbolt file: meta page 0 ${meta0.invalid}, and no valid meta page 1 found`);
+      throw new SnapshotFileError(
+        `${path} is not a usable bbolt file: meta page 0 ${meta0.invalid}, and no valid meta page 1 found`,
+      );
     }
     this.pageSize = pageSize;
     this.metas = [meta0, meta1];
@@ -238,7 +241,10 @@ export class BoltFile {
     const head = this.read(position, this.pageSize);
     const overflow = head.readUInt32LE(12);
     if (id + overflow >= this.highWaterMark) {
-      throw new PageError(id, `page ${id} claims ${overflow} overflow pages, past the high-water mark ${this.highWaterMark}`);
+      throw new PageError(
+        id,
+        `page ${id} claims ${overflow} overflow pages, past the high-water mark ${this.highWaterMark}`,
+      );
     }
     const span = (overflow + 1) * this.pageSize;
     if (span > MAX_SPAN_BYTES) throw new PageError(id, `page ${id} claims an implausible span of ${span} bytes`);

@@ -1,7 +1,7 @@
 import {
+  type BoltFile,
   BUCKET_HEADER_SIZE,
   BUCKET_LEAF_FLAG,
-  type BoltFile,
   ELEMENT_SIZE,
   FLAG_BRANCH,
   FLAG_LEAF,
@@ -67,7 +67,8 @@ export function openBucket(value: Buffer): BucketRef | string {
     if (root > BigInt(Number.MAX_SAFE_INTEGER)) return `bucket root page ${root} is out of range`;
     return { root: Number(root) };
   }
-  if (value.length < BUCKET_HEADER_SIZE + PAGE_HEADER_SIZE) return `inline bucket of ${value.length} bytes is too short`;
+  if (value.length < BUCKET_HEADER_SIZE + PAGE_HEADER_SIZE)
+    return `inline bucket of ${value.length} bytes is too short`;
   return { inline: value.subarray(BUCKET_HEADER_SIZE) };
 }
 
@@ -96,7 +97,11 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
     }
     for (let id = pageId; id <= pageId + page.overflow; id++) visited.set(id);
     if (page.headerId !== BigInt(pageId)) {
-      return report({ code: "page-id", page: pageId, message: `page ${pageId}: header says it is page ${page.headerId}` });
+      return report({
+        code: "page-id",
+        page: pageId,
+        message: `page ${pageId}: header says it is page ${page.headerId}`,
+      });
     }
     if (page.flags !== FLAG_BRANCH && page.flags !== FLAG_LEAF) {
       return report({
@@ -119,10 +124,16 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
     const flags = buf.readUInt16LE(8);
     const count = buf.readUInt16LE(10);
     if (flags !== FLAG_LEAF) {
-      return report({ code: "inline-bucket", message: `inline bucket page has type 0x${flags.toString(16)}, not leaf` });
+      return report({
+        code: "inline-bucket",
+        message: `inline bucket page has type 0x${flags.toString(16)}, not leaf`,
+      });
     }
     if (PAGE_HEADER_SIZE + ELEMENT_SIZE * count > buf.length) {
-      return report({ code: "inline-bucket", message: `inline bucket claims ${count} elements in ${buf.length} bytes` });
+      return report({
+        code: "inline-bucket",
+        message: `inline bucket claims ${count} elements in ${buf.length} bytes`,
+      });
     }
     stack.push({ buf, pageId: -1, count, branch: false, lo: null, hi: null, i: 0 });
   } else {
@@ -145,7 +156,12 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
       const child = buf.readBigUInt64LE(at + 8);
       const start = at + pos;
       if (ksize === 0 || start + ksize > buf.length) {
-        report({ code: "element-bounds", page: top.pageId, offset: at, message: `${where}: branch element ${i} lies outside the page` });
+        report({
+          code: "element-bounds",
+          page: top.pageId,
+          offset: at,
+          message: `${where}: branch element ${i} lies outside the page`,
+        });
         continue;
       }
       const key = buf.subarray(start, start + ksize);
@@ -158,14 +174,29 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
       }
       if (checkOrder) {
         if (nextInPage !== null && Buffer.compare(key, nextInPage) >= 0) {
-          report({ code: "key-order", page: top.pageId, offset: at, message: `${where}: branch keys ${i} and ${i + 1} are not ascending` });
+          report({
+            code: "key-order",
+            page: top.pageId,
+            offset: at,
+            message: `${where}: branch keys ${i} and ${i + 1} are not ascending`,
+          });
         }
         if (top.lo !== null && Buffer.compare(key, top.lo) < 0) {
-          report({ code: "key-order", page: top.pageId, offset: at, message: `${where}: branch key ${i} is below its parent's range` });
+          report({
+            code: "key-order",
+            page: top.pageId,
+            offset: at,
+            message: `${where}: branch key ${i} is below its parent's range`,
+          });
         }
       }
       if (child > BigInt(Number.MAX_SAFE_INTEGER)) {
-        report({ code: "page-bounds", page: top.pageId, offset: at, message: `${where}: branch element ${i} points to page ${child}` });
+        report({
+          code: "page-bounds",
+          page: top.pageId,
+          offset: at,
+          message: `${where}: branch element ${i} points to page ${child}`,
+        });
         continue;
       }
       const hi = nextInPage ?? top.hi;
@@ -191,9 +222,22 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
     const key = buf.subarray(kStart, vStart);
     if (checkOrder) {
       if (prevKey !== null && Buffer.compare(prevKey, key) >= 0) {
-        report({ code: "key-order", page: top.pageId, offset: at, message: `${where}: key ${hexKey(key)} is not above the previous key ${hexKey(prevKey)}` });
-      } else if ((top.lo !== null && Buffer.compare(key, top.lo) < 0) || (top.hi !== null && Buffer.compare(key, top.hi) >= 0)) {
-        report({ code: "key-order", page: top.pageId, offset: at, message: `${where}: key ${hexKey(key)} is outside the range its branch assigns` });
+        report({
+          code: "key-order",
+          page: top.pageId,
+          offset: at,
+          message: `${where}: key ${hexKey(key)} is not above the previous key ${hexKey(prevKey)}`,
+        });
+      } else if (
+        (top.lo !== null && Buffer.compare(key, top.lo) < 0) ||
+        (top.hi !== null && Buffer.compare(key, top.hi) >= 0)
+      ) {
+        report({
+          code: "key-order",
+          page: top.pageId,
+          offset: at,
+          message: `${where}: key ${hexKey(key)} is outside the range its branch assigns`,
+        });
       }
       prevKey = Buffer.from(key);
     }

@@ -34,12 +34,19 @@ export interface KeyValue {
   readonly lease: bigint;
 }
 
-const EMPTY = Buffer.alloc(0);
+const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Decodes `mvccpb.KeyValue`; unknown fields are skipped. Returns a reason string when malformed. */
 export function decodeKeyValue(buf: Buffer): KeyValue | string {
   let pos = 0;
-  const kv = { key: EMPTY, createRevision: 0n, modRevision: 0n, version: 0n, value: EMPTY, lease: 0n };
+  const kv: { -readonly [K in keyof KeyValue]: KeyValue[K] } = {
+    key: EMPTY,
+    createRevision: 0n,
+    modRevision: 0n,
+    version: 0n,
+    value: EMPTY,
+    lease: 0n,
+  };
   const varint = (): bigint | undefined => {
     let result = 0n;
     let shift = 0n;

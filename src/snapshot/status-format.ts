@@ -54,7 +54,12 @@ export function formatStatus(s: SnapshotStatus, format: StatusFormat, compat: St
       return `{"hash":${s.hash},"revision":${s.revision},"totalKey":${s.totalKey},"totalSize":${s.totalSize}${version}}\n`;
     }
     case "fields": {
-      const lines = [`"Hash" : ${s.hash}`, `"Revision" : ${s.revision}`, `"Keys" : ${s.totalKey}`, `"Size" : ${s.totalSize}`];
+      const lines = [
+        `"Hash" : ${s.hash}`,
+        `"Revision" : ${s.revision}`,
+        `"Keys" : ${s.totalKey}`,
+        `"Size" : ${s.totalSize}`,
+      ];
       if (compat === "3.6") lines.push(`"Version" : ${s.version ?? ""}`);
       return `${lines.join("\n")}\n`;
     }

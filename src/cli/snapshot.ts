@@ -1,0 +1,130 @@
+import { type Command, Option } from "commander";
+import { VerificationError } from "../errors.js";
+import { diffSnapshots, type LiveKey, liveKeys, sortedKeys } from "../snapshot/index.js";
+import { type StatusCompat, snapshotStatus } from "../snapshot/status.js";
+import { formatStatus, type StatusFormat } from "../snapshot/status-format.js";
+import { type VerifyReport, verifySnapshot } from "../snapshot/verify.js";
+import { toJson, write } from "./output.js";
+
+const outputOption = () =>
+  new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text");
+
+export function registerSnapshot(program: Command): void {
+  const snapshot = program.command("snapshot").description("read and check etcd snapshot files (no etcd needed)");
+
+  snapshot
+    .command("status <file>")
+    .description("hash, revision, total keys and size, exactly as etcdctl/etcdutl print them")
+    .addOption(
+      new Option("-w, --write-out <format>", "output format")
+        .choices(["simple", "table", "json", "fields"])
+        .default("simple"),
+    )
+    .addOption(
+      new Option("--compat <version>", "etcd version whose output to reproduce")
+        .choices(["3.4", "3.5", "3.6"])
+        .default("3.4"),
+    )
+    .action((file: string, opts: { writeOut: StatusFormat; compat: StatusCompat }) => {
+      process.stdout.write(formatStatus(snapshotStatus(file, opts.compat), opts.writeOut, opts.compat));
+    });
+
+  snapshot
+    .command("verify <file>")
+    .description("prove a snapshot intact: SHA-256 trailer, every page, key order, etcd encoding (exit 3 on findings)")
+    .addOption(outputOption())
+    .option("--no-etcd-checks", "check the bbolt structure only, not etcd's encoding of its keys")
+    .action(async (file: string, opts: { output: "text" | "json"; etcdChecks: boolean }) => {
+      const report = await verifySnapshot(file, { etcdChecks: opts.etcdChecks });
+      write(opts.output === "json" ? toJson(report) : verifyText(report));
+      if (!report.ok) {
+        const errors = report.findings.filter((f) => f.severity === "error").length;
+        throw new VerificationError(`${file} failed verification: ${errors} finding${errors === 1 ? "" : "s"}`);
+      }
+    });
+
+  snapshot
+    .command("keys <file>")
+    .description("live keys at the snapshot's revision, with revisions, version, lease and value size")
+    .option("--prefix <prefix>", "only keys starting with this prefix")
+    .addOption(outputOption())
+    .action((file: string, opts: { prefix?: string; output: "text" | "json" }) => {
+      const keys = sortedKeys(liveKeys(file, opts.prefix === undefined ? {} : { prefix: Buffer.from(opts.prefix) }));
+      if (opts.output === "json") write(toJson(keys.map(keyJson)));
+      else for (const k of keys) write(keyLine(k));
+    });
+
+  snapshot
+    .command("diff <a> <b>")
+    .description("keys added, removed and changed from snapshot a to snapshot b")
+    .option("--prefix <prefix>", "only keys starting with this prefix")
+    .addOption(outputOption())
+    .action((a: string, b: string, opts: { prefix?: string; output: "text" | "json" }) => {
+      const d = diffSnapshots(a, b, opts.prefix === undefined ? {} : { prefix: Buffer.from(opts.prefix) });
+      if (opts.output === "json") {
+        write(
+          toJson({
+            added: d.added.map(keyJson),
+            removed: d.removed.map(keyJson),
+            changed: d.changed.map((c) => ({
+              key: c.key.toString("latin1"),
+              what: c.what,
+              before: keyJson(c.before),
+              after: keyJson(c.after),
+            })),
+            unchanged: d.unchanged,
+          }),
+        );
+        return;
+      }
+      for (const k of d.added) write(`+ ${printable(k.key)}`);
+      for (const k of d.removed) write(`- ${printable(k.key)}`);
+      for (const c of d.changed) write(`~ ${printable(c.key)} (${c.what.join(", ")})`);
+      write(
+        `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`,
+      );
+    });
+}
+
+function printable(key: Buffer): string {
+  const text = key.toString("latin1");
+  return /^[\x20-\x7e]*$/.test(text) ? text : `0x${key.toString("hex")}`;
+}
+
+function keyJson(k: LiveKey) {
+  return {
+    key: k.key.toString("latin1"),
+    createRevision: k.createRevision,
+    modRevision: k.modRevision,
+    version: k.version,
+    lease: k.lease.toString(),
+    valueSize: k.valueSize,
+    valueSha256: k.valueHash,
+  };
+}
+
+function keyLine(k: LiveKey): string {
+  const lease = k.lease === 0n ? "" : ` lease=${k.lease.toString(16)}`;
+  return `${printable(k.key)}  create=${k.createRevision} mod=${k.modRevision} version=${k.version}${lease} size=${k.valueSize}`;
+}
+
+function verifyText(r: VerifyReport): string {
+  const errors = r.findings.filter((f) => f.severity === "error");
+  const lines = [`${r.file}: ${r.ok ? "OK" : `FAILED (${errors.length} finding${errors.length === 1 ? "" : "s"})`}`];
+  if (r.pages !== undefined) {
+    lines.push(
+      `  ${r.fileSize} bytes, page size ${r.pageSize}, ${r.pages} pages (${r.reachablePages} in use, ${r.freePages} free), meta page ${r.metaInUse} in use`,
+    );
+  }
+  const t = r.trailer;
+  lines.push(
+    `  sha256 ${t.actual} ${t.present ? (t.ok ? "(matches the trailer)" : "(trailer differs)") : "(no trailer)"}`,
+  );
+  if (r.status)
+    lines.push(`  revision ${r.status.revision}, ${r.status.totalKey} keys, status hash ${r.status.hash.toString(16)}`);
+  for (const f of r.findings) {
+    const where = f.page !== undefined ? ` page ${f.page}${f.offset !== undefined ? ` +${f.offset}` : ""}` : "";
+    lines.push(`  ${f.severity} [${f.code}]${where}: ${f.message}`);
+  }
+  return lines.join("\n");
+}

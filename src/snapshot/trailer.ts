@@ -1,0 +1,44 @@
+import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
+import { hasTrailer, TRAILER_SIZE } from "./bolt-file.js";
+
+export interface TrailerCheck {
+  readonly present: boolean;
+  /** SHA-256 (hex) of the bbolt image: every byte before the trailer. */
+  readonly actual: string;
+  /** The trailer's value (hex), when present. */
+  readonly expected?: string;
+  readonly ok: boolean;
+  readonly fileSize: number;
+}
+
+/**
+ * Reads the file once, in 1 MiB pieces, and checks etcd's SHA-256 trailer: the 32 bytes that
+ * `Maintenance.Snapshot` appends and `snapshot restore` insists on. bbolt has no page checksums,
+ * so this is the only proof that no data byte changed.
+ */
+export async function checkTrailer(path: string): Promise<TrailerCheck> {
+  const fh = await open(path, "r");
+  try {
+    const { size } = await fh.stat();
+    const present = hasTrailer(size);
+    const dataSize = present ? size - TRAILER_SIZE : size;
+    const hash = createHash("sha256");
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let pos = 0;
+    while (pos < dataSize) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, dataSize - pos), pos);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    const actual = hash.digest("hex");
+    if (!present) return { present, actual, ok: false, fileSize: size };
+    const trailer = Buffer.alloc(TRAILER_SIZE);
+    await fh.read(trailer, 0, TRAILER_SIZE, dataSize);
+    const expected = trailer.toString("hex");
+    return { present, actual, expected, ok: expected === actual, fileSize: size };
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,265 @@
+import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } from "./bolt-file.js";
+import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
+import { SnapshotFileError } from "./errors.js";
+import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
+import { type SnapshotStatus, scanSnapshot } from "./status.js";
+import { checkTrailer, type TrailerCheck } from "./trailer.js";
+
+export type Severity = "error" | "warning";
+
+export interface Finding {
+  readonly severity: Severity;
+  /** Stable identifier of the kind of problem, e.g. "trailer-mismatch", "key-order". */
+  readonly code: string;
+  readonly message: string;
+  readonly page?: number;
+  readonly offset?: number;
+}
+
+export interface VerifyReport {
+  readonly file: string;
+  readonly fileSize: number;
+  readonly trailer: TrailerCheck;
+  readonly pageSize?: number;
+  readonly pages?: number;
+  readonly metaInUse?: 0 | 1;
+  readonly reachablePages?: number;
+  readonly freePages?: number;
+  /** The status (etcd 3.4 semantics) when the structure could be walked. */
+  readonly status?: SnapshotStatus;
+  readonly findings: readonly Finding[];
+  /** No finding of severity "error". */
+  readonly ok: boolean;
+}
+
+/** Findings of one kind beyond this many are summarised, so a wrecked file gives a readable report. */
+const MAX_PER_CODE = 20;
+
+/**
+ * Proves a snapshot intact: the SHA-256 trailer, both meta pages, every reachable page (type, id,
+ * bounds, overflow, single reference), key order, inline buckets, the persisted freelist if any,
+ * and etcd's own encoding of bucket `key`. Never throws on hostile content; throws
+ * SnapshotFileError("missing") only when the file cannot be opened at all.
+ */
+export interface VerifyOptions {
+  /**
+   * Check etcd's encoding of bucket `key` (revision keys, KeyValue protobufs). On by default; off
+   * for bbolt files that only look like etcd's (synthetic fixtures) or to check structure alone.
+   */
+  readonly etcdChecks?: boolean;
+}
+
+export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  let trailer: TrailerCheck;
+  try {
+    trailer = await checkTrailer(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new SnapshotFileError(`cannot read snapshot file ${path}: ${code}`, "missing");
+  }
+  const findings: Finding[] = [];
+  const counts = new Map<string, number>();
+  const add = (severity: Severity, p: Problem): void => {
+    const n = (counts.get(p.code) ?? 0) + 1;
+    counts.set(p.code, n);
+    if (n <= MAX_PER_CODE) findings.push({ severity, ...p });
+  };
+
+  if (!trailer.present) {
+    add("error", {
+      code: "trailer-missing",
+      message: `no SHA-256 trailer (file size ${trailer.fileSize} % 512 != 32): truncated, or a raw database file rather than a snapshot`,
+    });
+  } else if (!trailer.ok) {
+    add("error", {
+      code: "trailer-mismatch",
+      message: `SHA-256 trailer mismatch: the file says ${trailer.expected}, its bytes hash to ${trailer.actual}`,
+    });
+  }
+
+  let file: BoltFile;
+  try {
+    file = BoltFile.open(path);
+  } catch (err) {
+    if (!(err instanceof SnapshotFileError) || err.kind === "missing") throw err;
+    add("error", { code: "meta", message: err.message });
+    return finish({ file: path, fileSize: trailer.fileSize, trailer, findings }, counts);
+  }
+  try {
+    checkMetas(file, (s, p) => add(s, p));
+    const needed = file.totalSize;
+    if (file.dataSize < needed) {
+      add("error", {
+        code: "truncated",
+        message: `truncated: ${file.dataSize} bytes of data, the database needs ${needed} (${file.highWaterMark} pages of ${file.pageSize})`,
+      });
+    } else if (file.dataSize > needed && file.hasTrailer) {
+      add("warning", {
+        code: "extra-bytes",
+        message: `${file.dataSize - needed} bytes between the database and the trailer`,
+      });
+    }
+
+    const visited = new Bitset(file.highWaterMark);
+    visited.set(0);
+    visited.set(1);
+    const freed = checkFreelist(file, visited, (s, p) => add(s, p));
+    const keyChecker = options.etcdChecks === false ? undefined : etcdKeyChecker((p) => add("error", p));
+    const status = scanSnapshot(file, {
+      compat: "3.4",
+      checkOrder: true,
+      descendNested: true,
+      visited,
+      report: (p) => add("error", p),
+      onEntry: keyChecker
+        ? (bucket, e) => {
+            if (bucket === "key") keyChecker(e);
+          }
+        : undefined,
+    });
+    let reachable = 0;
+    let unreachable = 0;
+    for (let id = 0; id < file.highWaterMark; id++) {
+      if (visited.has(id)) {
+        reachable++;
+        if (freed?.has(id)) add("error", { code: "reachable-freed", page: id, message: `page ${id}: reachable freed` });
+      } else {
+        unreachable++;
+        if (freed && !freed.has(id))
+          add("error", { code: "unreachable-unfreed", page: id, message: `page ${id}: unreachable unfreed` });
+      }
+    }
+    return finish(
+      {
+        file: path,
+        fileSize: trailer.fileSize,
+        trailer,
+        pageSize: file.pageSize,
+        pages: file.highWaterMark,
+        metaInUse: file.meta.pageId,
+        reachablePages: reachable,
+        freePages: unreachable,
+        status,
+        findings,
+      },
+      counts,
+    );
+  } finally {
+    file.close();
+  }
+}
+
+function finish(report: Omit<VerifyReport, "ok">, counts: Map<string, number>): VerifyReport {
+  const findings = [...report.findings];
+  for (const [code, n] of counts) {
+    if (n > MAX_PER_CODE)
+      findings.push({ severity: "error", code, message: `... and ${n - MAX_PER_CODE} more "${code}" findings` });
+  }
+  return { ...report, findings, ok: !findings.some((f) => f.severity === "error") };
+}
+
+type Add = (severity: Severity, p: Problem) => void;
+
+function checkMetas(file: BoltFile, add: Add): void {
+  for (const [i, m] of file.metas.entries()) {
+    if (!m) add("error", { code: "meta", page: i, message: `meta page ${i}: not found` });
+    else if (m.invalid) add("error", { code: "meta", page: i, message: `meta page ${i}: ${m.invalid}` });
+  }
+  const [m0, m1] = file.metas;
+  if (m0 && m1 && !m0.invalid && !m1.invalid && file.hasTrailer) {
+    // Tx.WriteTo writes both metas from one transaction: page 0 has txid T, page 1 T-1, the rest equal.
+    if (m0.pageSize !== m1.pageSize || m0.root !== m1.root || m0.pgid !== m1.pgid || m0.freelist !== m1.freelist) {
+      add("warning", { code: "meta-disagree", message: "meta pages 0 and 1 describe different databases" });
+    }
+  }
+  const m = file.meta;
+  if (m.root < 2n || m.root >= m.pgid) {
+    add("error", {
+      code: "page-bounds",
+      message: `root page ${m.root} is out of bounds (the database has ${m.pgid} pages)`,
+    });
+  }
+}
+
+/** Reads a persisted freelist (etcd on Linux does not persist one) and marks its own pages reachable. */
+function checkFreelist(file: BoltFile, visited: Bitset, add: Add): Bitset | undefined {
+  const at = file.meta.freelist;
+  if (at === NO_FREELIST) return undefined;
+  if (at < 2n || at >= BigInt(file.highWaterMark)) {
+    add("error", { code: "freelist", message: `freelist page ${at} is out of bounds` });
+    return undefined;
+  }
+  const id = Number(at);
+  let page: ReturnType<BoltFile["page"]>;
+  try {
+    page = file.page(id);
+  } catch (err) {
+    if (err instanceof PageError) add("error", { code: "freelist", page: id, message: err.message });
+    else throw err;
+    return undefined;
+  }
+  if (page.headerId !== at || page.flags !== FLAG_FREELIST) {
+    add("error", {
+      code: "freelist",
+      page: id,
+      message: `page ${id}: expected the freelist page, found type 0x${page.flags.toString(16)} id ${page.headerId}`,
+    });
+    return undefined;
+  }
+  for (let p = id; p <= id + page.overflow; p++) visited.set(p);
+  let count = page.count;
+  let start = PAGE_HEADER_SIZE;
+  if (count === 0xffff) {
+    const real = page.data.readBigUInt64LE(PAGE_HEADER_SIZE);
+    if (real > BigInt((page.data.length - PAGE_HEADER_SIZE - 8) / 8)) {
+      add("error", { code: "freelist", page: id, message: `freelist page ${id} claims ${real} ids, more than fit` });
+      return undefined;
+    }
+    count = Number(real);
+    start += 8;
+  }
+  if (start + 8 * count > page.data.length) {
+    add("error", { code: "freelist", page: id, message: `freelist page ${id} claims ${count} ids, more than fit` });
+    return undefined;
+  }
+  const freed = new Bitset(file.highWaterMark);
+  for (let i = 0; i < count; i++) {
+    const free = page.data.readBigUInt64LE(start + 8 * i);
+    if (free < 2n || free >= BigInt(file.highWaterMark)) {
+      add("error", { code: "freelist", page: id, message: `freelist lists page ${free}, out of bounds` });
+      continue;
+    }
+    const f = Number(free);
+    if (freed.has(f)) add("error", { code: "already-freed", page: f, message: `page ${f}: already freed` });
+    freed.set(f);
+  }
+  return freed;
+}
+
+/** etcd-level checks on bucket `key`: well-formed revision keys, decodable KeyValues, consistent revisions. */
+function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
+  return (e) => {
+    const rev = parseRevisionKey(e.key);
+    if (typeof rev === "string")
+      return report({ code: "revision-key", message: `bucket key: ${rev} (key 0x${e.key.toString("hex")})` });
+    // `snapshot restore --bump-revision` leaves a marker revision with an empty value.
+    if (e.value.length === 0) return;
+    const kv = decodeKeyValue(e.value);
+    const at = `revision ${rev.main}/${rev.sub}`;
+    if (typeof kv === "string")
+      return report({ code: "key-value", message: `bucket key, ${at}: value does not decode as KeyValue: ${kv}` });
+    if (kv.key.length === 0) return report({ code: "key-value", message: `bucket key, ${at}: KeyValue without a key` });
+    if (rev.tombstone) return;
+    if (kv.modRevision !== rev.main) {
+      report({
+        code: "key-value",
+        message: `bucket key, ${at}: mod_revision ${kv.modRevision} differs from the revision key`,
+      });
+    } else if (kv.createRevision < 1n || kv.createRevision > kv.modRevision || kv.version < 1n) {
+      report({
+        code: "key-value",
+        message: `bucket key, ${at}: inconsistent create_revision ${kv.createRevision} / version ${kv.version}`,
+      });
+    }
+  };
+}
