@@ -87,34 +87,42 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
     try {
       page = file.page(pageId);
     } catch (err) {
-      if (err instanceof PageError) return report({ code: "page-bounds", page: pageId, message: err.message });
+      if (err instanceof PageError) {
+        report({ code: "page-bounds", page: pageId, message: err.message });
+        return;
+      }
       throw err;
     }
     for (let id = pageId; id <= pageId + page.overflow; id++) {
       if (visited.has(id)) {
-        return report({ code: "multiple-references", page: id, message: `page ${id}: multiple references` });
+        report({ code: "multiple-references", page: id, message: `page ${id}: multiple references` });
+        return;
       }
     }
     for (let id = pageId; id <= pageId + page.overflow; id++) visited.set(id);
     if (page.headerId !== BigInt(pageId)) {
-      return report({
+      report({
         code: "page-id",
         page: pageId,
         message: `page ${pageId}: header says it is page ${page.headerId}`,
       });
+      return;
     }
     if (page.flags !== FLAG_BRANCH && page.flags !== FLAG_LEAF) {
-      return report({
+      report({
         code: "page-type",
         page: pageId,
         message: `page ${pageId}: invalid type 0x${page.flags.toString(16)} where a branch or leaf page belongs`,
       });
+      return;
     }
     if (PAGE_HEADER_SIZE + ELEMENT_SIZE * page.count > page.data.length) {
-      return report({ code: "page-count", page: pageId, message: `page ${pageId}: ${page.count} elements cannot fit` });
+      report({ code: "page-count", page: pageId, message: `page ${pageId}: ${page.count} elements cannot fit` });
+      return;
     }
     if (page.flags === FLAG_BRANCH && page.count === 0) {
-      return report({ code: "page-count", page: pageId, message: `page ${pageId}: empty branch page` });
+      report({ code: "page-count", page: pageId, message: `page ${pageId}: empty branch page` });
+      return;
     }
     stack.push({ buf: page.data, pageId, count: page.count, branch: page.flags === FLAG_BRANCH, lo, hi, i: 0 });
   };
@@ -124,16 +132,18 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
     const flags = buf.readUInt16LE(8);
     const count = buf.readUInt16LE(10);
     if (flags !== FLAG_LEAF) {
-      return report({
+      report({
         code: "inline-bucket",
         message: `inline bucket page has type 0x${flags.toString(16)}, not leaf`,
       });
+      return;
     }
     if (PAGE_HEADER_SIZE + ELEMENT_SIZE * count > buf.length) {
-      return report({
+      report({
         code: "inline-bucket",
         message: `inline bucket claims ${count} elements in ${buf.length} bytes`,
       });
+      return;
     }
     stack.push({ buf, pageId: -1, count, branch: false, lo: null, hi: null, i: 0 });
   } else {

@@ -39,10 +39,16 @@ export function liveKeys(path: string, options: { prefix?: Buffer } = {}): Map<s
     const prefix = options.prefix;
     walkBucket(file, ref, walk, (e) => {
       const rev = parseRevisionKey(e.key);
-      if (typeof rev === "string") return report({ message: `bucket "key": ${rev}` });
+      if (typeof rev === "string") {
+        report({ message: `bucket "key": ${rev}` });
+        return;
+      }
       if (e.value.length === 0) return; // revision-bump marker left by `snapshot restore --bump-revision`
       const kv = decodeKeyValue(e.value);
-      if (typeof kv === "string") return report({ message: `bucket "key", revision ${rev.main}: ${kv}` });
+      if (typeof kv === "string") {
+        report({ message: `bucket "key", revision ${rev.main}: ${kv}` });
+        return;
+      }
       if (prefix && (kv.key.length < prefix.length || !kv.key.subarray(0, prefix.length).equals(prefix))) return;
       const name = kv.key.toString("latin1");
       if (rev.tombstone) {

@@ -127,10 +127,14 @@ export function scanSnapshot(file: BoltFile, options: ScanOptions): SnapshotStat
 
 function countLive(e: Entry, live: Set<string>, report: (p: Problem) => void): void {
   const rev = parseRevisionKey(e.key);
-  if (typeof rev === "string") return report({ code: "revision-key", message: `cannot parse revision key: ${rev}` });
+  if (typeof rev === "string") {
+    report({ code: "revision-key", message: `cannot parse revision key: ${rev}` });
+    return;
+  }
   const kv = decodeKeyValue(e.value);
   if (typeof kv === "string") {
-    return report({ code: "key-value", message: `cannot unmarshal key value at revision ${rev.main}: ${kv}` });
+    report({ code: "key-value", message: `cannot unmarshal key value at revision ${rev.main}: ${kv}` });
+    return;
   }
   const name = kv.key.toString("latin1");
   if (rev.tombstone) live.delete(name);

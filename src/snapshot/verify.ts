@@ -240,15 +240,22 @@ function checkFreelist(file: BoltFile, visited: Bitset, add: Add): Bitset | unde
 function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
   return (e) => {
     const rev = parseRevisionKey(e.key);
-    if (typeof rev === "string")
-      return report({ code: "revision-key", message: `bucket key: ${rev} (key 0x${e.key.toString("hex")})` });
+    if (typeof rev === "string") {
+      report({ code: "revision-key", message: `bucket key: ${rev} (key 0x${e.key.toString("hex")})` });
+      return;
+    }
     // `snapshot restore --bump-revision` leaves a marker revision with an empty value.
     if (e.value.length === 0) return;
     const kv = decodeKeyValue(e.value);
     const at = `revision ${rev.main}/${rev.sub}`;
-    if (typeof kv === "string")
-      return report({ code: "key-value", message: `bucket key, ${at}: value does not decode as KeyValue: ${kv}` });
-    if (kv.key.length === 0) return report({ code: "key-value", message: `bucket key, ${at}: KeyValue without a key` });
+    if (typeof kv === "string") {
+      report({ code: "key-value", message: `bucket key, ${at}: value does not decode as KeyValue: ${kv}` });
+      return;
+    }
+    if (kv.key.length === 0) {
+      report({ code: "key-value", message: `bucket key, ${at}: KeyValue without a key` });
+      return;
+    }
     if (rev.tombstone) return;
     if (kv.modRevision !== rev.main) {
       report({
