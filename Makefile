@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 APT_PACKAGES := etcd-server etcd-client ceph-mon ceph-osd radosgw ceph-common openssl
-BENCH_APT_PACKAGES := awscli hyperfine
+BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts
 TEST_FILES := $(filter-out $(LAST_TEST),$(shell find test -name '*.test.ts' | sort)) $(LAST_TEST)

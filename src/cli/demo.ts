@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { runDemo } from "../demo/walkthrough.js";
 
 export function registerDemo(program: Command): void {
   program
@@ -8,6 +7,7 @@ export function registerDemo(program: Command): void {
     .option("--members <n>", "etcd members", (v) => Number.parseInt(v, 10), 3)
     .option("--data-mib <n>", "MiB of sample data to load", (v) => Number.parseInt(v, 10), 8)
     .action(async (opts: { members: number; dataMib: number }) => {
+      const { runDemo } = await import("../demo/walkthrough.js");
       await runDemo({
         members: opts.members,
         dataBytes: opts.dataMib * 1024 * 1024,

@@ -1,10 +1,13 @@
 import { type Command, Option } from "commander";
 import { VerificationError } from "../errors.js";
-import { diffSnapshots, type LiveKey, liveKeys, sortedKeys } from "../snapshot/index.js";
-import { type StatusCompat, snapshotStatus } from "../snapshot/status.js";
-import { formatStatus, type StatusFormat } from "../snapshot/status-format.js";
-import { type VerifyReport, verifySnapshot } from "../snapshot/verify.js";
+import type { LiveKey } from "../snapshot/keys.js";
+import type { StatusCompat } from "../snapshot/status.js";
+import type { StatusFormat } from "../snapshot/status-format.js";
+import type { VerifyReport } from "../snapshot/verify.js";
 import { toJson, write } from "./output.js";
+
+// Each command loads its library code when it runs: `--help` and short commands start fast.
+const snapshotLib = () => import("../snapshot/index.js");
 
 const outputOption = () =>
   new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text");
@@ -25,7 +28,8 @@ export function registerSnapshot(program: Command): void {
         .choices(["3.4", "3.5", "3.6"])
         .default("3.4"),
     )
-    .action((file: string, opts: { writeOut: StatusFormat; compat: StatusCompat }) => {
+    .action(async (file: string, opts: { writeOut: StatusFormat; compat: StatusCompat }) => {
+      const { formatStatus, snapshotStatus } = await snapshotLib();
       process.stdout.write(formatStatus(snapshotStatus(file, opts.compat), opts.writeOut, opts.compat));
     });
 
@@ -35,6 +39,7 @@ export function registerSnapshot(program: Command): void {
     .addOption(outputOption())
     .option("--no-etcd-checks", "check the bbolt structure only, not etcd's encoding of its keys")
     .action(async (file: string, opts: { output: "text" | "json"; etcdChecks: boolean }) => {
+      const { verifySnapshot } = await snapshotLib();
       const report = await verifySnapshot(file, { etcdChecks: opts.etcdChecks });
       write(opts.output === "json" ? toJson(report) : verifyText(report));
       if (!report.ok) {
@@ -48,7 +53,8 @@ export function registerSnapshot(program: Command): void {
     .description("live keys at the snapshot's revision, with revisions, version, lease and value size")
     .option("--prefix <prefix>", "only keys starting with this prefix")
     .addOption(outputOption())
-    .action((file: string, opts: { prefix?: string; output: "text" | "json" }) => {
+    .action(async (file: string, opts: { prefix?: string; output: "text" | "json" }) => {
+      const { liveKeys, sortedKeys } = await snapshotLib();
       const keys = sortedKeys(liveKeys(file, opts.prefix === undefined ? {} : { prefix: Buffer.from(opts.prefix) }));
       if (opts.output === "json") write(toJson(keys.map(keyJson)));
       else for (const k of keys) write(keyLine(k));
@@ -59,7 +65,8 @@ export function registerSnapshot(program: Command): void {
     .description("keys added, removed and changed from snapshot a to snapshot b")
     .option("--prefix <prefix>", "only keys starting with this prefix")
     .addOption(outputOption())
-    .action((a: string, b: string, opts: { prefix?: string; output: "text" | "json" }) => {
+    .action(async (a: string, b: string, opts: { prefix?: string; output: "text" | "json" }) => {
+      const { diffSnapshots } = await snapshotLib();
       const d = diffSnapshots(a, b, opts.prefix === undefined ? {} : { prefix: Buffer.from(opts.prefix) });
       if (opts.output === "json") {
         write(

@@ -100,6 +100,8 @@ export class BoltFile {
   readonly highWaterMark: number;
   private readonly fd: number;
   private readonly cache = new Map<number, Buffer>();
+  /** Reused for leaf pages with overflow (large values), which the walk finishes before reading on. */
+  private scratch = Buffer.alloc(0);
   private readonly blockSize: number;
   private readonly cacheBlocks: number;
 
@@ -150,8 +152,8 @@ export class BoltFile {
     }
     this.highWaterMark = Number(chosen.pgid);
     // Blocks of at least 1 MiB (and a whole number of pages) keep the syscall count low on big files.
-    this.blockSize = Math.max(1 << 20, pageSize);
-    this.cacheBlocks = Math.max(4, Math.floor((options.cacheBytes ?? 32 * 1024 * 1024) / this.blockSize));
+    this.blockSize = Math.max(256 * 1024, pageSize);
+    this.cacheBlocks = Math.max(4, Math.floor((options.cacheBytes ?? 16 * 1024 * 1024) / this.blockSize));
   }
 
   static open(path: string, options: { cacheBytes?: number } = {}): BoltFile {
@@ -212,16 +214,22 @@ export class BoltFile {
   }
 
   /** Bytes [position, position+length) of the bbolt image, zero-filled past its end. */
-  private read(position: number, length: number): Buffer {
+  private read(position: number, length: number, into?: Buffer): Buffer {
     const index = Math.floor(position / this.blockSize);
     const offset = position - index * this.blockSize;
     if (offset + length <= this.blockSize) {
       const block = this.block(index);
       if (offset + length <= block.length) return block.subarray(offset, offset + length);
     }
-    const buf = Buffer.alloc(length);
+    const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    let done = 0;
     const avail = Math.max(0, Math.min(length, this.dataSize - position));
-    if (avail > 0) this.readRaw(position, avail).copy(buf);
+    while (done < avail) {
+      const n = readSync(this.fd, buf, done, avail - done, position + done);
+      if (n === 0) break;
+      done += n;
+    }
+    buf.fill(0, done);
     return buf;
   }
 
@@ -229,6 +237,9 @@ export class BoltFile {
    * Page `id` with its overflow pages. Throws PageError when the page cannot be addressed: beyond
    * the high-water mark, beyond the end of the file, or with an overflow count running past either.
    * Header content (id, type) is left for the caller to judge.
+   *
+   * A leaf page with overflow is read into a buffer that the next such read reuses: its data is
+   * valid until the caller reads another page. Branch and other pages stay valid.
    */
   page(id: number): Page {
     if (!Number.isSafeInteger(id) || id < 0 || id >= this.highWaterMark) {
@@ -248,7 +259,15 @@ export class BoltFile {
     }
     const span = (overflow + 1) * this.pageSize;
     if (span > MAX_SPAN_BYTES) throw new PageError(id, `page ${id} claims an implausible span of ${span} bytes`);
-    const data = overflow === 0 ? head : this.read(position, span);
+    let data = head;
+    if (overflow > 0) {
+      if (head.readUInt16LE(8) === FLAG_LEAF) {
+        if (this.scratch.length < span) this.scratch = Buffer.allocUnsafe(Math.max(span, this.scratch.length * 2));
+        data = this.read(position, span, this.scratch);
+      } else {
+        data = this.read(position, span);
+      }
+    }
     return {
       id,
       headerId: head.readBigUInt64LE(0),

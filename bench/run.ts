@@ -1,0 +1,3 @@
+// `make bench`: every benchmark, one after another. Results land in bench/results/*.md; docs/benchmarks.md
+// holds the tables with how they were measured.
+await import("./snapshot-files.js");
