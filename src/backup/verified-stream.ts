@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { OperationError, VerificationError } from "../errors.js";
+import { SnapshotFileError } from "../snapshot/errors.js";
+import type { SnapshotStatus } from "../snapshot/status.js";
+import { StreamingStatus } from "../snapshot/stream-status.js";
+
+const TRAILER = 32;
+
+/** What the bytes of a snapshot proved while they streamed past. */
+export interface VerifiedSnapshot {
+  /** Bytes of the object: the bbolt image plus etcd's 32-byte SHA-256 trailer (restore-ready). */
+  readonly objectSize: number;
+  /** Bytes of the bbolt image. */
+  readonly dbSize: number;
+  /** SHA-256 (hex) of the bbolt image; equal to the trailer, or the stream failed. */
+  readonly sha256: string;
+  readonly status: SnapshotStatus;
+  readonly pageSize: number;
+}
+
+export interface StreamChunk {
+  readonly blob: Buffer;
+  readonly remaining: number;
+}
+
+/**
+ * Passes a snapshot's bytes through unchanged while proving them: the SHA-256 of the image is
+ * compared with etcd's trailer, the byte count with what the server announced, and the status
+ * (hash, revision, keys) is computed on the way. The generator throws instead of ending when a
+ * check fails, so a consumer that commits on end-of-stream (a multipart upload, a rename) never
+ * commits bad bytes. `result` is set once the generator has ended normally.
+ */
+export class SnapshotVerifier {
+  private value: VerifiedSnapshot | undefined;
+  private readonly onProgress: ((bytes: number, total: number) => void) | undefined;
+
+  constructor(options: { onProgress?: (bytes: number, total: number) => void } = {}) {
+    this.onProgress = options.onProgress;
+  }
+
+  get result(): VerifiedSnapshot {
+    if (!this.value) throw new Error("SnapshotVerifier: stream not finished");
+    return this.value;
+  }
+
+  async *pipe(source: AsyncIterable<StreamChunk | Buffer>, origin: string): AsyncGenerator<Buffer> {
+    const hash = createHash("sha256");
+    const status = new StreamingStatus();
+    let tail = Buffer.alloc(0);
+    let total = 0;
+    let announced: number | undefined;
+    for await (const item of source) {
+      const chunk = Buffer.isBuffer(item) ? item : item.blob;
+      if (!Buffer.isBuffer(item) && announced === undefined) announced = item.remaining + chunk.length;
+      if (chunk.length === 0) continue;
+      total += chunk.length;
+      // Hold back the last 32 bytes seen: they may be the trailer, which is not part of the image.
+      let data: Buffer;
+      if (chunk.length >= TRAILER) {
+        data = tail.length > 0 ? Buffer.concat([tail, chunk.subarray(0, chunk.length - TRAILER)]) : chunk.subarray(0, chunk.length - TRAILER);
+        tail = Buffer.from(chunk.subarray(chunk.length - TRAILER));
+      } else {
+        const both = Buffer.concat([tail, chunk]);
+        data = both.subarray(0, Math.max(0, both.length - TRAILER));
+        tail = both.subarray(both.length - Math.min(TRAILER, both.length));
+      }
+      if (data.length > 0) {
+        hash.update(data);
+        try {
+          status.update(data);
+        } catch (err) {
+          throw this.unsound(err, origin);
+        }
+      }
+      this.onProgress?.(total, announced === undefined ? 0 : announced + TRAILER);
+      yield chunk;
+    }
+    const dbSize = total - TRAILER;
+    if (tail.length < TRAILER || dbSize <= 0) {
+      throw new VerificationError(`snapshot from ${origin} ended after ${total} bytes, before its SHA-256 trailer`);
+    }
+    if (announced !== undefined && dbSize !== announced) {
+      throw new VerificationError(`snapshot from ${origin} is ${dbSize} bytes, but the server announced ${announced}: stream cut short`);
+    }
+    const actual = hash.digest("hex");
+    const expected = tail.toString("hex");
+    if (actual !== expected) {
+      throw new VerificationError(`snapshot from ${origin} failed its SHA-256 check: trailer ${expected}, bytes hash to ${actual}`);
+    }
+    let computed: SnapshotStatus;
+    try {
+      computed = status.finish();
+    } catch (err) {
+      throw this.unsound(err, origin);
+    }
+    if (computed.totalSize !== dbSize) {
+      throw new VerificationError(`snapshot from ${origin} is ${dbSize} bytes, but its meta page says ${computed.totalSize}`);
+    }
+    this.value = { objectSize: total, dbSize, sha256: actual, status: computed, pageSize: status.pageSizeBytes };
+  }
+
+  private unsound(err: unknown, origin: string): Error {
+    if (err instanceof SnapshotFileError) return new VerificationError(`snapshot from ${origin} is not a sound etcd database: ${err.message}`);
+    return new OperationError(`snapshot from ${origin}: ${String(err)}`);
+  }
+}
