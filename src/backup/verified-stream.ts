@@ -57,7 +57,10 @@ export class SnapshotVerifier {
       // Hold back the last 32 bytes seen: they may be the trailer, which is not part of the image.
       let data: Buffer;
       if (chunk.length >= TRAILER) {
-        data = tail.length > 0 ? Buffer.concat([tail, chunk.subarray(0, chunk.length - TRAILER)]) : chunk.subarray(0, chunk.length - TRAILER);
+        data =
+          tail.length > 0
+            ? Buffer.concat([tail, chunk.subarray(0, chunk.length - TRAILER)])
+            : chunk.subarray(0, chunk.length - TRAILER);
         tail = Buffer.from(chunk.subarray(chunk.length - TRAILER));
       } else {
         const both = Buffer.concat([tail, chunk]);
@@ -80,12 +83,16 @@ export class SnapshotVerifier {
       throw new VerificationError(`snapshot from ${origin} ended after ${total} bytes, before its SHA-256 trailer`);
     }
     if (announced !== undefined && dbSize !== announced) {
-      throw new VerificationError(`snapshot from ${origin} is ${dbSize} bytes, but the server announced ${announced}: stream cut short`);
+      throw new VerificationError(
+        `snapshot from ${origin} is ${dbSize} bytes, but the server announced ${announced}: stream cut short`,
+      );
     }
     const actual = hash.digest("hex");
     const expected = tail.toString("hex");
     if (actual !== expected) {
-      throw new VerificationError(`snapshot from ${origin} failed its SHA-256 check: trailer ${expected}, bytes hash to ${actual}`);
+      throw new VerificationError(
+        `snapshot from ${origin} failed its SHA-256 check: trailer ${expected}, bytes hash to ${actual}`,
+      );
     }
     let computed: SnapshotStatus;
     try {
@@ -94,13 +101,16 @@ export class SnapshotVerifier {
       throw this.unsound(err, origin);
     }
     if (computed.totalSize !== dbSize) {
-      throw new VerificationError(`snapshot from ${origin} is ${dbSize} bytes, but its meta page says ${computed.totalSize}`);
+      throw new VerificationError(
+        `snapshot from ${origin} is ${dbSize} bytes, but its meta page says ${computed.totalSize}`,
+      );
     }
     this.value = { objectSize: total, dbSize, sha256: actual, status: computed, pageSize: status.pageSizeBytes };
   }
 
   private unsound(err: unknown, origin: string): Error {
-    if (err instanceof SnapshotFileError) return new VerificationError(`snapshot from ${origin} is not a sound etcd database: ${err.message}`);
+    if (err instanceof SnapshotFileError)
+      return new VerificationError(`snapshot from ${origin} is not a sound etcd database: ${err.message}`);
     return new OperationError(`snapshot from ${origin}: ${String(err)}`);
   }
 }

@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { toolVersion } from "../package-info.js";
+import { registerBackup } from "./backup.js";
+import { registerCatalog } from "./catalog.js";
 import { registerDemo } from "./demo.js";
 import { registerSnapshot } from "./snapshot.js";
 
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {} }); // errors are printed once, by main()
   registerSnapshot(program);
+  registerBackup(program);
+  registerCatalog(program);
   registerDemo(program);
   return program;
 }

@@ -138,7 +138,8 @@ export class StreamingStatus {
     if (PAGE_HEADER_SIZE + ELEMENT_SIZE * count > page.length) return;
     if (flags === FLAG_BRANCH) {
       const children: number[] = [];
-      for (let i = 0; i < count; i++) children.push(Number(page.readBigUInt64LE(PAGE_HEADER_SIZE + ELEMENT_SIZE * i + 8)));
+      for (let i = 0; i < count; i++)
+        children.push(Number(page.readBigUInt64LE(PAGE_HEADER_SIZE + ELEMENT_SIZE * i + 8)));
       this.branches.set(id, children);
       return;
     }
@@ -182,7 +183,8 @@ export class StreamingStatus {
         continue;
       }
       const leaf = this.leaves.get(id);
-      if (!leaf) throw new SnapshotFileError(`snapshot integrity check failed: page ${id} is not a sound branch or leaf page`);
+      if (!leaf)
+        throw new SnapshotFileError(`snapshot integrity check failed: page ${id} is not a sound branch or leaf page`);
       out.push(leaf);
     }
     return out;
@@ -201,8 +203,10 @@ export class StreamingStatus {
         for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as number);
         continue;
       }
-      const page = this.kept.get(id) ?? (this.leaves.get(id)?.entries === 0 ? Buffer.alloc(PAGE_HEADER_SIZE) : undefined);
-      if (!page) throw new SnapshotFileError(`snapshot integrity check failed: root page ${id} is not a sound leaf page`);
+      const page =
+        this.kept.get(id) ?? (this.leaves.get(id)?.entries === 0 ? Buffer.alloc(PAGE_HEADER_SIZE) : undefined);
+      if (!page)
+        throw new SnapshotFileError(`snapshot integrity check failed: root page ${id} is not a sound leaf page`);
       seen.add(id);
       rootLeaves.push({ id, page });
     }
@@ -225,7 +229,8 @@ export class StreamingStatus {
         crc = crc32cCombine(crc, crc32cPortable(name), name.length);
         const bucketRoot = value.readBigUInt64LE(0);
         const isKey = name.toString("latin1") === "key";
-        const leaves = bucketRoot === 0n ? [inlineSummary(value.subarray(16))] : this.leavesOf(Number(bucketRoot), seen);
+        const leaves =
+          bucketRoot === 0n ? [inlineSummary(value.subarray(16))] : this.leavesOf(Number(bucketRoot), seen);
         for (const leaf of leaves) {
           crc = crc32cCombine(crc, leaf.crc, leaf.length);
           total += leaf.entries;

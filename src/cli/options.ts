@@ -1,0 +1,98 @@
+import { type Command, Option } from "commander";
+import { UsageError } from "../errors.js";
+import type { TlsMaterial } from "../etcd/client.js";
+import { type Endpoint, parseEndpoints } from "../etcd/endpoint.js";
+import { loadTls } from "../etcd/tls.js";
+import type { StoreSettings } from "../store/open-store.js";
+
+export interface EtcdFlags {
+  endpoints?: string;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  user?: string;
+  password?: string;
+}
+
+/** etcdctl's connection flags. The password may also come from HCPEB_ETCD_PASSWORD (keeps it out of `ps`). */
+export function addEtcdOptions(cmd: Command): Command {
+  return cmd
+    .option("--endpoints <urls>", "etcd client URLs, comma-separated (https://host:2379)")
+    .option("--cacert <file>", "CA bundle that signed the etcd server certificates")
+    .option("--cert <file>", "client certificate for mutual TLS")
+    .option("--key <file>", "client private key for mutual TLS")
+    .option("--server-name <name>", "name to check the server certificate against (default: the endpoint host)")
+    .option("--user <name>", "etcd user (token auth)")
+    .option("--password <password>", "etcd password (or set HCPEB_ETCD_PASSWORD)");
+}
+
+export async function etcdConnection(flags: EtcdFlags): Promise<{
+  endpoints: Endpoint[];
+  tls: TlsMaterial;
+  auth?: { user: string; password: string };
+}> {
+  if (!flags.endpoints)
+    throw new UsageError("missing --endpoints: the etcd client URL(s), e.g. https://127.0.0.1:2379");
+  const endpoints = parseEndpoints(flags.endpoints);
+  const tls = await loadTls({
+    ...(flags.cacert ? { cacert: flags.cacert } : {}),
+    ...(flags.cert ? { cert: flags.cert } : {}),
+    ...(flags.key ? { key: flags.key } : {}),
+    ...(flags.serverName ? { serverName: flags.serverName } : {}),
+  });
+  const password = flags.password ?? process.env.HCPEB_ETCD_PASSWORD;
+  if (flags.user !== undefined && password === undefined)
+    throw new UsageError("--user needs a password: --password or HCPEB_ETCD_PASSWORD");
+  return {
+    endpoints,
+    tls,
+    ...(flags.user !== undefined && password !== undefined ? { auth: { user: flags.user, password } } : {}),
+  };
+}
+
+export interface StoreFlags {
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3PathStyle?: boolean;
+  s3CaBundle?: string;
+  s3Checksums?: boolean;
+  profile?: string;
+  sse?: string;
+  sseKmsKeyId?: string;
+}
+
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .option("--s3-endpoint <url>", "S3-compatible endpoint (Ceph RGW / ODF, MinIO); default AWS")
+    .option("--s3-region <region>", "S3 region (default AWS_REGION or us-east-1)")
+    .option("--s3-path-style", "path-style addressing (default on with --s3-endpoint)")
+    .option("--s3-ca-bundle <file>", "extra CA bundle for the S3 endpoint")
+    .option("--s3-checksums", "send the SDK's flexible checksums (off: many S3-compatible stores reject them)")
+    .option("--profile <name>", "AWS shared config profile")
+    .addOption(new Option("--sse <type>", "server-side encryption").choices(["AES256", "aws:kms"]))
+    .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms");
+}
+
+export function storeSettings(flags: StoreFlags): StoreSettings {
+  if (flags.sseKmsKeyId && flags.sse !== "aws:kms") throw new UsageError("--sse-kms-key-id needs --sse aws:kms");
+  if (flags.profile) process.env.AWS_PROFILE = flags.profile;
+  return {
+    ...(flags.s3Endpoint ? { endpoint: flags.s3Endpoint } : {}),
+    ...(flags.s3Region ? { region: flags.s3Region } : {}),
+    ...(flags.s3PathStyle !== undefined ? { forcePathStyle: flags.s3PathStyle } : {}),
+    ...(flags.s3CaBundle ? { caBundle: flags.s3CaBundle } : {}),
+    ...(flags.s3Checksums ? { checksums: true } : {}),
+    ...(flags.sse
+      ? {
+          sse: {
+            type: flags.sse as "AES256" | "aws:kms",
+            ...(flags.sseKmsKeyId ? { kmsKeyId: flags.sseKmsKeyId } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+export const outputOption = (formats: string[] = ["text", "json"]) =>
+  new Option("-o, --output <format>", "output format").choices(formats).default(formats[0]);

@@ -1,0 +1,77 @@
+import { parseBackupId } from "./layout.js";
+import { lastVerification, MANIFEST_FILE, type Manifest, parseManifest, SNAPSHOT_FILE } from "./manifest.js";
+import type { Store } from "./store.js";
+
+export interface BackupEntry {
+  /** The backup's ref: the URL (or path) of its folder. */
+  readonly ref: string;
+  /** Folder key relative to the store root (`<label>/<id>`). */
+  readonly folder: string;
+  readonly manifest: Manifest;
+  /** The newest verification succeeded (the backup's own counts: bytes checked while it was taken). */
+  readonly verified: boolean;
+}
+
+export interface Leftover {
+  readonly folder: string;
+  readonly keys: readonly string[];
+  readonly newest: Date;
+}
+
+export interface Catalog {
+  /** Backups with a valid manifest, newest first. */
+  readonly backups: readonly BackupEntry[];
+  /** Folders with objects but no manifest: interrupted or failed backups (or one in progress). */
+  readonly leftovers: readonly Leftover[];
+  /** Manifests that could not be read (each a one-line reason). */
+  readonly broken: ReadonlyArray<{ folder: string; reason: string }>;
+}
+
+const folderOf = (key: string) => key.slice(0, key.lastIndexOf("/"));
+
+/** Everything the store holds under its root, grouped by backup folder. A backup without a manifest does not exist. */
+export async function readCatalog(store: Store, options: { label?: string } = {}): Promise<Catalog> {
+  const folders = new Map<string, Array<{ key: string; lastModified: Date }>>();
+  for await (const o of store.list(options.label ?? "")) {
+    const slash = o.key.lastIndexOf("/");
+    if (slash < 0) continue;
+    const id = o.key.slice(folderOf(o.key).lastIndexOf("/") + 1, slash);
+    if (!parseBackupId(id)) continue; // not one of ours
+    const f = folderOf(o.key);
+    const list = folders.get(f) ?? [];
+    list.push({ key: o.key, lastModified: o.lastModified });
+    folders.set(f, list);
+  }
+  const backups: BackupEntry[] = [];
+  const leftovers: Leftover[] = [];
+  const broken: Array<{ folder: string; reason: string }> = [];
+  for (const [folder, objects] of folders) {
+    const hasManifest = objects.some((o) => o.key === `${folder}/${MANIFEST_FILE}`);
+    if (!hasManifest) {
+      leftovers.push({
+        folder,
+        keys: objects.map((o) => o.key),
+        newest: new Date(Math.max(...objects.map((o) => o.lastModified.getTime()))),
+      });
+      continue;
+    }
+    try {
+      const manifest = parseManifest(
+        await store.read(`${folder}/${MANIFEST_FILE}`),
+        store.urlOf(`${folder}/${MANIFEST_FILE}`),
+      );
+      const snapshotPresent = objects.some((o) => o.key === `${folder}/${SNAPSHOT_FILE}`);
+      if (!snapshotPresent) {
+        broken.push({ folder, reason: "manifest present but snapshot.db missing" });
+        continue;
+      }
+      backups.push({ ref: store.urlOf(folder), folder, manifest, verified: lastVerification(manifest)?.ok === true });
+    } catch (err) {
+      broken.push({ folder, reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  backups.sort((a, b) =>
+    a.manifest.createdAt < b.manifest.createdAt ? 1 : a.manifest.createdAt > b.manifest.createdAt ? -1 : 0,
+  );
+  return { backups, leftovers, broken };
+}

@@ -1,0 +1,49 @@
+import { UsageError } from "../errors.js";
+import { LocalStore } from "./local-store.js";
+import { createS3Client, type S3Settings } from "./s3-client.js";
+import { S3Store } from "./s3-store.js";
+import type { Store } from "./store.js";
+
+export interface StoreSettings extends S3Settings {
+  readonly sse?: { readonly type: "AES256" | "aws:kms"; readonly kmsKeyId?: string };
+}
+
+/**
+ * A store from its URL: `s3://bucket/prefix` (AWS, or any S3-compatible endpoint given in
+ * settings), `file:///path`, or a plain path. A backup ref is the same kind of URL, pointing
+ * at the backup's folder, so opening a ref gives a store rooted at that backup.
+ */
+export function openStore(url: string, settings: StoreSettings = {}): Store {
+  if (url.trim() === "") throw new UsageError("no store given: pass --to s3://bucket/prefix or a local directory");
+  if (url.startsWith("s3://")) {
+    const rest = url.slice(5);
+    const slash = rest.indexOf("/");
+    const bucket = slash === -1 ? rest : rest.slice(0, slash);
+    const prefix = slash === -1 ? "" : rest.slice(slash + 1);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new UsageError(
+        `invalid S3 bucket name "${bucket}" in ${url}: 3-63 characters, lower-case letters, digits, dots and hyphens`,
+      );
+    }
+    return new S3Store({
+      bucket,
+      prefix,
+      client: createS3Client(settings),
+      endpoint: settings.endpoint ?? "AWS S3",
+      ...(settings.sse ? { sse: settings.sse } : {}),
+    });
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("file://")) {
+    throw new UsageError(`unsupported store URL "${url}": use s3://bucket/prefix, file:///path or a directory path`);
+  }
+  if (url.startsWith("file://")) {
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(url).pathname);
+    } catch {
+      throw new UsageError(`invalid file URL "${url}"`);
+    }
+    return new LocalStore(path);
+  }
+  return new LocalStore(url);
+}

@@ -1,0 +1,48 @@
+import { OperationError } from "../errors.js";
+
+interface SdkError {
+  name?: string;
+  Code?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/** One line naming the bucket, the S3 error and what to check; never credentials or signatures. */
+export function mapS3Error(err: unknown, what: string, bucket: string, endpoint: string): OperationError {
+  const e = (err ?? {}) as SdkError;
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.Code ?? e.name ?? e.code ?? "error";
+  const where = `bucket "${bucket}" at ${endpoint}`;
+  let hint: string;
+  switch (code) {
+    case "NoSuchBucket":
+      hint = `the bucket does not exist: create it or fix --to`;
+      break;
+    case "InvalidAccessKeyId":
+      hint = "the access key is unknown to this endpoint: check AWS_ACCESS_KEY_ID / --profile";
+      break;
+    case "SignatureDoesNotMatch":
+      hint = "the signature was refused: the secret key is wrong (or the request was altered)";
+      break;
+    case "AccessDenied":
+    case "Forbidden":
+      hint = "access denied: check the credentials and the bucket policy";
+      break;
+    case "RequestTimeTooSkewed":
+      hint = "the local clock is off by more than 15 minutes";
+      break;
+    case "ECONNREFUSED":
+    case "ENOTFOUND":
+    case "ECONNRESET":
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+      return new OperationError(`cannot reach S3 endpoint ${endpoint} (${code}) while trying to ${what}`, {
+        cause: err,
+      });
+    default:
+      hint = (e.message ?? "").split("\n")[0] || "unexpected answer";
+  }
+  const statusText = status ? `${status} ${code}` : code;
+  return new OperationError(`S3 refused to ${what} in ${where} (${statusText}): ${hint}`, { cause: err });
+}
