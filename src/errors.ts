@@ -18,6 +18,12 @@ export class OperationError extends HcpError {
   readonly exitCode = 1 as const;
 }
 
+/** etcd failed us: unreachable, refused TLS or credentials, a member died mid-stream. Exit 1. */
+export class EtcdError extends OperationError {}
+
+/** The store failed us: S3 refused or could not be reached, a disk filled up. Exit 1. */
+export class StoreError extends OperationError {}
+
 /** The user asked for something that cannot be done as asked: bad flag, bad URL, missing file. Exit 2. */
 export class UsageError extends HcpError {
   readonly exitCode = 2 as const;

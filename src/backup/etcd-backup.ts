@@ -1,4 +1,4 @@
-import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
+import { describe, EtcdError, OperationError } from "../errors.js";
 import { EtcdClient, type Member, type MemberStatus, type TlsMaterial } from "../etcd/client.js";
 import type { Endpoint } from "../etcd/endpoint.js";
 import { toolVersion } from "../package-info.js";
@@ -67,12 +67,12 @@ function order(candidates: Candidate[], wanted: string | undefined): Candidate[]
   if (wanted !== undefined) {
     const chosen = candidates.find((c) => c.name === wanted || c.status.memberId === wanted);
     if (!chosen) {
-      throw new UsageError(
+      throw new EtcdError(
         `no reachable member named "${wanted}"; reachable: ${candidates.map((c) => c.name).join(", ") || "none"}`,
       );
     }
     if (chosen.status.isLearner)
-      throw new UsageError(`member "${wanted}" is a learner: its data may lag; choose a voting member`);
+      throw new EtcdError(`member "${wanted}" is a learner: its data may lag; choose a voting member`);
     return [chosen];
   }
   return [...healthy].sort((a, b) => Number(b.status.isLeader) - Number(a.status.isLeader));
@@ -87,9 +87,10 @@ function order(candidates: Candidate[], wanted: string | undefined): Candidate[]
 export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> {
   const label = validateLabel(req.label);
   const startedAt = new Date();
+  await req.store.check();
   const { candidates, errors } = await survey(req);
   if (candidates.length === 0) {
-    throw new OperationError(`no etcd endpoint answered: ${errors[0] ?? "no endpoints"}`);
+    throw new EtcdError(`no etcd endpoint answered: ${errors[0] ?? "no endpoints"}`);
   }
   const queue = order(candidates, req.member);
   if (queue.length === 0) throw new OperationError("no healthy voting member to snapshot");
@@ -99,15 +100,15 @@ export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> 
       return await snapshotMember(req, label, member, candidates, startedAt);
     } catch (err) {
       lastError = err;
-      // A snapshot that streamed but failed its checks is not the member's fault: do not retry elsewhere.
-      if (err instanceof VerificationError || err instanceof UsageError) throw err;
+      // Only etcd's failures move the backup to another member; a failed check or a store error would fail there too.
+      if (!(err instanceof EtcdError)) throw err;
       const next = queue[i + 1];
       if (!next) break;
       req.onFallback?.(member.name, describe(err), next.name);
     }
   }
   const hint = req.member === undefined ? "" : "; pick another member with --member NAME";
-  throw new OperationError(`${describe(lastError)}${hint}`, { cause: lastError });
+  throw new EtcdError(`${describe(lastError)}${hint}`, { cause: lastError });
 }
 
 async function snapshotMember(

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { describe, OperationError } from "../errors.js";
+import { describe, EtcdError } from "../errors.js";
 import { type Endpoint, parseEndpoint } from "./endpoint.js";
 import { mapGrpcError } from "./grpc-errors.js";
 import {
@@ -246,9 +246,9 @@ export class EtcdClient {
         yield { blob: chunk.blob, remaining: Number(chunk.remaining_bytes) };
       }
     } catch (err) {
-      if (signal?.aborted) throw new OperationError(`snapshot stream from ${this.endpoint.url} was cancelled`);
+      if (signal?.aborted) throw new EtcdError(`snapshot stream from ${this.endpoint.url} was cancelled`);
       if (isServiceError(err)) throw mapGrpcError(err, this.endpoint.url, "Maintenance.Snapshot");
-      throw new OperationError(`snapshot stream from ${this.endpoint.url} failed: ${describe(err)}`, { cause: err });
+      throw new EtcdError(`snapshot stream from ${this.endpoint.url} failed: ${describe(err)}`, { cause: err });
     } finally {
       signal?.removeEventListener("abort", onAbort);
       call.cancel();

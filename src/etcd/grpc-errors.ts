@@ -1,5 +1,5 @@
 import { type ServiceError, status as Status } from "@grpc/grpc-js";
-import { OperationError } from "../errors.js";
+import { EtcdError } from "../errors.js";
 
 const TLS_HINTS: Array<[RegExp, string]> = [
   [
@@ -22,34 +22,34 @@ const TLS_HINTS: Array<[RegExp, string]> = [
 ];
 
 /** Turns a grpc-js error into one line that names the endpoint, the cause and what to check. */
-export function mapGrpcError(err: ServiceError, endpoint: string, call: string): OperationError {
+export function mapGrpcError(err: ServiceError, endpoint: string, call: string): EtcdError {
   const details = err.details || err.message;
   switch (err.code) {
     case Status.UNAVAILABLE: {
       for (const [re, hint] of TLS_HINTS) {
         if (re.test(details))
-          return new OperationError(`TLS failure talking to etcd at ${endpoint}: ${hint}`, { cause: err });
+          return new EtcdError(`TLS failure talking to etcd at ${endpoint}: ${hint}`, { cause: err });
       }
       if (/ECONNREFUSED|connect|No connection established|Connection dropped|ENOTFOUND/i.test(details)) {
-        return new OperationError(`cannot reach etcd at ${endpoint}: ${shorten(details)}`, { cause: err });
+        return new EtcdError(`cannot reach etcd at ${endpoint}: ${shorten(details)}`, { cause: err });
       }
-      return new OperationError(`etcd at ${endpoint} is unavailable (${call}): ${shorten(details)}`, { cause: err });
+      return new EtcdError(`etcd at ${endpoint} is unavailable (${call}): ${shorten(details)}`, { cause: err });
     }
     case Status.DEADLINE_EXCEEDED:
-      return new OperationError(`etcd at ${endpoint} did not answer ${call} in time`, { cause: err });
+      return new EtcdError(`etcd at ${endpoint} did not answer ${call} in time`, { cause: err });
     case Status.UNAUTHENTICATED:
     case Status.PERMISSION_DENIED:
     case Status.INVALID_ARGUMENT:
       if (/auth|password|token|user|permission/i.test(details)) {
-        return new OperationError(`etcd at ${endpoint} refused the credentials (${call}): ${shorten(details)}`, {
+        return new EtcdError(`etcd at ${endpoint} refused the credentials (${call}): ${shorten(details)}`, {
           cause: err,
         });
       }
-      return new OperationError(`etcd at ${endpoint} rejected ${call}: ${shorten(details)}`, { cause: err });
+      return new EtcdError(`etcd at ${endpoint} rejected ${call}: ${shorten(details)}`, { cause: err });
     case Status.CANCELLED:
-      return new OperationError(`${call} on etcd at ${endpoint} was cancelled`, { cause: err });
+      return new EtcdError(`${call} on etcd at ${endpoint} was cancelled`, { cause: err });
     default:
-      return new OperationError(`etcd at ${endpoint} failed ${call}: ${shorten(details)}`, { cause: err });
+      return new EtcdError(`etcd at ${endpoint} failed ${call}: ${shorten(details)}`, { cause: err });
   }
 }
 

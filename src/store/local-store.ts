@@ -1,8 +1,8 @@
-import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { constants, createReadStream } from "node:fs";
+import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { OperationError } from "../errors.js";
+import { OperationError, StoreError } from "../errors.js";
 import type { PutOptions, Store, StoredObject } from "./store.js";
 
 const PART = ".part";
@@ -56,6 +56,15 @@ export class LocalStore implements Store {
           cause: err,
         });
       throw err;
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true, mode: 0o700 });
+      await access(this.root, constants.W_OK);
+    } catch (err) {
+      throw new StoreError(`cannot write to ${this.root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
 

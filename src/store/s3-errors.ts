@@ -1,4 +1,4 @@
-import { OperationError } from "../errors.js";
+import { StoreError } from "../errors.js";
 
 interface SdkError {
   name?: string;
@@ -9,12 +9,23 @@ interface SdkError {
 }
 
 /** One line naming the bucket, the S3 error and what to check; never credentials or signatures. */
-export function mapS3Error(err: unknown, what: string, bucket: string, endpoint: string): OperationError {
+export function mapS3Error(err: unknown, what: string, bucket: string, endpoint: string): StoreError {
   const e = (err ?? {}) as SdkError;
   const status = e.$metadata?.httpStatusCode;
-  const code = e.Code ?? e.name ?? e.code ?? "error";
+  let code = e.Code ?? e.name ?? e.code ?? "error";
+  // Errors without a body (HEAD) come back as "Unknown"/"403": name them by their status.
+  if ((code === "Unknown" || code === "UnknownError" || /^\d+$/.test(code)) && status === 403) code = "AccessDenied";
+  if ((code === "Unknown" || code === "NotFound") && status === 404) code = "NoSuchBucket";
+  const connectionLost =
+    code === "TimeoutError" || /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE/.test(e.message ?? "");
   const where = `bucket "${bucket}" at ${endpoint}`;
   let hint: string;
+  if (connectionLost) {
+    return new StoreError(
+      `cannot reach S3 endpoint ${endpoint} (${(e.message ?? code).split("\n")[0]}) while trying to ${what}`,
+      { cause: err },
+    );
+  }
   switch (code) {
     case "NoSuchBucket":
       hint = `the bucket does not exist: create it or fix --to`;
@@ -37,12 +48,12 @@ export function mapS3Error(err: unknown, what: string, bucket: string, endpoint:
     case "ECONNRESET":
     case "ETIMEDOUT":
     case "EHOSTUNREACH":
-      return new OperationError(`cannot reach S3 endpoint ${endpoint} (${code}) while trying to ${what}`, {
+      return new StoreError(`cannot reach S3 endpoint ${endpoint} (${code}) while trying to ${what}`, {
         cause: err,
       });
     default:
       hint = (e.message ?? "").split("\n")[0] || "unexpected answer";
   }
   const statusText = status ? `${status} ${code}` : code;
-  return new OperationError(`S3 refused to ${what} in ${where} (${statusText}): ${hint}`, { cause: err });
+  return new StoreError(`S3 refused to ${what} in ${where} (${statusText}): ${hint}`, { cause: err });
 }

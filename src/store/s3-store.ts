@@ -128,6 +128,20 @@ export class S3Store implements Store {
     }
   }
 
+  async check(): Promise<void> {
+    try {
+      await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix ? `${this.prefix}/` : undefined,
+          MaxKeys: 1,
+        }),
+      );
+    } catch (err) {
+      throw this.fail(err, "list objects");
+    }
+  }
+
   async *get(key: string): AsyncIterable<Buffer> {
     const Key = this.key(key);
     let body: Readable;

@@ -33,6 +33,8 @@ export interface Store {
   delete(keys: readonly string[]): Promise<void>;
   /** Aborts multipart uploads (or removes temp files) under `prefix` started before `olderThan`; returns how many. */
   abortIncomplete(prefix: string, olderThan: Date): Promise<number>;
+  /** Fails fast, with a clear error, when the store cannot be written (missing bucket, bad credentials). */
+  check(): Promise<void>;
   /** URL of a key (or folder) in this store, as users pass it back. */
   urlOf(key: string): string;
 }
