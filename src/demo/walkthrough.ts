@@ -1,5 +1,14 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { backupEtcd } from "../backup/etcd-backup.js";
+import { verifyBackup } from "../backup/verify-backup.js";
+import { parseEndpoints } from "../etcd/endpoint.js";
 import { loadKubernetesData } from "../sandbox/data-loader.js";
 import { EtcdCluster } from "../sandbox/etcd-cluster.js";
+import { releaseDir, trackDir } from "../sandbox/reaper.js";
+import { readCatalog } from "../store/catalog.js";
+import { openStore } from "../store/open-store.js";
 
 export interface DemoOptions {
   readonly members?: number;
@@ -15,12 +24,13 @@ export interface DemoResult {
   readonly bytes: number;
   readonly revision: number;
   readonly leader: string;
+  readonly backupRef: string;
 }
 
 /**
  * The sandbox walk-through: a local etcd shaped like a hosted control plane's (3 members, mutual
- * TLS), filled with Kubernetes-like data. Later steps (backup, list, verify, restore) join here as
- * the product grows. Everything it starts is gone when it returns or throws.
+ * TLS), filled with Kubernetes-like data, backed up into a local store, listed and verified. Restore
+ * joins here as the product grows. Everything it starts is gone when it returns or throws.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { report } = options;
@@ -50,13 +60,40 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       report(
         `etcd reports ${count} keys under /kubernetes.io/, db size ${(Math.max(...after.map((s) => s.dbSize)) / 1048576).toFixed(1)} MiB`,
       );
-      return {
-        members: statuses.length,
-        keys: count,
-        bytes: load.bytes,
-        revision: load.revision,
-        leader: leader?.memberId ?? "",
-      };
+      const storeDir = await mkdtemp(join(tmpdir(), "hcpeb-demo-store-"));
+      trackDir(storeDir);
+      try {
+        const store = openStore(storeDir);
+        report(`backing up into the local store ${storeDir} (streamed; SHA-256 and status checked on the way) ...`);
+        const tls = await cluster.tlsMaterial();
+        const b = await backupEtcd({
+          endpoints: parseEndpoints(cluster.endpoints.join(",")),
+          tls,
+          store,
+          label: "demo",
+        });
+        const s = b.manifest.snapshot;
+        report(
+          `backup ${b.manifest.backupId} from ${b.manifest.source.member.name}: revision ${s.revision}, ${s.totalKeys} keys, ${(s.objectSize / 1048576).toFixed(1)} MiB in ${b.manifest.timings.snapshotSeconds.toFixed(2)}s`,
+        );
+        const catalog = await readCatalog(store);
+        report(`list: ${catalog.backups.length} backup(s) in the store`);
+        for (const e of catalog.backups) {
+          report(`  ${e.ref}  revision ${e.manifest.snapshot.revision}  verified ${e.verified ? "yes" : "no"}`);
+        }
+        const v = await verifyBackup(openStore(b.ref));
+        report(`verify: ${v.verification.ok ? "OK" : "FAILED"} (${v.verification.checks.join(", ")})`);
+        return {
+          members: statuses.length,
+          keys: count,
+          bytes: load.bytes,
+          revision: load.revision,
+          leader: leader?.memberId ?? "",
+          backupRef: b.ref,
+        };
+      } finally {
+        releaseDir(storeDir);
+      }
     } finally {
       client.close();
     }

@@ -1,5 +1,5 @@
 import { constants, createReadStream } from "node:fs";
-import { access, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { access, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { OperationError, StoreError } from "../errors.js";
@@ -120,7 +120,7 @@ export class LocalStore implements Store {
       // Remove folders left empty, up to the store root.
       for (let dir = dirname(p); dir.startsWith(this.root + sep); dir = dirname(dir)) {
         if ((await readdir(dir).catch(() => ["x"])).length > 0) break;
-        await rm(dir, { recursive: false, force: true }).catch(() => {});
+        await rmdir(dir).catch(() => {});
       }
     }
   }
