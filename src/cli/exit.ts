@@ -12,7 +12,8 @@ export interface ExitReport {
 export function exitReport(err: unknown): ExitReport {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return { code: 0 };
-    return { code: 2, message: err.message.replace(/^error: /, "") };
+    // Commander puts its suggestion ("Did you mean backup?") on a second line: keep one line.
+    return { code: 2, message: err.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ") };
   }
   if (err instanceof HcpError) return { code: err.exitCode, message: err.message };
   // A file that cannot be read is a failure (1); one that was read and is unsound failed verification (3).

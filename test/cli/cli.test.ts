@@ -40,7 +40,7 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
   it("rejects an unknown command with exit 2 and one line", async () => {
     const r = await runCli(["bakcup"]);
     assert.equal(r.code, 2);
-    assertOneLineError(r.stderr, /^hcp-etcd-backup: unknown command 'bakcup'/);
+    assertOneLineError(r.stderr, /^hcp-etcd-backup: unknown command 'bakcup' \(Did you mean backup\?\)$/);
   });
 
   it("runs the demo end to end and leaves nothing running", async () => {
