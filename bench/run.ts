@@ -1,3 +1,4 @@
 // `make bench`: every benchmark, one after another. Results land in bench/results/*.md; docs/benchmarks.md
 // holds the tables with how they were measured.
 await import("./snapshot-files.js");
+await import("./backup.js");

@@ -100,6 +100,8 @@ export class BoltFile {
   readonly highWaterMark: number;
   private readonly fd: number;
   private readonly cache = new Map<number, Buffer>();
+  /** Block buffers evicted from the cache, ready for reuse. */
+  private readonly spare: Buffer[] = [];
   /** Reused for leaf pages with overflow (large values), which the walk finishes before reading on. */
   private scratch = Buffer.alloc(0);
   private readonly blockSize: number;
@@ -204,11 +206,23 @@ export class BoltFile {
       return hit;
     }
     const start = index * this.blockSize;
-    const buf = this.readRaw(start, Math.max(0, Math.min(this.blockSize, this.dataSize - start)));
+    const length = Math.max(0, Math.min(this.blockSize, this.dataSize - start));
+    // Evicted blocks are recycled: nothing outlives its block but leaf pages, which the walk
+    // finishes before reading on (branch pages are copied out in page()).
+    const buf = (this.spare.pop() ?? Buffer.allocUnsafe(this.blockSize)).subarray(0, length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, buf, done, length - done, start + done);
+      if (n === 0) break;
+      done += n;
+    }
+    buf.fill(0, done);
     this.cache.set(index, buf);
     if (this.cache.size > this.cacheBlocks) {
       const oldest = this.cache.keys().next().value as number;
+      const evicted = this.cache.get(oldest) as Buffer;
       this.cache.delete(oldest);
+      this.spare.push(Buffer.from(evicted.buffer, evicted.byteOffset, this.blockSize));
     }
     return buf;
   }
@@ -238,8 +252,8 @@ export class BoltFile {
    * the high-water mark, beyond the end of the file, or with an overflow count running past either.
    * Header content (id, type) is left for the caller to judge.
    *
-   * A leaf page with overflow is read into a buffer that the next such read reuses: its data is
-   * valid until the caller reads another page. Branch and other pages stay valid.
+   * A leaf page's data is valid until the caller reads another page (its buffer is reused: the
+   * cache recycles blocks, overflowing leaves share one scratch buffer). Other pages stay valid.
    */
   page(id: number): Page {
     if (!Number.isSafeInteger(id) || id < 0 || id >= this.highWaterMark) {
@@ -251,6 +265,7 @@ export class BoltFile {
     }
     const head = this.read(position, this.pageSize);
     const overflow = head.readUInt32LE(12);
+    const flags = head.readUInt16LE(8);
     if (id + overflow >= this.highWaterMark) {
       throw new PageError(
         id,
@@ -259,19 +274,21 @@ export class BoltFile {
     }
     const span = (overflow + 1) * this.pageSize;
     if (span > MAX_SPAN_BYTES) throw new PageError(id, `page ${id} claims an implausible span of ${span} bytes`);
-    let data = head;
-    if (overflow > 0) {
-      if (head.readUInt16LE(8) === FLAG_LEAF) {
+    let data: Buffer;
+    if (flags === FLAG_LEAF) {
+      if (overflow === 0) data = head;
+      else {
         if (this.scratch.length < span) this.scratch = Buffer.allocUnsafe(Math.max(span, this.scratch.length * 2));
         data = this.read(position, span, this.scratch);
-      } else {
-        data = this.read(position, span);
       }
+    } else {
+      // Branch (and other) pages stay on the walk's stack while blocks are recycled: they get their own copy.
+      data = Buffer.from(overflow === 0 ? head : this.read(position, span));
     }
     return {
       id,
-      headerId: head.readBigUInt64LE(0),
-      flags: head.readUInt16LE(8),
+      headerId: data.readBigUInt64LE(0),
+      flags,
       count: head.readUInt16LE(10),
       overflow,
       data,

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { hasTrailer, TRAILER_SIZE } from "./bolt-file.js";
 
 export interface TrailerCheck {
@@ -41,4 +43,35 @@ export async function checkTrailer(path: string): Promise<TrailerCheck> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * `checkTrailer` on another thread: hashing every byte is the single largest cost of `verify`,
+ * and the structure walk (synchronous, on this thread) can run meanwhile on the second core.
+ */
+export function checkTrailerInParallel(path: string): Promise<TrailerCheck> {
+  return new Promise((resolve, reject) => {
+    // If no worker can run this module (a loader that workers do not inherit), hash on this thread.
+    const inline = () => checkTrailer(path).then(resolve, reject);
+    let worker: Worker;
+    try {
+      worker = new Worker(fileURLToPath(import.meta.url), { workerData: { trailerOf: path } });
+    } catch {
+      inline();
+      return;
+    }
+    worker.once("message", (m: { ok: true; value: TrailerCheck } | { ok: false; code?: string; message: string }) => {
+      if (m.ok) resolve(m.value);
+      else reject(Object.assign(new Error(m.message), { code: m.code }));
+    });
+    worker.once("error", inline);
+  });
+}
+
+if (!isMainThread && parentPort && (workerData as { trailerOf?: string } | null)?.trailerOf) {
+  const port = parentPort;
+  checkTrailer((workerData as { trailerOf: string }).trailerOf).then(
+    (value) => port.postMessage({ ok: true, value }),
+    (err: NodeJS.ErrnoException) => port.postMessage({ ok: false, code: err.code, message: err.message }),
+  );
 }

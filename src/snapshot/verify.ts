@@ -1,9 +1,10 @@
+import { stat } from "node:fs/promises";
 import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } from "./bolt-file.js";
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
 import { SnapshotFileError } from "./errors.js";
 import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
 import { type SnapshotStatus, scanSnapshot } from "./status.js";
-import { checkTrailer, type TrailerCheck } from "./trailer.js";
+import { checkTrailerInParallel, type TrailerCheck } from "./trailer.js";
 
 export type Severity = "error" | "warning";
 
@@ -50,13 +51,15 @@ export interface VerifyOptions {
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  let trailer: TrailerCheck;
   try {
-    trailer = await checkTrailer(path);
+    await stat(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new SnapshotFileError(`cannot read snapshot file ${path}: ${code}`, "missing");
   }
+  // The SHA-256 of every byte runs on a worker while this thread walks the structure.
+  const trailerCheck = checkTrailerInParallel(path);
+  trailerCheck.catch(() => {}); // awaited below; keeps an early failure from going unhandled meanwhile
   const findings: Finding[] = [];
   const counts = new Map<string, number>();
   const add = (severity: Severity, p: Problem): void => {
@@ -65,23 +68,37 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     if (n <= MAX_PER_CODE) findings.push({ severity, ...p });
   };
 
-  if (!trailer.present) {
-    add("error", {
-      code: "trailer-missing",
-      message: `no SHA-256 trailer (file size ${trailer.fileSize} % 512 != 32): truncated, or a raw database file rather than a snapshot`,
-    });
-  } else if (!trailer.ok) {
-    add("error", {
-      code: "trailer-mismatch",
-      message: `SHA-256 trailer mismatch: the file says ${trailer.expected}, its bytes hash to ${trailer.actual}`,
-    });
-  }
+  const addTrailerFindings = (trailer: TrailerCheck): void => {
+    if (!trailer.present) {
+      add("error", {
+        code: "trailer-missing",
+        message: `no SHA-256 trailer (file size ${trailer.fileSize} % 512 != 32): truncated, or a raw database file rather than a snapshot`,
+      });
+    } else if (!trailer.ok) {
+      add("error", {
+        code: "trailer-mismatch",
+        message: `SHA-256 trailer mismatch: the file says ${trailer.expected}, its bytes hash to ${trailer.actual}`,
+      });
+    }
+  };
+  const awaitTrailer = async (): Promise<TrailerCheck> => {
+    let trailer: TrailerCheck;
+    try {
+      trailer = await trailerCheck;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new SnapshotFileError(`cannot read snapshot file ${path}: ${code}`, "missing");
+    }
+    addTrailerFindings(trailer);
+    return trailer;
+  };
 
   let file: BoltFile;
   try {
     file = BoltFile.open(path);
   } catch (err) {
     if (!(err instanceof SnapshotFileError) || err.kind === "missing") throw err;
+    const trailer = await awaitTrailer();
     add("error", { code: "meta", message: err.message });
     return finish({ file: path, fileSize: trailer.fileSize, trailer, findings }, counts);
   }
@@ -129,6 +146,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
           add("error", { code: "unreachable-unfreed", page: id, message: `page ${id}: unreachable unfreed` });
       }
     }
+    const trailer = await awaitTrailer();
     return finish(
       {
         file: path,

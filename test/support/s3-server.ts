@@ -144,6 +144,11 @@ export class S3Server {
     });
   }
 
+  /** Frees the space of deleted objects now instead of after RGW's 2-hour GC delay (long benchmarks). */
+  async collectGarbage(): Promise<void> {
+    await exec("radosgw-admin", ["-c", join(this.dir, "ceph.conf"), "gc", "process", "--include-all"]);
+  }
+
   /** PIDs of the daemons still running. */
   get pids(): number[] {
     return this.procs.filter((p) => p.exitCode === null && p.signalCode === null).map((p) => p.pid as number);
