@@ -2,19 +2,16 @@
 // manual pipeline (etcdctl snapshot save + etcdctl snapshot status + aws s3 cp) and against `etcdctl snapshot save`
 // to local disk alone, measured in the same run, interleaved. Peak RSS of our process at each size.
 //   BENCH_SIZES_MIB=1024,4096 BENCH_RUNS=3 node --import tsx bench/backup.ts
-import { execFile } from "node:child_process";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { loadKubernetesData } from "../src/sandbox/data-loader.js";
 import { EtcdCluster } from "../src/sandbox/etcd-cluster.js";
 import { S3Server } from "../test/support/s3-server.js";
 import { measure, median, type Sample } from "./measure.js";
 
-const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
 const OUT = fileURLToPath(new URL("./results/", import.meta.url));
 const sizes = (process.env.BENCH_SIZES_MIB ?? "1024,4096").split(",").map(Number);
@@ -64,7 +61,12 @@ async function main(): Promise<void> {
         });
         loaded = mib;
         process.stderr.write(`loaded to ${mib} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
-        const samples: Record<"ours" | "manual" | "save", Sample[]> = { ours: [], manual: [], save: [] };
+        const samples: Record<"ours" | "local" | "manual" | "save", Sample[]> = {
+          ours: [],
+          local: [],
+          manual: [],
+          save: [],
+        };
         for (let i = 0; i < runs; i++) {
           samples.ours.push(
             await measure(
@@ -83,6 +85,14 @@ async function main(): Promise<void> {
               env,
             ),
           );
+          samples.local.push(
+            await measure(
+              process.execPath,
+              [CLI, "backup", ...etcdFlags, "--to", join(work, "local-store"), "--name", "bench"],
+              env,
+            ),
+          );
+          await rm(join(work, "local-store"), { recursive: true, force: true });
           samples.manual.push(await measure("bash", ["-c", manual], env));
           samples.save.push(await measure("etcdctl", [...etcdFlags, "snapshot", "save", snap], env));
           await rm(snap, { force: true });
@@ -92,9 +102,10 @@ async function main(): Promise<void> {
         const ours = m("ours", (s) => s.seconds);
         const man = m("manual", (s) => s.seconds);
         const save = m("save", (s) => s.seconds);
+        const local = m("local", (s) => s.seconds);
         const status = await cluster.statuses();
         rows.push(
-          `| ${((status[0]?.dbSize ?? 0) / 1024 ** 3).toFixed(2)} GiB | ${runs} | ${ours.toFixed(2)} s | ${man.toFixed(2)} s | ${(ours / man).toFixed(2)}x | ${save.toFixed(2)} s | ${(ours / save).toFixed(2)}x | ${m("ours", (s) => s.maxRssMiB).toFixed(0)} MiB |`,
+          `| ${((status[0]?.dbSize ?? 0) / 1024 ** 3).toFixed(2)} GiB | ${runs} | ${ours.toFixed(2)} s | ${man.toFixed(2)} s | ${(ours / man).toFixed(2)}x | ${save.toFixed(2)} s | ${(ours / save).toFixed(2)}x | ${local.toFixed(2)} s (${(local / save).toFixed(2)}x) | ${m("ours", (s) => s.maxRssMiB).toFixed(0)} MiB |`,
         );
         process.stderr.write(`${rows.at(-1)}\n`);
       }
@@ -110,8 +121,8 @@ async function main(): Promise<void> {
     `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}; etcd/etcdctl 3.4.23, Ceph RGW 16 (bluestore OSD on a sparse file), awscli 2.9.19 (Debian).`,
     `1-member etcd with mutual TLS loaded with values of 1-32 KiB. Medians of ${runs} interleaved runs; the bucket is emptied and RGW's GC run between runs.`,
     "",
-    "| etcd db | runs | hcp-etcd-backup backup -> RGW | manual: save + status + aws s3 cp | ratio | etcdctl snapshot save (local disk) | ratio | our peak RSS |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| etcd db | runs | hcp-etcd-backup backup -> RGW | manual: save + status + aws s3 cp | ratio | etcdctl snapshot save (local disk) | ratio | hcp-etcd-backup backup -> local dir (ratio to save) | our peak RSS (-> RGW) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   await writeFile(join(OUT, "backup.md"), `${[...header, ...rows].join("\n")}\n`);
 }
