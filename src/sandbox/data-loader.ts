@@ -23,8 +23,8 @@ const RESOURCES = ["pods", "secrets", "configmaps", "services/specs", "deploymen
 const NAMESPACES = ["default", "kube-system", "openshift-monitoring", "openshift-ingress", "app-team-a", "app-team-b"];
 const MAX_VALUE = 1024 * 1024; // below etcd's 1.5 MiB request limit
 
-/** Small deterministic PRNG (mulberry32): the same seed writes the same keys and sizes. */
-function prng(seed: number): () => number {
+/** Small deterministic PRNG (mulberry32): the same seed gives the same sequence (keys, sizes, fuzz cases). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -143,30 +143,10 @@ export class StreamingStatus {
       this.branches.set(id, children);
       return;
     }
-    const crc = createCrc32c();
-    let length = 0;
-    let lastMain = 0n;
-    let holdsBuckets = false;
-    for (let i = 0; i < count; i++) {
-      const at = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
-      const f = page.readUInt32LE(at);
-      const pos = page.readUInt32LE(at + 4);
-      const ksize = page.readUInt32LE(at + 8);
-      const vsize = page.readUInt32LE(at + 12);
-      const k = at + pos;
-      if (ksize === 0 || k + ksize + vsize > page.length) return; // unsound: never summarised
-      crc.update(page.subarray(k, k + ksize));
-      length += ksize;
-      if ((f & BUCKET_LEAF_FLAG) !== 0) {
-        holdsBuckets = true;
-      } else {
-        crc.update(page.subarray(k + ksize, k + ksize + vsize));
-        length += vsize;
-      }
-      if (i === count - 1 && ksize >= 8) lastMain = page.readBigInt64BE(k);
-    }
-    this.leaves.set(id, { crc: crc.digest(), length, entries: count, lastMain });
-    if (holdsBuckets) this.kept.set(id, Buffer.from(page));
+    const leaf = summariseLeaf(page);
+    if (!leaf) return; // unsound: never summarised, so a tree that reaches it fails to resolve
+    this.leaves.set(id, leaf.summary);
+    if (leaf.holdsBuckets) this.kept.set(id, Buffer.from(page));
   }
 
   /** Leaf summaries of the tree rooted at `root`, in key order. */
@@ -244,26 +224,39 @@ export class StreamingStatus {
 
 /** An inline bucket's entries, summarised like a leaf page. */
 function inlineSummary(page: Buffer): LeafSummary {
-  const count = page.length >= PAGE_HEADER_SIZE ? page.readUInt16LE(10) : 0;
+  const leaf = page.length >= PAGE_HEADER_SIZE ? summariseLeaf(page) : undefined;
+  if (!leaf) throw new SnapshotFileError("snapshot integrity check failed: inline bucket element out of bounds");
+  return leaf.summary;
+}
+
+/**
+ * A leaf page (or inline bucket page) reduced to the CRC-32C of its entries as the status walk
+ * hashes them (key, then value unless the entry is a bucket), their byte length and count, and the
+ * main revision of its last key. Undefined when an element lies outside the page.
+ */
+function summariseLeaf(page: Buffer): { summary: LeafSummary; holdsBuckets: boolean } | undefined {
+  const count = page.readUInt16LE(10);
+  if (PAGE_HEADER_SIZE + ELEMENT_SIZE * count > page.length) return undefined;
   const crc = createCrc32c();
   let length = 0;
   let lastMain = 0n;
+  let holdsBuckets = false;
   for (let i = 0; i < count; i++) {
     const at = PAGE_HEADER_SIZE + ELEMENT_SIZE * i;
-    if (at + ELEMENT_SIZE > page.length) throw new SnapshotFileError("inline bucket element out of bounds");
     const f = page.readUInt32LE(at);
     const pos = page.readUInt32LE(at + 4);
     const ksize = page.readUInt32LE(at + 8);
     const vsize = page.readUInt32LE(at + 12);
     const k = at + pos;
-    if (k + ksize + vsize > page.length) throw new SnapshotFileError("inline bucket element out of bounds");
+    if (ksize === 0 || k + ksize + vsize > page.length) return undefined;
     crc.update(page.subarray(k, k + ksize));
     length += ksize;
-    if ((f & BUCKET_LEAF_FLAG) === 0) {
+    if ((f & BUCKET_LEAF_FLAG) !== 0) holdsBuckets = true;
+    else {
       crc.update(page.subarray(k + ksize, k + ksize + vsize));
       length += vsize;
     }
     if (i === count - 1 && ksize >= 8) lastMain = page.readBigInt64BE(k);
   }
-  return { crc: crc.digest(), length, entries: count, lastMain };
+  return { summary: { crc: crc.digest(), length, entries: count, lastMain }, holdsBuckets };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +12,7 @@ import { LocalStore } from "../../src/store/local-store.js";
 import { runCli } from "../support/cli.js";
 import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
 import { etcdctlStatus } from "../support/etcdctl.js";
+import { flipByte } from "../support/files.js";
 
 const run = promisify(execFile);
 
@@ -92,12 +93,7 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
     assert.deepEqual(manifest.verifications[1]?.checks.includes("structure"), true);
 
     // One flipped bit in the stored object: verify must fail with exit 3 and record the failure.
-    const fh = await open(file, "r+");
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, 12345);
-    b[0] = (b[0] as number) ^ 0x04;
-    await fh.write(b, 0, 1, 12345);
-    await fh.close();
+    await flipByte(file, 12345, 0x04);
     const bad = await runCli(["verify", out.ref]);
     assert.equal(bad.code, 3);
     assert.match(bad.stdout, /FAILED/);

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { prng } from "../../src/sandbox/data-loader.js";
 import { SnapshotFileError } from "../../src/snapshot/errors.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
 import { snapshotStatus } from "../../src/snapshot/status.js";
@@ -11,18 +12,6 @@ import { makeRealSnapshots, type RealSnapshots } from "../support/snapshot-fixtu
 
 const CASES = 2400;
 const SEED = 20261125;
-
-/** mulberry32: the same seed replays the same damage, so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("seeded fuzzing of real snapshots", () => {
   let snaps: RealSnapshots;

@@ -33,6 +33,17 @@ describe("bbolt page-size fixtures", () => {
     });
   }
 
+  it("the streaming status equals the file status at every page size, nested buckets and freelists included", async () => {
+    const { StreamingStatus } = await import("../../src/snapshot/stream-status.js");
+    for (const name of NAMES) {
+      const bytes = readFileSync(`${DIR}${name}.db`);
+      const s = new StreamingStatus();
+      for (let off = 0; off < bytes.length - 32; off += 32 * 1024)
+        s.update(bytes.subarray(off, Math.min(off + 32 * 1024, bytes.length - 32)));
+      assert.deepEqual(s.finish(), snapshotStatus(`${DIR}${name}.db`), name);
+    }
+  });
+
   it("flags the synthetic values as not etcd KeyValues when etcd checks are on", async () => {
     // These files imitate etcd's buckets with random values; a real snapshot never looks like this.
     const report = await verifySnapshot(`${DIR}db_4096_nofl.db`);

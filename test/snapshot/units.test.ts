@@ -25,6 +25,25 @@ describe("checksums", () => {
     assert.equal(pieces.digest(), crc32cPortable(big));
   });
 
+  it("combines CRC-32Cs of two pieces into the CRC-32C of both", async () => {
+    const { crc32cCombine } = await import("../../src/snapshot/crc32c-combine.js");
+    for (const [la, lb] of [
+      [0, 5],
+      [5, 0],
+      [1, 1],
+      [100, 3000],
+      [4096, 70000],
+    ] as const) {
+      const a = randomBytes(la);
+      const b = randomBytes(lb);
+      assert.equal(
+        crc32cCombine(crc32cPortable(a), crc32cPortable(b), lb),
+        crc32cPortable(Buffer.concat([a, b])),
+        `${la}+${lb}`,
+      );
+    }
+  });
+
   it("computes FNV-1a 64 test vectors", () => {
     assert.equal(fnv1a64(Buffer.alloc(0)), 0xcbf29ce484222325n);
     assert.equal(fnv1a64(Buffer.from("a")), 0xaf63dc4c8601ec8cn);
