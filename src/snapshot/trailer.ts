@@ -49,10 +49,18 @@ export async function checkTrailer(path: string): Promise<TrailerCheck> {
  * `checkTrailer` on another thread: hashing every byte is the single largest cost of `verify`,
  * and the structure walk (synchronous, on this thread) can run meanwhile on the second core.
  */
-export function checkTrailerInParallel(path: string): Promise<TrailerCheck> {
+/** Below this size a worker's start-up costs more than hashing the file here. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+/** Set once a worker could not load this module (e.g. a loader that workers do not inherit). */
+let workersUnavailable = false;
+
+export function checkTrailerInParallel(path: string, fileSize: number): Promise<TrailerCheck> {
+  if (workersUnavailable || fileSize < PARALLEL_MIN_BYTES) return checkTrailer(path);
   return new Promise((resolve, reject) => {
-    // If no worker can run this module (a loader that workers do not inherit), hash on this thread.
-    const inline = () => checkTrailer(path).then(resolve, reject);
+    const inline = () => {
+      workersUnavailable = true;
+      checkTrailer(path).then(resolve, reject);
+    };
     let worker: Worker;
     try {
       worker = new Worker(fileURLToPath(import.meta.url), { workerData: { trailerOf: path } });

@@ -51,14 +51,15 @@ export interface VerifyOptions {
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  let size: number;
   try {
-    await stat(path);
+    size = (await stat(path)).size;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new SnapshotFileError(`cannot read snapshot file ${path}: ${code}`, "missing");
   }
   // The SHA-256 of every byte runs on a worker while this thread walks the structure.
-  const trailerCheck = checkTrailerInParallel(path);
+  const trailerCheck = checkTrailerInParallel(path, size);
   trailerCheck.catch(() => {}); // awaited below; keeps an early failure from going unhandled meanwhile
   const findings: Finding[] = [];
   const counts = new Map<string, number>();
