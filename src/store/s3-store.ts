@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -11,7 +11,7 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import { BodyError, uploadStream } from "./multipart.js";
 import { mapS3Error } from "./s3-errors.js";
 import type { PutOptions, Store, StoredObject } from "./store.js";
 import { joinKey } from "./store.js";
@@ -95,36 +95,19 @@ export class S3Store implements Store {
       }
       return;
     }
-    let bodyError: unknown;
-    // The body's own failure (e.g. a failed SHA-256 check) is what the caller must see, not the SDK's wrapper.
-    const source = Readable.from(
-      (async function* () {
-        try {
-          yield* body;
-        } catch (err) {
-          bodyError = err;
-          throw err;
-        }
-      })(),
-      { objectMode: false },
-    );
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key, Body: source, ContentType: options.contentType, ...this.encryption() },
-      partSize: partSizeFor(options.sizeHint),
-      queueSize: QUEUE,
-      leavePartsOnError: false,
-    });
-    const onAbort = () => void upload.abort();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await upload.done();
+      await uploadStream({
+        client: this.client,
+        params: { Bucket: this.bucket, Key, ContentType: options.contentType, ...this.encryption() },
+        body,
+        partSize: partSizeFor(options.sizeHint),
+        queue: QUEUE,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch (err) {
-      source.destroy();
-      if (bodyError) throw bodyError;
+      // The body's own failure (e.g. a failed SHA-256 check) is what the caller must see.
+      if (err instanceof BodyError) throw err.original;
       throw this.fail(err, `upload ${Key}`);
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -3,8 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { uploadStream } from "../../src/store/multipart.js";
 import { S3Server } from "../support/s3-server.js";
 
 describe("S3Server (Ceph RGW on loopback)", () => {
@@ -112,7 +112,7 @@ describe("S3Server (Ceph RGW on loopback)", () => {
     }
   });
 
-  it("stores a streamed multipart upload made with the product's settings byte for byte", async () => {
+  it("stores a streamed multipart upload made with the product's client and uploader byte for byte", async () => {
     const size = 23 * 1024 * 1024 + 12345; // five parts of 5 MiB, the last one short
     const data = randomBytes(size);
     const client = s3.client();
@@ -123,13 +123,13 @@ describe("S3Server (Ceph RGW on loopback)", () => {
           for (let off = 0; off < size; off += 256 * 1024) yield data.subarray(off, Math.min(size, off + 256 * 1024));
         })(),
       );
-      const upload = new Upload({
+      await uploadStream({
         client,
-        params: { Bucket: s3.bucket, Key: "probe/stream.bin", Body: source },
+        params: { Bucket: s3.bucket, Key: "probe/stream.bin" },
+        body: source,
         partSize: 5 * 1024 * 1024,
-        queueSize: 4,
+        queue: 4,
       });
-      await upload.done();
       const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "probe/stream.bin" }));
       assert.match(head.ETag ?? "", /-5"?$/, `multipart ETag names five parts: ${head.ETag}`);
       const got = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: "probe/stream.bin" }));
@@ -137,6 +137,34 @@ describe("S3Server (Ceph RGW on loopback)", () => {
       const hash = createHash("sha256");
       for await (const chunk of got.Body as Readable) hash.update(chunk as Buffer);
       assert.equal(hash.digest("hex"), createHash("sha256").update(data).digest("hex"));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("stores a body smaller than one part with a single PutObject, no multipart upload", async () => {
+    const client = s3.client();
+    try {
+      const data = randomBytes(3000);
+      await uploadStream({
+        client,
+        params: { Bucket: s3.bucket, Key: "probe/small.bin" },
+        body: (async function* () {
+          yield data.subarray(0, 1000);
+          yield data.subarray(1000);
+        })(),
+        partSize: 5 * 1024 * 1024,
+        queue: 4,
+      });
+      const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "probe/small.bin" }));
+      assert.equal(head.ContentLength, 3000);
+      assert.doesNotMatch(head.ETag ?? "", /-\d+"?$/, "not a multipart ETag");
+      const got = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: "probe/small.bin" }));
+      assert.ok(
+        Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()).equals(
+          data,
+        ),
+      );
     } finally {
       client.destroy();
     }
