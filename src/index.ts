@@ -1,13 +1,13 @@
 // hcp-etcd-backup as a library: the same building blocks the CLI uses.
-export { backupEtcd, type BackupResult, type EtcdBackupRequest } from "./backup/etcd-backup.js";
+export { type BackupResult, backupEtcd, type EtcdBackupRequest } from "./backup/etcd-backup.js";
 export { type PruneRequest, type PruneResult, prune } from "./backup/prune.js";
 export { type SaveRequest, saveSnapshotFile } from "./backup/save-file.js";
 export { SnapshotVerifier, type VerifiedSnapshot } from "./backup/verified-stream.js";
 export { type BackupVerification, verifyBackup } from "./backup/verify-backup.js";
+export { EtcdError, HcpError, OperationError, StoreError, UsageError, VerificationError } from "./errors.js";
 export { EtcdClient, type Member, type MemberStatus, type TlsMaterial } from "./etcd/client.js";
 export { type Endpoint, parseEndpoint, parseEndpoints } from "./etcd/endpoint.js";
 export { loadTls } from "./etcd/tls.js";
-export { EtcdError, HcpError, OperationError, StoreError, UsageError, VerificationError } from "./errors.js";
 export * from "./snapshot/index.js";
 export { StreamingStatus } from "./snapshot/stream-status.js";
 export { type BackupEntry, type Catalog, readCatalog } from "./store/catalog.js";
