@@ -7,6 +7,7 @@ import { prng } from "../../src/sandbox/data-loader.js";
 import { SnapshotFileError } from "../../src/snapshot/errors.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
 import { snapshotStatus } from "../../src/snapshot/status.js";
+import { StreamingStatus } from "../../src/snapshot/stream-status.js";
 import { verifySnapshot } from "../../src/snapshot/verify.js";
 import { makeRealSnapshots, type RealSnapshots } from "../support/snapshot-fixtures.js";
 
@@ -22,7 +23,7 @@ describe("seeded fuzzing of real snapshots", () => {
     await snaps?.cleanup();
   });
 
-  it(`${CASES} random bit flips, byte overwrites and truncations: no uncaught exception, every change flagged`, async () => {
+  it(`${CASES} random bit flips, byte overwrites and truncations: no uncaught exception (file and streaming readers), every change flagged`, async () => {
     const real = [snaps.small, snaps.overflow, snaps.many, snaps.auth].map((p) => ({
       bytes: readFileSync(p),
       etcd: true,
@@ -69,7 +70,13 @@ describe("seeded fuzzing of real snapshots", () => {
         assert.fail(`${context}: verify threw ${String(err)}`),
       );
       assert.equal(report.ok, false, `${context}: changed bytes passed verification`);
-      for (const read of [() => snapshotStatus(path), () => liveKeys(path)]) {
+      const streamed = () => {
+        const s = new StreamingStatus();
+        for (let off = 0; off < bytes.length - 32; off += 32 * 1024)
+          s.update(bytes.subarray(off, Math.min(off + 32 * 1024, bytes.length - 32)));
+        return s.finish();
+      };
+      for (const read of [() => snapshotStatus(path), () => liveKeys(path), streamed]) {
         try {
           read();
         } catch (err) {
