@@ -55,19 +55,19 @@ export class SnapshotVerifier {
       if (chunk.length === 0) continue;
       total += chunk.length;
       // Hold back the last 32 bytes seen: they may be the trailer, which is not part of the image.
-      let data: Buffer;
+      // Pieces are fed separately rather than concatenated: no copy of every chunk.
+      const pieces: Buffer[] = [];
       if (chunk.length >= TRAILER) {
-        data =
-          tail.length > 0
-            ? Buffer.concat([tail, chunk.subarray(0, chunk.length - TRAILER)])
-            : chunk.subarray(0, chunk.length - TRAILER);
+        if (tail.length > 0) pieces.push(tail);
+        pieces.push(chunk.subarray(0, chunk.length - TRAILER));
         tail = Buffer.from(chunk.subarray(chunk.length - TRAILER));
       } else {
         const both = Buffer.concat([tail, chunk]);
-        data = both.subarray(0, Math.max(0, both.length - TRAILER));
+        pieces.push(both.subarray(0, Math.max(0, both.length - TRAILER)));
         tail = both.subarray(both.length - Math.min(TRAILER, both.length));
       }
-      if (data.length > 0) {
+      for (const data of pieces) {
+        if (data.length === 0) continue;
         hash.update(data);
         try {
           status.update(data);
