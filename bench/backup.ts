@@ -26,13 +26,7 @@ async function main(): Promise<void> {
   const cluster = await EtcdCluster.start({ members: 1, quotaBytes: 8 * 1024 ** 3, baseDir: work });
   const rows: string[] = [];
   try {
-    const tls = cluster.tlsFiles;
-    const etcdFlags = [
-      `--endpoints=${cluster.endpoint(0)}`,
-      `--cacert=${tls.cacert}`,
-      `--cert=${tls.cert}`,
-      `--key=${tls.key}`,
-    ];
+    const etcdFlags = [`--endpoints=${cluster.endpoint(0)}`, ...cluster.tlsFlags];
     const env = {
       ...process.env,
       ETCDCTL_API: "3",

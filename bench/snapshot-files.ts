@@ -42,22 +42,9 @@ async function makeSnapshot(mib: number): Promise<string> {
     } finally {
       client.close();
     }
-    const tls = cluster.tlsFiles;
-    await run(
-      "etcdctl",
-      [
-        `--endpoints=${cluster.endpoint(0)}`,
-        `--cacert=${tls.cacert}`,
-        `--cert=${tls.cert}`,
-        `--key=${tls.key}`,
-        "snapshot",
-        "save",
-        file,
-      ],
-      {
-        env: { ...process.env, ETCDCTL_API: "3" },
-      },
-    );
+    await run("etcdctl", [`--endpoints=${cluster.endpoint(0)}`, ...cluster.tlsFlags, "snapshot", "save", file], {
+      env: { ...process.env, ETCDCTL_API: "3" },
+    });
     return file;
   } finally {
     await cluster.stop();

@@ -41,8 +41,8 @@ async function survey(req: EtcdBackupRequest): Promise<{ candidates: Candidate[]
     try {
       client = await EtcdClient.connect({
         endpoint,
-        ...(req.tls ? { tls: req.tls } : {}),
-        ...(req.auth ? { auth: req.auth } : {}),
+        tls: req.tls,
+        auth: req.auth,
         callTimeoutMs: 5000,
       });
       const status = await client.status();
@@ -120,13 +120,13 @@ async function snapshotMember(
 ): Promise<BackupResult> {
   const client = await EtcdClient.connect({
     endpoint: member.endpoint,
-    ...(req.tls ? { tls: req.tls } : {}),
-    ...(req.auth ? { auth: req.auth } : {}),
+    tls: req.tls,
+    auth: req.auth,
   });
   try {
     const status = await client.status();
     const { id, folder } = await freeFolder(req.store, label, status.revision);
-    const verifier = new SnapshotVerifier(req.onProgress ? { onProgress: req.onProgress } : {});
+    const verifier = new SnapshotVerifier({ onProgress: req.onProgress });
     const t0 = Date.now();
     await req.store.put(
       `${folder}/${SNAPSHOT_FILE}`,

@@ -20,11 +20,11 @@ export interface SaveRequest {
 export async function saveSnapshotFile(req: SaveRequest): Promise<VerifiedSnapshot> {
   const client = await EtcdClient.connect({
     endpoint: req.endpoint,
-    ...(req.tls ? { tls: req.tls } : {}),
-    ...(req.auth ? { auth: req.auth } : {}),
+    tls: req.tls,
+    auth: req.auth,
   });
   try {
-    const verifier = new SnapshotVerifier(req.onProgress ? { onProgress: req.onProgress } : {});
+    const verifier = new SnapshotVerifier({ onProgress: req.onProgress });
     await new LocalStore(dirname(req.file)).put(basename(req.file), verifier.pipe(client.snapshot(), req.endpoint.url));
     return verifier.result;
   } finally {

@@ -43,7 +43,7 @@ export function registerBackup(program: Command): void {
         ...conn,
         store,
         label: flags.name,
-        ...(flags.member ? { member: flags.member } : {}),
+        member: flags.member,
         onProgress: progress.update,
         onFallback: (failed, reason, next) =>
           process.stderr.write(`hcp-etcd-backup: member ${failed} failed (${reason}); trying ${next}\n`),

@@ -133,9 +133,9 @@ export function registerCatalog(program: Command): void {
     const { prune } = await import("../backup/prune.js");
     const r = await prune({
       store: openStore(flags.from, storeSettings(flags)),
-      ...(flags.keepLast !== undefined ? { keepLast: flags.keepLast } : {}),
-      ...(flags.keepDaily !== undefined ? { keepDaily: flags.keepDaily } : {}),
-      ...(flags.keepWeekly !== undefined ? { keepWeekly: flags.keepWeekly } : {}),
+      keepLast: flags.keepLast,
+      keepDaily: flags.keepDaily,
+      keepWeekly: flags.keepWeekly,
       dryRun: flags.dryRun === true,
       minAgeSeconds: flags.minAge,
     });

@@ -27,21 +27,21 @@ export function registerSnapshot(program: Command): void {
     if (conn.endpoints.length !== 1) throw new UsageError("snapshot save takes exactly one endpoint in --endpoints");
     const { saveSnapshotFile } = await import("../backup/save-file.js");
     const progress = transferProgress("snapshot");
+    let r: Awaited<ReturnType<typeof saveSnapshotFile>>;
     try {
-      const r = await saveSnapshotFile({
+      r = await saveSnapshotFile({
         endpoint: conn.endpoints[0] as Endpoint,
         file,
         tls: conn.tls,
-        ...(conn.auth ? { auth: conn.auth } : {}),
+        auth: conn.auth,
         onProgress: progress.update,
       });
-      progress.stop();
-      write(
-        `Snapshot saved at ${file} (${r.objectSize} bytes, revision ${r.status.revision}, sha256 ${r.sha256} verified)`,
-      );
     } finally {
       progress.stop();
     }
+    write(
+      `Snapshot saved at ${file} (${r.objectSize} bytes, revision ${r.status.revision}, sha256 ${r.sha256} verified)`,
+    );
   });
 
   snapshot

@@ -116,6 +116,12 @@ export class EtcdCluster {
     return { cacert: this.pki.caCert, cert: this.pki.clientCert, key: this.pki.clientKey };
   }
 
+  /** The same files as etcdctl and hcp-etcd-backup flags: --cacert F --cert F --key F. */
+  get tlsFlags(): string[] {
+    const t = this.tlsFiles;
+    return ["--cacert", t.cacert, "--cert", t.cert, "--key", t.key];
+  }
+
   async tlsMaterial(): Promise<TlsMaterial> {
     const [ca, cert, key] = await Promise.all([
       readFile(this.pki.caCert),

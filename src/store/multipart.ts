@@ -60,7 +60,7 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
           PartNumber,
           Body: buf.subarray(0, length),
         }),
-        req.signal ? { abortSignal: req.signal } : {},
+        { abortSignal: req.signal },
       )
       .then(
         (res) => {
@@ -109,10 +109,9 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
       throw err;
     }
     if (uploadId === undefined) {
-      await client.send(
-        new PutObjectCommand({ ...params, Body: current.subarray(0, filled) }),
-        req.signal ? { abortSignal: req.signal } : {},
-      );
+      await client.send(new PutObjectCommand({ ...params, Body: current.subarray(0, filled) }), {
+        abortSignal: req.signal,
+      });
       return;
     }
     if (filled > 0) await flush();

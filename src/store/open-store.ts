@@ -30,7 +30,7 @@ export function openStore(url: string, settings: StoreSettings = {}): Store {
       prefix,
       client: createS3Client(settings),
       endpoint: settings.endpoint ?? "AWS S3",
-      ...(settings.sse ? { sse: settings.sse } : {}),
+      sse: settings.sse,
     });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("file://")) {

@@ -102,7 +102,7 @@ export class S3Store implements Store {
         body,
         partSize: partSizeFor(options.sizeHint),
         queue: QUEUE,
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal: options.signal,
       });
     } catch (err) {
       // The body's own failure (e.g. a failed SHA-256 check) is what the caller must see.

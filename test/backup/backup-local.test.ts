@@ -31,8 +31,7 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
     } finally {
       client.close();
     }
-    const tls = cluster.tlsFiles;
-    tlsArgs = ["--cacert", tls.cacert, "--cert", tls.cert, "--key", tls.key];
+    tlsArgs = cluster.tlsFlags;
   });
   after(async () => {
     await cluster?.stop();

@@ -39,17 +39,7 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
     } finally {
       client.close();
     }
-    const tls = cluster.tlsFiles;
-    etcdArgs = [
-      "--endpoints",
-      cluster.endpoints.join(","),
-      "--cacert",
-      tls.cacert,
-      "--cert",
-      tls.cert,
-      "--key",
-      tls.key,
-    ];
+    etcdArgs = ["--endpoints", cluster.endpoints.join(","), ...cluster.tlsFlags];
     env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region };
   });
   after(async () => {

@@ -136,33 +136,26 @@ describe("real etcd snapshots (made by etcd 3.4 during the run, etcdctl as the o
 
   it("snapshot save authenticates with a user and password, and never prints the password", async () => {
     // The fixture cluster ends with auth enabled and user root / not-a-secret.
-    const tls = snaps.cluster.tlsFiles;
-    const base = [
-      "snapshot",
-      "save",
-      "--endpoints",
-      snaps.cluster.endpoint(0),
-      "--cacert",
-      tls.cacert,
-      "--cert",
-      tls.cert,
-      "--key",
-      tls.key,
-    ];
-    const good = await runCli([...base.slice(0, 2), join(snaps.dir, "authed.db"), ...base.slice(2), "--user", "root"], {
-      env: { HCPEB_ETCD_PASSWORD: "not-a-secret" },
-    });
+    const save = (file: string, extra: string[]) =>
+      runCli(
+        [
+          "snapshot",
+          "save",
+          join(snaps.dir, file),
+          "--endpoints",
+          snaps.cluster.endpoint(0),
+          ...snaps.cluster.tlsFlags,
+          ...extra,
+        ],
+        {
+          env: { HCPEB_ETCD_PASSWORD: "not-a-secret" },
+        },
+      );
+    const good = await save("authed.db", ["--user", "root"]);
     assert.equal(good.code, 0, good.stderr);
     assert.ok(!good.stdout.includes("not-a-secret"));
-    const bad = await runCli([
-      ...base.slice(0, 2),
-      join(snaps.dir, "denied.db"),
-      ...base.slice(2),
-      "--user",
-      "root",
-      "--password",
-      "wrong-password-42",
-    ]);
+    // --password wins over the environment.
+    const bad = await save("denied.db", ["--user", "root", "--password", "wrong-password-42"]);
     assert.equal(bad.code, 1);
     assert.match(
       bad.stderr,

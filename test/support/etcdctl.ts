@@ -6,18 +6,10 @@ const run = promisify(execFile);
 
 /** Runs the real etcdctl (the oracle) against member `member` of the cluster, with its client TLS files. */
 export async function etcdctl(cluster: EtcdCluster, args: string[], member = 0): Promise<string> {
-  const tls = cluster.tlsFiles;
-  const { stdout } = await run(
-    "etcdctl",
-    [
-      `--endpoints=${cluster.endpoint(member)}`,
-      `--cacert=${tls.cacert}`,
-      `--cert=${tls.cert}`,
-      `--key=${tls.key}`,
-      ...args,
-    ],
-    { env: { ...process.env, ETCDCTL_API: "3" }, maxBuffer: 256 * 1024 * 1024 },
-  );
+  const { stdout } = await run("etcdctl", [`--endpoints=${cluster.endpoint(member)}`, ...cluster.tlsFlags, ...args], {
+    env: { ...process.env, ETCDCTL_API: "3" },
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return stdout;
 }
 
