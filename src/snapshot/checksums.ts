@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 /** CRC-32C (Castagnoli, reflected 0x82F63B78), the checksum of etcd's `snapshot status` hash. */
 export interface Crc32c {
   update(data: Buffer): void;
+  /** The CRC of everything fed since the last digest; starts over, so one instance serves many inputs. */
   digest(): number;
 }
 
@@ -64,7 +65,9 @@ export function createCrc32c(options: { portable?: boolean } = {}): Crc32c {
     },
     digest() {
       flush();
-      return crc >>> 0;
+      const out = crc >>> 0;
+      crc = 0;
+      return out;
     },
   };
 }

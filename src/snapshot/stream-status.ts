@@ -45,6 +45,7 @@ export class StreamingStatus {
   private readonly branches = new Map<number, number[]>();
   private readonly kept = new Map<number, Buffer>();
   private finished = false;
+  private scratch = Buffer.alloc(0);
 
   /** The page size read from the first meta page (0 before it arrived). */
   get pageSizeBytes(): number {
@@ -72,16 +73,23 @@ export class StreamingStatus {
     return this.base + this.pendingBytes;
   }
 
-  /** Bytes [from, from+len) of the image, which must be pending. */
+  /**
+   * Bytes [from, from+len) of the image, which must be pending. A range inside one chunk is a view of
+   * it; a range across chunks is copied into a reused scratch buffer, valid until the next call.
+   */
   private bytes(from: number, len: number): Buffer {
-    const start = from - this.base;
-    let first = this.pending[0] as Buffer;
+    let start = from - this.base;
+    let i = 0;
+    while (start >= (this.pending[i] as Buffer).length) start -= (this.pending[i++] as Buffer).length;
+    const first = this.pending[i] as Buffer;
     if (start + len <= first.length) return first.subarray(start, start + len);
-    const merged = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending.length = 0;
-    this.pending.push(merged);
-    first = merged;
-    return first.subarray(start, start + len);
+    if (this.scratch.length < len) this.scratch = Buffer.allocUnsafe(Math.max(len, 2 * this.scratch.length));
+    let filled = first.copy(this.scratch, 0, start);
+    while (filled < len) {
+      const next = this.pending[++i] as Buffer;
+      filled += next.copy(this.scratch, filled, 0, Math.min(next.length, len - filled));
+    }
+    return this.scratch.subarray(0, len);
   }
 
   /** Forgets bytes before `offset`. */
@@ -265,6 +273,9 @@ function inlineSummary(page: Buffer): LeafSummary {
   return leaf.summary;
 }
 
+/** Reused for every leaf: a fresh one per page allocated a 64 KiB batch buffer each time. */
+const leafCrc = createCrc32c();
+
 /**
  * A leaf page (or inline bucket page) reduced to the CRC-32C of its entries as the status walk
  * hashes them (key, then value unless the entry is a bucket), their byte length and count, and the
@@ -273,7 +284,7 @@ function inlineSummary(page: Buffer): LeafSummary {
 function summariseLeaf(page: Buffer): { summary: LeafSummary; holdsBuckets: boolean } | undefined {
   const count = page.readUInt16LE(10);
   if (PAGE_HEADER_SIZE + ELEMENT_SIZE * count > page.length) return undefined;
-  const crc = createCrc32c();
+  const crc = leafCrc;
   let length = 0;
   let lastMain = 0n;
   let holdsBuckets = false;
@@ -284,7 +295,10 @@ function summariseLeaf(page: Buffer): { summary: LeafSummary; holdsBuckets: bool
     const ksize = page.readUInt32LE(at + 8);
     const vsize = page.readUInt32LE(at + 12);
     const k = at + pos;
-    if (ksize === 0 || k + ksize + vsize > page.length) return undefined;
+    if (ksize === 0 || k + ksize + vsize > page.length) {
+      crc.digest(); // discard what this page fed
+      return undefined;
+    }
     crc.update(page.subarray(k, k + ksize));
     length += ksize;
     if ((f & BUCKET_LEAF_FLAG) !== 0) holdsBuckets = true;

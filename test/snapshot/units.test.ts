@@ -23,6 +23,9 @@ describe("checksums", () => {
       off += n;
     }
     assert.equal(pieces.digest(), crc32cPortable(big));
+    // digest starts over: the same instance then hashes a new input from scratch
+    pieces.update(data);
+    assert.equal(pieces.digest(), 0xe3069283);
   });
 
   it("combines CRC-32Cs of two pieces into the CRC-32C of both", async () => {
