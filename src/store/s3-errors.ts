@@ -8,6 +8,15 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
+const TLS_CODES = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 /** One line naming the bucket, the S3 error and what to check; never credentials or signatures. */
 export function mapS3Error(err: unknown, what: string, bucket: string, endpoint: string): StoreError {
   const e = (err ?? {}) as SdkError;
@@ -18,6 +27,12 @@ export function mapS3Error(err: unknown, what: string, bucket: string, endpoint:
   if ((code === "Unknown" || code === "NotFound") && status === 404) code = "NoSuchBucket";
   const connectionLost =
     code === "TimeoutError" || /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE/.test(e.message ?? "");
+  if (TLS_CODES.has(e.code ?? "") || /certificate/i.test(e.message ?? "")) {
+    return new StoreError(
+      `cannot verify the TLS certificate of S3 endpoint ${endpoint} (${e.code ?? (e.message ?? "").split("\n")[0]}) while trying to ${what}: pass --s3-ca-bundle with the CA that signed it`,
+      { cause: err },
+    );
+  }
   const where = `bucket "${bucket}" at ${endpoint}`;
   let hint: string;
   if (connectionLost) {

@@ -2,11 +2,14 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { openSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { get as httpGet } from "node:http";
+import { Agent as HttpsAgent, get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { createPki, type SandboxPki } from "../../src/sandbox/certs.js";
 import { freePorts } from "../../src/sandbox/ports.js";
 import { releaseDir, trackChild, trackDir } from "../../src/sandbox/reaper.js";
 import { createS3Client } from "../../src/store/s3-client.js";
@@ -25,6 +28,8 @@ export interface S3ServerOptions {
   readonly capacityBytes?: number;
   readonly bucket?: string;
   readonly baseDir?: string;
+  /** Serve HTTPS with a certificate from a fresh sandbox CA (`caBundle`), like AWS and ODF do. */
+  readonly tls?: boolean;
 }
 
 /**
@@ -39,6 +44,8 @@ export class S3Server {
   readonly secretAccessKey: string;
   readonly bucket: string;
   readonly dir: string;
+  /** PEM file of the CA that signed the server's certificate (HTTPS only). */
+  readonly caBundle: string | undefined;
   private readonly procs: ChildProcess[];
   private stopped = false;
 
@@ -48,6 +55,7 @@ export class S3Server {
     secretAccessKey: string;
     bucket: string;
     dir: string;
+    caBundle: string | undefined;
     procs: ChildProcess[];
   }) {
     this.endpoint = init.endpoint;
@@ -55,6 +63,7 @@ export class S3Server {
     this.secretAccessKey = init.secretAccessKey;
     this.bucket = init.bucket;
     this.dir = init.dir;
+    this.caBundle = init.caBundle;
     this.procs = init.procs;
   }
 
@@ -64,10 +73,11 @@ export class S3Server {
     const procs: ChildProcess[] = [];
     try {
       const [monPort, rgwPort] = (await freePorts(2)) as [number, number];
-      for (const sub of ["run", "log", "crash", "mon", "osd"]) await mkdir(join(dir, sub));
+      for (const sub of ["run", "log", "crash", "mon", "osd", "tls"]) await mkdir(join(dir, sub));
+      const pki = options.tls ? await createPki(join(dir, "tls"), "hcpeb-s3-ca") : undefined;
       const conf = join(dir, "ceph.conf");
       const fsid = randomUUID();
-      await writeFile(conf, cephConf({ dir, fsid, monPort, rgwPort, ...options }));
+      await writeFile(conf, cephConf({ dir, fsid, monPort, rgwPort, pki, ...options }));
       const c = ["-c", conf];
 
       await exec("monmaptool", [
@@ -90,8 +100,8 @@ export class S3Server {
       await exec(PYTHON, [BOOTSTRAP, conf, "wait-osd"]);
 
       procs.push(daemon("radosgw", [...c, "-f", "-n", "client.rgw"], dir));
-      const endpoint = `http://127.0.0.1:${rgwPort}`;
-      await waitForHttp(endpoint, procs, dir);
+      const endpoint = `${pki ? "https" : "http"}://127.0.0.1:${rgwPort}`;
+      await waitForHttp(endpoint, pki?.caCert, procs, dir);
 
       const accessKeyId = `AK${randomBytes(9).toString("hex").toUpperCase()}`;
       const secretAccessKey = randomBytes(20).toString("base64url");
@@ -115,6 +125,7 @@ export class S3Server {
         secretAccessKey,
         bucket: options.bucket ?? "backups",
         dir,
+        caBundle: pki?.caCert,
         procs,
       });
       const client = server.client();
@@ -137,6 +148,7 @@ export class S3Server {
       endpoint: this.endpoint,
       region: this.region,
       forcePathStyle: true,
+      caBundle: this.caBundle,
       credentials: {
         accessKeyId: overrides.accessKeyId ?? this.accessKeyId,
         secretAccessKey: overrides.secretAccessKey ?? this.secretAccessKey,
@@ -162,7 +174,9 @@ export class S3Server {
   }
 }
 
-function cephConf(o: { dir: string; fsid: string; monPort: number; rgwPort: number } & S3ServerOptions): string {
+function cephConf(
+  o: { dir: string; fsid: string; monPort: number; rgwPort: number; pki: SandboxPki | undefined } & S3ServerOptions,
+): string {
   const store = o.objectStore ?? "memstore";
   const capacity = o.capacityBytes ?? 8 * 1024 ** 3;
   const storeLines =
@@ -205,7 +219,9 @@ function cephConf(o: { dir: string; fsid: string; monPort: number; rgwPort: numb
     `osd data = ${o.dir}/osd`,
     "[client.rgw]",
     // Without tcp_nodelay keep-alive clients hit Nagle + delayed ACK: ~40 ms per small request.
-    `rgw frontends = beast endpoint=127.0.0.1:${o.rgwPort} tcp_nodelay=1`,
+    o.pki
+      ? `rgw frontends = beast ssl_endpoint=127.0.0.1:${o.rgwPort} ssl_certificate=${o.pki.serverCert} ssl_private_key=${o.pki.serverKey} tcp_nodelay=1`
+      : `rgw frontends = beast endpoint=127.0.0.1:${o.rgwPort} tcp_nodelay=1`,
     "rgw dns name = localhost",
   ].join("\n")}\n`;
 }
@@ -233,7 +249,13 @@ function daemon(cmd: string, args: string[], dir: string): ChildProcess {
   return child;
 }
 
-async function waitForHttp(endpoint: string, procs: ChildProcess[], dir: string): Promise<void> {
+async function waitForHttp(
+  endpoint: string,
+  ca: string | undefined,
+  procs: ChildProcess[],
+  dir: string,
+): Promise<void> {
+  const agent = ca ? new HttpsAgent({ ca: await readFile(ca) }) : undefined;
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const dead = procs.find((p) => p.exitCode !== null || p.signalCode !== null);
@@ -242,15 +264,23 @@ async function waitForHttp(endpoint: string, procs: ChildProcess[], dir: string)
       throw new Error(`${dead.spawnfile} exited while starting: ${log.trim().split("\n").slice(-1)[0] ?? ""}`);
     }
     try {
-      const res = await fetch(`${endpoint}/`);
-      await res.arrayBuffer();
-      if (res.status === 200) return;
+      if ((await getStatus(`${endpoint}/`, agent)) === 200) return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 20)); // poll interval while radosgw binds
   }
   throw new Error(`radosgw did not answer on ${endpoint} within 30s`);
+}
+
+function getStatus(url: string, agent: HttpsAgent | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = (agent ? httpsGet : httpGet)(url, agent ? { agent } : {}, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+  });
 }
 
 async function killAll(procs: ChildProcess[]): Promise<void> {
