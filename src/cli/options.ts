@@ -57,6 +57,7 @@ export interface StoreFlags {
   s3PathStyle?: boolean;
   s3CaBundle?: string;
   s3Checksums?: boolean;
+  s3Timeout?: string;
   profile?: string;
   sse?: string;
   sseKmsKeyId?: string;
@@ -69,6 +70,7 @@ export function addStoreOptions(cmd: Command): Command {
     .option("--s3-path-style", "path-style addressing (default on with --s3-endpoint)")
     .option("--s3-ca-bundle <file>", "extra CA bundle for the S3 endpoint")
     .option("--s3-checksums", "send the SDK's flexible checksums (off: many S3-compatible stores reject them)")
+    .option("--s3-timeout <seconds>", "give up on an S3 request that makes no progress for this long (retried)", "60")
     .option("--profile <name>", "AWS shared config profile")
     .addOption(new Option("--sse <type>", "server-side encryption").choices(["AES256", "aws:kms"]))
     .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms");
@@ -83,6 +85,7 @@ export function storeSettings(flags: StoreFlags): StoreSettings {
     ...(flags.s3PathStyle !== undefined ? { forcePathStyle: flags.s3PathStyle } : {}),
     ...(flags.s3CaBundle ? { caBundle: flags.s3CaBundle } : {}),
     ...(flags.s3Checksums ? { checksums: true } : {}),
+    ...(flags.s3Timeout !== undefined ? { idleTimeoutMs: seconds("--s3-timeout", flags.s3Timeout) * 1000 } : {}),
     ...(flags.sse
       ? {
           sse: {
@@ -92,6 +95,13 @@ export function storeSettings(flags: StoreFlags): StoreSettings {
         }
       : {}),
   };
+}
+
+function seconds(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number of seconds, got "${value}"`);
+  return n;
 }
 
 export const outputOption = (formats: string[] = ["text", "json"]) =>

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { Agent } from "node:https";
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { BuildMiddleware, HttpRequest, MetadataBearer } from "@smithy/types";
@@ -22,6 +23,8 @@ export interface S3Settings {
   /** Send the SDK's flexible checksums on every request (off by default: many S3-compatible stores reject them). */
   readonly checksums?: boolean;
   readonly maxAttempts?: number;
+  /** A request that sends or receives nothing for this long fails (and is retried). Default 60 s. */
+  readonly idleTimeoutMs?: number;
 }
 
 /**
@@ -46,15 +49,22 @@ export function createS3Client(settings: S3Settings = {}): S3Client {
     config.endpoint = settings.endpoint;
   }
   if (settings.credentials) config.credentials = settings.credentials;
+  let ca: Buffer | undefined;
   if (settings.caBundle) {
-    let ca: Buffer;
     try {
       ca = readFileSync(settings.caBundle);
     } catch {
       throw new UsageError(`cannot read S3 CA bundle ${settings.caBundle}`);
     }
-    config.requestHandler = new NodeHttpHandler({ httpsAgent: new Agent({ ca, keepAlive: true }) });
   }
+  // Without an idle timeout a store that stops reading (a full Ceph cluster blocks writes) hangs
+  // the upload forever; with one, the request fails, is retried, and the upload is aborted.
+  config.requestHandler = new NodeHttpHandler({
+    connectionTimeout: 10_000,
+    socketTimeout: settings.idleTimeoutMs ?? 60_000,
+    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50 }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50, ...(ca ? { ca } : {}) }),
+  });
   const client = new S3Client(config);
   client.middlewareStack.add(unsignedPayloadOverTls, {
     step: "build",

@@ -25,6 +25,12 @@ export function mapS3Error(err: unknown, what: string, bucket: string, endpoint:
   // Errors without a body (HEAD) come back as "Unknown"/"403": name them by their status.
   if ((code === "Unknown" || code === "UnknownError" || /^\d+$/.test(code)) && status === 403) code = "AccessDenied";
   if ((code === "Unknown" || code === "NotFound") && status === 404) code = "NoSuchBucket";
+  if (code === "TimeoutError" && /inactivity/.test(e.message ?? "")) {
+    return new StoreError(
+      `S3 endpoint ${endpoint} stopped answering while trying to ${what} (no progress within --s3-timeout, after retries): the store may be full or overloaded`,
+      { cause: err },
+    );
+  }
   const connectionLost =
     code === "TimeoutError" || /socket hang up|ECONNRESET|ECONNREFUSED|EPIPE/.test(e.message ?? "");
   if (TLS_CODES.has(e.code ?? "") || /certificate/i.test(e.message ?? "")) {

@@ -213,6 +213,37 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
     assert.equal(await incompleteUploads(), 0);
   });
 
+  it("gives up on a store that stops reading mid-upload (as a full Ceph does): one line, upload aborted", async () => {
+    const before = await listKeys();
+    let parts = 0;
+    proxy.rule = (req) => {
+      if (isUploadPart(req)) parts++;
+      return isUploadPart(req) && parts > 1 ? "stall" : "pass";
+    };
+    let r: Awaited<ReturnType<typeof backup>>;
+    try {
+      r = await backup(proxy.endpoint, ["--s3-timeout", "0.5"]);
+    } finally {
+      proxy.rule = () => "pass";
+    }
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /S3 endpoint http:\/\/127\.0\.0\.1:\d+ stopped answering while trying to upload .*full or overloaded/,
+    );
+    const stalled = proxy.seen.filter((s) => s.action === "stall").length;
+    assert.ok(stalled >= 5, `the stalled part was retried (${stalled} stalled requests)`);
+    assert.deepEqual(await listKeys(), before, "no object appeared");
+    assert.equal(await incompleteUploads(), 0, "the upload was aborted");
+  });
+
+  it("rejects a non-positive --s3-timeout as a usage error", async () => {
+    const r = await backup(s3.endpoint, ["--s3-timeout", "0"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--s3-timeout must be a positive number of seconds/);
+  });
+
   it("aborts the upload when the stream fails its SHA-256 check: no object, no parts", async () => {
     // A real snapshot of this cluster with one bit flipped in the data: what a corrupting network would deliver.
     const file = join(work, "for-tamper.db");

@@ -1,8 +1,11 @@
 import { createServer, type IncomingMessage, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** What to do with one request: forward it, answer with an S3 error, or cut the connection. */
-export type FaultAction = "pass" | "drop" | { readonly status: number; readonly code: string };
+/**
+ * What to do with one request: forward it, answer with an S3 error, cut the connection, or stall
+ * (stop reading and never answer, as a Ceph cluster does when its OSDs are full).
+ */
+export type FaultAction = "pass" | "drop" | "stall" | { readonly status: number; readonly code: string };
 
 export interface SeenRequest {
   readonly method: string;
@@ -32,6 +35,10 @@ export class S3FaultProxy {
       p.seen.push({ method: req.method ?? "", url: req.url ?? "", action });
       if (action === "drop") {
         req.socket.destroy();
+        return;
+      }
+      if (action === "stall") {
+        req.pause();
         return;
       }
       if (action !== "pass") {
