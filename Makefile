@@ -35,6 +35,7 @@ node_modules/.package-lock.json: package-lock.json
 
 build: npm
 	npx tsc -p tsconfig.json
+	chmod +x dist/src/cli/main.js
 
 lint: npm
 	npx biome check .

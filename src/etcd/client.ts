@@ -70,7 +70,7 @@ export interface SnapshotChunk {
 
 // grpc-js's default 64 KiB window halves snapshot throughput; 8 MiB gets close to etcdctl.
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  "grpc-node.flow_control_window": Number(process.env.HCPEB_W ?? 8192) * 1024,
+  "grpc-node.flow_control_window": 8 * 1024 * 1024,
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
   "grpc.max_send_message_length": 8 * 1024 * 1024,
 };

@@ -16,10 +16,10 @@ import { mapS3Error } from "./s3-errors.js";
 import type { PutOptions, Store, StoredObject } from "./store.js";
 import { joinKey } from "./store.js";
 
-const MIN_PART = Number(process.env.HCPEB_P ?? 8) * 1024 * 1024;
+const MIN_PART = 8 * 1024 * 1024;
 const MAX_PARTS = 9000; // S3 allows 10,000; keep headroom for a size hint that is a little low
 /** Parts in flight: bounds memory at QUEUE x part size. */
-const QUEUE = Number(process.env.HCPEB_Q ?? 4);
+const QUEUE = 4;
 
 export interface S3StoreOptions {
   readonly bucket: string;
