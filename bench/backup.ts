@@ -10,7 +10,7 @@ import { DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { loadKubernetesData } from "../src/sandbox/data-loader.js";
 import { EtcdCluster } from "../src/sandbox/etcd-cluster.js";
 import { S3Server } from "../test/support/s3-server.js";
-import { measure, median, type Sample } from "./measure.js";
+import { cpuOf, measure, median, type Sample } from "./measure.js";
 
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
 const OUT = fileURLToPath(new URL("./results/", import.meta.url));
@@ -32,6 +32,7 @@ async function main(): Promise<void> {
   };
   const cluster = await EtcdCluster.start({ members: 1, quotaBytes: 8 * 1024 ** 3, baseDir: work });
   const rows: string[] = [];
+  const cpuRows: string[] = [];
   try {
     const etcdFlags = [`--endpoints=${cluster.endpoint(0)}`, ...cluster.tlsFlags];
     const envOf = (s3: S3Server) => ({
@@ -76,20 +77,30 @@ async function main(): Promise<void> {
         loaded = mib;
         process.stderr.write(`loaded to ${mib} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
         const samples = new Map<string, Sample[]>();
-        const add = (k: string, s: Sample) => samples.set(k, [...(samples.get(k) ?? []), s]);
+        // CPU the daemons spent during each command: etcd serving the snapshot, Ceph (mon, OSD, RGW) ingesting it.
+        const daemonCpu = new Map<string, Array<{ etcd: number; ceph: number }>>();
+        const etcdPids = [cluster.pid(0)].filter((p): p is number => p !== undefined);
+        const cephPids = [...servers.https.pids, ...servers.http.pids];
+        const add = async (k: string, run: () => Promise<Sample>) => {
+          const e0 = cpuOf(etcdPids);
+          const c0 = cpuOf(cephPids);
+          const sample = await run();
+          samples.set(k, [...(samples.get(k) ?? []), sample]);
+          const d = { etcd: cpuOf(etcdPids) - e0, ceph: cpuOf(cephPids) - c0 };
+          daemonCpu.set(k, [...(daemonCpu.get(k) ?? []), d]);
+        };
         for (let i = 0; i < runs; i++) {
           for (const t of ["https", "http"] as const) {
             const s3 = servers[t];
-            add(`ours-${t}`, await measure(CLI, ours(s3), envOf(s3)));
-            add(`manual-${t}`, await measure("bash", ["-c", manual(s3)], envOf(s3)));
+            await add(`ours-${t}`, () => measure(CLI, ours(s3), envOf(s3)));
+            await add(`manual-${t}`, () => measure("bash", ["-c", manual(s3)], envOf(s3)));
             await emptyBucket(s3);
           }
-          add(
-            "local",
-            await measure(CLI, ["backup", ...etcdFlags, "--to", join(work, "local-store"), "--name", "bench"]),
+          await add("local", () =>
+            measure(CLI, ["backup", ...etcdFlags, "--to", join(work, "local-store"), "--name", "bench"]),
           );
           await rm(join(work, "local-store"), { recursive: true, force: true });
-          add("save", await measure("etcdctl", [...etcdFlags, "snapshot", "save", snap], envOf(servers.http)));
+          await add("save", () => measure("etcdctl", [...etcdFlags, "snapshot", "save", snap], envOf(servers.http)));
           await rm(snap, { force: true });
         }
         const m = (k: string, f: (s: Sample) => number = (s) => s.seconds) => median((samples.get(k) ?? []).map(f));
@@ -104,6 +115,15 @@ async function main(): Promise<void> {
             `| ${size} | ${t} | ${runs} | ${o.toFixed(2)} s | ${man.toFixed(2)} s | ${(o / man).toFixed(2)}x | ${save.toFixed(2)} s | ${(o / save).toFixed(2)}x | ${local.toFixed(2)} s (${(local / save).toFixed(2)}x) | ${m(`ours-${t}`, (s) => s.maxRssMiB).toFixed(0)} MiB |`,
           );
           process.stderr.write(`${rows.at(-1)}\n`);
+        }
+        for (const k of ["ours-https", "manual-https", "ours-http", "manual-http", "local", "save"]) {
+          const d = (f: (x: { etcd: number; ceph: number }) => number) => median((daemonCpu.get(k) ?? []).map(f));
+          const wall = m(k);
+          const cmd = m(k, (s) => s.cpuSeconds);
+          const total = cmd + d((x) => x.etcd) + d((x) => x.ceph);
+          cpuRows.push(
+            `| ${size} | ${k} | ${wall.toFixed(2)} s | ${cmd.toFixed(1)} s | ${d((x) => x.etcd).toFixed(1)} s | ${d((x) => x.ceph).toFixed(1)} s | ${total.toFixed(1)} s | ${((100 * total) / (cpus().length * wall)).toFixed(0)}% |`,
+          );
         }
       }
     } finally {
@@ -122,7 +142,14 @@ async function main(): Promise<void> {
     "| etcd db | S3 transport | runs | hcp-etcd-backup backup -> RGW | manual: save + status + aws s3 cp | ratio | etcdctl snapshot save (local disk) | ratio | hcp-etcd-backup backup -> local dir (ratio to save) | our peak RSS (-> RGW) |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
-  await writeFile(join(OUT, "backup.md"), `${[...header, ...rows].join("\n")}\n`);
+  const cpuHeader = [
+    "",
+    "CPU seconds (user + system, medians) per command: the command itself with its children, etcd while serving the snapshot, Ceph (mon + OSD + RGW); load = total / (cores x wall).",
+    "",
+    "| etcd db | command | wall | command CPU | etcd CPU | Ceph CPU | total CPU | load |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  await writeFile(join(OUT, "backup.md"), `${[...header, ...rows, ...cpuHeader, ...cpuRows].join("\n")}\n`);
 }
 
 async function emptyBucket(s3: S3Server): Promise<void> {

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -6,21 +7,35 @@ const run = promisify(execFile);
 export interface Sample {
   readonly seconds: number;
   readonly maxRssMiB: number;
+  /** User + system CPU seconds of the command and the children it waited for. */
+  readonly cpuSeconds: number;
 }
 
 /** Runs a command under GNU time: wall seconds and peak RSS. Output goes to /dev/null-equivalent capture. */
 export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Sample> {
-  const { stderr } = await run("/usr/bin/time", ["-f", "HCPEB_TIME %e %M", cmd, ...args], {
+  const { stderr } = await run("/usr/bin/time", ["-f", "HCPEB_TIME %e %M %U %S", cmd, ...args], {
     env,
     maxBuffer: 64 * 1024 * 1024,
   });
-  const m = /HCPEB_TIME ([\d.]+) (\d+)/.exec(stderr);
+  const m = /HCPEB_TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)/.exec(stderr);
   if (!m) throw new Error(`no timing from /usr/bin/time for ${cmd}: ${stderr.slice(-300)}`);
-  return { seconds: Number(m[1]), maxRssMiB: Number(m[2]) / 1024 };
+  return { seconds: Number(m[1]), maxRssMiB: Number(m[2]) / 1024, cpuSeconds: Number(m[3]) + Number(m[4]) };
 }
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** CPU seconds (user + system) used so far by running processes, from /proc/<pid>/stat. */
+export function cpuOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
 }
