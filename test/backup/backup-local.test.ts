@@ -26,7 +26,7 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
     work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
     const client = await cluster.client(0);
     try {
-      // Larger than gRPC's 8 MiB window plus socket buffers: a member killed early is killed mid-stream.
+      // Larger than gRPC's 4 MiB window plus socket buffers: a member killed early is killed mid-stream.
       await loadKubernetesData(client, { targetBytes: 40 * 1024 * 1024, valueSize: [262144, 1048576] });
     } finally {
       client.close();

@@ -34,7 +34,7 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
     work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
     const client = await cluster.client(0);
     try {
-      // Over 16 MiB, so the upload takes several 8 MiB parts.
+      // Over 16 MiB, so the upload takes several 6 MiB parts.
       await loadKubernetesData(client, { targetBytes: 20 * 1024 * 1024, valueSize: [65536, 524288] });
     } finally {
       client.close();
