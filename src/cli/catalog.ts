@@ -11,6 +11,8 @@ interface ListFlags extends StoreFlags {
 
 interface VerifyFlags extends StoreFlags {
   output: "text" | "json";
+  scratchDir?: string;
+  structure: boolean;
 }
 
 interface PruneFlags extends StoreFlags {
@@ -96,12 +98,16 @@ export function registerCatalog(program: Command): void {
   const verify = program
     .command("verify <backup-ref>")
     .description("re-read a stored backup and prove it matches its manifest (exit 3 if not)")
+    .option("--scratch-dir <dir>", "where a remote snapshot is staged for the structural check (default: temp dir)")
+    .option("--no-structure", "skip the structural check of remote snapshots (no local disk needed)")
     .addOption(outputOption());
   addStoreOptions(verify);
   verify.action(async (ref: string, flags: VerifyFlags) => {
     const { openStore } = await import("../store/open-store.js");
     const { verifyBackup } = await import("../backup/verify-backup.js");
-    const r = await verifyBackup(openStore(ref, storeSettings(flags)));
+    const r = await verifyBackup(openStore(ref, storeSettings(flags)), {
+      scratchDir: flags.structure === false ? false : flags.scratchDir,
+    });
     if (flags.output === "json")
       write(toJson({ ref: r.ref, ok: r.verification.ok, verification: r.verification, problems: r.problems }));
     else {

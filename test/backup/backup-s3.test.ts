@@ -1,17 +1,25 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { SnapshotVerifier } from "../../src/backup/verified-stream.js";
 import { VerificationError } from "../../src/errors.js";
+import { StreamingStatus } from "../../src/snapshot/stream-status.js";
 import { openStore } from "../../src/store/open-store.js";
+import { probe } from "../support/bolt-probe.js";
 import { runCli } from "../support/cli.js";
 import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
 import { etcdctlStatus } from "../support/etcdctl.js";
@@ -125,8 +133,74 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
     assert.ok(rows.some((row) => row.ref === out.ref && row.verified));
     const verified = await runCli(["verify", out.ref, "--s3-endpoint", s3.endpoint, "-o", "json"], { env });
     assert.equal(verified.code, 0, verified.stderr);
-    assert.equal((JSON.parse(verified.stdout) as { ok: boolean }).ok, true);
+    const report = JSON.parse(verified.stdout) as { ok: boolean; verification: { checks: string[] } };
+    assert.equal(report.ok, true);
+    assert.ok(report.verification.checks.includes("structure"), "the S3 object got the full structural walk");
+    assert.deepEqual(await stagedLeftovers(), [], "the staged copy is removed");
   });
+
+  it("verify finds a structural fault that a matching SHA-256 and status cannot show", async () => {
+    const r = await backup(s3.endpoint, ["--name", "forged"]);
+    assert.equal(r.code, 0, r.stderr);
+    const ref = (JSON.parse(r.stdout) as { ref: string }).ref;
+    const prefix = ref.slice(`s3://${s3.bucket}/`.length);
+    const file = join(work, "forged.db");
+    await download(`${prefix}/snapshot.db`, file);
+    // Two keys of a leaf swapped, then a fresh trailer and manifest: bytes that etcd never wrote but
+    // whose SHA-256 and status agree with their manifest. Only the structural walk sees the order.
+    const bytes = readFileSync(file);
+    const p = probe(file);
+    const leaf = p.leafPages.find((l) => l.count >= 3);
+    assert.ok(leaf);
+    const keyAt = (i: number) => {
+      const e = leaf.id * p.pageSize + 16 + 16 * i;
+      return e + bytes.readUInt32LE(e + 4);
+    };
+    const k1 = Buffer.from(bytes.subarray(keyAt(1), keyAt(1) + 17));
+    bytes.copy(bytes, keyAt(1), keyAt(2), keyAt(2) + 17);
+    k1.copy(bytes, keyAt(2));
+    const image = bytes.subarray(0, bytes.length - 32);
+    createHash("sha256")
+      .update(image)
+      .digest()
+      .copy(bytes, bytes.length - 32);
+    const status = new StreamingStatus();
+    status.update(image);
+    const st = status.finish();
+    const client = s3.client();
+    try {
+      const manifest = JSON.parse(
+        (await (
+          await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/manifest.json` }))
+        ).Body?.transformToString()) ?? "{}",
+      ) as { snapshot: Record<string, unknown> };
+      manifest.snapshot.sha256 = createHash("sha256").update(image).digest("hex");
+      manifest.snapshot.statusHash = st.hash;
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/snapshot.db`, Body: bytes }));
+      await client.send(
+        new PutObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/manifest.json`, Body: JSON.stringify(manifest) }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const v = await runCli(["verify", ref, "--s3-endpoint", s3.endpoint, "-o", "json"], { env });
+    assert.equal(v.code, 3, v.stderr);
+    const out = JSON.parse(v.stdout) as { ok: boolean; problems: string[] };
+    assert.equal(out.ok, false);
+    assert.ok(
+      out.problems.some((x) => x.includes("[key-order]")),
+      out.problems.join("; "),
+    );
+    assert.ok(!out.problems.some((x) => /sha256|status hash/.test(x)), "SHA-256 and status agreed");
+    // Without the structural walk the forgery passes: the check is what catches it.
+    const shallow = await runCli(["verify", ref, "--s3-endpoint", s3.endpoint, "--no-structure"], { env });
+    assert.equal(shallow.code, 0, shallow.stdout + shallow.stderr);
+    assert.deepEqual(await stagedLeftovers(), []);
+  });
+
+  async function stagedLeftovers(): Promise<string[]> {
+    return (await readdir(tmpdir())).filter((n) => n.startsWith("hcpeb-verify-"));
+  }
 
   it("refuses wrong credentials with one line naming the bucket, never the secret", async () => {
     const secret = "definitely-not-the-secret-123";
