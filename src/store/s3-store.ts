@@ -16,12 +16,18 @@ import { mapS3Error } from "./s3-errors.js";
 import type { PutOptions, Store, StoredObject } from "./store.js";
 import { joinKey } from "./store.js";
 
-// 6 MiB parts, 3 in flight: over HTTPS each in-flight part is also held once more as ciphertext by
-// the TLS layer, and 8 MiB x 4 took peak RSS to 224 MiB for a 4 GiB snapshot (193 MiB with these).
-const MIN_PART = 6 * 1024 * 1024;
 const MAX_PARTS = 9000; // S3 allows 10,000; keep headroom for a size hint that is a little low
-/** Parts in flight: bounds memory at (QUEUE + 1) x part size, plus the TLS copies. */
-const QUEUE = 3;
+
+/**
+ * Smallest part and parts in flight; memory is about (queue + 1) x part size. Over HTTPS the TLS
+ * layer holds each in-flight part a second time, as ciphertext: 8 MiB x 4 took peak RSS to 224 MiB
+ * for a 4 GiB snapshot, 6 MiB x 3 to 196 MiB. Over plain HTTP the larger shape is kept: it was
+ * about 5% faster, at 150-174 MiB.
+ */
+const SHAPE = {
+  tls: { minPart: 6 * 1024 * 1024, queue: 3 },
+  plain: { minPart: 8 * 1024 * 1024, queue: 4 },
+} as const;
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -33,10 +39,10 @@ export interface S3StoreOptions {
 }
 
 /** Part size that keeps an object of `size` bytes under the part limit, in whole MiB. */
-export function partSizeFor(size: number | undefined): number {
+export function partSizeFor(size: number | undefined, minPart: number = SHAPE.plain.minPart): number {
   if (size === undefined) return 16 * 1024 * 1024;
   const needed = Math.ceil(size / MAX_PARTS / (1024 * 1024)) * 1024 * 1024;
-  return Math.max(MIN_PART, needed);
+  return Math.max(minPart, needed);
 }
 
 /**
@@ -50,6 +56,7 @@ export class S3Store implements Store {
   private readonly client: S3Client;
   private readonly endpoint: string;
   private readonly sse: S3StoreOptions["sse"];
+  private readonly shape: (typeof SHAPE)[keyof typeof SHAPE];
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -57,6 +64,7 @@ export class S3Store implements Store {
     this.client = options.client;
     this.endpoint = options.endpoint;
     this.sse = options.sse;
+    this.shape = this.endpoint.startsWith("http://") ? SHAPE.plain : SHAPE.tls;
     this.url = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
   }
 
@@ -102,8 +110,8 @@ export class S3Store implements Store {
         client: this.client,
         params: { Bucket: this.bucket, Key, ContentType: options.contentType, ...this.encryption() },
         body,
-        partSize: partSizeFor(options.sizeHint),
-        queue: QUEUE,
+        partSize: partSizeFor(options.sizeHint, this.shape.minPart),
+        queue: this.shape.queue,
         signal: options.signal,
       });
     } catch (err) {
