@@ -5,7 +5,7 @@ import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { runCli } from "../support/cli.js";
+import { CLI, runCli } from "../support/cli.js";
 import { leftoverProcesses, leftoverTempDirs } from "../support/leftovers.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
@@ -22,6 +22,23 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
     const r = await runCli(["--version"]);
     assert.equal(r.code, 0);
     assert.equal(r.stdout.trim(), pkg.version);
+  });
+
+  it("runs as an executable through its shebang, with the V8 young-generation cap applied", () => {
+    // The flag lives only in the shebang (V8 reads it at start-up), so the command must start that way.
+    const out = execFileSync(CLI, ["--version"], { encoding: "utf8" });
+    assert.equal(out.trim(), pkg.version);
+    const script = "console.log(process.execArgv.join(' '))";
+    const shebang = readFileSync(CLI, "utf8").split("\n")[0] ?? "";
+    const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(shebang);
+    assert.ok(m, `shebang: ${shebang}`);
+    const flags = (m[1] as string).split(" ");
+    assert.ok(flags.includes("--max-semi-space-size=4"));
+    // The same flags on a plain node command line are accepted by this Node (a typo would abort start-up).
+    assert.match(
+      execFileSync(process.execPath, [...flags, "-e", script], { encoding: "utf8" }),
+      /--max-semi-space-size=4/,
+    );
   });
 
   it("lists its commands in --help", async () => {
