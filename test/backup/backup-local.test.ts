@@ -10,7 +10,7 @@ import { backupEtcd } from "../../src/backup/etcd-backup.js";
 import { parseEndpoints } from "../../src/etcd/endpoint.js";
 import { LocalStore } from "../../src/store/local-store.js";
 import { runCli } from "../support/cli.js";
-import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
+import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { etcdctlStatus } from "../support/etcdctl.js";
 import { flipByte } from "../support/files.js";
 
@@ -24,13 +24,8 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
   before(async () => {
     cluster = await EtcdCluster.start();
     work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    const client = await cluster.client(0);
-    try {
-      // Larger than gRPC's 4 MiB window plus socket buffers: a member killed early is killed mid-stream.
-      await loadKubernetesData(client, { targetBytes: 40 * 1024 * 1024, valueSize: [262144, 1048576] });
-    } finally {
-      client.close();
-    }
+    // Larger than gRPC's 4 MiB window plus socket buffers: a member killed early is killed mid-stream.
+    await loadCluster(cluster, { targetBytes: 40 * 1024 * 1024, valueSize: [262144, 1048576] });
     tlsArgs = cluster.tlsFlags;
   });
   after(async () => {

@@ -21,7 +21,7 @@ import { StreamingStatus } from "../../src/snapshot/stream-status.js";
 import { openStore } from "../../src/store/open-store.js";
 import { probe } from "../support/bolt-probe.js";
 import { runCli } from "../support/cli.js";
-import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
+import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { etcdctlStatus } from "../support/etcdctl.js";
 import { isUploadPart, S3FaultProxy } from "../support/s3-fault-proxy.js";
 import { S3Server } from "../support/s3-server.js";
@@ -40,13 +40,8 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
     [cluster, s3] = await Promise.all([EtcdCluster.start(), S3Server.start()]);
     proxy = await S3FaultProxy.start(s3.endpoint);
     work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    const client = await cluster.client(0);
-    try {
-      // Over 16 MiB, so the upload takes several 6 MiB parts.
-      await loadKubernetesData(client, { targetBytes: 20 * 1024 * 1024, valueSize: [65536, 524288] });
-    } finally {
-      client.close();
-    }
+    // Over 16 MiB, so the upload takes several 6 MiB parts.
+    await loadCluster(cluster, { targetBytes: 20 * 1024 * 1024, valueSize: [65536, 524288] });
     etcdArgs = ["--endpoints", cluster.endpoints.join(","), ...cluster.tlsFlags];
     env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region };
   });

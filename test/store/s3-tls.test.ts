@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { uploadStream } from "../../src/store/multipart.js";
 import { runCli } from "../support/cli.js";
-import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
+import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { S3Server } from "../support/s3-server.js";
 
 /** Records the x-amz-content-sha256 header of every UploadPart/PutObject as it went out, after signing. */
@@ -44,12 +44,7 @@ describe("S3 over HTTPS and plain HTTP (Ceph RGW)", () => {
       S3Server.start(),
       EtcdCluster.start({ members: 1 }),
     ]);
-    const client = await cluster.client(0);
-    try {
-      await loadKubernetesData(client, { targetBytes: 12 * 1024 * 1024, valueSize: [65536, 262144] });
-    } finally {
-      client.close();
-    }
+    await loadCluster(cluster, { targetBytes: 12 * 1024 * 1024, valueSize: [65536, 262144] });
   });
   after(async () => {
     await Promise.all([https?.stop(), http?.stop(), cluster?.stop()]);
