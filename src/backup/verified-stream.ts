@@ -30,12 +30,24 @@ export interface StreamChunk {
  * check fails, so a consumer that commits on end-of-stream (a multipart upload, a rename) never
  * commits bad bytes. `result` is set once the generator has ended normally.
  */
+export interface VerifierOptions {
+  readonly onProgress?: (bytes: number, total: number) => void;
+  /**
+   * Called once every check passed, before the generator ends: the consumer has not yet committed
+   * (completed the upload, renamed the file). For a quiesced hosted cluster this is the moment
+   * the writers may come back: the snapshot's bytes are all here and proven.
+   */
+  readonly onVerified?: (snapshot: VerifiedSnapshot) => void;
+}
+
 export class SnapshotVerifier {
   private value: VerifiedSnapshot | undefined;
-  private readonly onProgress: ((bytes: number, total: number) => void) | undefined;
+  private readonly onProgress: VerifierOptions["onProgress"];
+  private readonly onVerified: VerifierOptions["onVerified"];
 
-  constructor(options: { onProgress?: (bytes: number, total: number) => void } = {}) {
+  constructor(options: VerifierOptions = {}) {
     this.onProgress = options.onProgress;
+    this.onVerified = options.onVerified;
   }
 
   get result(): VerifiedSnapshot {
@@ -106,6 +118,7 @@ export class SnapshotVerifier {
       );
     }
     this.value = { objectSize: total, dbSize, sha256: actual, status: computed, pageSize: status.pageSizeBytes };
+    this.onVerified?.(this.value);
   }
 
   private unsound(err: unknown, origin: string): Error {

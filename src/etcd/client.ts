@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { describe, EtcdError } from "../errors.js";
+import { CancelledError, describe, EtcdError } from "../errors.js";
 import { type Endpoint, parseEndpoint } from "./endpoint.js";
 import { mapGrpcError } from "./grpc-errors.js";
 import {
@@ -26,6 +26,8 @@ export interface EtcdClientOptions {
   readonly auth?: { readonly user: string; readonly password: string };
   /** Deadline for unary calls; the snapshot stream has none. */
   readonly callTimeoutMs?: number;
+  /** Cancels every call of this client, the snapshot stream included, and closes it. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Member {
@@ -81,7 +83,7 @@ type Unary = (
   meta: grpc.Metadata,
   opts: grpc.CallOptions,
   cb: (err: grpc.ServiceError | null, res: unknown) => void,
-) => void;
+) => grpc.ClientUnaryCall;
 
 const hexId = (decimal: string): string => BigInt(decimal).toString(16);
 
@@ -91,10 +93,12 @@ export class EtcdClient {
   private readonly clients: Record<"KV" | "Lease" | "Cluster" | "Maintenance" | "Auth", grpc.Client>;
   private readonly metadata = new grpc.Metadata();
   private readonly callTimeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
 
   private constructor(options: EtcdClientOptions) {
     this.endpoint = typeof options.endpoint === "string" ? parseEndpoint(options.endpoint) : options.endpoint;
     this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.signal = options.signal;
     const creds = this.endpoint.secure
       ? grpc.credentials.createSsl(options.tls?.ca ?? null, options.tls?.key ?? null, options.tls?.cert ?? null)
       : grpc.credentials.createInsecure();
@@ -115,6 +119,8 @@ export class EtcdClient {
 
   /** Opens a client; with `auth` it also obtains a token (etcd's simple/JWT token auth). */
   static async connect(options: EtcdClientOptions): Promise<EtcdClient> {
+    const endpoint = typeof options.endpoint === "string" ? options.endpoint : options.endpoint.url;
+    if (options.signal?.aborted) throw new CancelledError(`connecting to etcd at ${endpoint} was cancelled`);
     const client = new EtcdClient(options);
     if (options.auth) {
       try {
@@ -135,15 +141,25 @@ export class EtcdClient {
     for (const c of Object.values(this.clients)) c.close();
   }
 
+  private cancelled(call: string): CancelledError {
+    return new CancelledError(`${call} on etcd at ${this.endpoint.url} was cancelled`);
+  }
+
   private unary(service: keyof EtcdClient["clients"], method: string, req: object): Promise<unknown> {
     const client = this.clients[service] as unknown as Record<string, Unary>;
     const fn = client[method];
     if (!fn) throw new Error(`etcd client has no method ${service}.${method}`);
+    const signal = this.signal;
+    if (signal?.aborted) return Promise.reject(this.cancelled(`${service}.${method}`));
     return new Promise((resolve, reject) => {
-      fn.call(client, req, this.metadata, { deadline: Date.now() + this.callTimeoutMs }, (err, res) => {
-        if (err) reject(mapGrpcError(err, this.endpoint.url, `${service}.${method}`));
+      const call = fn.call(client, req, this.metadata, { deadline: Date.now() + this.callTimeoutMs }, (err, res) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (err && signal?.aborted) reject(this.cancelled(`${service}.${method}`));
+        else if (err) reject(mapGrpcError(err, this.endpoint.url, `${service}.${method}`));
         else resolve(res);
-      });
+      }) as unknown as grpc.ClientUnaryCall;
+      const onAbort = () => call.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -233,9 +249,10 @@ export class EtcdClient {
 
   /**
    * Streams Maintenance.Snapshot: the bbolt image in chunks, then etcd's 32-byte SHA-256 of it.
-   * Aborting `signal` cancels the stream. Errors arrive as OperationError from the iterator.
+   * Aborting `signal` (or the client's) cancels the stream. Errors arrive as EtcdError (or
+   * CancelledError) from the iterator.
    */
-  async *snapshot(signal?: AbortSignal): AsyncGenerator<SnapshotChunk> {
+  async *snapshot(signal: AbortSignal | undefined = this.signal): AsyncGenerator<SnapshotChunk> {
     const maintenance = this.clients.Maintenance as unknown as {
       Snapshot(req: object, meta: grpc.Metadata): grpc.ClientReadableStream<RawSnapshotChunk>;
     };
@@ -247,7 +264,7 @@ export class EtcdClient {
         yield { blob: chunk.blob, remaining: Number(chunk.remaining_bytes) };
       }
     } catch (err) {
-      if (signal?.aborted) throw new EtcdError(`snapshot stream from ${this.endpoint.url} was cancelled`);
+      if (signal?.aborted) throw new CancelledError(`snapshot stream from ${this.endpoint.url} was cancelled`);
       if (isServiceError(err)) throw mapGrpcError(err, this.endpoint.url, "Maintenance.Snapshot");
       throw new EtcdError(`snapshot stream from ${this.endpoint.url} failed: ${describe(err)}`, { cause: err });
     } finally {

@@ -1,16 +1,22 @@
+import { randomBytes } from "node:crypto";
 import { UsageError } from "../errors.js";
 import { joinKey } from "./store.js";
 
-/** `20261125T130102Z-r12001`: UTC time, then the etcd revision; sorts by time. */
-export function backupId(at: Date, revision: number): string {
+/**
+ * `20261125T130102Z-r12001-3f9a1c`: UTC time, the etcd revision, then 24 random bits. The suffix
+ * is what makes two backups of one label started in the same second (a scheduled one overlapping
+ * a manual one) land in different folders without a check-then-write race; ids still sort by time.
+ */
+export function backupId(at: Date, revision: number, suffix: string = randomBytes(3).toString("hex")): string {
   const iso = at
     .toISOString()
     .replace(/\.\d{3}Z$/, "Z")
     .replace(/[-:]/g, "");
-  return `${iso}-r${revision}`;
+  return `${iso}-r${revision}-${suffix}`;
 }
 
-const ID = /^(\d{8}T\d{6}Z)-r(\d+)$/;
+// The suffix is optional: ids written before it existed stay valid.
+const ID = /^(\d{8}T\d{6}Z)-r(\d+)(?:-([0-9a-f]{6}))?$/;
 
 export function parseBackupId(id: string): { at: Date; revision: number } | undefined {
   const m = ID.exec(id);
