@@ -36,11 +36,7 @@ export function silentLogger(): Logger {
  * The CLI's logger: one JSON object a line (for Jobs and log collectors) or a short text line,
  * on `stream` (stderr: stdout holds results only).
  */
-export function createLogger(options: {
-  format: LogFormat;
-  level: LogLevel;
-  stream?: NodeJS.WritableStream;
-}): Logger {
+export function createLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): Logger {
   const out = options.stream ?? process.stderr;
   const settings = {
     level: options.level,
@@ -57,7 +53,14 @@ function fdOf(stream: NodeJS.WritableStream): number {
   return typeof fd === "number" ? fd : 2;
 }
 
-const LEVEL_NAMES: Record<number, Level> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const LEVEL_NAMES: Record<number, Level> = {
+  10: "trace",
+  20: "debug",
+  30: "info",
+  40: "warn",
+  50: "error",
+  60: "fatal",
+};
 
 /** `12:01:02.345 info  snapshot verified member=member-0 bytes=41943072` */
 function textStream(out: NodeJS.WritableStream): Writable {

@@ -9,6 +9,7 @@ export interface SaveRequest {
   readonly file: string;
   readonly tls?: TlsMaterial;
   readonly auth?: { readonly user: string; readonly password: string };
+  readonly signal?: AbortSignal;
   readonly onProgress?: (bytes: number, total: number) => void;
 }
 
@@ -22,10 +23,17 @@ export async function saveSnapshotFile(req: SaveRequest): Promise<VerifiedSnapsh
     endpoint: req.endpoint,
     tls: req.tls,
     auth: req.auth,
+    signal: req.signal,
   });
   try {
     const verifier = new SnapshotVerifier({ onProgress: req.onProgress });
-    await new LocalStore(dirname(req.file)).put(basename(req.file), verifier.pipe(client.snapshot(), req.endpoint.url));
+    await new LocalStore(dirname(req.file)).put(
+      basename(req.file),
+      verifier.pipe(client.snapshot(), req.endpoint.url),
+      {
+        signal: req.signal,
+      },
+    );
     return verifier.result;
   } finally {
     client.close();

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
 import {
   addEtcdOptions,
   addStoreOptions,
@@ -19,7 +20,7 @@ interface BackupFlags extends EtcdFlags, StoreFlags {
   output: "text" | "json";
 }
 
-export function registerBackup(program: Command): void {
+export function registerBackup(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("backup")
     .description("stream a verified etcd snapshot into S3 or a local store, then write its manifest")
@@ -44,6 +45,8 @@ export function registerBackup(program: Command): void {
         store,
         label: flags.name,
         member: flags.member,
+        signal: ctx.signal,
+        logger: ctx.logger,
         onProgress: progress.update,
         onFallback: (failed, reason, next) =>
           process.stderr.write(`hcp-etcd-backup: member ${failed} failed (${reason}); trying ${next}\n`),

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UsageError, VerificationError } from "../errors.js";
+import type { CliContext } from "./context.js";
 import { addStoreOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 
@@ -43,7 +44,7 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
-export function registerCatalog(program: Command): void {
+export function registerCatalog(program: Command, _ctx: CliContext): void {
   const list = program
     .command("list")
     .description("backups in a store, newest first (only those with a manifest exist)")

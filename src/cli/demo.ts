@@ -1,6 +1,7 @@
 import type { Command } from "commander";
+import type { CliContext } from "./context.js";
 
-export function registerDemo(program: Command): void {
+export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command("demo")
     .description("walk through the tool on a local 3-member etcd with mutual TLS (no cloud account needed)")
@@ -11,6 +12,8 @@ export function registerDemo(program: Command): void {
       await runDemo({
         members: opts.members,
         dataBytes: opts.dataMib * 1024 * 1024,
+        signal: ctx.signal,
+        logger: ctx.logger,
         report: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write("demo finished\n");

@@ -3,7 +3,9 @@
 // grow to 16 MiB, after which the old generation's headroom is smaller than the young one and V8
 // runs a full mark-compact every ~100 ms (40-60 per GiB in about half the runs, 1-2 s of CPU per
 // GiB, +20-30 MiB RSS). The flag only takes effect on the command line, hence the shebang.
+import { reapAll } from "../sandbox/reaper.js";
 import { exitReport } from "./exit.js";
+import { Interrupt } from "./interrupt.js";
 import { buildProgram } from "./program.js";
 
 // Two warnings that say nothing actionable to a user: the AWS SDK's notice that future releases
@@ -17,9 +19,17 @@ process.on("warning", (w: Error & { code?: string }) => {
 });
 
 async function main(argv: string[]): Promise<void> {
+  const interrupt = new Interrupt({ report: (line) => process.stderr.write(`hcp-etcd-backup: ${line}\n`) });
+  interrupt.install();
+  // Daemons of the sandbox (demo) go last, whatever else was registered.
+  interrupt.defer("stop sandbox daemons", reapAll);
+  const work = buildProgram(interrupt).parseAsync(argv);
+  interrupt.track(work);
   try {
-    await buildProgram().parseAsync(argv);
+    await work;
   } catch (err) {
+    // After a signal the interrupt handler reports and exits; the work's error is only the echo of it.
+    if (interrupt.interruptedBy) return;
     const report = exitReport(err);
     if (report.message) process.stderr.write(`hcp-etcd-backup: ${report.message}\n`);
     if (process.env.HCPEB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

@@ -5,6 +5,7 @@ import type { LiveKey } from "../snapshot/keys.js";
 import type { StatusCompat } from "../snapshot/status.js";
 import type { StatusFormat } from "../snapshot/status-format.js";
 import type { VerifyReport } from "../snapshot/verify.js";
+import type { CliContext } from "./context.js";
 import { addEtcdOptions, type EtcdFlags, etcdConnection } from "./options.js";
 import { toJson, write } from "./output.js";
 import { transferProgress } from "./progress.js";
@@ -15,7 +16,7 @@ const snapshotLib = () => import("../snapshot/index.js");
 const outputOption = () =>
   new Option("-o, --output <format>", "output format").choices(["text", "json"]).default("text");
 
-export function registerSnapshot(program: Command): void {
+export function registerSnapshot(program: Command, ctx: CliContext): void {
   const snapshot = program.command("snapshot").description("take, read and check etcd snapshot files");
 
   const save = snapshot
@@ -34,6 +35,7 @@ export function registerSnapshot(program: Command): void {
         file,
         tls: conn.tls,
         auth: conn.auth,
+        signal: ctx.signal,
         onProgress: progress.update,
       });
     } finally {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { backupEtcd } from "../backup/etcd-backup.js";
 import { verifyBackup } from "../backup/verify-backup.js";
 import { parseEndpoints } from "../etcd/endpoint.js";
+import type { Logger } from "../logging.js";
 import { loadKubernetesData } from "../sandbox/data-loader.js";
 import { EtcdCluster } from "../sandbox/etcd-cluster.js";
 import { releaseDir, trackDir } from "../sandbox/reaper.js";
@@ -14,6 +15,8 @@ export interface DemoOptions {
   readonly members?: number;
   /** Bytes of sample data to load (default 8 MiB). */
   readonly dataBytes?: number;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
   /** Receives one human-readable line per step. */
   readonly report: (line: string) => void;
 }
@@ -71,6 +74,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           tls,
           store,
           label: "demo",
+          signal: options.signal,
+          logger: options.logger,
         });
         const s = b.manifest.snapshot;
         report(

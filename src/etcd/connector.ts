@@ -1,5 +1,5 @@
-import type { Endpoint } from "./endpoint.js";
 import { EtcdClient, type TlsMaterial } from "./client.js";
+import type { Endpoint } from "./endpoint.js";
 
 /**
  * How the pipeline reaches one etcd member. The plain-etcd backup connects to the URLs it was

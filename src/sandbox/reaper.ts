@@ -2,16 +2,17 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 
 /**
- * Last line of defence for the sandbox: whatever happens to this process (normal exit, uncaught
- * error, SIGINT/SIGTERM from a test runner's timeout), the daemons it started are SIGKILLed and
- * their temp directories removed. Orderly shutdown paths call `release` first; this only catches
- * what they missed.
+ * Last line of defence for the sandbox: whenever this process exits (normally, on an uncaught
+ * error, or through a signal handler), the daemons it started are SIGKILLed and their temp
+ * directories removed. Orderly shutdown paths call `releaseDir`/`stop` first; this only catches
+ * what they missed. Signals are not handled here: the process owner (src/cli/main.ts, or the
+ * tests' preload) runs `reapAll` as a cleanup and exits, which also fires the exit hook.
  */
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
 let installed = false;
 
-function reapAll(): void {
+export function reapAll(): void {
   const killed: number[] = [];
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
@@ -53,13 +54,6 @@ function install(): void {
   if (installed) return;
   installed = true;
   process.on("exit", reapAll);
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.once(signal, () => {
-      reapAll();
-      // Re-raise so the exit status says we were killed by the signal.
-      process.kill(process.pid, signal);
-    });
-  }
 }
 
 export function trackChild(child: ChildProcess): void {

@@ -106,36 +106,40 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
     assert.ok(leaderPid);
     const fallbacks: string[] = [];
     let killed = false;
-    const result = await backupEtcd({
-      endpoints: parseEndpoints(cluster.endpoints.join(",")),
-      tls: await cluster.tlsMaterial(),
-      store,
-      label: "fallback",
-      onProgress: () => {
-        if (!killed) {
-          killed = true;
-          process.kill(leaderPid, "SIGKILL"); // mid-stream: the first chunk has arrived, most have not
-        }
-      },
-      onFallback: (failed, _reason, next) => fallbacks.push(`${failed}->${next}`),
-    });
-    assert.equal(killed, true);
-    assert.equal(fallbacks.length, 1, "one member failed, the next one delivered");
-    assert.notEqual(result.manifest.source.member.name, cluster.memberName(leaderIndex));
-    assert.ok(
-      !readdirSync(join(work, "fallback", "fallback")).some(
-        (d) => !existsSync(join(work, "fallback", "fallback", d, "manifest.json")),
-      ),
-      "no manifest-less folder left",
-    );
-    const v = await runCli(["verify", result.ref]);
-    assert.equal(v.code, 0, v.stdout + v.stderr);
-    await cluster.restart(leaderIndex);
+    try {
+      const result = await backupEtcd({
+        endpoints: parseEndpoints(cluster.endpoints.join(",")),
+        tls: await cluster.tlsMaterial(),
+        store,
+        label: "fallback",
+        onProgress: () => {
+          if (!killed) {
+            killed = true;
+            process.kill(leaderPid, "SIGKILL"); // mid-stream: the first chunk has arrived, most have not
+          }
+        },
+        onFallback: (failed, _reason, next) => fallbacks.push(`${failed}->${next}`),
+      });
+      assert.equal(killed, true);
+      assert.equal(fallbacks.length, 1, "one member failed, the next one delivered");
+      assert.notEqual(result.manifest.source.member.name, cluster.memberName(leaderIndex));
+      assert.ok(
+        !readdirSync(join(work, "fallback", "fallback")).some(
+          (d) => !existsSync(join(work, "fallback", "fallback", d, "manifest.json")),
+        ),
+        "no manifest-less folder left",
+      );
+      const v = await runCli(["verify", result.ref]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+    } finally {
+      // A failed assertion must not leave the leader down for the tests after this one.
+      if (!cluster.isRunning(leaderIndex)) await cluster.restart(leaderIndex);
+    }
   });
 
   it("with --member, a dead member fails with one line saying how to pick another", async () => {
-    await cluster.kill(2);
     try {
+      await cluster.kill(2);
       const r = await runCli([
         "backup",
         "--endpoints",
@@ -152,7 +156,7 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
       assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
       assert.match(r.stderr, /no reachable member named "member-2"; reachable: member-\d, member-\d/);
     } finally {
-      await cluster.restart(2);
+      if (!cluster.isRunning(2)) await cluster.restart(2);
     }
   });
 

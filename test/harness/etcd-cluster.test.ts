@@ -99,31 +99,35 @@ describe("EtcdCluster (3 real etcd members, mutual TLS)", () => {
     assert.ok(victim >= 0 && leader >= 0);
     const pid = cluster.pid(victim);
     assert.ok(pid);
-    await cluster.kill(victim);
-    assert.equal(cluster.isRunning(victim), false);
-    assert.equal(existsSync(`/proc/${pid}/cmdline`) && !(await isZombie(pid)), false);
-
-    const down = await EtcdClient.connect({
-      endpoint: cluster.endpoint(victim),
-      tls: await cluster.tlsMaterial(),
-      callTimeoutMs: 2000,
-    });
     try {
-      await assert.rejects(down.status(), /cannot reach etcd|did not answer|unavailable/);
-    } finally {
-      down.close();
-    }
-    // Two of three members keep quorum: writes still succeed.
-    const live = await cluster.client(leader);
-    let rev: number;
-    try {
-      rev = await live.put("/kubernetes.io/pods/default/while-down", "x");
-    } finally {
-      live.close();
-    }
+      await cluster.kill(victim);
+      assert.equal(cluster.isRunning(victim), false);
+      assert.equal(existsSync(`/proc/${pid}/cmdline`) && !(await isZombie(pid)), false);
 
-    await cluster.restart(victim);
-    assert.equal(cluster.isRunning(victim), true);
+      const down = await EtcdClient.connect({
+        endpoint: cluster.endpoint(victim),
+        tls: await cluster.tlsMaterial(),
+        callTimeoutMs: 2000,
+      });
+      try {
+        await assert.rejects(down.status(), /cannot reach etcd|did not answer|unavailable/);
+      } finally {
+        down.close();
+      }
+      // Two of three members keep quorum: writes still succeed.
+      const live = await cluster.client(leader);
+      let rev: number;
+      try {
+        rev = await live.put("/kubernetes.io/pods/default/while-down", "x");
+      } finally {
+        live.close();
+      }
+
+      await cluster.restart(victim);
+      assert.equal(cluster.isRunning(victim), true);
+    } finally {
+      if (!cluster.isRunning(victim)) await cluster.restart(victim);
+    }
     const back = await cluster.client(victim);
     try {
       const { kvs, revision } = await back.getPrefix("/kubernetes.io/pods/default/while-down");

@@ -5,6 +5,10 @@ import type { EtcdCluster } from "../../src/sandbox/etcd-cluster.js";
 export { type LoadOptions, type LoadResult, loadKubernetesData } from "../../src/sandbox/data-loader.js";
 export { EtcdCluster, type EtcdClusterOptions, SANDBOX_DIR_PREFIX } from "../../src/sandbox/etcd-cluster.js";
 
+import { reapOnSignals } from "./signals.js";
+
+reapOnSignals();
+
 /** Loads Kubernetes-like data through a client of member 0 that lives only for the load. */
 export async function loadCluster(cluster: EtcdCluster, options: LoadOptions): Promise<LoadResult> {
   const client = await cluster.client(0);

@@ -13,6 +13,9 @@ import { createPki, type SandboxPki } from "../../src/sandbox/certs.js";
 import { freePorts } from "../../src/sandbox/ports.js";
 import { releaseDir, trackChild, trackDir } from "../../src/sandbox/reaper.js";
 import { createS3Client } from "../../src/store/s3-client.js";
+import { reapOnSignals } from "./signals.js";
+
+reapOnSignals();
 
 const run = promisify(execFile);
 const BOOTSTRAP = fileURLToPath(new URL("./ceph/bootstrap.py", import.meta.url));

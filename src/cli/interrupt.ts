@@ -1,0 +1,97 @@
+import { CancelledError } from "../errors.js";
+
+/** What a command gets from the process owner: a signal to honour and a place to register cleanups. */
+export interface RunContext {
+  /** Aborted by the first SIGINT, SIGTERM or SIGHUP. */
+  readonly signal: AbortSignal;
+  /**
+   * Registers work that must run before the process exits on a signal (bring a hosted cluster
+   * back, stop sandbox daemons). Cleanups run newest first, after the interrupted work settled.
+   * Returns a function that unregisters it (call it once the work has cleaned up by itself).
+   */
+  defer(name: string, cleanup: () => Promise<void> | void): () => void;
+}
+
+const EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+export interface InterruptOptions {
+  /** How long cleanup may take after a signal before the process exits anyway. */
+  readonly deadlineMs?: number;
+  readonly report: (line: string) => void;
+  /** Ends the process; tests of this module pass their own. */
+  readonly exit?: (code: number) => void;
+}
+
+/**
+ * The one owner of process signals (installed by src/cli/main.ts only). The first signal aborts
+ * the running work, waits for it to settle, runs the registered cleanups, then exits with 128+n.
+ * Another signal meanwhile is reported and ignored until cleanup ends or the deadline passes:
+ * an impatient second Ctrl-C must not leave a hosted cluster paused.
+ */
+export class Interrupt implements RunContext {
+  private readonly controller = new AbortController();
+  private readonly cleanups: Array<{ name: string; run: () => Promise<void> | void }> = [];
+  private readonly deadlineMs: number;
+  private readonly report: (line: string) => void;
+  private readonly exit: (code: number) => void;
+  private work: Promise<unknown> = Promise.resolve();
+  private received: NodeJS.Signals | undefined;
+
+  constructor(options: InterruptOptions) {
+    this.deadlineMs = options.deadlineMs ?? 30_000;
+    this.report = options.report;
+    this.exit = options.exit ?? ((code) => process.exit(code));
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The signal that interrupted the run, if one did. */
+  get interruptedBy(): NodeJS.Signals | undefined {
+    return this.received;
+  }
+
+  defer(name: string, cleanup: () => Promise<void> | void): () => void {
+    const entry = { name, run: cleanup };
+    this.cleanups.push(entry);
+    return () => {
+      const i = this.cleanups.indexOf(entry);
+      if (i >= 0) this.cleanups.splice(i, 1);
+    };
+  }
+
+  /** The work to wait for after a signal, before cleanups run. */
+  track(work: Promise<unknown>): void {
+    this.work = work;
+  }
+
+  install(): void {
+    for (const sig of Object.keys(EXIT_CODES) as NodeJS.Signals[]) process.on(sig, () => void this.handle(sig));
+  }
+
+  async handle(sig: NodeJS.Signals): Promise<void> {
+    if (this.received !== undefined) {
+      this.report(`received ${sig} again: still cleaning up, not exiting yet`);
+      return;
+    }
+    this.received = sig;
+    const code = EXIT_CODES[sig] ?? 1;
+    this.report(`received ${sig}: stopping and cleaning up`);
+    const deadline = setTimeout(() => {
+      this.report(`cleanup did not finish within ${this.deadlineMs / 1000}s; exiting anyway`);
+      this.exit(code);
+    }, this.deadlineMs);
+    this.controller.abort(new CancelledError(`interrupted by ${sig}`));
+    await this.work.catch(() => {});
+    for (const c of [...this.cleanups].reverse()) {
+      try {
+        await c.run();
+      } catch (err) {
+        this.report(`cleanup "${c.name}" failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    clearTimeout(deadline);
+    this.exit(code);
+  }
+}

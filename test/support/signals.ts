@@ -1,0 +1,17 @@
+// The tests' process owner for signals (the CLI's is src/cli/main.ts). A test file whose process
+// gets SIGINT/SIGTERM/SIGHUP (Ctrl-C, the runner's timeout) reaps the sandbox daemons it started,
+// then dies of the same signal, so the exit status still tells what happened.
+import { reapAll } from "../../src/sandbox/reaper.js";
+
+let installed = false;
+
+export function reapOnSignals(): void {
+  if (installed) return;
+  installed = true;
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      reapAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}
