@@ -99,6 +99,7 @@ describe("EtcdCluster (3 real etcd members, mutual TLS)", () => {
     assert.ok(victim >= 0 && leader >= 0);
     const pid = cluster.pid(victim);
     assert.ok(pid);
+    let rev = 0;
     try {
       await cluster.kill(victim);
       assert.equal(cluster.isRunning(victim), false);
@@ -116,7 +117,6 @@ describe("EtcdCluster (3 real etcd members, mutual TLS)", () => {
       }
       // Two of three members keep quorum: writes still succeed.
       const live = await cluster.client(leader);
-      let rev: number;
       try {
         rev = await live.put("/kubernetes.io/pods/default/while-down", "x");
       } finally {

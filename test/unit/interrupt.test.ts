@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Interrupt } from "../../src/cli/interrupt.js";
+import { CancelledError } from "../../src/errors.js";
+
+/** An Interrupt whose exit is recorded instead of ending the test process. */
+function harness(deadlineMs = 30_000) {
+  const lines: string[] = [];
+  const exits: number[] = [];
+  let exited: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    exited = resolve;
+  });
+  const interrupt = new Interrupt({
+    deadlineMs,
+    report: (l) => lines.push(l),
+    exit: (code) => {
+      exits.push(code);
+      exited();
+    },
+  });
+  return { interrupt, lines, exits, done };
+}
+
+describe("Interrupt: the process's one owner of signals", () => {
+  it("aborts the work, waits for it, runs cleanups newest first, then exits 130 on SIGINT", async () => {
+    const { interrupt, lines, exits, done } = harness();
+    const order: string[] = [];
+    const work = new Promise<void>((_, reject) => {
+      interrupt.signal.addEventListener("abort", () => {
+        order.push("work saw abort");
+        setImmediate(() => {
+          order.push("work settled");
+          reject(interrupt.signal.reason);
+        });
+      });
+    });
+    interrupt.track(work);
+    interrupt.defer("first registered", () => {
+      order.push("first registered");
+    });
+    interrupt.defer("second registered", async () => {
+      order.push("second registered");
+    });
+    void interrupt.handle("SIGINT");
+    await done;
+    assert.deepEqual(order, ["work saw abort", "work settled", "second registered", "first registered"]);
+    assert.deepEqual(exits, [130]);
+    assert.ok(interrupt.signal.reason instanceof CancelledError);
+    assert.equal(interrupt.interruptedBy, "SIGINT");
+    assert.deepEqual(lines, ["received SIGINT: stopping and cleaning up"]);
+  });
+
+  it("reports and ignores a second signal while cleanup runs; exits once, with the first signal's code", async () => {
+    const { interrupt, lines, exits, done } = harness();
+    let finishCleanup: () => void = () => {};
+    const cleanupStarted = new Promise<void>((started) => {
+      interrupt.defer(
+        "slow cleanup",
+        () =>
+          new Promise<void>((resolve) => {
+            finishCleanup = resolve;
+            started();
+          }),
+      );
+    });
+    void interrupt.handle("SIGTERM");
+    await cleanupStarted;
+    await interrupt.handle("SIGINT");
+    assert.deepEqual(exits, [], "the second signal did not end the process");
+    finishCleanup();
+    await done;
+    assert.deepEqual(exits, [143]);
+    assert.deepEqual(lines, [
+      "received SIGTERM: stopping and cleaning up",
+      "received SIGINT again: still cleaning up, not exiting yet",
+    ]);
+  });
+
+  it("exits at the deadline when a cleanup hangs", async () => {
+    const { interrupt, lines, exits, done } = harness(50);
+    interrupt.defer("hangs", () => new Promise<void>(() => {}));
+    void interrupt.handle("SIGHUP");
+    await done;
+    assert.deepEqual(exits, [129]);
+    assert.match(lines.at(-1) ?? "", /cleanup did not finish within 0\.05s; exiting anyway/);
+  });
+
+  it("reports a failing cleanup and still runs the others", async () => {
+    const { interrupt, lines, exits, done } = harness();
+    const ran: string[] = [];
+    interrupt.defer("resume", () => {
+      ran.push("resume");
+    });
+    interrupt.defer("broken", () => {
+      throw new Error("boom");
+    });
+    void interrupt.handle("SIGINT");
+    await done;
+    assert.deepEqual(ran, ["resume"]);
+    assert.deepEqual(exits, [130]);
+    assert.ok(lines.includes('cleanup "broken" failed: boom'));
+  });
+
+  it("an unregistered cleanup does not run", async () => {
+    const { interrupt, exits, done } = harness();
+    let ran = false;
+    const undo = interrupt.defer("finished by itself", () => {
+      ran = true;
+    });
+    undo();
+    void interrupt.handle("SIGINT");
+    await done;
+    assert.equal(ran, false);
+    assert.deepEqual(exits, [130]);
+  });
+});
