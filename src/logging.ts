@@ -37,20 +37,15 @@ export function silentLogger(): Logger {
  * on `stream` (stderr: stdout holds results only).
  */
 export function createLogger(options: { format: LogFormat; level: LogLevel; stream?: NodeJS.WritableStream }): Logger {
-  const out = options.stream ?? process.stderr;
   const settings = {
     level: options.level,
     base: { pid: process.pid },
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  if (options.format === "json") return pino(settings, pino.destination({ dest: fdOf(out), sync: true }));
-  return pino(settings, textStream(out));
-}
-
-function fdOf(stream: NodeJS.WritableStream): number {
-  const fd = (stream as { fd?: number }).fd;
-  return typeof fd === "number" ? fd : 2;
+  // Synchronous writes to fd 2: the last lines before a signal's exit are not lost.
+  if (options.format === "json") return pino(settings, options.stream ?? pino.destination({ dest: 2, sync: true }));
+  return pino(settings, textStream(options.stream ?? process.stderr));
 }
 
 const LEVEL_NAMES: Record<number, Level> = {

@@ -4,6 +4,7 @@
 // runs a full mark-compact every ~100 ms (40-60 per GiB in about half the runs, 1-2 s of CPU per
 // GiB, +20-30 MiB RSS). The flag only takes effect on the command line, hence the shebang.
 import { reapAll } from "../sandbox/reaper.js";
+import { MutableCliContext } from "./context.js";
 import { exitReport } from "./exit.js";
 import { Interrupt } from "./interrupt.js";
 import { buildProgram } from "./program.js";
@@ -19,11 +20,13 @@ process.on("warning", (w: Error & { code?: string }) => {
 });
 
 async function main(argv: string[]): Promise<void> {
-  const interrupt = new Interrupt({ report: (line) => process.stderr.write(`hcp-etcd-backup: ${line}\n`) });
+  // The interrupt reports through the context, which exists by the time any signal can arrive.
+  const interrupt = new Interrupt({ report: (line) => ctx.say("warn", line) });
+  const ctx = new MutableCliContext(interrupt);
   interrupt.install();
   // Daemons of the sandbox (demo) go last, whatever else was registered.
   interrupt.defer("stop sandbox daemons", reapAll);
-  const work = buildProgram(interrupt).parseAsync(argv);
+  const work = buildProgram(ctx).parseAsync(argv);
   interrupt.track(work);
   try {
     await work;
@@ -31,7 +34,7 @@ async function main(argv: string[]): Promise<void> {
     // After a signal the interrupt handler reports and exits; the work's error is only the echo of it.
     if (interrupt.interruptedBy) return;
     const report = exitReport(err);
-    if (report.message) process.stderr.write(`hcp-etcd-backup: ${report.message}\n`);
+    if (report.message) ctx.say("error", report.message, { exitCode: report.code });
     if (process.env.HCPEB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     // exitCode rather than exit(): lets stdout/stderr flush and finally-blocks finish.
     process.exitCode = report.code;

@@ -1,25 +1,14 @@
 import { Command, Option } from "commander";
-import { createLogger, LOG_LEVELS, type LogFormat, type Logger, type LogLevel, silentLogger } from "../logging.js";
+import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { registerBackup } from "./backup.js";
 import { registerCatalog } from "./catalog.js";
-import type { CliContext } from "./context.js";
+import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
-import type { RunContext } from "./interrupt.js";
 import { registerSnapshot } from "./snapshot.js";
 
 /** The command tree. Each command lives in its own file and only parses, calls the library, prints. */
-export function buildProgram(run: RunContext): Command {
-  let logger: Logger = silentLogger();
-  const ctx: CliContext = {
-    get signal() {
-      return run.signal;
-    },
-    defer: (name, cleanup) => run.defer(name, cleanup),
-    get logger() {
-      return logger;
-    },
-  };
+export function buildProgram(ctx: MutableCliContext): Command {
   const program = new Command("hcp-etcd-backup")
     .description("Back up and restore the etcd of HyperShift hosted control planes, verified, to S3 or a local store.")
     .version(toolVersion(), "-V, --version")
@@ -39,7 +28,11 @@ export function buildProgram(run: RunContext): Command {
     .configureOutput({ writeErr: () => {} }) // errors are printed once, by main()
     .hook("preAction", (root) => {
       const o = root.opts<{ logFormat: LogFormat; logLevel?: LogLevel }>();
-      logger = createLogger({ format: o.logFormat, level: o.logLevel ?? (o.logFormat === "json" ? "info" : "warn") });
+      ctx.logFormat = o.logFormat;
+      ctx.logger = createLogger({
+        format: o.logFormat,
+        level: o.logLevel ?? (o.logFormat === "json" ? "info" : "warn"),
+      });
     });
   registerSnapshot(program, ctx);
   registerBackup(program, ctx);
