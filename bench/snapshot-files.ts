@@ -7,8 +7,8 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { loadKubernetesData } from "../src/sandbox/data-loader.js";
-import { EtcdCluster } from "../src/sandbox/etcd-cluster.js";
+import { loadKubernetesData } from "../src/demo/sample-data.js";
+import { EtcdCluster } from "../src/localetcd/cluster.js";
 import { measure, median, type Sample } from "./measure.js";
 
 const run = promisify(execFile);

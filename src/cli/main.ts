@@ -3,7 +3,7 @@
 // grow to 16 MiB, after which the old generation's headroom is smaller than the young one and V8
 // runs a full mark-compact every ~100 ms (40-60 per GiB in about half the runs, 1-2 s of CPU per
 // GiB, +20-30 MiB RSS). The flag only takes effect on the command line, hence the shebang.
-import { reapAll } from "../sandbox/reaper.js";
+import { reapAll } from "../localetcd/reaper.js";
 import { MutableCliContext } from "./context.js";
 import { exitReport } from "./exit.js";
 import { Interrupt } from "./interrupt.js";

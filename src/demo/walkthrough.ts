@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { backupEtcd } from "../backup/etcd-backup.js";
 import { verifyBackup } from "../backup/verify-backup.js";
 import { parseEndpoints } from "../etcd/endpoint.js";
+import { EtcdCluster } from "../localetcd/cluster.js";
+import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import type { Logger } from "../logging.js";
-import { loadKubernetesData } from "../sandbox/data-loader.js";
-import { EtcdCluster } from "../sandbox/etcd-cluster.js";
-import { releaseDir, trackDir } from "../sandbox/reaper.js";
 import { readCatalog } from "../store/catalog.js";
 import { openStore } from "../store/open-store.js";
+import { loadKubernetesData } from "./sample-data.js";
 
 export interface DemoOptions {
   readonly members?: number;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OperationError } from "../../src/errors.js";
 import { EtcdClient } from "../../src/etcd/client.js";
-import { createForeignClient } from "../../src/sandbox/certs.js";
+import { createForeignClient } from "../../src/localetcd/certs.js";
 import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
 import { leftoverTempDirs } from "../support/leftovers.js";
 

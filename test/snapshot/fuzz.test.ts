@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { prng } from "../../src/sandbox/data-loader.js";
+import { prng } from "../../src/demo/sample-data.js";
 import { SnapshotFileError } from "../../src/snapshot/errors.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
 import { snapshotStatus } from "../../src/snapshot/status.js";

@@ -1,9 +1,9 @@
 // The tests use the same sandbox cluster as `hcp-etcd-backup demo`: one implementation, exercised both ways.
-import { type LoadOptions, type LoadResult, loadKubernetesData } from "../../src/sandbox/data-loader.js";
-import type { EtcdCluster } from "../../src/sandbox/etcd-cluster.js";
+import { type LoadOptions, type LoadResult, loadKubernetesData } from "../../src/demo/sample-data.js";
+import type { EtcdCluster } from "../../src/localetcd/cluster.js";
 
-export { type LoadOptions, type LoadResult, loadKubernetesData } from "../../src/sandbox/data-loader.js";
-export { EtcdCluster, type EtcdClusterOptions, SANDBOX_DIR_PREFIX } from "../../src/sandbox/etcd-cluster.js";
+export { type LoadOptions, type LoadResult, loadKubernetesData } from "../../src/demo/sample-data.js";
+export { EtcdCluster, type EtcdClusterOptions, SANDBOX_DIR_PREFIX } from "../../src/localetcd/cluster.js";
 
 import { reapOnSignals } from "./signals.js";
 

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createPki, type SandboxPki } from "../../src/sandbox/certs.js";
-import { freePorts } from "../../src/sandbox/ports.js";
-import { releaseDir, trackChild, trackDir } from "../../src/sandbox/reaper.js";
+import { createPki, type SandboxPki } from "../../src/localetcd/certs.js";
+import { freePorts } from "../../src/localetcd/ports.js";
+import { releaseDir, trackChild, trackDir } from "../../src/localetcd/reaper.js";
 import { createS3Client } from "../../src/store/s3-client.js";
 import { reapOnSignals } from "./signals.js";
 

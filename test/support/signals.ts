@@ -1,7 +1,7 @@
 // The tests' process owner for signals (the CLI's is src/cli/main.ts). A test file whose process
 // gets SIGINT/SIGTERM/SIGHUP (Ctrl-C, the runner's timeout) reaps the sandbox daemons it started,
 // then dies of the same signal, so the exit status still tells what happened.
-import { reapAll } from "../../src/sandbox/reaper.js";
+import { reapAll } from "../../src/localetcd/reaper.js";
 
 let installed = false;
 

@@ -1,7 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { releaseDir, trackDir } from "../../src/sandbox/reaper.js";
+import { releaseDir, trackDir } from "../../src/localetcd/reaper.js";
 import { EtcdCluster } from "./etcd-cluster.js";
 import { etcdctl } from "./etcdctl.js";
 
