@@ -7,13 +7,18 @@ BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts
 TEST_FILES := $(filter-out $(LAST_TEST),$(shell find test -name '*.test.ts' | sort)) $(LAST_TEST)
-NODE_TEST := node --import tsx --test --test-concurrency=1 --test-timeout=600000
+# strict-process fails a test file's process on any unhandled rejection; node --test passes --import on to
+# the per-file processes it starts.
+NODE_TEST := node --import tsx --import ./test/support/strict-process.ts --test --test-concurrency=1 --test-timeout=600000
+# Pure tests: no etcd, no Ceph, no network; the whole tier runs in seconds.
+UNIT_TEST_FILES := $(shell find test/unit -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help setup apt npm build lint typecheck test demo bench clean
+.PHONY: help setup apt npm build lint typecheck test test-unit demo bench clean
 
 help:
 	@echo "make demo   - install what is missing, build, run the sandbox walk-through"
 	@echo "make test   - install what is missing, build, lint, typecheck, run every test"
+	@echo "make test-unit - the pure tests under test/unit (no etcd, no Ceph; seconds)"
 	@echo "make bench  - run the benchmarks (results: docs/benchmarks.md)"
 
 setup: apt npm
@@ -45,6 +50,11 @@ typecheck: npm
 
 test: setup build lint
 	$(NODE_TEST) $(TEST_FILES)
+
+# npm only: no apt, no build; these tests import the TypeScript sources directly.
+test-unit: npm
+	@test -n "$(UNIT_TEST_FILES)" || { echo "no test files under test/unit"; exit 1; }
+	$(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
 
 demo: setup build
 	node dist/src/cli/main.js demo

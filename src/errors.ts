@@ -24,7 +24,7 @@ export class EtcdError extends OperationError {}
 /** The store failed us: S3 refused or could not be reached, a disk filled up. Exit 1. */
 export class StoreError extends OperationError {}
 
-/** The work was cancelled (a signal, or the caller's AbortSignal) before it finished. Exit 1. */
+/** The caller cancelled the operation (its AbortSignal fired); whatever it had started was cleaned up. Exit 1. */
 export class CancelledError extends OperationError {}
 
 /** The user asked for something that cannot be done as asked: bad flag, bad URL, missing file. Exit 2. */

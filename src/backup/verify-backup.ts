@@ -7,7 +7,6 @@ import { pipeline } from "node:stream/promises";
 import { describe, OperationError, VerificationError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import { verifySnapshot } from "../snapshot/verify.js";
-import { LocalStore } from "../store/local-store.js";
 import {
   MANIFEST_FILE,
   type Manifest,
@@ -47,7 +46,9 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
   const problems: string[] = [];
   const checks = ["sha256-trailer", "byte-count", "status", "manifest"];
   const verifier = new SnapshotVerifier();
-  const local = store instanceof LocalStore;
+  // A store with the bytes on disk is walked in place; a remote one is staged first.
+  const inPlace = store.localPath(SNAPSHOT_FILE);
+  const local = inPlace !== undefined;
   const staging =
     !local && options.scratchDir !== false
       ? await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-verify-"))
@@ -68,7 +69,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     compare("total size", v.status.totalSize, want.totalSize);
     if ((local || staging) && problems.length === 0) {
       checks.push("structure", "etcd-encoding");
-      const file = staging ? join(staging, SNAPSHOT_FILE) : store.urlOf(SNAPSHOT_FILE);
+      const file = staging ? join(staging, SNAPSHOT_FILE) : (inPlace as string);
       const report = await verifySnapshot(file);
       for (const f of report.findings) if (f.severity === "error") problems.push(`[${f.code}] ${f.message}`);
     }

@@ -7,6 +7,8 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { CancelledError, StoreError } from "../errors.js";
+import { abortable, cancelled } from "./cancel.js";
 
 export interface MultipartRequest {
   readonly client: S3Client;
@@ -29,27 +31,44 @@ export class BodyError extends Error {
 }
 
 /**
+ * The error of an upload whose AbortMultipartUpload failed too carries that failure here. It is not
+ * the error's `cause`: the cause stays what made the upload fail, which is what the user must fix.
+ */
+export interface WithAbortError {
+  abortError?: unknown;
+}
+
+/** The abort failure attached to `err` by uploadStream, if any. */
+export function abortErrorOf(err: unknown): unknown {
+  return typeof err === "object" && err !== null ? (err as WithAbortError).abortError : undefined;
+}
+
+/**
  * Streams a body of unknown length into one S3 object: a single PutObject when it fits in one
  * part, else a multipart upload with at most `queue` parts in flight. Part buffers come from a
  * fixed pool of `queue + 1`, so memory stays at (queue + 1) x partSize whatever the object size
  * (lib-storage's Upload, which this replaces, concatenates every part anew and held 230-270 MiB
- * for 1-4 GiB snapshots). Each part is a Buffer, so the SDK can retry it. On any failure the
- * in-flight parts are awaited, then the upload is aborted, then the first error is thrown: no
- * object appears and no parts are stranded unless S3 itself is gone.
+ * for 1-4 GiB snapshots). Each part is a Buffer, so the SDK can retry it. On any failure (or
+ * cancellation) the in-flight parts are awaited, then the upload is aborted, then the first error
+ * is thrown: no object appears and no parts are stranded unless S3 itself is gone, in which case
+ * the abort's own failure rides along as `abortError`.
  */
 export async function uploadStream(req: MultipartRequest): Promise<void> {
-  const { client, params, partSize, queue } = req;
+  const { client, params, partSize, queue, signal } = req;
+  const key = params.Key ?? "";
   const pool: Buffer[] = [];
   const take = () => pool.pop() ?? Buffer.allocUnsafe(partSize);
   let current = take();
   let filled = 0;
   let uploadId: string | undefined;
   let nextPart = 1;
-  const done: Array<{ PartNumber: number; ETag: string }> = [];
+  const etags = new Map<number, string>();
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
 
-  const send = (buf: Buffer, length: number): Promise<void> => {
+  // Never rejects: a part's failure is recorded in `failure` and acted on by the loop, so several
+  // parts failing at once cannot turn into unhandled rejections.
+  const send = (buf: Buffer, length: number): void => {
     const PartNumber = nextPart++;
     const p = client
       .send(
@@ -60,12 +79,15 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
           PartNumber,
           Body: buf.subarray(0, length),
         }),
-        { abortSignal: req.signal },
+        { abortSignal: signal },
       )
       .then(
         (res) => {
-          if (!res.ETag) throw new Error(`S3 returned no ETag for part ${PartNumber}`);
-          done.push({ PartNumber, ETag: res.ETag });
+          if (res.ETag) etags.set(PartNumber, res.ETag);
+          else
+            failure ??= new StoreError(
+              `S3 answered part ${PartNumber} of ${key} without an ETag, so the upload cannot be completed; it was aborted (a proxy in front of S3 may strip the ETag header)`,
+            );
         },
         (err: unknown) => {
           failure ??= err;
@@ -76,65 +98,85 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
         inFlight.delete(p);
       });
     inFlight.add(p);
-    return p;
   };
 
   const flush = async (): Promise<void> => {
     if (uploadId === undefined) {
-      const created = await client.send(new CreateMultipartUploadCommand({ ...params }));
+      const created = await client.send(new CreateMultipartUploadCommand({ ...params }), { abortSignal: signal });
       uploadId = created.UploadId;
-      if (!uploadId) throw new Error("S3 returned no UploadId");
+      if (!uploadId) throw new StoreError(`S3 answered the multipart upload of ${key} without an UploadId`);
     }
     while (inFlight.size >= queue) await Promise.race(inFlight);
     if (failure) throw failure;
-    void send(current, filled);
+    send(current, filled);
     current = take();
     filled = 0;
   };
 
   try {
-    try {
-      for await (const chunk of req.body) {
-        let off = 0;
-        while (off < chunk.length) {
-          const n = Math.min(chunk.length - off, partSize - filled);
-          chunk.copy(current, filled, off, off + n);
-          filled += n;
-          off += n;
-          if (filled === partSize) await flush();
-        }
+    for await (const chunk of abortable(bodyErrors(req.body), signal, `the upload of ${key}`)) {
+      let off = 0;
+      while (off < chunk.length) {
+        const n = Math.min(chunk.length - off, partSize - filled);
+        chunk.copy(current, filled, off, off + n);
+        filled += n;
+        off += n;
+        if (filled === partSize) await flush();
       }
-    } catch (err) {
-      if (failure === undefined) throw new BodyError(err);
-      throw err;
     }
     if (uploadId === undefined) {
       await client.send(new PutObjectCommand({ ...params, Body: current.subarray(0, filled) }), {
-        abortSignal: req.signal,
+        abortSignal: signal,
       });
       return;
     }
     if (filled > 0) await flush();
     await Promise.all(inFlight);
     if (failure) throw failure;
-    done.sort((a, b) => a.PartNumber - b.PartNumber);
+    const parts = [...etags]
+      .map(([PartNumber, ETag]) => ({ PartNumber, ETag }))
+      .sort((a, b) => a.PartNumber - b.PartNumber);
+    // Completing with a part missing would store a silently shorter object (lib-storage's old bug, #2311).
+    const sent = nextPart - 1;
+    if (parts.length !== sent || parts.some((p, i) => p.PartNumber !== i + 1)) {
+      throw new StoreError(
+        `the upload of ${key} recorded ${parts.length} of the ${sent} parts sent; it was aborted rather than completed with parts missing`,
+      );
+    }
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: params.Bucket,
         Key: params.Key,
         UploadId: uploadId,
-        MultipartUpload: { Parts: done },
+        MultipartUpload: { Parts: parts },
       }),
+      { abortSignal: signal },
     );
   } catch (err) {
-    await Promise.allSettled(inFlight);
+    // Parts still in flight would otherwise land after the abort and be stranded.
+    await Promise.allSettled([...inFlight]);
+    const primary =
+      signal?.aborted && !(err instanceof CancelledError) ? cancelled(`the upload of ${key}`, signal, err) : err;
     if (uploadId !== undefined) {
-      await client
-        .send(new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId }))
-        .catch(() => {
-          // S3 unreachable: the upload stays incomplete until `prune` aborts it.
-        });
+      try {
+        // Deliberately without the caller's signal: after a cancellation it has fired, and the abort must still go out.
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId }),
+        );
+      } catch (abortErr) {
+        // S3 unreachable: the upload stays incomplete until `prune` aborts it; the first error stays the one thrown.
+        if (typeof primary === "object" && primary !== null) (primary as WithAbortError).abortError = abortErr;
+      }
     }
-    throw err;
+    throw primary;
+  }
+}
+
+/** The body's own failures, marked so the caller can tell them from S3's. */
+async function* bodyErrors(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw new BodyError(err);
   }
 }

@@ -11,10 +11,13 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
-import { BodyError, uploadStream } from "./multipart.js";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { describe, HcpError, StoreError, UsageError } from "../errors.js";
+import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
+import { abortErrorOf, BodyError, uploadStream, type WithAbortError } from "./multipart.js";
 import { mapS3Error } from "./s3-errors.js";
-import type { PutOptions, Store, StoredObject } from "./store.js";
-import { joinKey } from "./store.js";
+import type { OperationOptions, PutOptions, Store, StoredObject } from "./store.js";
+import { checkKey, joinKey } from "./store.js";
 
 const MAX_PARTS = 9000; // S3 allows 10,000; keep headroom for a size hint that is a little low
 
@@ -69,14 +72,40 @@ export class S3Store implements Store {
   }
 
   private key(k: string): string {
-    return joinKey(this.prefix, k);
+    return joinKey(this.prefix, checkKey(k, this.url));
   }
 
   urlOf(key: string): string {
-    return `s3://${this.bucket}/${this.key(key)}`;
+    return `s3://${this.bucket}/${joinKey(this.prefix, checkKey(key, this.url, "prefix"))}`;
   }
 
-  private fail(err: unknown, what: string) {
+  localPath(_key: string): undefined {
+    return undefined;
+  }
+
+  /**
+   * A plain HTTPS (or HTTP) GET URL for one object, signed with SigV4 query parameters, valid for
+   * `expiresInSeconds` (1 s to 7 days, S3's limit): lets a tool without credentials fetch a backup.
+   * The URL is a bearer credential for that object until it expires: never log it.
+   */
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 604800) {
+      throw new UsageError(`a presigned URL must expire in 1 to 604800 seconds (7 days), got ${expiresInSeconds}`);
+    }
+    const Key = this.key(key);
+    try {
+      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), {
+        expiresIn: expiresInSeconds,
+      });
+    } catch (err) {
+      throw this.fail(err, `presign a GET of ${Key}`);
+    }
+  }
+
+  /** Our own errors pass through; a cancelled request becomes a CancelledError; the rest are mapped to one line. */
+  private fail(err: unknown, what: string, signal?: AbortSignal): HcpError {
+    if (err instanceof HcpError) return err;
+    if (signal?.aborted) return cancelled(what, signal, err);
     return mapS3Error(err, what, this.bucket, this.endpoint);
   }
 
@@ -89,6 +118,7 @@ export class S3Store implements Store {
 
   async put(key: string, body: AsyncIterable<Buffer> | Buffer, options: PutOptions = {}): Promise<void> {
     const Key = this.key(key);
+    throwIfCancelled(options.signal, `write ${Key}`);
     if (Buffer.isBuffer(body)) {
       try {
         await this.client.send(
@@ -99,9 +129,10 @@ export class S3Store implements Store {
             ContentType: options.contentType,
             ...this.encryption(),
           }),
+          { abortSignal: options.signal },
         );
       } catch (err) {
-        throw this.fail(err, `write ${Key}`);
+        throw this.fail(err, `write ${Key}`, options.signal);
       }
       return;
     }
@@ -115,13 +146,24 @@ export class S3Store implements Store {
         signal: options.signal,
       });
     } catch (err) {
+      const abortError = abortErrorOf(err);
       // The body's own failure (e.g. a failed SHA-256 check) is what the caller must see.
-      if (err instanceof BodyError) throw err.original;
-      throw this.fail(err, `upload ${Key}`);
+      const primary = err instanceof BodyError ? err.original : this.fail(err, `upload ${Key}`, options.signal);
+      if (abortError === undefined) throw primary;
+      if (primary instanceof StoreError) {
+        throw withAbortError(
+          new StoreError(
+            `${primary.message} (aborting the upload failed too: ${describe(abortError).split("\n")[0]}; prune removes it later)`,
+            { cause: primary.cause },
+          ),
+          abortError,
+        );
+      }
+      throw withAbortError(primary, abortError);
     }
   }
 
-  async check(): Promise<void> {
+  async check(options: OperationOptions = {}): Promise<void> {
     try {
       await this.client.send(
         new ListObjectsV2Command({
@@ -129,42 +171,57 @@ export class S3Store implements Store {
           Prefix: this.prefix ? `${this.prefix}/` : undefined,
           MaxKeys: 1,
         }),
+        { abortSignal: options.signal },
       );
     } catch (err) {
-      throw this.fail(err, "list objects");
+      throw this.fail(err, "list objects", options.signal);
     }
   }
 
-  async *get(key: string): AsyncIterable<Buffer> {
+  async *get(key: string, options: OperationOptions = {}): AsyncIterable<Buffer> {
     const Key = this.key(key);
     let body: Readable;
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), {
+        abortSignal: options.signal,
+      });
       body = res.Body as Readable;
     } catch (err) {
-      throw this.fail(err, `read ${Key}`);
+      throw this.fail(err, `read ${Key}`, options.signal);
     }
-    yield* body as AsyncIterable<Buffer>;
+    try {
+      yield* abortable(body as AsyncIterable<Buffer>, options.signal, `reading ${Key}`);
+    } catch (err) {
+      throw this.fail(err, `read ${Key}`, options.signal);
+    } finally {
+      // A reader that stops early (or is cancelled) must not leave the response socket half-read.
+      body.destroy();
+    }
   }
 
-  async read(key: string): Promise<Buffer> {
+  async read(key: string, options: OperationOptions = {}): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for await (const chunk of this.get(key)) parts.push(chunk);
+    for await (const chunk of this.get(key, options)) parts.push(chunk);
     return Buffer.concat(parts);
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: OperationOptions = {}): Promise<boolean> {
+    const Key = this.key(key);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: options.signal });
       return true;
     } catch (err) {
-      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
-      throw this.fail(err, `look up ${this.key(key)}`);
+      if (
+        !options.signal?.aborted &&
+        (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+      )
+        return false;
+      throw this.fail(err, `look up ${Key}`, options.signal);
     }
   }
 
-  async *list(prefix: string): AsyncIterable<StoredObject> {
-    const full = joinKey(this.prefix, prefix);
+  async *list(prefix: string, options: OperationOptions = {}): AsyncIterable<StoredObject> {
+    const full = joinKey(this.prefix, checkKey(prefix, this.url, "prefix"));
     const Prefix = full ? `${full}/` : undefined;
     let token: string | undefined;
     do {
@@ -172,9 +229,10 @@ export class S3Store implements Store {
       try {
         res = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token }),
+          { abortSignal: options.signal },
         );
       } catch (err) {
-        throw this.fail(err, `list ${Prefix ?? "/"}`);
+        throw this.fail(err, `list ${Prefix ?? "/"}`, options.signal);
       }
       for (const o of res.Contents ?? []) {
         if (!o.Key) continue;
@@ -185,23 +243,25 @@ export class S3Store implements Store {
     } while (token);
   }
 
-  async delete(keys: readonly string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000).map((k) => ({ Key: this.key(k) }));
+  async delete(keys: readonly string[], options: OperationOptions = {}): Promise<void> {
+    const all = keys.map((k) => ({ Key: this.key(k) }));
+    for (let i = 0; i < all.length; i += 1000) {
+      const batch = all.slice(i, i + 1000);
       try {
         const res = await this.client.send(
           new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }),
+          { abortSignal: options.signal },
         );
         const failed = res.Errors?.[0];
         if (failed) throw Object.assign(new Error(failed.Message ?? "delete failed"), { Code: failed.Code });
       } catch (err) {
-        throw this.fail(err, `delete ${batch.length} objects`);
+        throw this.fail(err, `delete ${batch.length} objects`, options.signal);
       }
     }
   }
 
-  async abortIncomplete(prefix: string, olderThan: Date): Promise<number> {
-    const Prefix = joinKey(this.prefix, prefix);
+  async abortIncomplete(prefix: string, olderThan: Date, options: OperationOptions = {}): Promise<number> {
+    const Prefix = joinKey(this.prefix, checkKey(prefix, this.url, "prefix"));
     let n = 0;
     let keyMarker: string | undefined;
     let uploadMarker: string | undefined;
@@ -220,19 +280,21 @@ export class S3Store implements Store {
             KeyMarker: keyMarker,
             UploadIdMarker: uploadMarker,
           }),
+          { abortSignal: options.signal },
         );
       } catch (err) {
-        throw this.fail(err, "list incomplete uploads");
+        throw this.fail(err, "list incomplete uploads", options.signal);
       }
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId || (u.Initiated && u.Initiated >= olderThan)) continue;
         try {
           await this.client.send(
             new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }),
+            { abortSignal: options.signal },
           );
           n++;
         } catch (err) {
-          throw this.fail(err, `abort the incomplete upload of ${u.Key}`);
+          throw this.fail(err, `abort the incomplete upload of ${u.Key}`, options.signal);
         }
       }
       if (!res.IsTruncated) return n;
@@ -240,4 +302,9 @@ export class S3Store implements Store {
       uploadMarker = res.NextUploadIdMarker;
     }
   }
+}
+
+function withAbortError<E>(err: E, abortError: unknown): E {
+  if (typeof err === "object" && err !== null) (err as WithAbortError).abortError = abortError;
+  return err;
 }

@@ -1,3 +1,5 @@
+import { StoreError } from "../errors.js";
+
 /**
  * One storage interface for backups, with one implementation per provider (local directory, S3).
  * Keys are '/'-separated paths relative to the store's root (its URL's prefix).
@@ -8,15 +10,22 @@ export interface StoredObject {
   readonly lastModified: Date;
 }
 
-export interface PutOptions {
-  /** Expected size, when known: lets S3 choose a part size that stays under 10,000 parts. */
-  readonly sizeHint?: number;
-  readonly contentType?: string;
+/**
+ * Every operation can be cancelled: when `signal` fires, requests in flight are aborted, whatever the
+ * operation started (a `.part` file, a multipart upload) is removed, and it rejects with a CancelledError.
+ */
+export interface OperationOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface PutOptions extends OperationOptions {
+  /** Expected size, when known: lets S3 choose a part size that stays under 10,000 parts. */
+  readonly sizeHint?: number;
+  readonly contentType?: string;
+}
+
 export interface Store {
-  /** The store's URL, for messages and backup refs (never carries credentials). */
+  /** The store's URL (S3) or absolute path (local), for messages and backup refs (never carries credentials). */
   readonly url: string;
   /**
    * Writes `body` to `key` so that the object appears whole or not at all: if the body throws,
@@ -24,19 +33,24 @@ export interface Store {
    */
   put(key: string, body: AsyncIterable<Buffer> | Buffer, options?: PutOptions): Promise<void>;
   /** Reads an object as a stream of chunks; rejects with a clear error when missing. */
-  get(key: string): AsyncIterable<Buffer>;
+  get(key: string, options?: OperationOptions): AsyncIterable<Buffer>;
   /** The whole object, for small ones (manifests). */
-  read(key: string): Promise<Buffer>;
-  exists(key: string): Promise<boolean>;
+  read(key: string, options?: OperationOptions): Promise<Buffer>;
+  exists(key: string, options?: OperationOptions): Promise<boolean>;
   /** Every object under `prefix`, recursively. */
-  list(prefix: string): AsyncIterable<StoredObject>;
-  delete(keys: readonly string[]): Promise<void>;
+  list(prefix: string, options?: OperationOptions): AsyncIterable<StoredObject>;
+  delete(keys: readonly string[], options?: OperationOptions): Promise<void>;
   /** Aborts multipart uploads (or removes temp files) under `prefix` started before `olderThan`; returns how many. */
-  abortIncomplete(prefix: string, olderThan: Date): Promise<number>;
+  abortIncomplete(prefix: string, olderThan: Date, options?: OperationOptions): Promise<number>;
   /** Fails fast, with a clear error, when the store cannot be written (missing bucket, bad credentials). */
-  check(): Promise<void>;
+  check(options?: OperationOptions): Promise<void>;
   /** URL of a key (or folder) in this store, as users pass it back. */
   urlOf(key: string): string;
+  /**
+   * A filesystem path holding the key's bytes, when the store has one (local stores), so callers that
+   * need random access read in place; undefined when the bytes are remote and must be staged.
+   */
+  localPath(key: string): string | undefined;
 }
 
 /** Joins key parts with single slashes. */
@@ -45,4 +59,20 @@ export function joinKey(...parts: string[]): string {
     .flatMap((p) => p.split("/"))
     .filter((p) => p !== "")
     .join("/");
+}
+
+/**
+ * The same key rules for every store, so a key that works on a local disk also works in S3 and back:
+ * no empty key, no '.' or '..' parts (which would escape the root of a local store and mean
+ * something else entirely in S3), no NUL. A prefix may be empty (the whole store).
+ */
+export function checkKey(key: string, store: string, kind: "key" | "prefix" = "key"): string {
+  const parts = key.split("/").filter((p) => p !== "");
+  if (kind === "key" && parts.length === 0) throw new StoreError(`empty key given to the store ${store}`);
+  if (parts.some((p) => p === "." || p === "..") || key.includes("\0")) {
+    throw new StoreError(
+      `invalid ${kind} "${key.replace(/\0/g, "\\0")}" for the store ${store}: '.', '..' and NUL are not allowed in keys`,
+    );
+  }
+  return parts.join("/");
 }

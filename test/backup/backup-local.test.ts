@@ -279,7 +279,11 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
         code: 2,
         re: /exactly one endpoint/,
       },
-      { args: ["verify", join(work, "nothing-here")], code: 1, re: /manifest\.json does not exist/ },
+      {
+        args: ["verify", join(work, "nothing-here")],
+        code: 1,
+        re: /no store at .*nothing-here: the directory does not exist/,
+      },
     ];
     for (const c of cases) {
       const r = await runCli(c.args);

@@ -2,10 +2,11 @@ import { createServer, type IncomingMessage, request, type Server } from "node:h
 import type { AddressInfo } from "node:net";
 
 /**
- * What to do with one request: forward it, answer with an S3 error, cut the connection, or stall
- * (stop reading and never answer, as a Ceph cluster does when its OSDs are full).
+ * What to do with one request: forward it, answer with an S3 error, cut the connection, stall
+ * (stop reading and never answer, as a Ceph cluster does when its OSDs are full), or forward it
+ * and strip the ETag from the answer (a proxy that drops headers: S3 stored the part, we cannot name it).
  */
-export type FaultAction = "pass" | "drop" | "stall" | { readonly status: number; readonly code: string };
+export type FaultAction = "pass" | "drop" | "stall" | "strip-etag" | { readonly status: number; readonly code: string };
 
 export interface SeenRequest {
   readonly method: string;
@@ -31,6 +32,9 @@ export class S3FaultProxy {
     let proxy: S3FaultProxy | undefined;
     const server = createServer((req, res) => {
       const p = proxy as S3FaultProxy;
+      // A client that gave up (cancelled) resets the socket: that is not a proxy failure.
+      req.on("error", () => {});
+      res.on("error", () => {});
       const action = p.rule(req, p.seen.length);
       p.seen.push({ method: req.method ?? "", url: req.url ?? "", action });
       if (action === "drop") {
@@ -41,7 +45,7 @@ export class S3FaultProxy {
         req.pause();
         return;
       }
-      if (action !== "pass") {
+      if (action !== "pass" && action !== "strip-etag") {
         req.resume();
         req.on("end", () => {
           res.writeHead(action.status, { "content-type": "application/xml" });
@@ -55,7 +59,9 @@ export class S3FaultProxy {
       const up = request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          const headers = { ...upRes.headers };
+          if (action === "strip-etag") delete headers.etag;
+          res.writeHead(upRes.statusCode ?? 502, headers);
           upRes.pipe(res);
         },
       );
@@ -76,4 +82,9 @@ export class S3FaultProxy {
 /** True for an UploadPart request (PUT with partNumber & uploadId). */
 export function isUploadPart(req: IncomingMessage): boolean {
   return req.method === "PUT" && /[?&]partNumber=/.test(req.url ?? "") && /[?&]uploadId=/.test(req.url ?? "");
+}
+
+/** True for an AbortMultipartUpload request (DELETE with uploadId). */
+export function isAbortMultipartUpload(req: IncomingMessage): boolean {
+  return req.method === "DELETE" && /[?&]uploadId=/.test(req.url ?? "");
 }
