@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { loadKubernetesData } from "../src/demo/sample-data.js";
-import { EtcdCluster } from "../src/localetcd/cluster.js";
+import { EtcdCluster } from "../test/support/etcd-cluster.js";
 import { S3Server } from "../test/support/s3-server.js";
 import { cpuOf, measure, median, type Sample } from "./measure.js";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { loadKubernetesData } from "../src/demo/sample-data.js";
-import { EtcdCluster } from "../src/localetcd/cluster.js";
+import { EtcdCluster } from "../test/support/etcd-cluster.js";
 import { measure, median, type Sample } from "./measure.js";
 
 const run = promisify(execFile);

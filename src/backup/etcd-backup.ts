@@ -55,7 +55,7 @@ export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> 
     }
   };
 
-  await timed("check-store", () => req.store.check());
+  await timed("check-store", () => req.store.check({ signal: req.signal }));
   logger.info({ store: req.store.url, seconds: phases["check-store"] }, "store checked");
   const survey = await timed("survey", () => surveyMembers(req.endpoints, connect, { signal: req.signal }));
   logSurvey(logger, survey, phases.survey);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { backupEtcd } from "../backup/etcd-backup.js";
 import { verifyBackup } from "../backup/verify-backup.js";
 import { parseEndpoints } from "../etcd/endpoint.js";
-import { EtcdCluster } from "../localetcd/cluster.js";
+import { LocalEtcdCluster } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import type { Logger } from "../logging.js";
 import { readCatalog } from "../store/catalog.js";
@@ -39,7 +39,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { report } = options;
   const started = Date.now();
   report(`starting a local ${options.members ?? 3}-member etcd with mutual TLS on 127.0.0.1 ...`);
-  const cluster = await EtcdCluster.start({ members: options.members ?? 3 });
+  const cluster = await LocalEtcdCluster.start({ members: options.members ?? 3 });
   try {
     const statuses = await cluster.statuses();
     const leader = statuses.find((s) => s.isLeader);

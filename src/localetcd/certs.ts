@@ -27,7 +27,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-async function newCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
+/** A self-signed CA (7 days) in `dir`. */
+export async function createCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
   await openssl(
@@ -118,7 +119,7 @@ export async function issueCert(
 
 /** Creates a fresh PKI in `dir` (which must exist). */
 export async function createPki(dir: string, caName = "hcpeb-sandbox-ca"): Promise<SandboxPki> {
-  const ca = await newCa(dir, caName);
+  const ca = await createCa(dir, caName);
   const server = await issueCert(dir, ca, "server", "etcd-server", "server");
   const client = await issueCert(dir, ca, "client", "root", "client");
   return {
@@ -130,11 +131,4 @@ export async function createPki(dir: string, caName = "hcpeb-sandbox-ca"): Promi
     clientCert: client.cert,
     clientKey: client.key,
   };
-}
-
-/** A CA unrelated to the sandbox's, with a client cert: for proving that foreign certs are refused. */
-export async function createForeignClient(dir: string): Promise<{ caCert: string; cert: string; key: string }> {
-  const ca = await newCa(dir, "foreign-ca");
-  const client = await issueCert(dir, ca, "foreign-client", "intruder", "client");
-  return { caCert: ca.cert, cert: client.cert, key: client.key };
 }

@@ -9,9 +9,26 @@ import { createPki, type SandboxPki } from "./certs.js";
 import { freePorts } from "./ports.js";
 import { releaseDir, trackChild, trackDir } from "./reaper.js";
 
+/** A member to start on a data directory that already exists (restored with `etcdctl snapshot restore`). */
+export interface ExistingMember {
+  readonly name: string;
+  readonly dataDir: string;
+  /** The peer port the data directory was restored with: its membership names https://127.0.0.1:<peerPort>. */
+  readonly peerPort: number;
+  /** Client port (default: a free one). */
+  readonly clientPort?: number;
+}
+
 export interface EtcdClusterOptions {
-  /** Number of members (default 3). */
+  /** Number of fresh members (default 3); ignored with `existing`. */
   readonly members?: number;
+  /**
+   * Start these members on their existing data directories instead of fresh ones: how a restore is
+   * brought up. The directories belong to the caller and are left in place by `stop()`.
+   */
+  readonly existing?: readonly ExistingMember[];
+  /** Certificates to serve with (default: a new throwaway PKI in the cluster's temp directory). */
+  readonly pki?: SandboxPki;
   /** etcd binary (default `etcd` from PATH). */
   readonly etcdBinary?: string;
   /** How long to wait for a healthy cluster with a leader (default 30 s). */
@@ -22,7 +39,7 @@ export interface EtcdClusterOptions {
   readonly baseDir?: string;
 }
 
-interface MemberSpec {
+export interface MemberSpec {
   readonly name: string;
   readonly clientPort: number;
   readonly peerPort: number;
@@ -33,22 +50,31 @@ interface MemberSpec {
 /** Temp directories of sandbox clusters start with this, so leftovers can be found. */
 export const SANDBOX_DIR_PREFIX = "hcpeb-etcd-";
 
+/** Ports for a cluster to be restored and started: restore each member with these peer URLs, then start it. */
+export interface MemberPlan {
+  readonly name: string;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  readonly peerURL: string;
+}
+
 /**
- * A real multi-member etcd on loopback with mutual TLS on client and peer ports, for the demo and
- * for tests: certificates per run, one temp directory per cluster, members that can be killed,
- * stopped and restarted. `stop()` (or the reaper, if the process dies first) removes everything.
+ * A real etcd on loopback with mutual TLS on client and peer ports: the demo's sandbox, the base
+ * of the tests' cluster, and where restored data directories are brought up (`existing`). One
+ * temp directory per cluster for certificates, logs and fresh data; `stop()` (or the reaper, if the
+ * process dies first) removes it, but never a caller's data directories.
  */
-export class EtcdCluster {
+export class LocalEtcdCluster {
   readonly dir: string;
   readonly pki: SandboxPki;
-  private readonly specs: MemberSpec[];
-  private readonly procs: Array<ChildProcess | undefined>;
+  protected readonly specs: MemberSpec[];
+  protected readonly procs: Array<ChildProcess | undefined>;
   private readonly binary: string;
   private readonly quotaBytes: number;
   private readonly startTimeoutMs: number;
   private stopped = false;
 
-  private constructor(dir: string, pki: SandboxPki, specs: MemberSpec[], options: EtcdClusterOptions) {
+  protected constructor(dir: string, pki: SandboxPki, specs: MemberSpec[], options: EtcdClusterOptions) {
     this.dir = dir;
     this.pki = pki;
     this.specs = specs;
@@ -58,33 +84,63 @@ export class EtcdCluster {
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
   }
 
-  static async start(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-    const n = options.members ?? 3;
-    if (!Number.isInteger(n) || n < 1 || n > 9)
-      throw new OperationError(`cannot start an etcd cluster of ${n} members: use 1 to 9`);
+  /** Names and free ports for `n` members, for restoring data directories that `start({ existing })` then serves. */
+  static async plan(n: number): Promise<MemberPlan[]> {
+    checkSize(n);
+    const ports = await freePorts(2 * n);
+    return Array.from({ length: n }, (_, i) => {
+      const peerPort = ports[2 * i + 1] as number;
+      return {
+        name: `member-${i}`,
+        clientPort: ports[2 * i] as number,
+        peerPort,
+        peerURL: `https://127.0.0.1:${peerPort}`,
+      };
+    });
+  }
+
+  static async start(options: EtcdClusterOptions = {}): Promise<LocalEtcdCluster> {
+    return LocalEtcdCluster.launch(options, (dir, pki, specs) => new LocalEtcdCluster(dir, pki, specs, options));
+  }
+
+  /** Starts a cluster built by `make` (a subclass's constructor): temp dir, PKI, ports, health wait. */
+  protected static async launch<T extends LocalEtcdCluster>(
+    options: EtcdClusterOptions,
+    make: (dir: string, pki: SandboxPki, specs: MemberSpec[]) => T,
+  ): Promise<T> {
+    const existing = options.existing;
+    const n = existing?.length ?? options.members ?? 3;
+    checkSize(n);
     const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), SANDBOX_DIR_PREFIX));
     trackDir(dir);
     try {
-      const pkiDir = join(dir, "pki");
-      await mkdir(pkiDir, { mode: 0o700 });
-      const pki = await createPki(pkiDir);
-      // A port taken between our probe and etcd's bind is retried with fresh ports.
+      let pki = options.pki;
+      if (!pki) {
+        const pkiDir = join(dir, "pki");
+        await mkdir(pkiDir, { mode: 0o700 });
+        pki = await createPki(pkiDir);
+      }
+      // A port taken between our probe and etcd's bind is retried with fresh ports (fresh members only:
+      // a restored member's peer port is fixed by its data directory).
       for (let attempt = 1; ; attempt++) {
         const ports = await freePorts(2 * n);
-        const specs = Array.from({ length: n }, (_, i) => ({
-          name: `member-${i}`,
-          clientPort: ports[2 * i] as number,
-          peerPort: ports[2 * i + 1] as number,
-          dataDir: join(dir, `member-${i}.${attempt}`),
-          logFile: join(dir, `member-${i}.${attempt}.log`),
-        }));
-        const cluster = new EtcdCluster(dir, pki, specs, options);
+        const specs = Array.from({ length: n }, (_, i): MemberSpec => {
+          const e = existing?.[i];
+          return {
+            name: e?.name ?? `member-${i}`,
+            clientPort: e?.clientPort ?? (ports[2 * i] as number),
+            peerPort: e?.peerPort ?? (ports[2 * i + 1] as number),
+            dataDir: e?.dataDir ?? join(dir, `member-${i}.${attempt}`),
+            logFile: join(dir, `member-${i}.${attempt}.log`),
+          };
+        });
+        const cluster = make(dir, pki, specs);
         try {
           await cluster.launchAll();
           return cluster;
         } catch (err) {
           cluster.killAll();
-          if (attempt < 3 && err instanceof PortInUseError) continue;
+          if (attempt < 3 && err instanceof PortInUseError && !existing) continue;
           throw err;
         }
       }
@@ -142,27 +198,6 @@ export class EtcdCluster {
     return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
 
-  pid(i: number): number | undefined {
-    return this.isRunning(i) ? this.procs[i]?.pid : undefined;
-  }
-
-  /** SIGKILL one member: an abrupt crash. */
-  async kill(i: number): Promise<void> {
-    await this.signal(i, "SIGKILL");
-  }
-
-  /** SIGTERM one member and wait for it to exit: an orderly shutdown. */
-  async stopMember(i: number): Promise<void> {
-    await this.signal(i, "SIGTERM");
-  }
-
-  /** Starts a stopped or killed member again on its data directory and waits until it serves. */
-  async restart(i: number): Promise<void> {
-    if (this.isRunning(i)) throw new OperationError(`etcd ${this.spec(i).name} is already running`);
-    this.launch(i);
-    await this.waitHealthy([i]);
-  }
-
   /** Status of every running member. */
   async statuses(): Promise<MemberStatus[]> {
     const out: MemberStatus[] = [];
@@ -190,17 +225,17 @@ export class EtcdCluster {
     releaseDir(this.dir);
   }
 
-  private spec(i: number): MemberSpec {
+  protected spec(i: number): MemberSpec {
     const s = this.specs[i];
     if (!s) throw new OperationError(`no etcd member ${i} (cluster has ${this.specs.length})`);
     return s;
   }
 
-  private killAll(): void {
+  protected killAll(): void {
     for (const p of this.procs) if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   }
 
-  private async signal(i: number, sig: NodeJS.Signals): Promise<void> {
+  protected async signal(i: number, sig: NodeJS.Signals): Promise<void> {
     const p = this.procs[i];
     if (!p || !this.isRunning(i)) return;
     const exited = onceExit(p);
@@ -209,11 +244,11 @@ export class EtcdCluster {
   }
 
   private async launchAll(): Promise<void> {
-    for (let i = 0; i < this.specs.length; i++) this.launch(i);
+    for (let i = 0; i < this.specs.length; i++) this.launchMember(i);
     await this.waitHealthy(this.specs.map((_, i) => i));
   }
 
-  private launch(i: number): void {
+  protected launchMember(i: number): void {
     const s = this.spec(i);
     const peers = this.specs.map((m) => `${m.name}=https://127.0.0.1:${m.peerPort}`).join(",");
     const args = [
@@ -224,6 +259,7 @@ export class EtcdCluster {
       `--listen-peer-urls=https://127.0.0.1:${s.peerPort}`,
       `--initial-advertise-peer-urls=https://127.0.0.1:${s.peerPort}`,
       `--initial-cluster=${peers}`,
+      // For a member with data (restored or restarted) etcd ignores the initial-cluster flags.
       "--initial-cluster-state=new",
       `--initial-cluster-token=${this.dir}`,
       "--client-cert-auth",
@@ -249,7 +285,7 @@ export class EtcdCluster {
     this.procs[i] = child;
   }
 
-  private async waitHealthy(indexes: number[]): Promise<void> {
+  protected async waitHealthy(indexes: number[]): Promise<void> {
     const deadline = Date.now() + this.startTimeoutMs;
     const tls = await this.tlsMaterial();
     let lastError = "no answer yet";
@@ -305,6 +341,11 @@ export class EtcdCluster {
 }
 
 class PortInUseError extends OperationError {}
+
+function checkSize(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 9)
+    throw new OperationError(`cannot start an etcd cluster of ${n} members: use 1 to 9`);
+}
 
 function onceExit(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { OperationError } from "../../src/errors.js";
 import { EtcdClient } from "../../src/etcd/client.js";
-import { createForeignClient } from "../../src/localetcd/certs.js";
 import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
+import { createForeignClient } from "../support/foreign-ca.js";
 import { leftoverTempDirs } from "../support/leftovers.js";
 
 describe("EtcdCluster (3 real etcd members, mutual TLS)", () => {
