@@ -99,7 +99,7 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
       backupId: string;
       snapshot: { revision: number; totalKeys: number; statusHash: number; totalSize: number; sha256: string };
     };
-    assert.match(out.ref, new RegExp(`^s3://${s3.bucket}/clusters/prod/\\d{8}T\\d{6}Z-r\\d+$`));
+    assert.match(out.ref, new RegExp(`^s3://${s3.bucket}/clusters/prod/\\d{8}T\\d{6}Z-r\\d+-[0-9a-f]{6}$`));
     const key = `${out.ref.slice(`s3://${s3.bucket}/`.length)}/snapshot.db`;
     const file = join(work, "downloaded.db");
     await download(key, file);
