@@ -8,3 +8,11 @@ process.on("unhandledRejection", (reason) => {
   process.stderr.write(`strict-process: unhandled rejection: ${text}\n`);
   process.exitCode = 1;
 });
+
+// The AWS SDK warns on every import that its 2027 releases need Node 22: noise in every test's output
+// (the CLI silences it the same way, src/cli/main.ts). Every other warning still prints.
+process.removeAllListeners("warning");
+process.on("warning", (w: Error) => {
+  if (w.name === "NodeVersionSupportWarning" || /NodeVersionSupportWarning/.test(w.message)) return;
+  process.stderr.write(`${w.name}: ${w.message}\n`);
+});
