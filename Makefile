@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := etcd-server etcd-client ceph-mon ceph-osd radosgw ceph-common openssl
+# The demo needs etcd and openssl only; the tests add Ceph (RGW is their S3 server); the benchmarks add awscli.
+DEMO_APT_PACKAGES := etcd-server etcd-client openssl
+APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common
 BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts
@@ -13,7 +15,7 @@ NODE_TEST := node --import tsx --import ./test/support/strict-process.ts --test 
 # Pure tests: no etcd, no Ceph, no network; the whole tier runs in seconds.
 UNIT_TEST_FILES := $(shell find test/unit -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help setup apt npm build lint typecheck test test-unit demo bench clean
+.PHONY: help setup apt apt-demo npm build lint typecheck test test-unit demo bench clean
 
 help:
 	@echo "make demo   - install what is missing, build, run the sandbox walk-through"
@@ -24,8 +26,10 @@ help:
 setup: apt npm
 
 # Installs the Debian packages only when one is missing, so a warm machine skips apt entirely.
-apt:
-	@missing=""; for p in $(APT_PACKAGES) $(EXTRA_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+apt: PACKAGES = $(APT_PACKAGES) $(EXTRA_APT)
+apt-demo: PACKAGES = $(DEMO_APT_PACKAGES)
+apt apt-demo:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -56,7 +60,7 @@ test-unit: npm
 	@test -n "$(UNIT_TEST_FILES)" || { echo "no test files under test/unit"; exit 1; }
 	$(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
 
-demo: setup build
+demo: apt-demo npm build
 	node dist/src/cli/main.js demo
 
 bench: EXTRA_APT := $(BENCH_APT_PACKAGES)
