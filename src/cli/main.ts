@@ -4,6 +4,7 @@
 // runs a full mark-compact every ~100 ms (40-60 per GiB in about half the runs, 1-2 s of CPU per
 // GiB, +20-30 MiB RSS). The flag only takes effect on the command line, hence the shebang.
 import { exitReport } from "./exit.js";
+import { endQuietlyOnClosedStdout } from "./output.js";
 import { buildProgram } from "./program.js";
 
 // Two warnings that say nothing actionable to a user: the AWS SDK's notice that future releases
@@ -28,4 +29,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+endQuietlyOnClosedStdout();
 await main(process.argv);

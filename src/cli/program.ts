@@ -1,9 +1,11 @@
 import { Command } from "commander";
 import { toolVersion } from "../package-info.js";
 import { registerBackup } from "./backup.js";
-import { registerCatalog } from "./catalog.js";
 import { registerDemo } from "./demo.js";
+import { registerList } from "./list.js";
+import { registerPrune } from "./prune.js";
 import { registerSnapshot } from "./snapshot.js";
+import { registerVerify } from "./verify.js";
 
 /** The command tree. Each command lives in its own file and only parses, calls the library, prints. */
 export function buildProgram(): Command {
@@ -12,10 +14,13 @@ export function buildProgram(): Command {
     .version(toolVersion(), "-V, --version")
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: () => {} }); // errors are printed once, by main()
+    // Errors are printed once, by main(); help asked for by a missing subcommand still goes to stderr.
+    .configureOutput({ outputError: () => {} });
   registerSnapshot(program);
   registerBackup(program);
-  registerCatalog(program);
+  registerList(program);
+  registerVerify(program);
+  registerPrune(program);
   registerDemo(program);
   return program;
 }
