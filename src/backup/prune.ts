@@ -8,6 +8,7 @@ export interface PruneRequest extends RetentionPolicy {
   /** Leftovers and incomplete uploads younger than this are left alone: they may be a backup in progress. */
   readonly minAgeSeconds?: number;
   readonly now?: Date;
+  readonly signal?: AbortSignal;
 }
 
 export interface PruneResult {
@@ -20,7 +21,8 @@ export interface PruneResult {
 
 /** Applies a retention policy: deletes backups it does not keep, manifest-less leftovers, stale multipart uploads. */
 export async function prune(req: PruneRequest): Promise<PruneResult> {
-  const catalog = await readCatalog(req.store);
+  const signal = req.signal;
+  const catalog = await readCatalog(req.store, { signal });
   const plan = planRetention(catalog.backups, req);
   const cutoff = new Date((req.now ?? new Date()).getTime() - (req.minAgeSeconds ?? 3600) * 1000);
   const leftovers = catalog.leftovers.filter((l) => l.newest < cutoff);
@@ -28,11 +30,11 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   const keys: string[] = [];
   for (const b of plan.remove) {
     // Manifest first: a half-deleted backup must look like a leftover, never like a good backup.
-    await req.store.delete([`${b.folder}/manifest.json`]);
-    for await (const o of req.store.list(b.folder)) keys.push(o.key);
+    await req.store.delete([`${b.folder}/manifest.json`], { signal });
+    for await (const o of req.store.list(b.folder, { signal })) keys.push(o.key);
   }
   for (const l of leftovers) keys.push(...l.keys);
-  await req.store.delete(keys);
-  const abortedUploads = await req.store.abortIncomplete("", cutoff);
+  await req.store.delete(keys, { signal });
+  const abortedUploads = await req.store.abortIncomplete("", cutoff, { signal });
   return { plan, leftovers, abortedUploads, deletedObjects: keys.length + plan.remove.length, dryRun: false };
 }

@@ -33,6 +33,8 @@ export interface VerifyOptions {
    * `false` skips the walk for remote stores (no local disk to spare).
    */
   readonly scratchDir?: string | false;
+  /** Stops the re-read; the manifest is then left as it was. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -42,7 +44,8 @@ export interface VerifyOptions {
  * encoding). The result is appended to the manifest's `verifications`.
  */
 export async function verifyBackup(store: Store, options: VerifyOptions = {}): Promise<BackupVerification> {
-  const manifest = parseManifest(await store.read(MANIFEST_FILE), store.urlOf(MANIFEST_FILE));
+  const signal = options.signal;
+  const manifest = parseManifest(await store.read(MANIFEST_FILE, { signal }), store.urlOf(MANIFEST_FILE));
   const problems: string[] = [];
   const checks = ["sha256-trailer", "byte-count", "status", "manifest"];
   const verifier = new SnapshotVerifier();
@@ -54,7 +57,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
       ? await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-verify-"))
       : undefined;
   try {
-    const bytes = verifier.pipe(store.get(SNAPSHOT_FILE), store.urlOf(SNAPSHOT_FILE));
+    const bytes = verifier.pipe(store.get(SNAPSHOT_FILE, { signal }), store.urlOf(SNAPSHOT_FILE));
     await (staging ? stage(bytes, join(staging, SNAPSHOT_FILE)) : drain(bytes));
     const v = verifier.result;
     const want = manifest.snapshot;
@@ -87,7 +90,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     ...(problems.length > 0 ? { detail: problems.slice(0, 5).join("; ") } : {}),
   };
   const updated: Manifest = { ...manifest, verifications: [...manifest.verifications, verification] };
-  await store.put(MANIFEST_FILE, serializeManifest(updated), { contentType: "application/json" });
+  await store.put(MANIFEST_FILE, serializeManifest(updated), { contentType: "application/json", signal });
   return { ref: store.url, manifest: updated, verification, problems };
 }
 

@@ -3,14 +3,15 @@ import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
 import {
   addEtcdOptions,
-  addStoreOptions,
+  addStoreReadOptions,
+  addStoreUploadOptions,
   type EtcdFlags,
   etcdConnection,
   outputOption,
   type StoreFlags,
   storeSettings,
 } from "./options.js";
-import { toJson, write } from "./output.js";
+import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
 interface BackupFlags extends EtcdFlags, StoreFlags {
@@ -24,12 +25,13 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("backup")
     .description("stream a verified etcd snapshot into S3 or a local store, then write its manifest")
-    .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory")
-    .option("--name <label>", "label of this backup series (plain etcd)")
+    .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
+    .option("--name <label>", "label of this backup series (required for plain etcd)")
     .option("--member <name>", "member to snapshot (default: the leader; falls back to another healthy member)")
     .addOption(outputOption());
   addEtcdOptions(cmd);
-  addStoreOptions(cmd);
+  addStoreReadOptions(cmd);
+  addStoreUploadOptions(cmd);
   cmd.action(async (flags: BackupFlags) => {
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
@@ -56,7 +58,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     }
     const m = result.manifest;
     const s = m.snapshot;
-    const mbps = s.objectSize / 1e6 / Math.max(0.001, m.timings.snapshotSeconds);
+    const mibps = s.objectSize / 1048576 / Math.max(0.001, m.timings.snapshotSeconds);
     if (flags.output === "json") {
       write(
         toJson({
@@ -65,7 +67,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
           member: m.source.member,
           snapshot: s,
           timings: m.timings,
-          mbPerSecond: Number(mbps.toFixed(1)),
+          mibPerSecond: Number(mibps.toFixed(1)),
         }),
       );
       return;
@@ -75,9 +77,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         `backup ${m.backupId} stored and verified`,
         `  ref       ${result.ref}`,
         `  member    ${m.source.member.name} (${m.source.member.isLeader ? "leader" : "follower"}, etcd ${m.source.etcdVersion})`,
-        `  revision  ${s.revision}, ${s.totalKeys} keys, status hash ${s.statusHash.toString(16)}`,
+        `  revision  ${s.revision}, ${totalKeysText(s.totalKeys)}, status hash ${s.statusHash.toString(16)}`,
         `  size      ${s.objectSize} bytes, sha256 ${s.sha256}`,
-        `  duration  ${m.timings.totalSeconds.toFixed(2)}s (${mbps.toFixed(1)} MB/s)`,
+        `  duration  ${m.timings.totalSeconds.toFixed(2)}s (${mibps.toFixed(1)} MiB/s)`,
       ].join("\n"),
     );
   });

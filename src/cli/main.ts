@@ -7,6 +7,7 @@ import { reapAll } from "../localetcd/reaper.js";
 import { MutableCliContext } from "./context.js";
 import { exitReport } from "./exit.js";
 import { Interrupt } from "./interrupt.js";
+import { endQuietlyOnClosedStdout } from "./output.js";
 import { buildProgram } from "./program.js";
 
 // Two warnings that say nothing actionable to a user: the AWS SDK's notice that future releases
@@ -41,4 +42,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+endQuietlyOnClosedStdout();
 await main(process.argv);

@@ -18,7 +18,7 @@ export interface EtcdFlags {
 /** etcdctl's connection flags. The password may also come from HCPEB_ETCD_PASSWORD (keeps it out of `ps`). */
 export function addEtcdOptions(cmd: Command): Command {
   return cmd
-    .option("--endpoints <urls>", "etcd client URLs, comma-separated (https://host:2379)")
+    .option("--endpoints <urls>", "etcd client URLs, comma-separated, e.g. https://host:2379 (required)")
     .option("--cacert <file>", "CA bundle that signed the etcd server certificates")
     .option("--cert <file>", "client certificate for mutual TLS")
     .option("--key <file>", "client private key for mutual TLS")
@@ -57,21 +57,32 @@ export interface StoreFlags {
   s3PathStyle?: boolean;
   s3CaBundle?: string;
   s3Checksums?: boolean;
-  s3Timeout?: string;
+  s3Timeout?: number;
   profile?: string;
   sse?: string;
   sseKmsKeyId?: string;
 }
 
-export function addStoreOptions(cmd: Command): Command {
+/** How to reach a store: what every command that reads or writes one needs. */
+export function addStoreReadOptions(cmd: Command): Command {
   return cmd
     .option("--s3-endpoint <url>", "S3-compatible endpoint (Ceph RGW / ODF, MinIO); default AWS")
     .option("--s3-region <region>", "S3 region (default AWS_REGION or us-east-1)")
     .option("--s3-path-style", "path-style addressing (default on with --s3-endpoint)")
     .option("--s3-ca-bundle <file>", "extra CA bundle for the S3 endpoint")
+    .option(
+      "--s3-timeout <seconds>",
+      "give up on an S3 request that makes no progress for this long (retried)",
+      (v: string) => positiveSeconds("--s3-timeout", v),
+      60,
+    )
+    .option("--profile <name>", "AWS shared config profile");
+}
+
+/** How to write a new snapshot object: only commands that upload one (backup) take these. */
+export function addStoreUploadOptions(cmd: Command): Command {
+  return cmd
     .option("--s3-checksums", "send the SDK's flexible checksums (off: many S3-compatible stores reject them)")
-    .option("--s3-timeout <seconds>", "give up on an S3 request that makes no progress for this long (retried)", "60")
-    .option("--profile <name>", "AWS shared config profile")
     .addOption(new Option("--sse <type>", "server-side encryption").choices(["AES256", "aws:kms"]))
     .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms");
 }
@@ -85,7 +96,7 @@ export function storeSettings(flags: StoreFlags): StoreSettings {
     ...(flags.s3PathStyle !== undefined ? { forcePathStyle: flags.s3PathStyle } : {}),
     ...(flags.s3CaBundle ? { caBundle: flags.s3CaBundle } : {}),
     ...(flags.s3Checksums ? { checksums: true } : {}),
-    ...(flags.s3Timeout !== undefined ? { idleTimeoutMs: seconds("--s3-timeout", flags.s3Timeout) * 1000 } : {}),
+    ...(flags.s3Timeout !== undefined ? { idleTimeoutMs: flags.s3Timeout * 1000 } : {}),
     ...(flags.sse
       ? {
           sse: {
@@ -97,10 +108,17 @@ export function storeSettings(flags: StoreFlags): StoreSettings {
   };
 }
 
-function seconds(flag: string, value: string): number {
+function positiveSeconds(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0)
     throw new UsageError(`${flag} must be a positive number of seconds, got "${value}"`);
+  return n;
+}
+
+/** Parser for counts such as --keep-last. */
+export function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`expected a whole number >= 0, got "${value}"`);
   return n;
 }
 

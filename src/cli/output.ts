@@ -16,3 +16,25 @@ export function toJson(value: unknown): string {
 export function write(text: string): void {
   process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
+
+/**
+ * `hcp-etcd-backup snapshot keys f | head -1`: once the reader has gone, nothing we print can be
+ * read, so the command ends at once, quietly, as a Unix tool killed by SIGPIPE does (Node ignores
+ * SIGPIPE and reports EPIPE as an error event instead, which would crash with a stack trace). The
+ * exit status is the one already decided, else 0: the reader took what it wanted. Daemons the demo
+ * started are still stopped: the sandbox reaper runs on exit.
+ */
+export function endQuietlyOnClosedStdout(): void {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+  });
+}
+
+/**
+ * etcdctl's TOTAL KEYS counts every entry of the snapshot's buckets (each stored revision of each
+ * key, tombstones, members, leases, ...), so it is always more than the live keys: say which it is.
+ */
+export function totalKeysText(totalKeys: number): string {
+  return `${totalKeys} stored entries (etcdctl's TOTAL KEYS, not live keys)`;
+}

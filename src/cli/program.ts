@@ -2,10 +2,12 @@ import { Command, Option } from "commander";
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { registerBackup } from "./backup.js";
-import { registerCatalog } from "./catalog.js";
 import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
+import { registerList } from "./list.js";
+import { registerPrune } from "./prune.js";
 import { registerSnapshot } from "./snapshot.js";
+import { registerVerify } from "./verify.js";
 
 /** The command tree. Each command lives in its own file and only parses, calls the library, prints. */
 export function buildProgram(ctx: MutableCliContext): Command {
@@ -25,7 +27,8 @@ export function buildProgram(ctx: MutableCliContext): Command {
     )
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: () => {} }) // errors are printed once, by main()
+    // Errors are printed once, by main(); help asked for by a missing subcommand still goes to stderr.
+    .configureOutput({ outputError: () => {} })
     .hook("preAction", (root) => {
       const o = root.opts<{ logFormat: LogFormat; logLevel?: LogLevel }>();
       ctx.logFormat = o.logFormat;
@@ -36,7 +39,9 @@ export function buildProgram(ctx: MutableCliContext): Command {
     });
   registerSnapshot(program, ctx);
   registerBackup(program, ctx);
-  registerCatalog(program, ctx);
+  registerList(program, ctx);
+  registerVerify(program, ctx);
+  registerPrune(program, ctx);
   registerDemo(program, ctx);
   return program;
 }

@@ -1,13 +1,15 @@
 import { type Command, Option } from "commander";
 import { UsageError, VerificationError } from "../errors.js";
 import type { Endpoint } from "../etcd/endpoint.js";
+import type { SnapshotDiff } from "../snapshot/diff.js";
 import type { LiveKey } from "../snapshot/keys.js";
 import type { StatusCompat } from "../snapshot/status.js";
 import type { StatusFormat } from "../snapshot/status-format.js";
 import type { VerifyReport } from "../snapshot/verify.js";
 import type { CliContext } from "./context.js";
+import { ExitAs, ExitStatus } from "./exit.js";
 import { addEtcdOptions, type EtcdFlags, etcdConnection } from "./options.js";
-import { toJson, write } from "./output.js";
+import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
 // Each command loads its library code when it runs: `--help` and short commands start fast.
@@ -97,31 +99,40 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
     .option("--prefix <prefix>", "only keys starting with this prefix")
     .addOption(outputOption())
     .action(async (a: string, b: string, opts: { prefix?: string; output: "text" | "json" }) => {
-      const { diffSnapshots } = await snapshotLib();
-      const d = diffSnapshots(a, b, opts.prefix === undefined ? {} : { prefix: Buffer.from(opts.prefix) });
-      if (opts.output === "json") {
-        write(
-          toJson({
-            added: d.added.map(keyJson),
-            removed: d.removed.map(keyJson),
-            changed: d.changed.map((c) => ({
-              key: c.key.toString("latin1"),
-              what: c.what,
-              before: keyJson(c.before),
-              after: keyJson(c.after),
-            })),
-            unchanged: d.unchanged,
-          }),
-        );
-        return;
+      // Exit statuses as diff(1): 0 the same, 1 different, 2 trouble (1 cannot also mean "failed").
+      let d: SnapshotDiff;
+      try {
+        const { diffSnapshots } = await snapshotLib();
+        d = diffSnapshots(a, b, opts.prefix === undefined ? {} : { prefix: Buffer.from(opts.prefix) });
+      } catch (err) {
+        throw new ExitAs(2, err);
       }
-      for (const k of d.added) write(`+ ${printable(k.key)}`);
-      for (const k of d.removed) write(`- ${printable(k.key)}`);
-      for (const c of d.changed) write(`~ ${printable(c.key)} (${c.what.join(", ")})`);
-      write(
-        `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`,
-      );
+      printDiff(d, opts.output);
+      if (d.added.length + d.removed.length + d.changed.length > 0) throw new ExitStatus(1);
     });
+}
+
+function printDiff(d: SnapshotDiff, output: "text" | "json"): void {
+  if (output === "json") {
+    write(
+      toJson({
+        added: d.added.map(keyJson),
+        removed: d.removed.map(keyJson),
+        changed: d.changed.map((c) => ({
+          key: c.key.toString("latin1"),
+          what: c.what,
+          before: keyJson(c.before),
+          after: keyJson(c.after),
+        })),
+        unchanged: d.unchanged,
+      }),
+    );
+    return;
+  }
+  for (const k of d.added) write(`+ ${printable(k.key)}`);
+  for (const k of d.removed) write(`- ${printable(k.key)}`);
+  for (const c of d.changed) write(`~ ${printable(c.key)} (${c.what.join(", ")})`);
+  write(`${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`);
 }
 
 function printable(key: Buffer): string {
@@ -150,8 +161,12 @@ function verifyText(r: VerifyReport): string {
   const errors = r.findings.filter((f) => f.severity === "error");
   const lines = [`${r.file}: ${r.ok ? "OK" : `FAILED (${errors.length} finding${errors.length === 1 ? "" : "s"})`}`];
   if (r.pages !== undefined) {
+    const use =
+      r.reachablePages !== undefined && r.freePages !== undefined
+        ? `${r.reachablePages} in use, ${r.freePages} free`
+        : "pages in use and free unknown: the walk could not cover the whole tree";
     lines.push(
-      `  ${r.fileSize} bytes, page size ${r.pageSize}, ${r.pages} pages (${r.reachablePages} in use, ${r.freePages} free), meta page ${r.metaInUse} in use`,
+      `  ${r.fileSize} bytes, page size ${r.pageSize}, ${r.pages} pages (${use}), meta page ${r.metaInUse} in use`,
     );
   }
   const t = r.trailer;
@@ -159,7 +174,10 @@ function verifyText(r: VerifyReport): string {
     `  sha256 ${t.actual} ${t.present ? (t.ok ? "(matches the trailer)" : "(trailer differs)") : "(no trailer)"}`,
   );
   if (r.status)
-    lines.push(`  revision ${r.status.revision}, ${r.status.totalKey} keys, status hash ${r.status.hash.toString(16)}`);
+    lines.push(
+      `  revision ${r.status.revision}, ${totalKeysText(r.status.totalKey)}, status hash ${r.status.hash.toString(16)}`,
+    );
+  else lines.push("  revision, total keys and status hash unknown: the walk could not cover the whole tree");
   for (const f of r.findings) {
     const where = f.page !== undefined ? ` page ${f.page}${f.offset !== undefined ? ` +${f.offset}` : ""}` : "";
     lines.push(`  ${f.severity} [${f.code}]${where}: ${f.message}`);

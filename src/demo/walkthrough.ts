@@ -61,7 +61,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const count = await client.count("/kubernetes.io/");
       const after = await cluster.statuses();
       report(
-        `etcd reports ${count} keys under /kubernetes.io/, db size ${(Math.max(...after.map((s) => s.dbSize)) / 1048576).toFixed(1)} MiB`,
+        `etcd reports ${count} live keys under /kubernetes.io/, db size ${(Math.max(...after.map((s) => s.dbSize)) / 1048576).toFixed(1)} MiB`,
       );
       const storeDir = await mkdtemp(join(tmpdir(), "hcpeb-demo-store-"));
       trackDir(storeDir);
@@ -79,7 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         });
         const s = b.manifest.snapshot;
         report(
-          `backup ${b.manifest.backupId} from ${b.manifest.source.member.name}: revision ${s.revision}, ${s.totalKeys} keys, ${(s.objectSize / 1048576).toFixed(1)} MiB in ${b.manifest.timings.snapshotSeconds.toFixed(2)}s`,
+          `backup ${b.manifest.backupId} from ${b.manifest.source.member.name}: revision ${s.revision}, ${s.totalKeys} stored entries (etcdctl's TOTAL KEYS: every revision of every key, plus etcd's own records; not live keys), ${(s.objectSize / 1048576).toFixed(1)} MiB in ${b.manifest.timings.snapshotSeconds.toFixed(2)}s`,
         );
         const catalog = await readCatalog(store);
         report(`list: ${catalog.backups.length} backup(s) in the store`);

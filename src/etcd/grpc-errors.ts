@@ -30,9 +30,8 @@ export function mapGrpcError(err: ServiceError, endpoint: string, call: string):
         if (re.test(details))
           return new EtcdError(`TLS failure talking to etcd at ${endpoint}: ${hint}`, { cause: err });
       }
-      if (/ECONNREFUSED|connect|No connection established|Connection dropped|ENOTFOUND/i.test(details)) {
-        return new EtcdError(`cannot reach etcd at ${endpoint}: ${shorten(details)}`, { cause: err });
-      }
+      const cause = connectionCause(details);
+      if (cause) return new EtcdError(`cannot reach etcd at ${endpoint}: ${cause}`, { cause: err });
       return new EtcdError(`etcd at ${endpoint} is unavailable (${call}): ${shorten(details)}`, { cause: err });
     }
     case Status.DEADLINE_EXCEEDED:
@@ -51,6 +50,26 @@ export function mapGrpcError(err: ServiceError, endpoint: string, call: string):
     default:
       return new EtcdError(`etcd at ${endpoint} failed ${call}: ${shorten(details)}`, { cause: err });
   }
+}
+
+// grpc-js reports a failed connection as e.g. "No connection established. Last error: Error: connect
+// ECONNREFUSED 127.0.0.1:1. Resolution note: ": its own history, of no use to the reader. The
+// socket's error code says what happened; these are its words.
+const CONNECT_CAUSES: Array<[RegExp, string]> = [
+  [/ECONNREFUSED/, "connection refused"],
+  [/ENOTFOUND|EAI_AGAIN|EAI_NONAME|EAI_FAIL|Name resolution failed|DNS resolution failed/i, "host not found"],
+  [/ETIMEDOUT|timed? ?out/i, "connection timed out"],
+  [/EHOSTUNREACH|EHOSTDOWN/, "host unreachable"],
+  [/ENETUNREACH|ENETDOWN/, "network unreachable"],
+  [/ECONNRESET/, "connection reset by the server"],
+  [/EADDRNOTAVAIL/, "address not available"],
+  [/EPIPE|Connection dropped/i, "connection dropped"],
+  [/No connection established|connect/i, "no connection could be established"],
+];
+
+function connectionCause(details: string): string | undefined {
+  for (const [re, words] of CONNECT_CAUSES) if (re.test(details)) return words;
+  return undefined;
 }
 
 // grpc-js details can embed multi-line resolver histories; keep the first line.

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { fnv1a64 } from "./checksums.js";
-import { SnapshotFileError } from "./errors.js";
+import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
 
 export const PAGE_HEADER_SIZE = 16;
 export const ELEMENT_SIZE = 16;
@@ -163,10 +163,12 @@ export class BoltFile {
     try {
       fd = openSync(path, "r");
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw new SnapshotFileError(`snapshot file ${path} does not exist`, "missing");
-      if (code === "EISDIR") throw new SnapshotFileError(`${path} is a directory, not a snapshot file`, "missing");
-      throw new SnapshotFileError(`cannot open snapshot file ${path}: ${code ?? String(err)}`, "missing");
+      throw unreadableSnapshot(path, err);
+    }
+    // Linux opens a directory for reading without complaint; only the first read would fail.
+    if (fstatSync(fd).isDirectory()) {
+      closeSync(fd);
+      throw unreadableSnapshot(path, "is a directory");
     }
     try {
       return new BoltFile(path, fd, options);

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } from "./bolt-file.js";
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
-import { SnapshotFileError } from "./errors.js";
+import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
 import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
 import { type SnapshotStatus, scanSnapshot } from "./status.js";
 import { checkTrailerInParallel, type TrailerCheck } from "./trailer.js";
@@ -24,9 +24,10 @@ export interface VerifyReport {
   readonly pageSize?: number;
   readonly pages?: number;
   readonly metaInUse?: 0 | 1;
+  /** Absent, like `freePages` and `status`, when damage kept the walk from seeing the whole tree. */
   readonly reachablePages?: number;
   readonly freePages?: number;
-  /** The status (etcd 3.4 semantics) when the structure could be walked. */
+  /** The status (etcd 3.4 semantics) when the whole structure could be walked. */
   readonly status?: SnapshotStatus;
   readonly findings: readonly Finding[];
   /** No finding of severity "error". */
@@ -53,10 +54,11 @@ export interface VerifyOptions {
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   let size: number;
   try {
-    size = (await stat(path)).size;
+    const s = await stat(path);
+    if (s.isDirectory()) throw unreadableSnapshot(path, "is a directory");
+    size = s.size;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new SnapshotFileError(`cannot read snapshot file ${path}: ${code}`, "missing");
+    throw err instanceof SnapshotFileError ? err : unreadableSnapshot(path, err);
   }
   // The SHA-256 of every byte runs on a worker while this thread walks the structure.
   const trailerCheck = checkTrailerInParallel(path, size);
@@ -87,8 +89,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     try {
       trailer = await trailerCheck;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new SnapshotFileError(`cannot read snapshot file ${path}: ${code}`, "missing");
+      throw unreadableSnapshot(path, err);
     }
     addTrailerFindings(trailer);
     return trailer;
@@ -123,18 +124,29 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     visited.set(1);
     const freed = checkFreelist(file, visited, (s, p) => add(s, p));
     const keyChecker = options.etcdChecks === false ? undefined : etcdKeyChecker((p) => add("error", p));
+    let walkIncomplete = file.dataSize < needed;
     const status = scanSnapshot(file, {
       compat: "3.4",
       checkOrder: true,
       descendNested: true,
       visited,
-      report: (p) => add("error", p),
+      report: (p) => {
+        walkIncomplete = true;
+        add("error", p);
+      },
       onEntry: keyChecker
         ? (bucket, e) => {
             if (bucket === "key") keyChecker(e);
           }
         : undefined,
     });
+    const trailer = await awaitTrailer();
+    // A walk that had to skip damaged or missing pages saw only part of the tree: its page counts and
+    // status would be figures of that part, and its free pages mostly pages it never reached.
+    if (walkIncomplete) {
+      const report = { file: path, fileSize: trailer.fileSize, trailer, pageSize: file.pageSize };
+      return finish({ ...report, pages: file.highWaterMark, metaInUse: file.meta.pageId, findings }, counts);
+    }
     let reachable = 0;
     let unreachable = 0;
     for (let id = 0; id < file.highWaterMark; id++) {
@@ -147,7 +159,6 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
           add("error", { code: "unreachable-unfreed", page: id, message: `page ${id}: unreachable unfreed` });
       }
     }
-    const trailer = await awaitTrailer();
     return finish(
       {
         file: path,

@@ -30,9 +30,13 @@ export interface Catalog {
 const folderOf = (key: string) => key.slice(0, key.lastIndexOf("/"));
 
 /** Everything the store holds under its root, grouped by backup folder. A backup without a manifest does not exist. */
-export async function readCatalog(store: Store, options: { label?: string } = {}): Promise<Catalog> {
+export async function readCatalog(
+  store: Store,
+  options: { label?: string; signal?: AbortSignal } = {},
+): Promise<Catalog> {
   const folders = new Map<string, Array<{ key: string; lastModified: Date }>>();
-  for await (const o of store.list(options.label ?? "")) {
+  const signal = options.signal;
+  for await (const o of store.list(options.label ?? "", { signal })) {
     const slash = o.key.lastIndexOf("/");
     if (slash < 0) continue;
     const id = o.key.slice(folderOf(o.key).lastIndexOf("/") + 1, slash);
@@ -57,7 +61,7 @@ export async function readCatalog(store: Store, options: { label?: string } = {}
     }
     try {
       const manifest = parseManifest(
-        await store.read(`${folder}/${MANIFEST_FILE}`),
+        await store.read(`${folder}/${MANIFEST_FILE}`, { signal }),
         store.urlOf(`${folder}/${MANIFEST_FILE}`),
       );
       const snapshotPresent = objects.some((o) => o.key === `${folder}/${SNAPSHOT_FILE}`);

@@ -278,7 +278,7 @@ describe("backup into S3 (3-member etcd with mutual TLS, Ceph RGW)", () => {
       { env },
     );
     assert.equal(pruned.code, 0, pruned.stderr);
-    assert.match(pruned.stdout, /aborted [1-9]\d* incomplete upload/);
+    assert.match(pruned.stdout, /removed [1-9]\d* unfinished upload/);
     assert.equal(await incompleteUploads(), 0);
   });
 

@@ -68,8 +68,11 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
     assert.match(r.stdout, /etcd 3\.4\.\d+ is healthy: 3 members, leader [0-9a-f]+/);
     const loaded = /loaded (\d+) keys/.exec(r.stdout);
     assert.ok(loaded, r.stdout);
-    assert.match(r.stdout, new RegExp(`etcd reports ${loaded[1]} keys under /kubernetes.io/`));
-    assert.match(r.stdout, /backup \d{8}T\d{6}Z-r\d+-[0-9a-f]{6} from member-\d: revision \d+, \d+ keys/);
+    assert.match(r.stdout, new RegExp(`etcd reports ${loaded[1]} live keys under /kubernetes.io/`));
+    assert.match(
+      r.stdout,
+      /backup \d{8}T\d{6}Z-r\d+-[0-9a-f]{6} from member-\d: revision \d+, \d+ stored entries \(etcdctl's TOTAL KEYS/,
+    );
     assert.match(r.stdout, /list: 1 backup\(s\) in the store/);
     assert.match(r.stdout, /verify: OK \(sha256-trailer, byte-count, status, manifest, structure, etcd-encoding\)/);
     assert.match(r.stdout, /demo finished\n$/);

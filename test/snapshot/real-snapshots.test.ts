@@ -124,7 +124,10 @@ describe("real etcd snapshots (made by etcd 3.4 during the run, etcdctl as the o
 
     const missing = await runCli(["snapshot", "verify", join(snaps.dir, "nope.db")]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^hcp-etcd-backup: cannot read snapshot file .*nope\.db: ENOENT\n$/);
+    assert.match(
+      missing.stderr,
+      /^hcp-etcd-backup: cannot read snapshot file .*nope\.db: no such file or directory\n$/,
+    );
 
     const keys = await runCli(["snapshot", "keys", snaps.small, "--prefix", "/registry/", "-o", "json"]);
     assert.equal(keys.code, 0, keys.stderr);

@@ -1,0 +1,66 @@
+import type { Command } from "commander";
+import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
+import { toJson, write } from "./output.js";
+import { table } from "./table.js";
+
+interface ListFlags extends StoreFlags {
+  from?: string;
+  label?: string;
+  output: "table" | "json";
+}
+
+export function registerList(program: Command, ctx: CliContext): void {
+  const list = program
+    .command("list")
+    .description("backups in a store, newest first (only those with a manifest exist)")
+    .option("--from <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
+    .option("--label <label>", "only this backup series")
+    .addOption(outputOption(["table", "json"]));
+  addStoreReadOptions(list);
+  list.action(async (flags: ListFlags) => {
+    if (!flags.from) throw new UsageError("missing --from: the store to list (s3://bucket/prefix or a directory)");
+    const { openStore } = await import("../store/open-store.js");
+    const { readCatalog } = await import("../store/catalog.js");
+    const catalog = await readCatalog(openStore(flags.from, storeSettings(flags)), {
+      label: flags.label,
+      signal: ctx.signal,
+    });
+    if (flags.output === "json") {
+      write(
+        toJson(
+          catalog.backups.map((b) => ({
+            ref: b.ref,
+            label: b.manifest.label,
+            backupId: b.manifest.backupId,
+            createdAt: b.manifest.createdAt,
+            revision: b.manifest.snapshot.revision,
+            totalKeys: b.manifest.snapshot.totalKeys,
+            size: b.manifest.snapshot.objectSize,
+            sha256: b.manifest.snapshot.sha256,
+            verified: b.verified,
+            lastVerified: b.manifest.verifications.at(-1)?.at,
+          })),
+        ),
+      );
+      return;
+    }
+    // TOTAL KEYS is etcdctl's figure (every stored revision and bucket entry), not the live keys.
+    const rows = [["REF", "LABEL", "CREATED", "REVISION", "TOTAL KEYS", "SIZE", "VERIFIED"]];
+    for (const b of catalog.backups) {
+      const m = b.manifest;
+      rows.push([
+        b.ref,
+        m.label,
+        m.createdAt,
+        String(m.snapshot.revision),
+        String(m.snapshot.totalKeys),
+        `${(m.snapshot.objectSize / 1048576).toFixed(1)} MiB`,
+        b.verified ? "yes" : "FAILED",
+      ]);
+    }
+    write(catalog.backups.length === 0 ? `no backups in ${flags.from}` : table(rows));
+    for (const b of catalog.broken) process.stderr.write(`hcp-etcd-backup: warning: ${b.folder}: ${b.reason}\n`);
+  });
+}

@@ -1,0 +1,66 @@
+import type { Command } from "commander";
+import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings, wholeNumber } from "./options.js";
+import { toJson, write } from "./output.js";
+
+interface PruneFlags extends StoreFlags {
+  from?: string;
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  dryRun?: boolean;
+  minAge: number;
+  output: "text" | "json";
+}
+
+export function registerPrune(program: Command, ctx: CliContext): void {
+  const pruneCmd = program
+    .command("prune")
+    .description("delete backups a retention policy does not keep, leftovers and unfinished uploads")
+    .option("--from <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
+    .option("--keep-last <n>", "keep the newest N backups of each label", wholeNumber)
+    .option("--keep-daily <n>", "keep the newest backup of each of the last N days", wholeNumber)
+    .option("--keep-weekly <n>", "keep the newest backup of each of the last N weeks", wholeNumber)
+    .option("--dry-run", "print what would be deleted, delete nothing")
+    .option(
+      "--min-age <seconds>",
+      "leave leftovers and uploads younger than this (a backup may be running)",
+      wholeNumber,
+      3600,
+    )
+    .addOption(outputOption());
+  addStoreReadOptions(pruneCmd);
+  pruneCmd.action(async (flags: PruneFlags) => {
+    if (!flags.from) throw new UsageError("missing --from: the store to prune");
+    const { openStore } = await import("../store/open-store.js");
+    const { prune } = await import("../backup/prune.js");
+    const r = await prune({
+      store: openStore(flags.from, storeSettings(flags)),
+      signal: ctx.signal,
+      keepLast: flags.keepLast,
+      keepDaily: flags.keepDaily,
+      keepWeekly: flags.keepWeekly,
+      dryRun: flags.dryRun === true,
+      minAgeSeconds: flags.minAge,
+    });
+    if (flags.output === "json") {
+      write(
+        toJson({
+          dryRun: r.dryRun,
+          keep: r.plan.keep.map((k) => ({ ref: k.entry.ref, reasons: k.reasons })),
+          remove: r.plan.remove.map((b) => b.ref),
+          leftovers: r.leftovers.map((l) => l.folder),
+          abortedUploads: r.abortedUploads,
+        }),
+      );
+      return;
+    }
+    const verb = r.dryRun ? "would delete" : "deleted";
+    for (const k of r.plan.keep) write(`keep    ${k.entry.ref} (${k.reasons.join(", ")})`);
+    for (const b of r.plan.remove) write(`${verb} ${b.ref}`);
+    for (const l of r.leftovers) write(`${verb} leftover ${l.folder} (no manifest)`);
+    // An S3 multipart upload or a local .part file: "aborted" is only true of the first.
+    if (!r.dryRun) write(`removed ${r.abortedUploads} unfinished upload(s)`);
+  });
+}

@@ -1,0 +1,38 @@
+import type { Command } from "commander";
+import { VerificationError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { addStoreReadOptions, addStoreUploadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
+import { toJson, write } from "./output.js";
+
+interface VerifyFlags extends StoreFlags {
+  output: "text" | "json";
+  scratchDir?: string;
+  structure: boolean;
+}
+
+export function registerVerify(program: Command, ctx: CliContext): void {
+  const verify = program
+    .command("verify <backup-ref>")
+    .description("re-read a stored backup and prove it matches its manifest (exit 3 if not)")
+    .option("--scratch-dir <dir>", "where a remote snapshot is staged for the structural check (default: temp dir)")
+    .option("--no-structure", "skip the structural check of remote snapshots (no local disk needed)")
+    .addOption(outputOption());
+  addStoreReadOptions(verify);
+  // verify writes the manifest back with its result: a bucket that demands encryption headers needs them here too.
+  addStoreUploadOptions(verify);
+  verify.action(async (ref: string, flags: VerifyFlags) => {
+    const { openStore } = await import("../store/open-store.js");
+    const { verifyBackup } = await import("../backup/verify-backup.js");
+    const r = await verifyBackup(openStore(ref, storeSettings(flags)), {
+      scratchDir: flags.structure === false ? false : flags.scratchDir,
+      signal: ctx.signal,
+    });
+    if (flags.output === "json")
+      write(toJson({ ref: r.ref, ok: r.verification.ok, verification: r.verification, problems: r.problems }));
+    else {
+      write(`${r.ref}: ${r.verification.ok ? "OK" : "FAILED"} (${r.verification.checks.join(", ")})`);
+      for (const p of r.problems) write(`  ${p}`);
+    }
+    if (!r.verification.ok) throw new VerificationError(`backup ${ref} failed verification: ${r.problems[0]}`);
+  });
+}
