@@ -7,11 +7,13 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .description("walk through the tool on a local 3-member etcd with mutual TLS (no cloud account needed)")
     .option("--members <n>", "etcd members", (v) => Number.parseInt(v, 10), 3)
     .option("--data-mib <n>", "MiB of sample data to load", (v) => Number.parseInt(v, 10), 8)
-    .action(async (opts: { members: number; dataMib: number }) => {
+    .option("--store <dir>", "back up into this directory and keep it (default: a temp directory, removed)")
+    .action(async (opts: { members: number; dataMib: number; store?: string }) => {
       const { runDemo } = await import("../demo/walkthrough.js");
       await runDemo({
         members: opts.members,
         dataBytes: opts.dataMib * 1024 * 1024,
+        storeDir: opts.store,
         signal: ctx.signal,
         logger: ctx.logger,
         report: (line) => process.stdout.write(`${line}\n`),

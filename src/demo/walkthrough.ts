@@ -15,6 +15,8 @@ export interface DemoOptions {
   readonly members?: number;
   /** Bytes of sample data to load (default 8 MiB). */
   readonly dataBytes?: number;
+  /** Back up into this directory and leave it there (default: a temp directory, removed at the end). */
+  readonly storeDir?: string;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
   /** Receives one human-readable line per step. */
@@ -63,8 +65,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       report(
         `etcd reports ${count} live keys under /kubernetes.io/, db size ${(Math.max(...after.map((s) => s.dbSize)) / 1048576).toFixed(1)} MiB`,
       );
-      const storeDir = await mkdtemp(join(tmpdir(), "hcpeb-demo-store-"));
-      trackDir(storeDir);
+      const kept = options.storeDir !== undefined;
+      const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "hcpeb-demo-store-")));
+      if (!kept) trackDir(storeDir);
       try {
         const store = openStore(storeDir);
         report(`backing up into the local store ${storeDir} (streamed; SHA-256 and status checked on the way) ...`);
@@ -81,12 +84,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         report(
           `backup ${b.manifest.backupId} from ${b.manifest.source.member.name}: revision ${s.revision}, ${s.totalKeys} stored entries (etcdctl's TOTAL KEYS: every revision of every key, plus etcd's own records; not live keys), ${(s.objectSize / 1048576).toFixed(1)} MiB in ${b.manifest.timings.snapshotSeconds.toFixed(2)}s`,
         );
-        const catalog = await readCatalog(store);
+        const catalog = await readCatalog(store, { signal: options.signal });
         report(`list: ${catalog.backups.length} backup(s) in the store`);
         for (const e of catalog.backups) {
           report(`  ${e.ref}  revision ${e.manifest.snapshot.revision}  verified ${e.verified ? "yes" : "no"}`);
         }
-        const v = await verifyBackup(openStore(b.ref));
+        const v = await verifyBackup(openStore(b.ref), { signal: options.signal });
         report(`verify: ${v.verification.ok ? "OK" : "FAILED"} (${v.verification.checks.join(", ")})`);
         return {
           members: statuses.length,
@@ -97,7 +100,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
           backupRef: b.ref,
         };
       } finally {
-        releaseDir(storeDir);
+        if (kept) report(`the backup stays in ${storeDir} (try: hcp-etcd-backup list --from ${storeDir})`);
+        else {
+          releaseDir(storeDir);
+          report(`removed the temporary store ${storeDir} (keep one with --store DIR)`);
+        }
       }
     } finally {
       client.close();

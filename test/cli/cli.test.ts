@@ -75,12 +75,31 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
     );
     assert.match(r.stdout, /list: 1 backup\(s\) in the store/);
     assert.match(r.stdout, /verify: OK \(sha256-trailer, byte-count, status, manifest, structure, etcd-encoding\)/);
+    assert.match(r.stdout, /removed the temporary store .* \(keep one with --store DIR\)/);
     assert.match(r.stdout, /demo finished\n$/);
     assert.deepEqual(leftoverProcesses(), []);
     assert.deepEqual(
       leftoverTempDirs().filter((d) => !dirsBefore.has(d)),
       [],
     );
+  });
+
+  it("keeps the demo's backup with --store DIR, where list and verify find it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    try {
+      const store = join(dir, "demo-store");
+      const r = await runCli(["demo", "--members", "1", "--data-mib", "1", "--store", store]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`the backup stays in ${store.replace(/[/.]/g, "\\$&")}`));
+      const listed = await runCli(["list", "--from", store, "-o", "json"]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const [entry] = JSON.parse(listed.stdout) as Array<{ ref: string; label: string }>;
+      assert.equal(entry?.label, "demo");
+      const v = await runCli(["verify", entry?.ref ?? ""]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("fails the demo with one line when etcd is not installed", async () => {
