@@ -1,0 +1,36 @@
+/**
+ * Names HyperShift gives the objects of a hosted control plane (HyperShift's manifests; see
+ * docs/architecture.md). One place, so discovery, the simulator and the tests agree.
+ */
+
+/** The hosted control plane's namespace: `<namespace>-<name>`, dots in the name become dashes. */
+export function hcpNamespace(namespace: string, name: string): string {
+  return `${namespace}-${name.replaceAll(".", "-")}`;
+}
+
+export const ETCD_STATEFULSET = "etcd";
+export const ETCD_CLIENT_SERVICE = "etcd-client";
+export const ETCD_CLIENT_PORT = 2379;
+/** ConfigMap (not a Secret) holding the CA that signed etcd's server certificates. */
+export const ETCD_CA_CONFIGMAP = { name: "etcd-ca", key: "ca.crt" } as const;
+/** Secret with the client certificate the API servers use (CN etcd-client). */
+export const ETCD_CLIENT_SECRET = { name: "etcd-client-tls", cert: "etcd-client.crt", key: "etcd-client.key" } as const;
+/** Data key of an aescbc encryption Secret. */
+export const AESCBC_SECRET_KEY = "key";
+
+/** The only components configured with etcd endpoints: scaled to zero, etcd receives no writes. */
+export const DEFAULT_WRITERS = ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] as const;
+
+/** In-cluster URL of etcd's client service, as a pod in the management cluster reaches it. */
+export function etcdServiceUrl(hcpNs: string): string {
+  return `https://${ETCD_CLIENT_SERVICE}.${hcpNs}.svc:${ETCD_CLIENT_PORT}`;
+}
+
+/**
+ * The name to check etcd's server certificate against. HyperShift's server certificate names
+ * `etcd-client.<ns>.svc`, `*.etcd-discovery.<ns>.svc`, `etcd-client` and `localhost`, but never a
+ * pod IP or 127.0.0.1, so a port-forward or an IP endpoint needs this override.
+ */
+export function etcdServerName(hcpNs: string): string {
+  return `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc`;
+}
