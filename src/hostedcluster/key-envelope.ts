@@ -1,0 +1,47 @@
+import { Decrypter, Encrypter } from "age-encryption";
+import { UsageError, VerificationError } from "../errors.js";
+
+/**
+ * The saved encryption key travels only encrypted: to one or more age recipients (X25519,
+ * `age1...`), as a binary age file the reference `age -d -i <identity>` opens. Whoever holds the
+ * backup bucket alone cannot read the cluster's secrets out of the snapshot.
+ */
+export function checkRecipients(recipients: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const raw of recipients) {
+    const r = raw.trim();
+    if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
+      throw new UsageError(
+        `invalid age recipient "${r.slice(0, 70)}": expected an X25519 recipient like age1... (age-keygen -y <identity-file> prints it)`,
+      );
+    }
+    out.push(r);
+  }
+  if (out.length === 0) throw new UsageError("no age recipient given");
+  return out;
+}
+
+export async function sealKey(key: Uint8Array, recipients: readonly string[]): Promise<Uint8Array> {
+  const e = new Encrypter();
+  for (const r of checkRecipients(recipients)) e.addRecipient(r);
+  return e.encrypt(key);
+}
+
+/** Opens a sealed key with an age identity (`AGE-SECRET-KEY-1...`, as in an age-keygen file). */
+export async function openKey(sealed: Uint8Array, identityFile: string): Promise<Uint8Array> {
+  const identities = identityFile
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("AGE-SECRET-KEY-"));
+  if (identities.length === 0) throw new UsageError("the identity file holds no AGE-SECRET-KEY-1... line");
+  const d = new Decrypter();
+  for (const id of identities) d.addIdentity(id);
+  try {
+    return await d.decrypt(sealed);
+  } catch (err) {
+    throw new VerificationError(
+      `cannot decrypt the saved encryption key with this identity: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
+}
