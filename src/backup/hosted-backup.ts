@@ -1,0 +1,424 @@
+import { randomBytes } from "node:crypto";
+import { CancelledError, describe, EtcdError, OperationError, UsageError } from "../errors.js";
+import { type MemberSurvey, revisionsAgree, snapshotCandidates, surveyMembers } from "../etcd/survey.js";
+import { discoverHostedCluster, type HostedClusterTarget, readEncryptionKeys } from "../hostedcluster/discovery.js";
+import { aescbcKeyName, keyFingerprint } from "../hostedcluster/encryption-key.js";
+import { type EtcdAccess, reachEtcd } from "../hostedcluster/etcd-access.js";
+import type { Journal } from "../hostedcluster/journal.js";
+import { sealKey } from "../hostedcluster/key-envelope.js";
+import type { ManagementCluster } from "../hostedcluster/kube.js";
+import { DEFAULT_WRITERS } from "../hostedcluster/names.js";
+import {
+  lockAndJournal,
+  pause,
+  type QuiesceContext,
+  resumeFromJournal,
+  scaleWritersDown,
+  waitForPause,
+  waitForWritersGone,
+} from "../hostedcluster/quiesce.js";
+import { type Logger, silentLogger } from "../logging.js";
+import { backupFolder, backupId, validateLabel } from "../store/layout.js";
+import type { EncryptionFacts, Manifest } from "../store/manifest.js";
+import { SNAPSHOT_FILE } from "../store/manifest.js";
+import type { Store } from "../store/store.js";
+import { type CapturedSnapshot, captureSnapshot } from "./capture.js";
+import { commitManifest } from "./etcd-backup.js";
+import { buildManifest } from "./manifest-builder.js";
+
+export const KEY_OBJECT = "encryption-key.age";
+export const RAW_KEY_OBJECT = "encryption-key";
+
+/** Where the aescbc key goes: sealed to age recipients beside the snapshot, raw (0600) into another store, or nowhere. */
+export type KeyDestination =
+  | { readonly kind: "recipients"; readonly recipients: readonly string[] }
+  | { readonly kind: "store"; readonly store: Store }
+  | { readonly kind: "none" };
+
+export interface HostedBackupRequest {
+  readonly cluster: ManagementCluster;
+  readonly namespace: string;
+  readonly name: string;
+  readonly store: Store;
+  readonly mode: "quiesced" | "online";
+  readonly key: KeyDestination;
+  readonly writers?: readonly string[];
+  /** How long the pause lasts if this process dies (default 30 min): reconciliation resumes by itself then. */
+  readonly pauseTimeoutMs?: number;
+  readonly endpoints?: string;
+  readonly portForward?: boolean;
+  /** One snapshot per member, as the documented procedure takes them (the leader's is the restore candidate). */
+  readonly allMembers?: boolean;
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+  /** Registers the resume with the process owner, so a signal that outruns the work still brings the cluster back. */
+  readonly defer?: (name: string, cleanup: () => Promise<void>) => () => void;
+  readonly onProgress?: (bytes: number, total: number) => void;
+  readonly timeouts?: Partial<Timeouts>;
+  readonly now?: () => Date;
+  readonly pollMs?: number;
+}
+
+export interface Timeouts {
+  readonly pauseReached: number;
+  readonly writersGone: number;
+  readonly revisionsAgree: number;
+  readonly writersAvailable: number;
+}
+
+const DEFAULT_TIMEOUTS: Timeouts = {
+  pauseReached: 120_000,
+  writersGone: 300_000,
+  revisionsAgree: 60_000,
+  writersAvailable: 600_000,
+};
+
+export interface HostedBackupPlan {
+  readonly cluster: string;
+  readonly hcpNamespace: string;
+  readonly mode: "quiesced" | "online";
+  readonly etcdMembers: readonly string[];
+  readonly writers: ReadonlyArray<{ name: string; replicas: number }>;
+  readonly encryption: HostedClusterTarget["encryption"]["type"];
+  readonly keyDestination: KeyDestination["kind"];
+  readonly steps: readonly string[];
+}
+
+export type HostedBackupResult =
+  | { readonly dryRun: true; readonly plan: HostedBackupPlan }
+  | {
+      readonly dryRun: false;
+      readonly plan: HostedBackupPlan;
+      readonly ref: string;
+      readonly manifest: Manifest;
+      readonly access: EtcdAccess["how"];
+    };
+
+/**
+ * Backs up a hosted cluster's etcd: the documented procedure, made safe. Quiesced (default):
+ * lock and journal, pause with a deadline, wait for the pause to reach the HostedControlPlane,
+ * scale the writers to zero, prove writes stopped (every member at one revision), capture and
+ * verify the snapshot, resume at once, then store the key and commit the manifest. Whatever fails
+ * after the first change — an error, a signal — the cluster is resumed first, then the error is
+ * reported. Online skips pause and resume (etcd snapshots are point-in-time consistent).
+ */
+export async function backupHostedCluster(req: HostedBackupRequest): Promise<HostedBackupResult> {
+  const logger = req.logger ?? silentLogger();
+  const now = req.now ?? (() => new Date());
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...req.timeouts };
+  const label = validateLabel(`${req.namespace}/${req.name}`);
+  const startedAt = now();
+  const phases: Record<string, number> = {};
+  const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await work();
+    } finally {
+      phases[phase] = (Date.now() - t0) / 1000;
+    }
+  };
+
+  // Phase 1: discover (reads only).
+  const target = await timed("discover", () =>
+    discoverHostedCluster(req.cluster, req.namespace, req.name, {
+      writers: req.writers ?? DEFAULT_WRITERS,
+      signal: req.signal,
+    }),
+  );
+  logger.info(
+    {
+      cluster: label,
+      hcpNamespace: target.hcpNamespace,
+      etcdMembers: target.etcdPods.map((p) => p.name),
+      writers: target.writers,
+      encryption: target.encryption.type,
+    },
+    "hosted cluster discovered",
+  );
+  if (target.encryption.type === "aescbc" && req.key.kind === "none") {
+    // The only way to get here with "none" is --no-key: the caller asked for it knowingly.
+    logger.warn(
+      { cluster: label },
+      "the encryption key is not saved (--no-key): this backup restores only with the key kept elsewhere",
+    );
+  }
+  // Phase 2: plan.
+  const plan = makePlan(req, target);
+  if (req.dryRun) return { dryRun: true, plan };
+  await req.store.check({ signal: req.signal });
+  // The key is read and sealed before anything changes: a backup that cannot save it stops here.
+  const keys = await timed("read-key", () => prepareKeys(req, target));
+
+  const ctx: QuiesceContext = { cluster: req.cluster, target, logger, signal: req.signal, now, pollMs: req.pollMs };
+  // Resume runs without the run's signal: after a Ctrl-C it must still reach the API.
+  const resumeCtx: QuiesceContext = { ...ctx, signal: undefined };
+  let journal: Journal | undefined;
+  let downtimeStart: Date | undefined;
+  let downtimeEnd: Date | undefined;
+  let resuming: Promise<void> | undefined;
+  const resume = (waitAvailable: boolean): Promise<void> => {
+    if (!journal) return Promise.resolve();
+    const j = journal;
+    resuming ??= resumeFromJournal(resumeCtx, j, { availableTimeoutMs: timeouts.writersAvailable, waitAvailable }).then(
+      () => {
+        downtimeEnd ??= now();
+      },
+    );
+    return resuming;
+  };
+  const undefer = req.mode === "quiesced" ? req.defer?.("resume the hosted cluster", () => resume(false)) : undefined;
+
+  let access: EtcdAccess | undefined;
+  try {
+    if (req.mode === "quiesced") {
+      journal = await timed("lock", () =>
+        lockAndJournal(ctx, {
+          runId: `${startedAt.toISOString()}-${randomBytes(3).toString("hex")}`,
+          mode: req.mode,
+          lockMs: (req.pauseTimeoutMs ?? 30 * 60_000) + 5 * 60_000,
+        }),
+      );
+      journal = await timed("pause", async () => {
+        const j = await pause(ctx, journal as Journal, req.pauseTimeoutMs ?? 30 * 60_000);
+        journal = j;
+        await waitForPause(ctx, j.changed.pausedUntil as string, timeouts.pauseReached);
+        return j;
+      });
+      downtimeStart = now();
+      journal = await timed("scale-down", async () => {
+        const j = await scaleWritersDown(ctx, journal as Journal);
+        journal = j;
+        await waitForWritersGone(ctx, timeouts.writersGone);
+        return j;
+      });
+    }
+    access = await reachEtcd(req.cluster, target, {
+      endpoints: req.endpoints,
+      portForward: req.portForward,
+      logger,
+    });
+    logger.info({ how: access.how, endpoints: access.endpoints.map((e) => e.url) }, "etcd reachable");
+    const survey = await timed("survey", () => surveyUntilQuiet(req, access as EtcdAccess, logger, timeouts));
+    const id = backupId(now(), survey.members[0]?.status.revision ?? 0);
+    const folder = backupFolder(label, id);
+    const captures = await timed("capture", () =>
+      captureMembers(req, access as EtcdAccess, survey, folder, logger, () => {
+        // Every byte is here and proven: the writers come back now, while the upload finishes.
+        if (req.mode === "quiesced") void resume(true).catch(() => {});
+      }),
+    );
+    if (req.mode === "quiesced") await timed("resume", () => resume(true));
+    const encryption = await timed("store-key", () => storeKeys(req, keys, folder));
+    const finishedAt = now();
+    const [leader, ...others] = captures;
+    if (!leader) throw new OperationError("no snapshot was captured");
+    const manifest = buildManifest({
+      backupId: id,
+      label,
+      mode: req.mode,
+      source: {
+        kind: "hosted-cluster",
+        endpoints: access.endpoints.map((e) => e.url),
+        namespace: req.namespace,
+        name: req.name,
+        uid: target.uid,
+        hcpNamespace: target.hcpNamespace,
+      },
+      captured: leader,
+      members: survey.members,
+      memberSnapshots: req.allMembers ? others : undefined,
+      startedAt,
+      finishedAt,
+      phases,
+      writerDowntime: downtimeStart && downtimeEnd ? { startedAt: downtimeStart, endedAt: downtimeEnd } : undefined,
+      encryption,
+    });
+    await commitManifest(req.store, folder, manifest, req.signal);
+    const ref = req.store.urlOf(folder);
+    logger.info({ ref, backupId: id, writerDowntimeSeconds: manifest.writerDowntime?.seconds }, "manifest committed");
+    return { dryRun: false, plan, ref, manifest, access: access.how };
+  } catch (err) {
+    if (journal) {
+      logger.warn({ error: describe(err) }, "backup failed: resuming the hosted cluster first");
+      try {
+        await resume(!(err instanceof CancelledError));
+      } catch (resumeErr) {
+        throw new OperationError(
+          `${describe(err)}; resuming ${label} failed too (${describe(resumeErr)}): run hcp-etcd-backup resume ${req.name} -n ${req.namespace}`,
+          { cause: err },
+        );
+      }
+    }
+    throw err;
+  } finally {
+    undefer?.();
+    await access?.close();
+  }
+}
+
+function makePlan(req: HostedBackupRequest, t: HostedClusterTarget): HostedBackupPlan {
+  const steps =
+    req.mode === "quiesced"
+      ? [
+          `lock ${t.namespace}/${t.name} and journal its pausedUntil (${t.hostedCluster.spec.pausedUntil ?? "unset"}) and writer replicas`,
+          `pause reconciliation until now + ${Math.round((req.pauseTimeoutMs ?? 1_800_000) / 60_000)} min and wait for the HostedControlPlane to show it`,
+          `scale ${t.writers.map((w) => `${w.name} (${w.replicas})`).join(", ")} to 0 and wait for their pods to go`,
+          "wait until every etcd member reports the same revision",
+          `stream and verify ${req.allMembers ? "a snapshot of every member" : "the leader's snapshot"} into ${req.store.url}`,
+          "resume: restore the replicas and pausedUntil, wait for the writers, remove the journal",
+          keyStep(req, t),
+          "write the manifest",
+        ]
+      : [
+          `stream and verify ${req.allMembers ? "a snapshot of every member" : "the leader's snapshot"} into ${req.store.url} (online: the writers keep running)`,
+          keyStep(req, t),
+          "write the manifest",
+        ];
+  return {
+    cluster: `${t.namespace}/${t.name}`,
+    hcpNamespace: t.hcpNamespace,
+    mode: req.mode,
+    etcdMembers: t.etcdPods.map((p) => p.name),
+    writers: t.writers,
+    encryption: t.encryption.type,
+    keyDestination: req.key.kind,
+    steps,
+  };
+}
+
+function keyStep(req: HostedBackupRequest, t: HostedClusterTarget): string {
+  if (t.encryption.type === "kms") return "record the KMS key (the key itself stays in KMS)";
+  if (t.encryption.type === "none") return "no secret encryption configured: no key to save";
+  if (req.key.kind === "recipients")
+    return `save the aescbc key encrypted to ${req.key.recipients.length} age recipient(s)`;
+  if (req.key.kind === "store") return `save the aescbc key (0600) into ${req.key.store.url}`;
+  return "do not save the aescbc key (--no-key)";
+}
+
+interface PreparedKeys {
+  readonly facts: EncryptionFacts | undefined;
+  readonly sealed?: Uint8Array;
+  readonly raw?: Buffer;
+}
+
+async function prepareKeys(req: HostedBackupRequest, t: HostedClusterTarget): Promise<PreparedKeys> {
+  const e = t.encryption;
+  if (e.type === "none") return { facts: undefined };
+  if (e.type === "kms") {
+    return {
+      facts: {
+        type: "kms",
+        secretNames: [],
+        keys: [],
+        kms: e.arn && e.region ? { arn: e.arn, region: e.region } : undefined,
+      },
+    };
+  }
+  if (req.key.kind === "none") {
+    return {
+      facts: { type: "aescbc", secretNames: e.secrets.map((s) => `${t.namespace}/${s.name}`), keys: [] },
+    };
+  }
+  const keys = await readEncryptionKeys(req.cluster, t, req.signal);
+  const active = keys.find((k) => k.role === "active");
+  if (!active) throw new UsageError(`no active encryption key for ${t.namespace}/${t.name}`);
+  const facts: EncryptionFacts = {
+    type: "aescbc",
+    secretNames: keys.map((k) => `${t.namespace}/${k.secret}`),
+    keys: keys.map((k) => ({ fingerprint: keyFingerprint(k.key), keyName: aescbcKeyName(k.key) })),
+    object: req.key.kind === "recipients" ? KEY_OBJECT : undefined,
+  };
+  if (req.key.kind === "recipients") return { facts, sealed: await sealKey(active.key, req.key.recipients) };
+  return { facts, raw: active.key };
+}
+
+async function storeKeys(
+  req: HostedBackupRequest,
+  keys: PreparedKeys,
+  folder: string,
+): Promise<EncryptionFacts | undefined> {
+  if (keys.sealed) {
+    await req.store.put(`${folder}/${KEY_OBJECT}`, Buffer.from(keys.sealed), {
+      contentType: "application/octet-stream",
+      signal: req.signal,
+    });
+  } else if (keys.raw && req.key.kind === "store") {
+    await req.key.store.put(`${folder}/${RAW_KEY_OBJECT}`, keys.raw, {
+      contentType: "application/octet-stream",
+      signal: req.signal,
+    });
+  }
+  return keys.facts;
+}
+
+/**
+ * The survey, repeated until every member reports one revision (quiesced: the proof that nothing
+ * writes any more). Online backups take the first survey as it is.
+ */
+async function surveyUntilQuiet(
+  req: HostedBackupRequest,
+  access: EtcdAccess,
+  logger: Logger,
+  timeouts: Timeouts,
+): Promise<MemberSurvey> {
+  const deadline = Date.now() + timeouts.revisionsAgree;
+  for (;;) {
+    const survey = await surveyMembers(access.endpoints, access.connect, { signal: req.signal });
+    if (survey.members.length === 0)
+      throw new EtcdError(`no etcd member answered: ${survey.unreachable[0]?.error ?? "no endpoints"}`);
+    const revisions = survey.members.map((m) => `${m.name}=${m.status.revision}`);
+    logger.info({ members: revisions, unreachable: survey.unreachable.length }, "members surveyed");
+    if (req.mode === "online" || (revisionsAgree(survey) && survey.unreachable.length === 0)) return survey;
+    if (Date.now() >= deadline) {
+      throw new EtcdError(
+        `etcd members still disagree on the revision after ${Math.round(timeouts.revisionsAgree / 1000)}s (${revisions.join(", ")}${survey.unreachable.length ? `, ${survey.unreachable.length} unreachable` : ""}): something still writes to etcd, or a member is behind`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, req.pollMs ?? 200));
+  }
+}
+
+async function captureMembers(
+  req: HostedBackupRequest,
+  access: EtcdAccess,
+  survey: MemberSurvey,
+  folder: string,
+  logger: Logger,
+  onAllVerified: () => void,
+): Promise<CapturedSnapshot[]> {
+  const queue = snapshotCandidates(survey);
+  if (queue.length === 0) throw new OperationError("no healthy voting etcd member to snapshot");
+  const capture = (member: (typeof queue)[number], object: string, last: boolean) =>
+    captureSnapshot({
+      connect: access.connect,
+      member,
+      store: req.store,
+      objectKey: () => `${folder}/${object}`,
+      logger,
+      signal: req.signal,
+      onProgress: req.onProgress,
+      onVerified: last ? onAllVerified : undefined,
+    });
+  if (req.allMembers) {
+    const out: CapturedSnapshot[] = [];
+    for (const [i, member] of queue.entries()) {
+      out.push(await capture(member, i === 0 ? SNAPSHOT_FILE : `snapshot-${member.name}.db`, i === queue.length - 1));
+    }
+    return out;
+  }
+  // The leader first; a member that fails mid-stream hands over to the next (same revision: writes are stopped).
+  let lastError: unknown;
+  for (const [i, member] of queue.entries()) {
+    try {
+      return [await capture(member, SNAPSHOT_FILE, true)];
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof EtcdError)) throw err;
+      const next = queue[i + 1];
+      if (next)
+        logger.warn({ failed: member.name, reason: describe(err), next: next.name }, "member failed, falling back");
+    }
+  }
+  throw lastError;
+}

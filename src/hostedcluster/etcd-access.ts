@@ -1,0 +1,111 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { PortForward } from "@kubernetes/client-node";
+import { OperationError } from "../errors.js";
+import { directConnector, type EtcdConnector } from "../etcd/connector.js";
+import { type Endpoint, parseEndpoint, parseEndpoints } from "../etcd/endpoint.js";
+import type { Logger } from "../logging.js";
+import type { HostedClusterTarget } from "./discovery.js";
+import type { ManagementCluster } from "./kube.js";
+import { ETCD_CLIENT_PORT } from "./names.js";
+
+/** How this run reaches the hosted cluster's etcd members, and what to close afterwards. */
+export interface EtcdAccess {
+  readonly how: "endpoints" | "pod-network" | "port-forward";
+  readonly endpoints: readonly Endpoint[];
+  readonly connect: EtcdConnector;
+  close(): Promise<void>;
+}
+
+export interface AccessOptions {
+  /** --endpoints: reach etcd there (TLS still from the cluster's Secrets). */
+  readonly endpoints?: string;
+  /** Force the port-forward even inside a pod (tests, or a pod outside the management cluster's network). */
+  readonly portForward?: boolean;
+  readonly logger: Logger;
+}
+
+/**
+ * In this order: the endpoints the user gave; inside a pod of the management cluster, each etcd
+ * pod's IP (every member answers for itself, so the survey proves the revisions agree — the
+ * `etcd-client` Service would answer from a random member); from a laptop, a port-forward through
+ * the API server to each etcd pod. Always with the cluster's CA and client certificate, checked
+ * against the name HyperShift's server certificates carry.
+ */
+export async function reachEtcd(
+  cluster: ManagementCluster,
+  target: HostedClusterTarget,
+  options: AccessOptions,
+): Promise<EtcdAccess> {
+  const connect = directConnector({ tls: target.tls });
+  if (options.endpoints) {
+    return { how: "endpoints", endpoints: parseEndpoints(options.endpoints), connect, close: async () => {} };
+  }
+  const inPod = process.env.KUBERNETES_SERVICE_HOST !== undefined && !options.portForward;
+  if (inPod) {
+    const endpoints = target.etcdPods
+      .filter((p) => p.podIP)
+      .map((p) => parseEndpoint(`https://${p.podIP}:${ETCD_CLIENT_PORT}`));
+    if (endpoints.length === 0) throw new OperationError(`no etcd pod of ${target.hcpNamespace} has an IP yet`);
+    return { how: "pod-network", endpoints, connect, close: async () => {} };
+  }
+  const forwards = await Promise.all(
+    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, options.logger)),
+  );
+  return {
+    how: "port-forward",
+    endpoints: forwards.map((f) => parseEndpoint(`https://127.0.0.1:${f.port}`)),
+    connect,
+    close: async () => {
+      await Promise.all(forwards.map((f) => f.close()));
+    },
+  };
+}
+
+/**
+ * A loopback port whose every connection is a port-forward (WebSocket through the API server) to
+ * the pod's etcd client port: what `kubectl port-forward` does, without kubectl.
+ */
+async function forwardPod(
+  cluster: ManagementCluster,
+  namespace: string,
+  pod: string,
+  logger: Logger,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const pf = new PortForward(cluster.config, true);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    pf.portForward(namespace, pod, [ETCD_CLIENT_PORT], socket, null, socket).then(
+      (ws) => {
+        const close = () => {
+          const w = typeof ws === "function" ? ws() : ws;
+          w?.close();
+        };
+        socket.on("close", close);
+      },
+      (err: unknown) => {
+        logger.warn(
+          { pod: `${namespace}/${pod}`, error: err instanceof Error ? err.message : String(err) },
+          "port-forward failed",
+        );
+        socket.destroy();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new OperationError("port-forward did not bind a port");
+  logger.debug({ pod: `${namespace}/${pod}`, port: address.port }, "port-forward listening");
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,215 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import { CancelledError, type HcpError, OperationError, UsageError } from "../errors.js";
+
+/** Where the credentials come from, resolved as kubectl resolves them. */
+export interface KubeAccess {
+  /** --kubeconfig; else KUBECONFIG; else ~/.kube/config; else the pod's service account. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** Root for the in-cluster files (tests run a Job's command line locally); default "/". */
+  readonly inClusterRoot?: string;
+}
+
+const SA_DIR = "var/run/secrets/kubernetes.io/serviceaccount";
+
+export function loadKubeConfig(access: KubeAccess = {}): KubeConfig {
+  const kc = new KubeConfig();
+  const root = access.inClusterRoot ?? "/";
+  try {
+    if (access.kubeconfig) kc.loadFromFile(access.kubeconfig);
+    else if (process.env.KUBECONFIG || existsSync(join(homedir(), ".kube", "config"))) kc.loadFromDefault();
+    else if (process.env.KUBERNETES_SERVICE_HOST && existsSync(join(root, SA_DIR, "token"))) {
+      // client-node joins its absolute paths onto the prefix: "/" would make "//var/...".
+      kc.loadFromCluster(root === "/" ? "" : root);
+    } else {
+      throw new UsageError(
+        "no Kubernetes credentials: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod with a service account",
+      );
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const file = access.kubeconfig ?? process.env.KUBECONFIG ?? "~/.kube/config";
+    throw new UsageError(`cannot load the kubeconfig ${file}: ${firstLine(err)}`, { cause: err });
+  }
+  if (access.context) {
+    if (!kc.getContexts().some((c) => c.name === access.context)) {
+      throw new UsageError(
+        `no context "${access.context}" in the kubeconfig; it has: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(", ") || "none"
+        }`,
+      );
+    }
+    kc.setCurrentContext(access.context);
+  }
+  if (!kc.getCurrentCluster()) throw new UsageError("the kubeconfig has no current context: pass --context NAME");
+  return kc;
+}
+
+/** What a request was: for messages that say which verb on which resource failed (RBAC speaks that way). */
+export interface KubeRequest {
+  readonly verb: "get" | "list" | "patch" | "update" | "watch" | "create";
+  /** Resource as RBAC names it: `hostedclusters`, `deployments/scale`, `secrets`. */
+  readonly resource: string;
+  readonly namespace: string;
+  readonly name?: string;
+}
+
+/** A failed Kubernetes request that may succeed when retried (5xx, 429, a dropped connection). */
+export class KubeTransientError extends OperationError {}
+
+/** One line from a client-node failure: who refused what, and what to do. */
+export function kubeError(err: unknown, req: KubeRequest, server: string): HcpError {
+  if (err instanceof OperationError || err instanceof UsageError) return err;
+  const what = `${req.verb} ${req.resource}${req.name ? ` "${req.name}"` : ""} in namespace ${req.namespace}`;
+  if (err instanceof ApiException) {
+    const message = statusMessage(err.body) ?? `HTTP ${err.code}`;
+    switch (err.code) {
+      case 401:
+        return new OperationError(`the Kubernetes API at ${server} refused our credentials (${what}): log in again`, {
+          cause: err,
+        });
+      case 403:
+        return new OperationError(`not allowed to ${what}: ${message}`, { cause: err });
+      case 404:
+        return new OperationError(`${req.resource} "${req.name ?? "?"}" not found in namespace ${req.namespace}`, {
+          cause: err,
+        });
+      case 409:
+        return new KubeTransientError(`conflict on ${what} (changed meanwhile): ${message}`, { cause: err });
+      case 422:
+        return new OperationError(`the Kubernetes API rejected ${what}: ${message}`, { cause: err });
+      default:
+        if (err.code === 429 || err.code >= 500)
+          return new KubeTransientError(`the Kubernetes API failed ${what} (${err.code}): ${message}`, { cause: err });
+        return new OperationError(`the Kubernetes API refused ${what} (${err.code}): ${message}`, { cause: err });
+    }
+  }
+  const code = (err as { code?: string }).code;
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH" || code === "ETIMEDOUT")
+    return new KubeTransientError(`cannot reach the Kubernetes API at ${server} (${code}) to ${what}`, { cause: err });
+  return new KubeTransientError(`the Kubernetes API at ${server} failed to ${what}: ${firstLine(err)}`, { cause: err });
+}
+
+function statusMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === "string") {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.split("\n")[0];
+    }
+  }
+  const m = (parsed as { message?: unknown } | null)?.message;
+  return typeof m === "string" ? m : undefined;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
+}
+
+const HYPERSHIFT = { group: "hypershift.openshift.io", version: "v1beta1" } as const;
+const mergePatch = () => setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * The management cluster, as the backup uses it: every call names what it does for the error
+ * map, honours the signal, and returns plain JSON objects that the callers validate.
+ */
+export class ManagementCluster {
+  readonly server: string;
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(readonly config: KubeConfig) {
+    this.server = config.getCurrentCluster()?.server ?? "(no server)";
+    this.core = config.makeApiClient(CoreV1Api);
+    this.apps = config.makeApiClient(AppsV1Api);
+    this.custom = config.makeApiClient(CustomObjectsApi);
+  }
+
+  private async call<T>(req: KubeRequest, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    if (signal?.aborted) throw new CancelledError(`${req.verb} ${req.resource} was cancelled`);
+    try {
+      return await work();
+    } catch (err) {
+      throw kubeError(err, req, this.server);
+    }
+  }
+
+  getHostedCluster(namespace: string, name: string, signal?: AbortSignal): Promise<unknown> {
+    return this.call({ verb: "get", resource: "hostedclusters", namespace, name }, signal, () =>
+      this.custom.getNamespacedCustomObject({ ...HYPERSHIFT, plural: "hostedclusters", namespace, name }),
+    );
+  }
+
+  patchHostedCluster(namespace: string, name: string, body: object, signal?: AbortSignal): Promise<unknown> {
+    return this.call({ verb: "patch", resource: "hostedclusters", namespace, name }, signal, () =>
+      this.custom.patchNamespacedCustomObject(
+        { ...HYPERSHIFT, plural: "hostedclusters", namespace, name, body },
+        mergePatch(),
+      ),
+    );
+  }
+
+  getHostedControlPlane(namespace: string, name: string, signal?: AbortSignal): Promise<unknown> {
+    return this.call({ verb: "get", resource: "hostedcontrolplanes", namespace, name }, signal, () =>
+      this.custom.getNamespacedCustomObject({ ...HYPERSHIFT, plural: "hostedcontrolplanes", namespace, name }),
+    );
+  }
+
+  getStatefulSet(namespace: string, name: string, signal?: AbortSignal) {
+    return this.call({ verb: "get", resource: "statefulsets", namespace, name }, signal, () =>
+      this.apps.readNamespacedStatefulSet({ namespace, name }),
+    );
+  }
+
+  getDeployment(namespace: string, name: string, signal?: AbortSignal) {
+    return this.call({ verb: "get", resource: "deployments", namespace, name }, signal, () =>
+      this.apps.readNamespacedDeployment({ namespace, name }),
+    );
+  }
+
+  getDeploymentScale(namespace: string, name: string, signal?: AbortSignal) {
+    return this.call({ verb: "get", resource: "deployments/scale", namespace, name }, signal, () =>
+      this.apps.readNamespacedDeploymentScale({ namespace, name }),
+    );
+  }
+
+  scaleDeployment(namespace: string, name: string, replicas: number, signal?: AbortSignal) {
+    return this.call({ verb: "patch", resource: "deployments/scale", namespace, name }, signal, () =>
+      this.apps.patchNamespacedDeploymentScale({ namespace, name, body: { spec: { replicas } } }, mergePatch()),
+    );
+  }
+
+  listPods(namespace: string, labelSelector: string, signal?: AbortSignal) {
+    return this.call({ verb: "list", resource: "pods", namespace }, signal, () =>
+      this.core.listNamespacedPod({ namespace, labelSelector }),
+    );
+  }
+
+  getSecret(namespace: string, name: string, signal?: AbortSignal) {
+    return this.call({ verb: "get", resource: "secrets", namespace, name }, signal, () =>
+      this.core.readNamespacedSecret({ namespace, name }),
+    );
+  }
+
+  getConfigMap(namespace: string, name: string, signal?: AbortSignal) {
+    return this.call({ verb: "get", resource: "configmaps", namespace, name }, signal, () =>
+      this.core.readNamespacedConfigMap({ namespace, name }),
+    );
+  }
+}

@@ -1,0 +1,246 @@
+import { hostname, userInfo } from "node:os";
+import { CancelledError, OperationError } from "../errors.js";
+import type { Logger } from "../logging.js";
+import type { HostedClusterTarget } from "./discovery.js";
+import { parseHostedCluster } from "./discovery.js";
+import { isLockFresh, JOURNAL_ANNOTATION, type Journal, parseJournal, serializeJournal } from "./journal.js";
+import { KubeTransientError, type ManagementCluster } from "./kube.js";
+import { pauseDeadline } from "./pause.js";
+
+/** What the quiesce and resume steps need; `now` is the clock the pause deadline is computed from. */
+export interface QuiesceContext {
+  readonly cluster: ManagementCluster;
+  readonly target: HostedClusterTarget;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+  readonly now?: () => Date;
+  /** Poll interval while waiting for the cluster to reach a state (default 100 ms). */
+  readonly pollMs?: number;
+}
+
+const where = (t: HostedClusterTarget) => `${t.namespace}/${t.name}`;
+
+/**
+ * Phase 3: takes the lock and writes the journal — before anything changes. A fresh journal of
+ * another run refuses the backup; a stale one (its run died) is reported: `resume` cleans it up.
+ * The patch carries the resourceVersion discovery read, so two backups racing to lock cannot both win.
+ */
+export async function lockAndJournal(
+  ctx: QuiesceContext,
+  init: { runId: string; mode: Journal["mode"]; lockMs: number },
+): Promise<Journal> {
+  const { target } = ctx;
+  const now = (ctx.now ?? (() => new Date()))();
+  const existing = target.hostedCluster.metadata.annotations?.[JOURNAL_ANNOTATION];
+  if (existing !== undefined) {
+    const j = parseJournal(existing, where(target));
+    const who = `${j.holder.user}@${j.holder.host} (pid ${j.holder.pid}, started ${j.startedAt})`;
+    if (isLockFresh(j, now))
+      throw new OperationError(
+        `another backup of ${where(target)} is running: ${who}; wait for it, or if it died run: hcp-etcd-backup resume ${target.name} -n ${target.namespace}`,
+      );
+    throw new OperationError(
+      `an earlier backup of ${where(target)} did not finish (${who}): run hcp-etcd-backup resume ${target.name} -n ${target.namespace} first`,
+    );
+  }
+  const journal: Journal = {
+    version: 1,
+    runId: init.runId,
+    holder: { user: safeUser(), host: hostname(), pid: process.pid },
+    startedAt: now.toISOString(),
+    lockExpiresAt: new Date(now.getTime() + init.lockMs).toISOString(),
+    mode: init.mode,
+    original: {
+      pausedUntil: target.hostedCluster.spec.pausedUntil ?? null,
+      writers: target.writers.map((w) => ({ namespace: target.hcpNamespace, name: w.name, replicas: w.replicas })),
+    },
+    changed: { scaledWriters: [] },
+  };
+  await ctx.cluster.patchHostedCluster(
+    target.namespace,
+    target.name,
+    {
+      metadata: {
+        resourceVersion: target.hostedCluster.metadata.resourceVersion,
+        annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) },
+      },
+    },
+    ctx.signal,
+  );
+  ctx.logger.info(
+    { cluster: where(target), runId: journal.runId, lockExpiresAt: journal.lockExpiresAt },
+    "locked and journaled",
+  );
+  return journal;
+}
+
+/**
+ * Phase 4a: pauses reconciliation until a deadline (never "true": if this process dies, the
+ * cluster resumes by itself then), recorded in the journal in the same patch. A cluster that was
+ * already paused by someone else keeps its own value, and resume puts it back.
+ */
+export async function pause(ctx: QuiesceContext, journal: Journal, timeoutMs: number): Promise<Journal> {
+  const deadline = pauseDeadline((ctx.now ?? (() => new Date()))(), timeoutMs);
+  const next: Journal = { ...journal, changed: { ...journal.changed, pausedUntil: deadline } };
+  await patchJournal(ctx, next, { spec: { pausedUntil: deadline } });
+  ctx.logger.info({ cluster: where(ctx.target), pausedUntil: deadline }, "reconciliation paused");
+  return next;
+}
+
+/**
+ * Phase 4b: the pause must reach the HostedControlPlane before the writers are scaled: until then
+ * the control-plane operator puts them straight back.
+ */
+export async function waitForPause(ctx: QuiesceContext, deadline: string, timeoutMs: number): Promise<void> {
+  const { target } = ctx;
+  await waitUntil(
+    ctx,
+    timeoutMs,
+    `the pause to reach the HostedControlPlane ${target.hcpNamespace}/${target.name}`,
+    async () => {
+      const hcp = (await ctx.cluster.getHostedControlPlane(target.hcpNamespace, target.name, ctx.signal)) as {
+        spec?: { pausedUntil?: string };
+        status?: { conditions?: Array<{ type?: string; status?: string }> };
+      };
+      const inactive = hcp.status?.conditions?.some((c) => c.type === "ReconciliationActive" && c.status === "False");
+      return hcp.spec?.pausedUntil === deadline && inactive === true;
+    },
+  );
+}
+
+/** Phase 4c: every writer to zero through the scale subresource, journaled before each change. */
+export async function scaleWritersDown(ctx: QuiesceContext, journal: Journal): Promise<Journal> {
+  let j = journal;
+  for (const w of ctx.target.writers) {
+    j = { ...j, changed: { ...j.changed, scaledWriters: [...j.changed.scaledWriters, w.name] } };
+    await patchJournal(ctx, j, {});
+    await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
+  }
+  ctx.logger.info({ writers: ctx.target.writers.map((w) => w.name) }, "writers scaled to zero");
+  return j;
+}
+
+/** Phase 4d: no writer pod left: nothing writes to etcd any more. */
+export async function waitForWritersGone(ctx: QuiesceContext, timeoutMs: number): Promise<void> {
+  for (const w of ctx.target.writers) {
+    await waitUntil(ctx, timeoutMs, `the pods of ${ctx.target.hcpNamespace}/${w.name} to terminate`, async () => {
+      const pods = await ctx.cluster.listPods(ctx.target.hcpNamespace, `app=${w.name}`, ctx.signal);
+      return pods.items.length === 0;
+    });
+  }
+  ctx.logger.info({ writers: ctx.target.writers.map((w) => w.name) }, "writer pods gone");
+}
+
+/**
+ * Puts back exactly what the journal says this run changed — replicas first (while still paused,
+ * so nothing races them), then the original pausedUntil (JSON null when there was none) — waits
+ * until the writers are available again, then removes the journal. Safe to run twice, and after
+ * a crash (`resume`). Transient API failures are retried; the journal stays until it succeeds.
+ */
+export async function resumeFromJournal(
+  ctx: QuiesceContext,
+  journal: Journal,
+  options: { availableTimeoutMs: number; waitAvailable?: boolean },
+): Promise<{ restoredWriters: string[]; restoredPause: boolean }> {
+  const { target } = ctx;
+  const restoredWriters: string[] = [];
+  for (const w of journal.original.writers) {
+    if (!journal.changed.scaledWriters.includes(w.name)) continue;
+    await retrying(ctx, () => ctx.cluster.scaleDeployment(w.namespace, w.name, w.replicas, ctx.signal));
+    restoredWriters.push(w.name);
+  }
+  const restoredPause = journal.changed.pausedUntil !== undefined;
+  if (restoredPause) {
+    await retrying(ctx, () =>
+      ctx.cluster.patchHostedCluster(
+        target.namespace,
+        target.name,
+        { spec: { pausedUntil: journal.original.pausedUntil } },
+        ctx.signal,
+      ),
+    );
+  }
+  if (options.waitAvailable !== false) {
+    for (const w of journal.original.writers) {
+      if (!restoredWriters.includes(w.name) || w.replicas === 0) continue;
+      await waitUntil(ctx, options.availableTimeoutMs, `${w.namespace}/${w.name} to be available again`, async () => {
+        const d = await ctx.cluster.getDeployment(w.namespace, w.name, ctx.signal);
+        return (d.status?.availableReplicas ?? 0) >= w.replicas;
+      });
+    }
+  }
+  await retrying(ctx, () =>
+    ctx.cluster.patchHostedCluster(
+      target.namespace,
+      target.name,
+      { metadata: { annotations: { [JOURNAL_ANNOTATION]: null } } },
+      ctx.signal,
+    ),
+  );
+  ctx.logger.info({ cluster: where(target), restoredWriters, restoredPause }, "cluster resumed");
+  return { restoredWriters, restoredPause };
+}
+
+/** The journal on the HostedCluster now, if any (for `resume`). */
+export async function readJournal(cluster: ManagementCluster, namespace: string, name: string, signal?: AbortSignal) {
+  const hc = parseHostedCluster(await cluster.getHostedCluster(namespace, name, signal), `${namespace}/${name}`);
+  const raw = hc.metadata.annotations?.[JOURNAL_ANNOTATION];
+  return { hostedCluster: hc, journal: raw === undefined ? undefined : parseJournal(raw, `${namespace}/${name}`) };
+}
+
+async function patchJournal(ctx: QuiesceContext, journal: Journal, extra: { spec?: object }): Promise<void> {
+  await retrying(ctx, () =>
+    ctx.cluster.patchHostedCluster(
+      ctx.target.namespace,
+      ctx.target.name,
+      { ...extra, metadata: { annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) } } },
+      ctx.signal,
+    ),
+  );
+}
+
+/** Retries what the API may answer differently a moment later (5xx, 429, conflicts, dropped connections). */
+async function retrying<T>(ctx: QuiesceContext, work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!(err instanceof KubeTransientError) || i >= attempts) throw err;
+      ctx.logger.warn({ attempt: i, error: err.message }, "Kubernetes request failed, retrying");
+      await delay(ctx, 200 * 2 ** (i - 1));
+    }
+  }
+}
+
+async function waitUntil(ctx: QuiesceContext, timeoutMs: number, what: string, done: () => Promise<boolean>) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return;
+    if (Date.now() >= deadline)
+      throw new OperationError(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
+    await delay(ctx, ctx.pollMs ?? 100);
+  }
+}
+
+function delay(ctx: QuiesceContext, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (ctx.signal?.aborted) return reject(new CancelledError("cancelled while waiting"));
+    const t = setTimeout(() => {
+      ctx.signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new CancelledError("cancelled while waiting"));
+    };
+    ctx.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? "unknown");
+  }
+}
