@@ -42,6 +42,11 @@ export interface HostedBackupRequest {
   readonly store: Store;
   readonly mode: "quiesced" | "online";
   readonly key: KeyDestination;
+  /**
+   * Refuse an aescbc cluster whose key has no destination, before any change (true unless the
+   * user said --no-key): a backup without its key cannot be restored.
+   */
+  readonly keyRequired?: boolean;
   readonly writers?: readonly string[];
   /** How long the pause lasts if this process dies (default 30 min): reconciliation resumes by itself then. */
   readonly pauseTimeoutMs?: number;

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
+import { addHostedOptions, type HostedFlags, runHostedBackup } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
+import { addKubeOptions } from "./kube-options.js";
 import {
   addEtcdOptions,
   addStoreReadOptions,
@@ -14,7 +16,9 @@ import {
 import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
-interface BackupFlags extends EtcdFlags, StoreFlags {
+interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFlags, "output"> {
+  /** `--key <file>` (etcd TLS) or `--no-key` (false: do not save a hosted cluster's encryption key). */
+  key?: string | boolean;
   to?: string;
   name?: string;
   member?: string;
@@ -23,19 +27,33 @@ interface BackupFlags extends EtcdFlags, StoreFlags {
 
 export function registerBackup(program: Command, ctx: CliContext): void {
   const cmd = program
-    .command("backup")
-    .description("stream a verified etcd snapshot into S3 or a local store, then write its manifest")
+    .command("backup [hosted-cluster]")
+    .description(
+      "back up a hosted cluster's etcd (with -n; the documented procedure, made safe) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
+    )
     .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--name <label>", "label of this backup series (required for plain etcd)")
     .option("--member <name>", "member to snapshot (default: the leader; falls back to another healthy member)")
     .addOption(outputOption());
+  addKubeOptions(cmd);
+  addHostedOptions(cmd);
   addEtcdOptions(cmd);
   addStoreReadOptions(cmd);
   addStoreUploadOptions(cmd);
-  cmd.action(async (flags: BackupFlags) => {
+  cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
+    if (hostedCluster !== undefined) {
+      if (!flags.to)
+        throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
+      await runHostedBackup(hostedCluster, { ...flags, to: flags.to }, ctx);
+      return;
+    }
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
-    const conn = await etcdConnection(flags);
+    if (typeof flags.key === "boolean")
+      throw new UsageError(
+        "--no-key applies to a hosted cluster's backup only (backup <hosted-cluster> -n <namespace>)",
+      );
+    const conn = await etcdConnection({ ...flags, key: flags.key });
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");
     const store = openStore(flags.to, storeSettings(flags));

@@ -6,6 +6,7 @@ import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
 import { registerList } from "./list.js";
 import { registerPrune } from "./prune.js";
+import { registerResume } from "./resume.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerVerify } from "./verify.js";
 
@@ -39,6 +40,7 @@ export function buildProgram(ctx: MutableCliContext): Command {
     });
   registerSnapshot(program, ctx);
   registerBackup(program, ctx);
+  registerResume(program, ctx);
   registerList(program, ctx);
   registerVerify(program, ctx);
   registerPrune(program, ctx);

@@ -18,7 +18,14 @@ export interface QuiesceContext {
   readonly pollMs?: number;
 }
 
-const where = (t: HostedClusterTarget) => `${t.namespace}/${t.name}`;
+/** What resume needs: it runs after a crash too, from the journal alone, without discovery. */
+export interface ResumeContext extends Omit<QuiesceContext, "target"> {
+  readonly target: { readonly namespace: string; readonly name: string };
+}
+
+type Waiting = Pick<QuiesceContext, "logger" | "signal" | "pollMs">;
+
+const where = (t: { namespace: string; name: string }) => `${t.namespace}/${t.name}`;
 
 /**
  * Phase 3: takes the lock and writes the journal — before anything changes. A fresh journal of
@@ -138,7 +145,7 @@ export async function waitForWritersGone(ctx: QuiesceContext, timeoutMs: number)
  * a crash (`resume`). Transient API failures are retried; the journal stays until it succeeds.
  */
 export async function resumeFromJournal(
-  ctx: QuiesceContext,
+  ctx: ResumeContext,
   journal: Journal,
   options: { availableTimeoutMs: number; waitAvailable?: boolean },
 ): Promise<{ restoredWriters: string[]; restoredPause: boolean }> {
@@ -200,7 +207,7 @@ async function patchJournal(ctx: QuiesceContext, journal: Journal, extra: { spec
 }
 
 /** Retries what the API may answer differently a moment later (5xx, 429, conflicts, dropped connections). */
-async function retrying<T>(ctx: QuiesceContext, work: () => Promise<T>, attempts = 5): Promise<T> {
+async function retrying<T>(ctx: Waiting, work: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await work();
@@ -212,7 +219,7 @@ async function retrying<T>(ctx: QuiesceContext, work: () => Promise<T>, attempts
   }
 }
 
-async function waitUntil(ctx: QuiesceContext, timeoutMs: number, what: string, done: () => Promise<boolean>) {
+async function waitUntil(ctx: Waiting, timeoutMs: number, what: string, done: () => Promise<boolean>) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await done()) return;
@@ -222,7 +229,7 @@ async function waitUntil(ctx: QuiesceContext, timeoutMs: number, what: string, d
   }
 }
 
-function delay(ctx: QuiesceContext, ms: number): Promise<void> {
+function delay(ctx: Waiting, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (ctx.signal?.aborted) return reject(new CancelledError("cancelled while waiting"));
     const t = setTimeout(() => {

@@ -1,0 +1,160 @@
+import { type Command, Option } from "commander";
+import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { type KubeFlags, kubeAccess } from "./kube-options.js";
+import { type StoreFlags, storeSettings } from "./options.js";
+import { toJson, totalKeysText, write } from "./output.js";
+import { transferProgress } from "./progress.js";
+
+export interface HostedFlags extends KubeFlags, StoreFlags {
+  to?: string;
+  mode?: "quiesced" | "online";
+  writers?: string;
+  pauseTimeout?: string;
+  keyRecipient?: string[];
+  keyTo?: string;
+  /** `--no-key` negates the etcd TLS flag `--key <file>`: false here means "do not save the key". */
+  key?: string | boolean;
+  allMembers?: boolean;
+  dryRun?: boolean;
+  portForward?: boolean;
+  endpoints?: string;
+  output: "text" | "json";
+}
+
+export function addHostedOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--mode <mode>", "quiesced: writers scaled to 0 (the documented procedure); online: they keep running")
+        .choices(["quiesced", "online"])
+        .default("quiesced"),
+    )
+    .option(
+      "--writers <names>",
+      "etcd writers to scale down (default: kube-apiserver,openshift-apiserver,openshift-oauth-apiserver)",
+    )
+    .option("--pause-timeout <duration>", "how long the pause lasts if this tool dies (e.g. 30m, 1h)", "30m")
+    .option(
+      "--key-recipient <age1...>",
+      "save the encryption key encrypted to this age recipient (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option("--key-to <dir|store-url>", "save the encryption key unencrypted (0600) into this separate store")
+    .option("--no-key", "do not save the encryption key (the backup then restores only with a key kept elsewhere)")
+    .option("--all-members", "save one snapshot per etcd member, as the documented procedure does")
+    .option("--port-forward", "reach etcd through a port-forward even inside a pod")
+    .option("--dry-run", "print the plan and change nothing");
+}
+
+export function parseDuration(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`${flag} must be a duration like 90s, 30m or 1h, got "${value}"`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  const ms = n * unit;
+  if (ms < 60_000 || ms > 24 * 3_600_000) throw new UsageError(`${flag} must be between 1m and 24h, got "${value}"`);
+  return ms;
+}
+
+export async function runHostedBackup(
+  name: string,
+  flags: HostedFlags & { to: string },
+  ctx: CliContext,
+): Promise<void> {
+  if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+  if (typeof flags.key === "string")
+    throw new UsageError(
+      "--key is etcd's TLS key file; a hosted cluster's TLS comes from its Secrets (did you mean --key-to?)",
+    );
+  const noKey = flags.key === false;
+  const recipients = flags.keyRecipient ?? [];
+  const chosen = [recipients.length > 0, flags.keyTo !== undefined, noKey].filter(Boolean).length;
+  if (chosen > 1) throw new UsageError("choose one of --key-recipient, --key-to and --no-key");
+  const pauseTimeoutMs = parseDuration("--pause-timeout", flags.pauseTimeout ?? "30m");
+  const [{ openStore }, { loadKubeConfig, ManagementCluster }, { backupHostedCluster }] = await Promise.all([
+    import("../store/open-store.js"),
+    import("../hostedcluster/kube.js"),
+    import("../backup/hosted-backup.js"),
+  ]);
+  const settings = storeSettings(flags);
+  const store = openStore(flags.to, settings);
+  const cluster = new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
+  const key =
+    recipients.length > 0
+      ? { kind: "recipients" as const, recipients }
+      : flags.keyTo !== undefined
+        ? { kind: "store" as const, store: openStore(flags.keyTo, settings) }
+        : { kind: "none" as const };
+  const progress = transferProgress("snapshot");
+  let result: Awaited<ReturnType<typeof backupHostedCluster>>;
+  try {
+    result = await backupHostedCluster({
+      cluster,
+      namespace: flags.namespace,
+      name,
+      store,
+      mode: flags.mode ?? "quiesced",
+      key,
+      keyRequired: !noKey,
+      writers: flags.writers
+        ?.split(",")
+        .map((w) => w.trim())
+        .filter(Boolean),
+      pauseTimeoutMs,
+      endpoints: flags.endpoints,
+      portForward: flags.portForward,
+      allMembers: flags.allMembers,
+      dryRun: flags.dryRun,
+      signal: ctx.signal,
+      logger: ctx.logger,
+      defer: (what, cleanup) => ctx.defer(what, cleanup),
+      onProgress: progress.update,
+    });
+  } finally {
+    progress.stop();
+  }
+  if (result.dryRun) {
+    if (flags.output === "json") write(toJson({ dryRun: true, plan: result.plan }));
+    else {
+      write(`plan for ${result.plan.cluster} (${result.plan.mode}; nothing was changed):`);
+      for (const [i, step] of result.plan.steps.entries()) write(`  ${i + 1}. ${step}`);
+    }
+    return;
+  }
+  const m = result.manifest;
+  const s = m.snapshot;
+  if (flags.output === "json") {
+    write(
+      toJson({
+        ref: result.ref,
+        backupId: m.backupId,
+        mode: m.mode,
+        writerDowntime: m.writerDowntime,
+        snapshot: s,
+        encryption: m.encryption,
+        timings: m.timings,
+        etcdAccess: result.access,
+      }),
+    );
+    return;
+  }
+  write(
+    [
+      `backup ${m.backupId} of ${result.plan.cluster} stored and verified`,
+      `  ref       ${result.ref}`,
+      `  mode      ${m.mode}${m.writerDowntime ? `; writers down ${m.writerDowntime.seconds.toFixed(1)}s (${m.writerDowntime.startedAt} to ${m.writerDowntime.endedAt})` : ""}`,
+      `  member    ${m.source.member.name} (${m.source.member.isLeader ? "leader" : "follower"}, etcd ${m.source.etcdVersion}, reached by ${result.access})`,
+      `  revision  ${s.revision}, ${totalKeysText(s.totalKeys)}, status hash ${s.statusHash.toString(16)}`,
+      `  size      ${s.objectSize} bytes, sha256 ${s.sha256}`,
+      `  key       ${keyLine(m.encryption)}`,
+      `  duration  ${m.timings.totalSeconds.toFixed(2)}s`,
+    ].join("\n"),
+  );
+}
+
+function keyLine(e: import("../store/manifest.js").EncryptionFacts | undefined): string {
+  if (!e) return "no secret encryption configured";
+  if (e.type === "kms") return `KMS${e.kms ? ` ${e.kms.arn} (${e.kms.region})` : ""}`;
+  if (e.keys.length === 0) return "aescbc key NOT saved (--no-key)";
+  return `aescbc ${e.keys.map((k) => k.keyName).join(", ")} saved${e.object ? ` as ${e.object} (age)` : " to --key-to"}`;
+}

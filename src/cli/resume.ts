@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
+import { outputOption } from "./options.js";
+import { toJson, write } from "./output.js";
+
+interface ResumeFlags extends KubeFlags {
+  output: "text" | "json";
+  wait: boolean;
+}
+
+export function registerResume(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command("resume <hosted-cluster>")
+    .description(
+      "bring a hosted cluster back after an interrupted backup: the replicas and pausedUntil from its journal; safe at any time",
+    )
+    .option("--no-wait", "do not wait for the writers to be available again")
+    .addOption(outputOption());
+  addKubeOptions(cmd);
+  cmd.action(async (name: string, flags: ResumeFlags) => {
+    if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+    const { loadKubeConfig, ManagementCluster } = await import("../hostedcluster/kube.js");
+    const { readJournal, resumeFromJournal } = await import("../hostedcluster/quiesce.js");
+    const cluster = new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
+    const { journal } = await readJournal(cluster, flags.namespace, name, ctx.signal);
+    if (!journal) {
+      if (flags.output === "json") write(toJson({ resumed: false, reason: "no journal" }));
+      else
+        write(`nothing to resume: ${flags.namespace}/${name} has no backup journal (no backup running or interrupted)`);
+      return;
+    }
+    const r = await resumeFromJournal(
+      { cluster, target: { namespace: flags.namespace, name }, logger: ctx.logger },
+      journal,
+      { availableTimeoutMs: 600_000, waitAvailable: flags.wait },
+    );
+    if (flags.output === "json") {
+      write(toJson({ resumed: true, runId: journal.runId, ...r, original: journal.original }));
+      return;
+    }
+    write(
+      `resumed ${flags.namespace}/${name} (backup run ${journal.runId}, started ${journal.startedAt} by ${journal.holder.user}@${journal.holder.host})`,
+    );
+    for (const w of journal.original.writers)
+      if (r.restoredWriters.includes(w.name)) write(`  ${w.namespace}/${w.name} scaled back to ${w.replicas}`);
+    if (r.restoredPause) write(`  pausedUntil restored to ${journal.original.pausedUntil ?? "unset (removed)"}`);
+    write("  journal removed");
+  });
+}
