@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
+import { openKey } from "../../src/hostedcluster/key-envelope.js";
+import { CLI, runCli } from "../support/cli.js";
+import { type ClusterState, clusterState, eventually, type HostedLab, startHostedLab } from "../support/hosted.js";
+
+const ORIGINAL: ClusterState = {
+  pausedUntil: undefined,
+  journal: false,
+  writers: {
+    "kube-apiserver": { replicas: 3, pods: 3 },
+    "openshift-apiserver": { replicas: 3, pods: 3 },
+    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
+  },
+};
+
+describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member etcd)", () => {
+  let lab: HostedLab;
+  let identity: string;
+  let recipient: string;
+  let kube: string[];
+
+  before(async () => {
+    lab = await startHostedLab();
+    identity = await generateIdentity();
+    recipient = await identityToRecipient(identity);
+    kube = ["-n", "clusters", "--kubeconfig", lab.kubeconfig];
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  const backup = (store: string, extra: string[] = []) =>
+    runCli(["backup", "example", ...kube, "--to", store, "--key-recipient", recipient, ...extra]);
+
+  it("quiesced (default): manifest v2, key saved and decryptable, writers down only while the snapshot streamed, cluster back exactly", async () => {
+    const store = join(lab.work, "quiesced");
+    const r = await backup(store, ["-o", "json", "--log-format", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ref: string; etcdAccess: string };
+    assert.equal(out.etcdAccess, "port-forward", "from a laptop etcd is reached through the API server");
+    const manifest = JSON.parse(readFileSync(join(out.ref, "manifest.json"), "utf8"));
+    assert.equal(manifest.schemaVersion, 2);
+    assert.equal(manifest.mode, "quiesced");
+    assert.equal(manifest.label, "clusters/example");
+    assert.equal(manifest.source.kind, "hosted-cluster");
+    assert.equal(manifest.source.hcpNamespace, "clusters-example");
+    assert.match(manifest.source.uid, /^[0-9a-f-]{36}$/);
+    assert.equal(manifest.members.length, 3);
+    assert.equal(new Set(manifest.members.map((m: { revision: number }) => m.revision)).size, 1, "writes had stopped");
+    assert.ok(manifest.writerDowntime.seconds > 0);
+    const key = lab.sim.hostedCluster.encryptionKey;
+    assert.deepEqual(manifest.encryption.keys, [
+      {
+        fingerprint: createHash("sha256").update(key).digest("hex"),
+        keyName: manifest.encryption.keys[0].keyName,
+      },
+    ]);
+    assert.match(manifest.encryption.keys[0].keyName, /^key-\d+$/);
+    const sealed = readFileSync(join(out.ref, "encryption-key.age"));
+    assert.deepEqual(Buffer.from(await openKey(sealed, identity)), key);
+    const events = r.stderr
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { msg: string }).msg);
+    for (const m of [
+      "locked and journaled",
+      "reconciliation paused",
+      "writers scaled to zero",
+      "writer pods gone",
+      "snapshot verified",
+      "cluster resumed",
+      "manifest committed",
+    ])
+      assert.ok(events.includes(m), `missing "${m}"`);
+    assert.ok(events.indexOf("cluster resumed") < events.indexOf("manifest committed"), "resumed before the commit");
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    const v = await runCli(["verify", out.ref]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+  });
+
+  it("online: no pause, no scaling, no journal; the writers keep running", async () => {
+    const r = await backup(join(lab.work, "online"), ["--mode", "online", "-o", "json", "--log-format", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse(
+      readFileSync(join((JSON.parse(r.stdout) as { ref: string }).ref, "manifest.json"), "utf8"),
+    );
+    assert.equal(manifest.mode, "online");
+    assert.equal(manifest.writerDowntime, undefined);
+    assert.ok(!r.stderr.includes("reconciliation paused") && !r.stderr.includes("writers scaled to zero"));
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+  });
+
+  it("a cluster already paused by someone else keeps its pausedUntil", async () => {
+    for (const value of ["true", "2099-01-01T00:00:00Z"]) {
+      await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: value } });
+      try {
+        const r = await backup(join(lab.work, "prepaused"));
+        assert.equal(r.code, 0, r.stderr);
+        const s = await clusterState(lab);
+        assert.equal(s.pausedUntil, value);
+        assert.equal(s.journal, false);
+      } finally {
+        await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: null } });
+      }
+    }
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+  });
+
+  it("refuses before any change: a running backup's lock, an aescbc key with nowhere to go, a dry run", async () => {
+    const noKey = await runCli(["backup", "example", ...kube, "--to", join(lab.work, "x")]);
+    assert.equal(noKey.code, 2);
+    assert.match(
+      noKey.stderr,
+      /encrypts its secrets with aescbc: say where its key goes \(--key-recipient age1\.\.\. or --key-to DIR\), or --no-key/,
+    );
+    const dry = await backup(join(lab.work, "dry"), ["--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /plan for clusters\/example \(quiesced; nothing was changed\)/);
+    assert.match(
+      dry.stdout,
+      /scale kube-apiserver \(3\), openshift-apiserver \(3\), openshift-oauth-apiserver \(3\) to 0/,
+    );
+    assert.equal(existsSync(join(lab.work, "dry")), false);
+    // Another run's fresh journal is its lock.
+    const journal = {
+      version: 1,
+      runId: "other",
+      holder: { user: "alice", host: "ops-1", pid: 99 },
+      startedAt: new Date().toISOString(),
+      lockExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      mode: "quiesced",
+      original: { pausedUntil: null, writers: [] },
+      changed: { scaledWriters: [] },
+    };
+    await lab.api.patchHostedCluster("clusters", "example", {
+      metadata: { annotations: { [JOURNAL_ANNOTATION]: JSON.stringify(journal) } },
+    });
+    try {
+      const locked = await backup(join(lab.work, "locked"));
+      assert.equal(locked.code, 1);
+      assert.match(locked.stderr, /another backup of clusters\/example is running: alice@ops-1 \(pid 99/);
+    } finally {
+      const resumed = await runCli(["resume", "example", ...kube]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+    }
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    const nothing = await runCli(["resume", "example", ...kube]);
+    assert.match(nothing.stdout, /nothing to resume: clusters\/example has no backup journal/);
+  });
+
+  it("a 500 on the scale-up while resuming is retried; a 403 is reported with verb and resource, and resume completes later", async () => {
+    const store = join(lab.work, "faults");
+    const ok = await runBackupWithFaultOnScaleUp(lab, kube, recipient, store, { code: 500, times: 2 });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+
+    const denied = await runBackupWithFaultOnScaleUp(lab, kube, recipient, store, { code: 403, times: 10 });
+    assert.equal(denied.code, 1);
+    const failure = JSON.parse(denied.stderr.trim().split("\n").at(-1) ?? "{}") as { msg?: string };
+    assert.match(
+      failure.msg ?? "",
+      /not allowed to patch deployments\/scale "kube-apiserver" in namespace clusters-example/,
+    );
+    assert.match(failure.msg ?? "", /run hcp-etcd-backup resume example -n clusters/);
+    lab.sim.faults.clear();
+    const resumed = await runCli(["resume", "example", ...kube]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(
+      await eventually(
+        "writers back",
+        () => clusterState(lab),
+        (s) => s.writers["kube-apiserver"]?.pods === 3,
+      ),
+      ORIGINAL,
+    );
+    const listed = await runCli(["list", "--from", store, "-o", "json"]);
+    assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1, "the failed run left no backup");
+  });
+});
+
+/**
+ * Runs a backup and arms `fault` on the scale subresource once the writers are down (the
+ * "writer pods gone" event), so it hits the scale-up of the resume, not the scale-down.
+ */
+async function runBackupWithFaultOnScaleUp(
+  lab: HostedLab,
+  kube: string[],
+  recipient: string,
+  store: string,
+  fault: { code: number; times: number },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, "backup", "example", ...kube, "--to", store, "--key-recipient", recipient, "--log-format", "json"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  const lines = createInterface({ input: child.stderr });
+  lines.on("line", (line) => {
+    stderr += `${line}\n`;
+    if (line.includes('"writer pods gone"')) {
+      lab.sim.faults.clear();
+      for (const name of ["kube-apiserver"]) {
+        if (fault.code === 403)
+          lab.sim.faults.forbid({ verb: "patch", resource: "deployments/scale", name, times: fault.times });
+        else
+          lab.sim.faults.inject({
+            verb: "patch",
+            resource: "deployments/scale",
+            name,
+            code: fault.code,
+            times: fault.times,
+          });
+      }
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, stdout, stderr };
+}

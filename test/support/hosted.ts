@@ -1,0 +1,93 @@
+// A management cluster for the hosted-cluster backup's tests: the Kubernetes API simulator
+// (src/kubesim) with a seeded HostedCluster whose etcd pods forward to a real 3-member etcd.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
+import { loadKubeConfig, ManagementCluster } from "../../src/hostedcluster/kube.js";
+import { KubeSim, type KubeSimOptions } from "../../src/kubesim/index.js";
+import { EtcdCluster, loadCluster } from "./etcd-cluster.js";
+
+export interface HostedLab {
+  readonly etcd: EtcdCluster;
+  readonly sim: KubeSim;
+  readonly kubeconfig: string;
+  readonly api: ManagementCluster;
+  readonly work: string;
+  stop(): Promise<void>;
+}
+
+export async function startHostedLab(options: { dataBytes?: number; sim?: KubeSimOptions } = {}): Promise<HostedLab> {
+  const etcd = await EtcdCluster.start();
+  let sim: KubeSim | undefined;
+  let work: string | undefined;
+  try {
+    await loadCluster(etcd, { targetBytes: options.dataBytes ?? 4 * 1024 * 1024 });
+    sim = await KubeSim.start(etcd, options.sim);
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    const kubeconfig = await sim.kubeconfig(join(work, "kubeconfig"));
+    const api = new ManagementCluster(loadKubeConfig({ kubeconfig }));
+    const s = sim;
+    const w = work;
+    return {
+      etcd,
+      sim,
+      kubeconfig,
+      api,
+      work,
+      async stop() {
+        await s.stop();
+        await etcd.stop();
+        await rm(w, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await sim?.stop();
+    await etcd.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** What "the cluster is back" means: pausedUntil, each writer's replicas and pods, no journal. */
+export interface ClusterState {
+  readonly pausedUntil: string | undefined;
+  readonly journal: boolean;
+  readonly writers: Record<string, { replicas: number; pods: number }>;
+}
+
+export async function clusterState(lab: HostedLab, ns = "clusters", name = "example"): Promise<ClusterState> {
+  const hc = (await lab.api.getHostedCluster(ns, name)) as {
+    spec: { pausedUntil?: string };
+    metadata: { annotations?: Record<string, string> };
+  };
+  const hcpNs = `${ns}-${name}`;
+  const writers: Record<string, { replicas: number; pods: number }> = {};
+  for (const w of ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"]) {
+    const scale = await lab.api.getDeploymentScale(hcpNs, w);
+    const pods = await lab.api.listPods(hcpNs, `app=${w}`);
+    writers[w] = { replicas: scale.spec?.replicas ?? 0, pods: pods.items.length };
+  }
+  return {
+    pausedUntil: hc.spec.pausedUntil,
+    journal: hc.metadata.annotations?.[JOURNAL_ANNOTATION] !== undefined,
+    writers,
+  };
+}
+
+/** Polls until `check` holds or the deadline passes (the simulator's controllers act on timers). */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  check: (v: T) => boolean,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (check(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50)); // poll interval, not a wait for a race
+  }
+}
