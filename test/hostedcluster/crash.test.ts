@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { CLI, runCli } from "../support/cli.js";
+import { type ClusterState, clusterState, eventually, type HostedLab, startHostedLab } from "../support/hosted.js";
+
+const ORIGINAL: ClusterState = {
+  pausedUntil: undefined,
+  journal: false,
+  writers: {
+    "kube-apiserver": { replicas: 3, pods: 3 },
+    "openshift-apiserver": { replicas: 3, pods: 3 },
+    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
+  },
+};
+
+/** Log events at the phase boundaries, from just after the lock to just before the manifest. */
+const BOUNDARIES = [
+  "locked and journaled",
+  "reconciliation paused",
+  "writers scaled to zero",
+  "writer pods gone",
+  "snapshot stream started",
+  "snapshot verified",
+];
+
+interface Run {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly stderr: () => string;
+}
+
+/** Starts a quiesced backup with JSON logs and resolves once `event` was logged. */
+async function startUntil(args: string[], event: string): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, ...args, "--log-format", "json"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  const seen = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      stderr += `${line}\n`;
+      if (line.includes(`"msg":"${event}"`)) resolve();
+    });
+    exited.then(() => reject(new Error(`backup ended before "${event}": ${stderr}`)));
+  });
+  await seen;
+  return { child, exited, stderr: () => stderr };
+}
+
+describe("a hosted-cluster backup killed at any phase never leaves the cluster down", () => {
+  let lab: HostedLab;
+  let args: string[];
+  let kube: string[];
+
+  before(async () => {
+    // Enough data that the stream takes a moment: a kill after "stream started" lands mid-stream.
+    lab = await startHostedLab({ dataBytes: 24 * 1024 * 1024 });
+    const recipient = await identityToRecipient(await generateIdentity());
+    kube = ["-n", "clusters", "--kubeconfig", lab.kubeconfig];
+    args = ["backup", "example", ...kube, "--to", join(lab.work, "store"), "--key-recipient", recipient];
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  for (const event of BOUNDARIES) {
+    it(`SIGKILL after "${event}": resume restores the original state; no backup is listed`, async () => {
+      const run = await startUntil(args, event);
+      try {
+        run.child.kill("SIGKILL");
+        assert.equal((await run.exited).signal, "SIGKILL");
+      } finally {
+        const r = await runCli(["resume", "example", ...kube]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const state = await eventually(
+        "writers back",
+        () => clusterState(lab),
+        (s) => Object.values(s.writers).every((w) => w.pods === 3),
+      );
+      assert.deepEqual(state, ORIGINAL);
+      const listed = await runCli(["list", "--from", join(lab.work, "store"), "-o", "json"]);
+      assert.deepEqual(JSON.parse(listed.stdout || "[]"), [], "a killed run is never listed");
+    });
+  }
+
+  for (const event of ["reconciliation paused", "writer pods gone", "snapshot stream started"]) {
+    it(`SIGINT after "${event}": the cluster is resumed before the process exits 130`, async () => {
+      const run = await startUntil(args, event);
+      run.child.kill("SIGINT");
+      const exit = await run.exited;
+      try {
+        assert.equal(exit.code, 130, run.stderr());
+        const state = await clusterState(lab);
+        assert.equal(state.journal, false, "journal removed before exit");
+        assert.equal(state.pausedUntil, undefined);
+        for (const w of Object.values(state.writers)) assert.equal(w.replicas, 3);
+      } finally {
+        await runCli(["resume", "example", ...kube]);
+      }
+      await eventually(
+        "pods back",
+        () => clusterState(lab),
+        (s) => Object.values(s.writers).every((w) => w.pods === 3),
+      );
+    });
+  }
+
+  it("without resume, the pause deadline brings the writers back (simulated clock advanced)", async () => {
+    const run = await startUntil(args, "writer pods gone");
+    run.child.kill("SIGKILL");
+    await run.exited;
+    try {
+      const down = await clusterState(lab);
+      assert.equal(down.writers["kube-apiserver"]?.replicas, 0, "killed with the writers down");
+      lab.sim.clock.advance(31 * 60_000);
+      const state = await eventually(
+        "the control-plane operator to bring the writers back",
+        () => clusterState(lab),
+        (s) => Object.values(s.writers).every((w) => w.replicas === 3 && w.pods === 3),
+      );
+      assert.equal(state.journal, true, "the journal stays until resume removes it");
+    } finally {
+      const r = await runCli(["resume", "example", ...kube]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+  });
+});
