@@ -95,6 +95,11 @@ export class KubeApiServer {
     return `https://127.0.0.1:${this.port}`;
   }
 
+  /** Watch streams open now: lets a test wait until a client's watch is established. */
+  get openWatches(): number {
+    return this.watches.size;
+  }
+
   /** Writes a kubeconfig (server, CA data, token, one context) for kubectl and client-node; returns its path. */
   async kubeconfig(path = `${this.dir}/kubeconfig`): Promise<string> {
     await writeKubeconfig(path, { server: this.url, caPem: this.caPem, token: this.token, user: this.user });
