@@ -2,9 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The demo needs etcd and openssl only; the tests add Ceph (RGW is their S3 server); the benchmarks add awscli.
+# The demo needs etcd and openssl only; the tests add Ceph (RGW is their S3 server) and a real kubectl (the
+# Kubernetes simulator's tests drive it); the benchmarks add awscli. kubernetes-client ships /usr/bin/kubectl, so
+# a machine whose kubectl comes from another package (Google's Cloud SDK) keeps its own: dpkg refuses the clash.
 DEMO_APT_PACKAGES := etcd-server etcd-client openssl
-APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common
+KUBECTL_APT := $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
+APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common $(KUBECTL_APT)
 BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts
@@ -45,6 +48,8 @@ node_modules/.package-lock.json: package-lock.json
 build: npm
 	npx tsc -p tsconfig.json
 	chmod +x dist/src/cli/main.js
+	@# The Kubernetes simulator reads the HyperShift CRDs beside its compiled modules.
+	mkdir -p dist/src/kubesim/crds && cp src/kubesim/crds/*.yaml dist/src/kubesim/crds/
 
 lint: npm
 	npx biome check .

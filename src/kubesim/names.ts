@@ -1,0 +1,7 @@
+/** The namespace HyperShift gives a hosted cluster's control plane: `<namespace>-<name>`, dots as dashes. */
+export function controlPlaneNamespace(namespace: string, name: string): string {
+  return `${namespace}-${name}`.replace(/\./g, "-");
+}
+
+/** The deployments that write to the hosted cluster's etcd; the backup stops them. */
+export const WRITER_DEPLOYMENTS = ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] as const;

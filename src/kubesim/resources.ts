@@ -1,0 +1,120 @@
+/** One REST resource the simulator serves, as discovery describes it. */
+export interface ResourceType {
+  /** "" for the core group. */
+  readonly group: string;
+  readonly version: string;
+  /** Plural, as in the URL. */
+  readonly resource: string;
+  readonly singular: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  readonly shortNames: readonly string[];
+  /** Built-in kinds accept strategic merge patches; custom resources do not. */
+  readonly builtin: boolean;
+  /** Writes to the main resource keep `status`; `/status` writes keep everything else. */
+  readonly statusSubresource: boolean;
+  /** `/scale` maps to `spec.replicas` and `status.replicas`. */
+  readonly scaleSubresource: boolean;
+  readonly portForward?: boolean;
+}
+
+const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"] as const;
+
+export function verbsOf(_rt: ResourceType): readonly string[] {
+  return VERBS;
+}
+
+function core(resource: string, kind: string, extra: Partial<ResourceType> = {}): ResourceType {
+  return {
+    group: "",
+    version: "v1",
+    resource,
+    singular: kind.toLowerCase(),
+    kind,
+    namespaced: true,
+    shortNames: [],
+    builtin: true,
+    statusSubresource: false,
+    scaleSubresource: false,
+    ...extra,
+  };
+}
+
+export const HYPERSHIFT_GROUP = "hypershift.openshift.io";
+
+export const RESOURCES: readonly ResourceType[] = [
+  core("namespaces", "Namespace", { namespaced: false, shortNames: ["ns"], statusSubresource: true }),
+  core("pods", "Pod", { shortNames: ["po"], statusSubresource: true, portForward: true }),
+  core("secrets", "Secret"),
+  core("configmaps", "ConfigMap", { shortNames: ["cm"] }),
+  core("services", "Service", { shortNames: ["svc"], statusSubresource: true }),
+  core("serviceaccounts", "ServiceAccount", { shortNames: ["sa"] }),
+  {
+    group: "apps",
+    version: "v1",
+    resource: "deployments",
+    singular: "deployment",
+    kind: "Deployment",
+    namespaced: true,
+    shortNames: ["deploy"],
+    builtin: true,
+    statusSubresource: true,
+    scaleSubresource: true,
+  },
+  {
+    group: "apps",
+    version: "v1",
+    resource: "statefulsets",
+    singular: "statefulset",
+    kind: "StatefulSet",
+    namespaced: true,
+    shortNames: ["sts"],
+    builtin: true,
+    statusSubresource: true,
+    scaleSubresource: true,
+  },
+  {
+    group: HYPERSHIFT_GROUP,
+    version: "v1beta1",
+    resource: "hostedclusters",
+    singular: "hostedcluster",
+    kind: "HostedCluster",
+    namespaced: true,
+    shortNames: ["hc", "hcs"],
+    builtin: false,
+    statusSubresource: true,
+    scaleSubresource: false,
+  },
+  {
+    group: HYPERSHIFT_GROUP,
+    version: "v1beta1",
+    resource: "hostedcontrolplanes",
+    singular: "hostedcontrolplane",
+    kind: "HostedControlPlane",
+    namespaced: true,
+    shortNames: ["hcp", "hcps"],
+    builtin: false,
+    statusSubresource: true,
+    scaleSubresource: false,
+  },
+];
+
+export function apiVersionOf(rt: ResourceType): string {
+  return rt.group === "" ? rt.version : `${rt.group}/${rt.version}`;
+}
+
+/** `deployments.apps`, `pods`: how kube-apiserver names a resource in messages. */
+export function qualifiedResource(rt: ResourceType, subresource?: string): string {
+  const r = subresource ? `${rt.resource}/${subresource}` : rt.resource;
+  return rt.group === "" ? r : `${r}.${rt.group}`;
+}
+
+export function findResource(group: string, version: string, resource: string): ResourceType | undefined {
+  return RESOURCES.find((r) => r.group === group && r.version === version && r.resource === resource);
+}
+
+export function resourceByKind(kind: string): ResourceType {
+  const rt = RESOURCES.find((r) => r.kind === kind);
+  if (!rt) throw new Error(`kubesim serves no kind ${kind}`);
+  return rt;
+}
