@@ -142,7 +142,10 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
     "hosted cluster discovered",
   );
   if (target.encryption.type === "aescbc" && req.key.kind === "none") {
-    // The only way to get here with "none" is --no-key: the caller asked for it knowingly.
+    if (req.keyRequired !== false)
+      throw new UsageError(
+        `${label} encrypts its secrets with aescbc: say where its key goes (--key-recipient age1... or --key-to DIR), or --no-key to back up without it`,
+      );
     logger.warn(
       { cluster: label },
       "the encryption key is not saved (--no-key): this backup restores only with the key kept elsewhere",

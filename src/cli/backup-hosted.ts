@@ -13,7 +13,7 @@ export interface HostedFlags extends KubeFlags, StoreFlags {
   pauseTimeout?: string;
   keyRecipient?: string[];
   keyTo?: string;
-  /** `--no-key` negates the etcd TLS flag `--key <file>`: false here means "do not save the key". */
+  /** `--no-key` shares its name with etcd's TLS flag `--key <file>`: false means "do not save the key"; true is the default. */
   key?: string | boolean;
   allMembers?: boolean;
   dryRun?: boolean;

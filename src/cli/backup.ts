@@ -49,11 +49,11 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     }
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
-    if (typeof flags.key === "boolean")
+    if (flags.key === false)
       throw new UsageError(
         "--no-key applies to a hosted cluster's backup only (backup <hosted-cluster> -n <namespace>)",
       );
-    const conn = await etcdConnection({ ...flags, key: flags.key });
+    const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");
     const store = openStore(flags.to, storeSettings(flags));

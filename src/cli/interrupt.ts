@@ -36,6 +36,7 @@ export class Interrupt implements RunContext {
   private readonly exit: (code: number) => void;
   private work: Promise<unknown> = Promise.resolve();
   private received: NodeJS.Signals | undefined;
+  private stopping = false;
 
   constructor(options: InterruptOptions) {
     this.deadlineMs = options.deadlineMs ?? 30_000;
@@ -50,6 +51,11 @@ export class Interrupt implements RunContext {
   /** The signal that interrupted the run, if one did. */
   get interruptedBy(): NodeJS.Signals | undefined {
     return this.received;
+  }
+
+  /** A signal or a crash is being handled: the process exits when its cleanup ends. */
+  get exiting(): boolean {
+    return this.stopping;
   }
 
   defer(name: string, cleanup: () => Promise<void> | void): () => void {
@@ -68,21 +74,38 @@ export class Interrupt implements RunContext {
 
   install(): void {
     for (const sig of Object.keys(EXIT_CODES) as NodeJS.Signals[]) process.on(sig, () => void this.handle(sig));
+    // A bug that escapes every handler must not leave a hosted cluster paused either: same cleanup, exit 1.
+    process.on("uncaughtException", (err) => void this.crash(err));
   }
 
   async handle(sig: NodeJS.Signals): Promise<void> {
-    if (this.received !== undefined) {
+    if (this.received !== undefined || this.stopping) {
       this.report(`received ${sig} again: still cleaning up, not exiting yet`);
       return;
     }
     this.received = sig;
-    const code = EXIT_CODES[sig] ?? 1;
     this.report(`received ${sig}: stopping and cleaning up`);
+    await this.stop(new CancelledError(`interrupted by ${sig}`), EXIT_CODES[sig] ?? 1);
+  }
+
+  async crash(err: unknown): Promise<void> {
+    const text = err instanceof Error ? err.message : String(err);
+    if (this.stopping) {
+      this.report(`unexpected error during cleanup: ${text.split("\n")[0]}`);
+      return;
+    }
+    this.report(`unexpected error: ${text.split("\n")[0]} (please report this as a bug); cleaning up before exit`);
+    if (process.env.HCPEB_DEBUG && err instanceof Error && err.stack) this.report(err.stack);
+    await this.stop(err, 1);
+  }
+
+  private async stop(reason: unknown, code: number): Promise<void> {
+    this.stopping = true;
     const deadline = setTimeout(() => {
       this.report(`cleanup did not finish within ${this.deadlineMs / 1000}s; exiting anyway`);
       this.exit(code);
     }, this.deadlineMs);
-    this.controller.abort(new CancelledError(`interrupted by ${sig}`));
+    this.controller.abort(reason);
     await this.work.catch(() => {});
     for (const c of [...this.cleanups].reverse()) {
       try {

@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
     await work;
   } catch (err) {
     // After a signal the interrupt handler reports and exits; the work's error is only the echo of it.
-    if (interrupt.interruptedBy) return;
+    if (interrupt.exiting) return;
     const report = exitReport(err);
     if (report.message) ctx.say("error", report.message, { exitCode: report.code });
     if (process.env.HCPEB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

@@ -76,6 +76,11 @@ async function forwardPod(
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    // The forward's WebSocket may close first (pod gone, API server restart); the client then sees
+    // the connection drop, which the etcd client reports. Not an uncaught error.
+    socket.on("error", (err) =>
+      logger.debug({ pod: `${namespace}/${pod}`, error: err.message }, "port-forward connection ended"),
+    );
     pf.portForward(namespace, pod, [ETCD_CLIENT_PORT], socket, null, socket).then(
       (ws) => {
         const close = () => {

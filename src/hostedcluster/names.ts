@@ -34,3 +34,14 @@ export function etcdServiceUrl(hcpNs: string): string {
 export function etcdServerName(hcpNs: string): string {
   return `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc`;
 }
+
+/** The DNS names HyperShift's etcd server certificate carries (besides localhost). */
+export function etcdCertificateNames(hcpNs: string): string[] {
+  return [
+    ETCD_CLIENT_SERVICE,
+    `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc`,
+    `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc.cluster.local`,
+    `*.etcd-discovery.${hcpNs}.svc`,
+    `*.etcd-discovery.${hcpNs}.svc.cluster.local`,
+  ];
+}

@@ -65,6 +65,7 @@ export async function issueCert(
   name: string,
   cn: string,
   usage: "server" | "client",
+  extraDnsNames: readonly string[] = [],
 ): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
@@ -73,7 +74,10 @@ export async function issueCert(
   // Server certs also serve as peer certs, and etcd peers connect to each other as clients.
   const lines =
     usage === "server"
-      ? ["subjectAltName=DNS:localhost,IP:127.0.0.1", "extendedKeyUsage=serverAuth,clientAuth"]
+      ? [
+          `subjectAltName=${["localhost", ...extraDnsNames].map((n) => `DNS:${n}`).join(",")},IP:127.0.0.1`,
+          "extendedKeyUsage=serverAuth,clientAuth",
+        ]
       : ["extendedKeyUsage=clientAuth"];
   await writeFile(ext, `${lines.join("\n")}\n`);
   await openssl(
@@ -117,10 +121,18 @@ export async function issueCert(
   return { cert, key };
 }
 
-/** Creates a fresh PKI in `dir` (which must exist). */
-export async function createPki(dir: string, caName = "hcpeb-sandbox-ca"): Promise<SandboxPki> {
+/**
+ * Creates a fresh PKI in `dir` (which must exist). `serverNames` are extra DNS names for the server
+ * certificate: a sandbox standing in for a hosted control plane's etcd carries the names HyperShift's
+ * certificates carry (`etcd-client.<ns>.svc`, ...), so clients check the same name they would in a cluster.
+ */
+export async function createPki(
+  dir: string,
+  caName = "hcpeb-sandbox-ca",
+  serverNames: readonly string[] = [],
+): Promise<SandboxPki> {
   const ca = await createCa(dir, caName);
-  const server = await issueCert(dir, ca, "server", "etcd-server", "server");
+  const server = await issueCert(dir, ca, "server", "etcd-server", "server", serverNames);
   const client = await issueCert(dir, ca, "client", "root", "client");
   return {
     dir,

@@ -29,6 +29,8 @@ export interface EtcdClusterOptions {
   readonly existing?: readonly ExistingMember[];
   /** Certificates to serve with (default: a new throwaway PKI in the cluster's temp directory). */
   readonly pki?: SandboxPki;
+  /** Extra DNS names in a new PKI's server certificate (e.g. the names of a hosted control plane's etcd). */
+  readonly serverNames?: readonly string[];
   /** etcd binary (default `etcd` from PATH). */
   readonly etcdBinary?: string;
   /** How long to wait for a healthy cluster with a leader (default 30 s). */
@@ -118,7 +120,7 @@ export class LocalEtcdCluster {
       if (!pki) {
         const pkiDir = join(dir, "pki");
         await mkdir(pkiDir, { mode: 0o700 });
-        pki = await createPki(pkiDir);
+        pki = await createPki(pkiDir, undefined, options.serverNames);
       }
       // A port taken between our probe and etcd's bind is retried with fresh ports (fresh members only:
       // a restored member's peer port is fixed by its data directory).

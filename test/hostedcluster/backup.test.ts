@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { openKey } from "../../src/hostedcluster/key-envelope.js";
@@ -35,6 +35,11 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
   });
   after(async () => {
     await lab?.stop();
+  });
+  // A failed test must not leave the next one a paused cluster or a journal (it would refuse to run).
+  afterEach(async () => {
+    lab.sim.faults.clear();
+    await runCli(["resume", "example", ...kube]);
   });
 
   const backup = (store: string, extra: string[] = []) =>

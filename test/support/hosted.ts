@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { loadKubeConfig, ManagementCluster } from "../../src/hostedcluster/kube.js";
+import { etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { KubeSim, type KubeSimOptions } from "../../src/kubesim/index.js";
 import { EtcdCluster, loadCluster } from "./etcd-cluster.js";
 
@@ -18,7 +19,8 @@ export interface HostedLab {
 }
 
 export async function startHostedLab(options: { dataBytes?: number; sim?: KubeSimOptions } = {}): Promise<HostedLab> {
-  const etcd = await EtcdCluster.start();
+  // The etcd stands in for clusters-example's: its server certificate carries HyperShift's names.
+  const etcd = await EtcdCluster.start({ serverNames: etcdCertificateNames("clusters-example") });
   let sim: KubeSim | undefined;
   let work: string | undefined;
   try {

@@ -115,3 +115,37 @@ describe("Interrupt: the process's one owner of signals", () => {
     assert.deepEqual(exits, [130]);
   });
 });
+
+describe("Interrupt on an uncaught error", () => {
+  it("aborts the work, runs the cleanups and exits 1, saying it is a bug", async () => {
+    const lines: string[] = [];
+    const exits: number[] = [];
+    let done: () => void = () => {};
+    const exited = new Promise<void>((r) => {
+      done = r;
+    });
+    const interrupt = new Interrupt({
+      report: (l) => lines.push(l),
+      exit: (c) => {
+        exits.push(c);
+        done();
+      },
+    });
+    let resumed = false;
+    interrupt.defer("resume", () => {
+      resumed = true;
+    });
+    void interrupt.crash(new Error("socket ended\nat somewhere"));
+    await exited;
+    assert.equal(resumed, true);
+    assert.deepEqual(exits, [1]);
+    assert.equal(interrupt.signal.aborted, true);
+    assert.equal(interrupt.exiting, true);
+    assert.match(
+      lines[0] ?? "",
+      /^unexpected error: socket ended \(please report this as a bug\); cleaning up before exit$/,
+    );
+    await interrupt.handle("SIGINT");
+    assert.match(lines.at(-1) ?? "", /received SIGINT again: still cleaning up/);
+  });
+});
