@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, afterEach, before, describe, it } from "node:test";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { resourceByKind } from "../../src/kubesim/resources.js";
+import { runCli } from "../support/cli.js";
+import { type ClusterState, clusterState, type HostedLab, startHostedLab } from "../support/hosted.js";
+
+const ORIGINAL: ClusterState = {
+  pausedUntil: undefined,
+  journal: false,
+  writers: {
+    "kube-apiserver": { replicas: 3, pods: 3 },
+    "openshift-apiserver": { replicas: 3, pods: 3 },
+    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
+  },
+};
+
+describe("hosted-cluster backup: discovery errors, key destinations, members, endpoints, secrets", () => {
+  let lab: HostedLab;
+  let kube: string[];
+  let recipient: string;
+  const transcripts: Array<{ what: string; stdout: string; stderr: string }> = [];
+
+  before(async () => {
+    lab = await startHostedLab();
+    kube = ["-n", "clusters", "--kubeconfig", lab.kubeconfig];
+    recipient = await identityToRecipient(await generateIdentity());
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+  afterEach(async () => {
+    await runCli(["resume", "example", ...kube]);
+  });
+
+  const run = async (what: string, args: string[]) => {
+    const r = await runCli([...args, "--log-level", "debug"]);
+    transcripts.push({ what, stdout: r.stdout, stderr: r.stderr });
+    return r;
+  };
+
+  /** Takes an object out of (or changes it in) the simulator's store for one test, then puts it back. */
+  async function without(
+    kind: string,
+    ns: string,
+    name: string,
+    change: "delete" | ((o: Record<string, unknown>) => void),
+    body: () => Promise<void>,
+  ) {
+    const rt = resourceByKind(kind);
+    const saved = lab.sim.store.mustGet(rt, ns, name);
+    if (change === "delete") lab.sim.store.delete(rt, ns, name);
+    else {
+      const copy = structuredClone(saved);
+      change(copy);
+      lab.sim.store.update(rt, copy);
+    }
+    try {
+      await body();
+    } finally {
+      if (change === "delete") lab.sim.store.create(rt, saved, new Date());
+      else {
+        // Without a resourceVersion the update is unconditional: the test's change is undone whatever happened since.
+        const back = structuredClone(saved);
+        delete (back.metadata as Record<string, unknown>).resourceVersion;
+        lab.sim.store.update(rt, back);
+      }
+    }
+  }
+
+  const expectRefused = async (
+    what: string,
+    code: number,
+    re: RegExp,
+    extra: string[] = ["--key-recipient", recipient],
+  ) => {
+    const r = await run(what, ["backup", "example", ...kube, "--to", join(lab.work, "refused"), ...extra]);
+    assert.equal(r.code, code, r.stderr);
+    const lines = r.stderr
+      .trimEnd()
+      .split("\n")
+      .filter((l) => l.startsWith("hcp-etcd-backup:"));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0] ?? "", re);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.deepEqual(await clusterState(lab), ORIGINAL, "nothing changed");
+  };
+
+  it("one line for each missing piece, before any change", async () => {
+    const nf = await run("not found", ["backup", "nope", ...kube, "--to", join(lab.work, "x"), "--no-key"]);
+    assert.equal(nf.code, 2);
+    assert.match(
+      nf.stderr,
+      /hosted cluster clusters\/nope not found \(kubectl get hostedclusters -n clusters lists them\)/,
+    );
+    await without(
+      "HostedCluster",
+      "clusters",
+      "example",
+      (o) => {
+        (o.spec as { etcd: { managementType: string } }).etcd.managementType = "Unmanaged";
+      },
+      () => expectRefused("unmanaged", 2, /etcd of clusters\/example is Unmanaged/),
+    );
+    await without(
+      "StatefulSet",
+      "clusters-example",
+      "etcd",
+      (o) => {
+        (o.status as { readyReplicas: number }).readyReplicas = 2;
+      },
+      () =>
+        expectRefused(
+          "not ready",
+          1,
+          /etcd of clusters\/example is not ready \(2\/3 members ready in clusters-example\)/,
+        ),
+    );
+    await without("ConfigMap", "clusters-example", "etcd-ca", "delete", () =>
+      expectRefused("no ca", 1, /no ConfigMap clusters-example\/etcd-ca \(etcd's CA\)/),
+    );
+    await without("Secret", "clusters-example", "etcd-client-tls", "delete", () =>
+      expectRefused("no client cert", 1, /no Secret clusters-example\/etcd-client-tls \(etcd's client certificate\)/),
+    );
+    await without("Secret", "clusters", "example-etcd-encryption-key", "delete", () =>
+      expectRefused(
+        "no key",
+        1,
+        /active encryption key Secret clusters\/example-etcd-encryption-key is missing or unreadable.*--no-key/,
+      ),
+    );
+    const badKube = await run("bad kubeconfig", [
+      "backup",
+      "example",
+      "-n",
+      "clusters",
+      "--kubeconfig",
+      "/nope",
+      "--to",
+      "x",
+      "--no-key",
+    ]);
+    assert.equal(badKube.code, 2);
+    assert.match(badKube.stderr, /cannot load the kubeconfig \/nope/);
+  });
+
+  it("--key-to DIR saves the raw key 0600 beside nothing else; --all-members keeps one snapshot per member", async () => {
+    const keys = join(lab.work, "keys");
+    const store = join(lab.work, "members");
+    const r = await run("key-to", [
+      "backup",
+      "example",
+      ...kube,
+      "--to",
+      store,
+      "--key-to",
+      keys,
+      "--all-members",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ref: string; backupId: string };
+    const keyFile = join(keys, "clusters", "example", out.backupId, "encryption-key");
+    assert.deepEqual(readFileSync(keyFile), lab.sim.hostedCluster.encryptionKey);
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const manifest = JSON.parse(readFileSync(join(out.ref, "manifest.json"), "utf8"));
+    assert.equal(manifest.memberSnapshots.length, 2);
+    assert.equal(
+      new Set([
+        manifest.snapshot.revision,
+        ...manifest.memberSnapshots.map((m: { snapshot: { revision: number } }) => m.snapshot.revision),
+      ]).size,
+      1,
+    );
+    assert.equal(readdirSync(out.ref).filter((f) => f.endsWith(".db")).length, 3);
+    assert.equal(manifest.encryption.object, undefined, "the key is not in the backup folder");
+    assert.deepEqual(await clusterState(lab), ORIGINAL);
+  });
+
+  it("--endpoints reaches etcd directly, TLS still from the cluster's Secrets", async () => {
+    const r = await run("endpoints", [
+      "backup",
+      "example",
+      ...kube,
+      "--to",
+      join(lab.work, "direct"),
+      "--key-recipient",
+      recipient,
+      "--endpoints",
+      lab.etcd.endpoints.join(","),
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { etcdAccess: string }).etcdAccess, "endpoints");
+  });
+
+  it("no key bytes (raw or base64) and no bearer token in any output above", () => {
+    assert.ok(transcripts.length >= 9);
+    const key = lab.sim.hostedCluster.encryptionKey;
+    const secrets = [key.toString("base64"), key.toString("hex"), key.toString("latin1"), lab.sim.token];
+    for (const t of transcripts)
+      for (const s of secrets) assert.ok(!t.stdout.includes(s) && !t.stderr.includes(s), `${t.what} leaked a secret`);
+  });
+});
