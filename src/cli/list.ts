@@ -8,6 +8,7 @@ import { table } from "./table.js";
 interface ListFlags extends StoreFlags {
   from?: string;
   label?: string;
+  cluster?: string;
   output: "table" | "json";
 }
 
@@ -17,14 +18,19 @@ export function registerList(program: Command, ctx: CliContext): void {
     .description("backups in a store, newest first (only those with a manifest exist)")
     .option("--from <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--label <label>", "only this backup series")
+    .option("--cluster <namespace/name>", "only the backups of this hosted cluster (its label)")
     .addOption(outputOption(["table", "json"]));
   addStoreReadOptions(list);
   list.action(async (flags: ListFlags) => {
     if (!flags.from) throw new UsageError("missing --from: the store to list (s3://bucket/prefix or a directory)");
+    if (flags.cluster !== undefined && !/^[^/]+\/[^/]+$/.test(flags.cluster))
+      throw new UsageError(`--cluster takes <namespace>/<name>, got "${flags.cluster}"`);
+    if (flags.cluster !== undefined && flags.label !== undefined)
+      throw new UsageError("use --cluster or --label, not both");
     const { openStore } = await import("../store/open-store.js");
     const { readCatalog } = await import("../store/catalog.js");
     const catalog = await readCatalog(openStore(flags.from, storeSettings(flags)), {
-      label: flags.label,
+      label: flags.cluster ?? flags.label,
       signal: ctx.signal,
     });
     if (flags.output === "json") {
@@ -34,6 +40,8 @@ export function registerList(program: Command, ctx: CliContext): void {
             ref: b.ref,
             label: b.manifest.label,
             backupId: b.manifest.backupId,
+            source: b.manifest.source.kind,
+            mode: b.manifest.mode,
             createdAt: b.manifest.createdAt,
             revision: b.manifest.snapshot.revision,
             totalKeys: b.manifest.snapshot.totalKeys,

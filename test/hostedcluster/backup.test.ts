@@ -89,6 +89,18 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     assert.deepEqual(await clusterState(lab), ORIGINAL);
     const v = await runCli(["verify", out.ref]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
+    const listed = await runCli(["list", "--from", store, "--cluster", "clusters/example", "-o", "json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as Array<{ ref: string; source: string; mode: string }>).map((b) => [
+        b.ref,
+        b.source,
+        b.mode,
+      ]),
+      [[out.ref, "hosted-cluster", "quiesced"]],
+    );
+    const none = await runCli(["list", "--from", store, "--cluster", "clusters/other", "-o", "json"]);
+    assert.deepEqual(JSON.parse(none.stdout), []);
   });
 
   it("online: no pause, no scaling, no journal; the writers keep running", async () => {
