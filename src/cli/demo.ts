@@ -4,7 +4,9 @@ import type { CliContext } from "./context.js";
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command("demo")
-    .description("walk through the tool on a local 3-member etcd with mutual TLS (no cloud account needed)")
+    .description(
+      "walk through a hosted cluster's backup: a local 3-member etcd with mutual TLS and a simulated management cluster (no cloud account needed)",
+    )
     .option("--members <n>", "etcd members", (v) => Number.parseInt(v, 10), 3)
     .option("--data-mib <n>", "MiB of sample data to load", (v) => Number.parseInt(v, 10), 8)
     .option("--store <dir>", "back up into this directory and keep it (default: a temp directory, removed)")
@@ -16,6 +18,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         storeDir: opts.store,
         signal: ctx.signal,
         logger: ctx.logger,
+        defer: (what, cleanup) => ctx.defer(what, cleanup),
         report: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write("demo finished\n");

@@ -1,9 +1,13 @@
-import { mkdtemp } from "node:fs/promises";
+import { chmod, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { backupEtcd } from "../backup/etcd-backup.js";
+import { generateIdentity, identityToRecipient } from "age-encryption";
+import { backupHostedCluster } from "../backup/hosted-backup.js";
 import { verifyBackup } from "../backup/verify-backup.js";
-import { parseEndpoints } from "../etcd/endpoint.js";
+import { keyFingerprint } from "../hostedcluster/encryption-key.js";
+import { loadKubeConfig, ManagementCluster } from "../hostedcluster/kube.js";
+import { etcdCertificateNames, hcpNamespace } from "../hostedcluster/names.js";
+import { KubeSim } from "../kubesim/index.js";
 import { LocalEtcdCluster } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import type { Logger } from "../logging.js";
@@ -19,6 +23,8 @@ export interface DemoOptions {
   readonly storeDir?: string;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /** Registers cleanups with the process owner (the resume of the simulated cluster, if interrupted). */
+  readonly defer?: (name: string, cleanup: () => Promise<void>) => () => void;
   /** Receives one human-readable line per step. */
   readonly report: (line: string) => void;
 }
@@ -26,91 +32,123 @@ export interface DemoOptions {
 export interface DemoResult {
   readonly members: number;
   readonly keys: number;
-  readonly bytes: number;
   readonly revision: number;
-  readonly leader: string;
   readonly backupRef: string;
+  readonly writerDowntimeSeconds: number | undefined;
 }
 
+const NAMESPACE = "clusters";
+const NAME = "example";
+
 /**
- * The sandbox walk-through: a local etcd shaped like a hosted control plane's (3 members, mutual
- * TLS), filled with Kubernetes-like data, backed up into a local store, listed and verified. Restore
- * joins here as the product grows. Everything it starts is gone when it returns or throws.
+ * The sandbox walk-through: a real local etcd shaped like a hosted control plane's (3 members,
+ * mutual TLS, HyperShift's certificate names), filled with Kubernetes-like data, and a simulated
+ * management cluster (src/kubesim) whose HostedCluster `clusters/example` runs on it. The tool backs
+ * that hosted cluster up as it would on OpenShift — pause, writers to zero, snapshot, resume, key
+ * sealed — into a local store, lists and verifies it, and shows the cluster back as it was.
+ * Everything it starts is gone when it returns or throws.
  */
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { report } = options;
   const started = Date.now();
+  const hcpNs = hcpNamespace(NAMESPACE, NAME);
   report(`starting a local ${options.members ?? 3}-member etcd with mutual TLS on 127.0.0.1 ...`);
-  const cluster = await LocalEtcdCluster.start({ members: options.members ?? 3 });
+  const etcd = await LocalEtcdCluster.start({
+    members: options.members ?? 3,
+    serverNames: etcdCertificateNames(hcpNs),
+  });
+  const work = await mkdtemp(join(tmpdir(), "hcpeb-demo-"));
+  trackDir(work);
+  let sim: KubeSim | undefined;
   try {
-    const statuses = await cluster.statuses();
-    const leader = statuses.find((s) => s.isLeader);
+    const statuses = await etcd.statuses();
     report(
-      `etcd ${statuses[0]?.version ?? "?"} is healthy: ${statuses.length} members, leader ${leader?.memberId ?? "?"} (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+      `etcd ${statuses[0]?.version ?? "?"} is healthy: ${statuses.length} members (${((Date.now() - started) / 1000).toFixed(1)}s)`,
     );
-    for (let i = 0; i < cluster.size; i++) report(`  ${cluster.memberName(i)}  ${cluster.endpoint(i)}`);
-
-    const client = await cluster.client(0);
+    const client = await etcd.client(0);
+    let count: number;
     try {
       const target = options.dataBytes ?? 8 * 1024 * 1024;
       report(`loading ${(target / 1048576).toFixed(0)} MiB of Kubernetes-like objects under /kubernetes.io/ ...`);
-      const t0 = Date.now();
       const load = await loadKubernetesData(client, { targetBytes: target });
-      const secs = (Date.now() - t0) / 1000;
+      count = await client.count("/kubernetes.io/");
       report(
-        `loaded ${load.keys} keys, ${(load.bytes / 1048576).toFixed(1)} MiB in ${secs.toFixed(1)}s; revision ${load.revision}`,
+        `loaded ${load.keys} keys; etcd reports ${count} live keys under /kubernetes.io/, revision ${load.revision}`,
       );
-      const count = await client.count("/kubernetes.io/");
-      const after = await cluster.statuses();
-      report(
-        `etcd reports ${count} live keys under /kubernetes.io/, db size ${(Math.max(...after.map((s) => s.dbSize)) / 1048576).toFixed(1)} MiB`,
-      );
-      const kept = options.storeDir !== undefined;
-      const storeDir = options.storeDir ?? (await mkdtemp(join(tmpdir(), "hcpeb-demo-store-")));
-      if (!kept) trackDir(storeDir);
-      try {
-        const store = openStore(storeDir);
-        report(`backing up into the local store ${storeDir} (streamed; SHA-256 and status checked on the way) ...`);
-        const tls = await cluster.tlsMaterial();
-        const b = await backupEtcd({
-          endpoints: parseEndpoints(cluster.endpoints.join(",")),
-          tls,
-          store,
-          label: "demo",
-          signal: options.signal,
-          logger: options.logger,
-        });
-        const s = b.manifest.snapshot;
-        report(
-          `backup ${b.manifest.backupId} from ${b.manifest.source.member.name}: revision ${s.revision}, ${s.totalKeys} stored entries (etcdctl's TOTAL KEYS: every revision of every key, plus etcd's own records; not live keys), ${(s.objectSize / 1048576).toFixed(1)} MiB in ${b.manifest.timings.snapshotSeconds.toFixed(2)}s`,
-        );
-        const catalog = await readCatalog(store, { signal: options.signal });
-        report(`list: ${catalog.backups.length} backup(s) in the store`);
-        for (const e of catalog.backups) {
-          report(`  ${e.ref}  revision ${e.manifest.snapshot.revision}  verified ${e.verified ? "yes" : "no"}`);
-        }
-        const v = await verifyBackup(openStore(b.ref), { signal: options.signal });
-        report(`verify: ${v.verification.ok ? "OK" : "FAILED"} (${v.verification.checks.join(", ")})`);
-        return {
-          members: statuses.length,
-          keys: count,
-          bytes: load.bytes,
-          revision: load.revision,
-          leader: leader?.memberId ?? "",
-          backupRef: b.ref,
-        };
-      } finally {
-        if (kept) report(`the backup stays in ${storeDir} (try: hcp-etcd-backup list --from ${storeDir})`);
-        else {
-          releaseDir(storeDir);
-          report(`removed the temporary store ${storeDir} (keep one with --store DIR)`);
-        }
-      }
     } finally {
       client.close();
     }
+    sim = await KubeSim.start(etcd);
+    const kubeconfig = await sim.kubeconfig(join(work, "kubeconfig"));
+    report(
+      `simulated management cluster at ${sim.url} (a stand-in for OpenShift with HyperShift): HostedCluster ${NAMESPACE}/${NAME}, its control plane in ${hcpNs} runs on that etcd`,
+    );
+    const cluster = new ManagementCluster(loadKubeConfig({ kubeconfig }));
+    report(`  before: ${await describeCluster(cluster, hcpNs)}`);
+
+    const kept = options.storeDir !== undefined;
+    const storeDir = options.storeDir ?? join(work, "store");
+    const identity = await generateIdentity();
+    const identityFile = join(kept ? storeDir : work, "demo-age-identity.txt");
+    const store = openStore(storeDir);
+    report(
+      `backing up ${NAMESPACE}/${NAME} into ${storeDir}: pause, writers to 0, snapshot (verified), resume, key sealed with age ...`,
+    );
+    const r = await backupHostedCluster({
+      cluster,
+      namespace: NAMESPACE,
+      name: NAME,
+      store,
+      mode: "quiesced",
+      key: { kind: "recipients", recipients: [await identityToRecipient(identity)] },
+      signal: options.signal,
+      logger: options.logger,
+      defer: options.defer,
+    });
+    if (r.dryRun) throw new Error("unreachable: the demo does not dry-run");
+    const m = r.manifest;
+    report(
+      `backup ${m.backupId}: revision ${m.snapshot.revision}, ${(m.snapshot.objectSize / 1048576).toFixed(1)} MiB from ${m.source.member.name} (reached by ${r.access}); writers were down ${m.writerDowntime?.seconds.toFixed(1)}s`,
+    );
+    report(
+      `  encryption key ${m.encryption?.keys[0]?.keyName} sealed as ${m.encryption?.object}; its fingerprint ${m.encryption?.keys[0]?.fingerprint.slice(0, 16)}... matches the cluster's key: ${m.encryption?.keys[0]?.fingerprint === keyFingerprint(sim.hostedCluster.encryptionKey) ? "yes" : "NO"}`,
+    );
+    await writeFile(identityFile, `${identity}\n`, { mode: 0o600 });
+    await chmod(identityFile, 0o600);
+    report(`  after:  ${await describeCluster(cluster, hcpNs)}`);
+
+    const catalog = await readCatalog(store, { signal: options.signal });
+    report(`list: ${catalog.backups.length} backup(s) in the store`);
+    for (const e of catalog.backups)
+      report(`  ${e.ref}  ${e.manifest.label}  ${e.manifest.mode}  revision ${e.manifest.snapshot.revision}`);
+    const v = await verifyBackup(openStore(r.ref), { signal: options.signal });
+    report(`verify: ${v.verification.ok ? "OK" : "FAILED"} (${v.verification.checks.join(", ")})`);
+    if (kept)
+      report(
+        `the backup stays in ${storeDir} with the age identity that opens its key (try: hcp-etcd-backup list --from ${storeDir})`,
+      );
+    else report(`removed the temporary store ${storeDir} (keep one with --store DIR)`);
+    return {
+      members: statuses.length,
+      keys: count,
+      revision: m.snapshot.revision,
+      backupRef: r.ref,
+      writerDowntimeSeconds: m.writerDowntime?.seconds,
+    };
   } finally {
-    await cluster.stop();
-    report("stopped the local etcd and removed its files");
+    await sim?.stop();
+    await etcd.stop();
+    releaseDir(work);
+    report("stopped the local etcd and the simulated cluster, removed their files");
   }
+}
+
+async function describeCluster(cluster: ManagementCluster, hcpNs: string): Promise<string> {
+  const hc = (await cluster.getHostedCluster(NAMESPACE, NAME)) as { spec?: { pausedUntil?: string } };
+  const writers = [];
+  for (const w of ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"]) {
+    const d = await cluster.getDeployment(hcpNs, w);
+    writers.push(`${w} ${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 0}`);
+  }
+  return `pausedUntil ${hc.spec?.pausedUntil ?? "unset"}; ${writers.join(", ")} available`;
 }

@@ -37,48 +37,62 @@ export async function lockAndJournal(
   init: { runId: string; mode: Journal["mode"]; lockMs: number },
 ): Promise<Journal> {
   const { target } = ctx;
-  const now = (ctx.now ?? (() => new Date()))();
-  const existing = target.hostedCluster.metadata.annotations?.[JOURNAL_ANNOTATION];
-  if (existing !== undefined) {
-    const j = parseJournal(existing, where(target));
-    const who = `${j.holder.user}@${j.holder.host} (pid ${j.holder.pid}, started ${j.startedAt})`;
-    if (isLockFresh(j, now))
+  let hc = target.hostedCluster;
+  for (let attempt = 1; ; attempt++) {
+    const now = (ctx.now ?? (() => new Date()))();
+    const existing = hc.metadata.annotations?.[JOURNAL_ANNOTATION];
+    if (existing !== undefined) {
+      const j = parseJournal(existing, where(target));
+      const who = `${j.holder.user}@${j.holder.host} (pid ${j.holder.pid}, started ${j.startedAt})`;
+      if (isLockFresh(j, now))
+        throw new OperationError(
+          `another backup of ${where(target)} is running: ${who}; wait for it, or if it died run: hcp-etcd-backup resume ${target.name} -n ${target.namespace}`,
+        );
       throw new OperationError(
-        `another backup of ${where(target)} is running: ${who}; wait for it, or if it died run: hcp-etcd-backup resume ${target.name} -n ${target.namespace}`,
+        `an earlier backup of ${where(target)} did not finish (${who}): run hcp-etcd-backup resume ${target.name} -n ${target.namespace} first`,
       );
-    throw new OperationError(
-      `an earlier backup of ${where(target)} did not finish (${who}): run hcp-etcd-backup resume ${target.name} -n ${target.namespace} first`,
-    );
-  }
-  const journal: Journal = {
-    version: 1,
-    runId: init.runId,
-    holder: { user: safeUser(), host: hostname(), pid: process.pid },
-    startedAt: now.toISOString(),
-    lockExpiresAt: new Date(now.getTime() + init.lockMs).toISOString(),
-    mode: init.mode,
-    original: {
-      pausedUntil: target.hostedCluster.spec.pausedUntil ?? null,
-      writers: target.writers.map((w) => ({ namespace: target.hcpNamespace, name: w.name, replicas: w.replicas })),
-    },
-    changed: { scaledWriters: [] },
-  };
-  await ctx.cluster.patchHostedCluster(
-    target.namespace,
-    target.name,
-    {
-      metadata: {
-        resourceVersion: target.hostedCluster.metadata.resourceVersion,
-        annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) },
+    }
+    const journal: Journal = {
+      version: 1,
+      runId: init.runId,
+      holder: { user: safeUser(), host: hostname(), pid: process.pid },
+      startedAt: now.toISOString(),
+      lockExpiresAt: new Date(now.getTime() + init.lockMs).toISOString(),
+      mode: init.mode,
+      original: {
+        pausedUntil: hc.spec.pausedUntil ?? null,
+        writers: target.writers.map((w) => ({ namespace: target.hcpNamespace, name: w.name, replicas: w.replicas })),
       },
-    },
-    ctx.signal,
-  );
-  ctx.logger.info(
-    { cluster: where(target), runId: journal.runId, lockExpiresAt: journal.lockExpiresAt },
-    "locked and journaled",
-  );
-  return journal;
+      changed: { scaledWriters: [] },
+    };
+    try {
+      // The resourceVersion makes the lock a compare-and-swap: of two backups racing, one wins.
+      await ctx.cluster.patchHostedCluster(
+        target.namespace,
+        target.name,
+        {
+          metadata: {
+            resourceVersion: hc.metadata.resourceVersion,
+            annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) },
+          },
+        },
+        ctx.signal,
+      );
+    } catch (err) {
+      // Changed since we read it (its status moves on its own): read it again and decide again.
+      if (!(err instanceof KubeTransientError) || !/conflict/.test(err.message) || attempt >= 5) throw err;
+      hc = parseHostedCluster(
+        await ctx.cluster.getHostedCluster(target.namespace, target.name, ctx.signal),
+        where(target),
+      );
+      continue;
+    }
+    ctx.logger.info(
+      { cluster: where(target), runId: journal.runId, lockExpiresAt: journal.lockExpiresAt },
+      "locked and journaled",
+    );
+    return journal;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { openKey } from "../../src/hostedcluster/key-envelope.js";
 import { CLI, runCli } from "../support/cli.js";
 import { leftoverProcesses, leftoverTempDirs } from "../support/leftovers.js";
 
@@ -60,20 +61,28 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
     assertOneLineError(r.stderr, /^hcp-etcd-backup: unknown command 'bakcup' \(Did you mean backup\?\)$/);
   });
 
-  it("runs the demo end to end and leaves nothing running", async () => {
+  it("runs the demo end to end: a hosted cluster backed up and back as it was; nothing left running", async () => {
     const dirsBefore = new Set(leftoverTempDirs());
     const r = await runCli(["demo", "--data-mib", "2"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
-    assert.match(r.stdout, /etcd 3\.4\.\d+ is healthy: 3 members, leader [0-9a-f]+/);
-    const loaded = /loaded (\d+) keys/.exec(r.stdout);
+    assert.match(r.stdout, /etcd 3\.4\.\d+ is healthy: 3 members/);
+    const loaded = /loaded (\d+) keys; etcd reports (\d+) live keys under \/kubernetes\.io\//.exec(r.stdout);
     assert.ok(loaded, r.stdout);
-    assert.match(r.stdout, new RegExp(`etcd reports ${loaded[1]} live keys under /kubernetes.io/`));
+    assert.equal(loaded[1], loaded[2]);
+    const before = /before: (.*)/.exec(r.stdout)?.[1];
+    const afterLine = /after: {2}(.*)/.exec(r.stdout)?.[1];
+    assert.equal(
+      before,
+      "pausedUntil unset; kube-apiserver 3/3, openshift-apiserver 3/3, openshift-oauth-apiserver 3/3 available",
+    );
+    assert.equal(afterLine, before, "the hosted cluster is back exactly as it was");
     assert.match(
       r.stdout,
-      /backup \d{8}T\d{6}Z-r\d+-[0-9a-f]{6} from member-\d: revision \d+, \d+ stored entries \(etcdctl's TOTAL KEYS/,
+      /backup \d{8}T\d{6}Z-r\d+-[0-9a-f]{6}: revision \d+, [\d.]+ MiB from member-\d \(reached by port-forward\); writers were down [\d.]+s/,
     );
-    assert.match(r.stdout, /list: 1 backup\(s\) in the store/);
+    assert.match(r.stdout, /encryption key key-\d+ sealed as encryption-key\.age; .* matches the cluster's key: yes/);
+    assert.match(r.stdout, /list: 1 backup\(s\) in the store\n .*clusters\/example {2}quiesced/);
     assert.match(r.stdout, /verify: OK \(sha256-trailer, byte-count, status, manifest, structure, etcd-encoding\)/);
     assert.match(r.stdout, /removed the temporary store .* \(keep one with --store DIR\)/);
     assert.match(r.stdout, /demo finished\n$/);
@@ -94,7 +103,11 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
       const listed = await runCli(["list", "--from", store, "-o", "json"]);
       assert.equal(listed.code, 0, listed.stderr);
       const [entry] = JSON.parse(listed.stdout) as Array<{ ref: string; label: string }>;
-      assert.equal(entry?.label, "demo");
+      assert.equal(entry?.label, "clusters/example");
+      // The identity kept beside the store opens the sealed key.
+      const identity = readFileSync(join(store, "demo-age-identity.txt"), "utf8");
+      const key = await openKey(readFileSync(join(entry?.ref ?? "", "encryption-key.age")), identity);
+      assert.equal(key.length, 32);
       const v = await runCli(["verify", entry?.ref ?? ""]);
       assert.equal(v.code, 0, v.stdout + v.stderr);
     } finally {
