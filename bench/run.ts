@@ -2,3 +2,4 @@
 // holds the tables with how they were measured.
 await import("./snapshot-files.js");
 await import("./backup.js");
+await import("./hosted.js");

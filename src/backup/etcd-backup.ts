@@ -9,6 +9,7 @@ import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE, serializeManifest } from "
 import type { Store } from "../store/store.js";
 import { type CapturedSnapshot, captureSnapshot } from "./capture.js";
 import { buildManifest } from "./manifest-builder.js";
+import { PhaseTimer } from "./phases.js";
 
 export interface EtcdBackupRequest {
   readonly endpoints: readonly Endpoint[];
@@ -45,15 +46,9 @@ export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> 
   const logger = req.logger ?? silentLogger();
   const connect = req.connect ?? directConnector({ tls: req.tls, auth: req.auth });
   const startedAt = new Date();
-  const phases: Record<string, number> = {};
-  const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      return await work();
-    } finally {
-      phases[phase] = (Date.now() - t0) / 1000;
-    }
-  };
+  const timer = new PhaseTimer();
+  const phases = timer.seconds;
+  const timed = <T>(phase: string, work: () => Promise<T>) => timer.time(phase, work);
 
   await timed("check-store", () => req.store.check({ signal: req.signal }));
   logger.info({ store: req.store.url, seconds: phases["check-store"] }, "store checked");

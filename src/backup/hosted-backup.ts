@@ -25,6 +25,7 @@ import type { Store } from "../store/store.js";
 import { type CapturedSnapshot, captureSnapshot } from "./capture.js";
 import { commitManifest } from "./etcd-backup.js";
 import { buildManifest } from "./manifest-builder.js";
+import { PhaseTimer } from "./phases.js";
 
 export const KEY_OBJECT = "encryption-key.age";
 export const RAW_KEY_OBJECT = "encryption-key";
@@ -114,15 +115,9 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   const timeouts = { ...DEFAULT_TIMEOUTS, ...req.timeouts };
   const label = validateLabel(`${req.namespace}/${req.name}`);
   const startedAt = now();
-  const phases: Record<string, number> = {};
-  const timed = async <T>(phase: string, work: () => Promise<T>): Promise<T> => {
-    const t0 = Date.now();
-    try {
-      return await work();
-    } finally {
-      phases[phase] = (Date.now() - t0) / 1000;
-    }
-  };
+  const timer = new PhaseTimer();
+  const phases = timer.seconds;
+  const timed = <T>(phase: string, work: () => Promise<T>) => timer.time(phase, work);
 
   // Phase 1: discover (reads only).
   const target = await timed("discover", () =>
@@ -306,13 +301,20 @@ function keyStep(req: HostedBackupRequest, t: HostedClusterTarget): string {
 
 interface PreparedKeys {
   readonly facts: EncryptionFacts | undefined;
-  readonly sealed?: Uint8Array;
-  readonly raw?: Buffer;
+  /** What to write, and where: sealed files beside the snapshot, or raw files into the --key-to store. */
+  readonly files: ReadonlyArray<{ readonly object: string; readonly bytes: Buffer }>;
+  readonly into?: Store;
+}
+
+/** `encryption-key[.age]` for the active key, `encryption-key-backup[.age]` for the backup key. */
+function keyObject(role: "active" | "backup", sealed: boolean): string {
+  const base = role === "active" ? RAW_KEY_OBJECT : `${RAW_KEY_OBJECT}-backup`;
+  return sealed ? `${base}.age` : base;
 }
 
 async function prepareKeys(req: HostedBackupRequest, t: HostedClusterTarget): Promise<PreparedKeys> {
   const e = t.encryption;
-  if (e.type === "none") return { facts: undefined };
+  if (e.type === "none") return { facts: undefined, files: [] };
   if (e.type === "kms") {
     return {
       facts: {
@@ -321,38 +323,41 @@ async function prepareKeys(req: HostedBackupRequest, t: HostedClusterTarget): Pr
         keys: [],
         kms: e.arn && e.region ? { arn: e.arn, region: e.region } : undefined,
       },
+      files: [],
     };
   }
   if (req.key.kind === "none") {
     return {
       facts: { type: "aescbc", secretNames: e.secrets.map((s) => `${t.namespace}/${s.name}`), keys: [] },
+      files: [],
     };
   }
   const keys = await readEncryptionKeys(req.cluster, t, req.signal);
-  const active = keys.find((k) => k.role === "active");
-  if (!active) throw new UsageError(`no active encryption key for ${t.namespace}/${t.name}`);
+  if (!keys.some((k) => k.role === "active"))
+    throw new UsageError(`no active encryption key for ${t.namespace}/${t.name}`);
+  const sealed = req.key.kind === "recipients";
   const facts: EncryptionFacts = {
     type: "aescbc",
     secretNames: keys.map((k) => `${t.namespace}/${k.secret}`),
     keys: keys.map((k) => ({ fingerprint: keyFingerprint(k.key), keyName: aescbcKeyName(k.key) })),
-    object: req.key.kind === "recipients" ? KEY_OBJECT : undefined,
+    object: sealed ? KEY_OBJECT : undefined,
   };
-  if (req.key.kind === "recipients") return { facts, sealed: await sealKey(active.key, req.key.recipients) };
-  return { facts, raw: active.key };
+  const files = [];
+  for (const k of keys) {
+    const bytes = req.key.kind === "recipients" ? Buffer.from(await sealKey(k.key, req.key.recipients)) : k.key;
+    files.push({ object: keyObject(k.role, sealed), bytes });
+  }
+  return { facts, files, into: req.key.kind === "store" ? req.key.store : req.store };
 }
 
+/** Writes the key files before the manifest: a backup whose key could not be saved is never committed. */
 async function storeKeys(
   req: HostedBackupRequest,
   keys: PreparedKeys,
   folder: string,
 ): Promise<EncryptionFacts | undefined> {
-  if (keys.sealed) {
-    await req.store.put(`${folder}/${KEY_OBJECT}`, Buffer.from(keys.sealed), {
-      contentType: "application/octet-stream",
-      signal: req.signal,
-    });
-  } else if (keys.raw && req.key.kind === "store") {
-    await req.key.store.put(`${folder}/${RAW_KEY_OBJECT}`, keys.raw, {
+  for (const f of keys.files) {
+    await keys.into?.put(`${folder}/${f.object}`, f.bytes, {
       contentType: "application/octet-stream",
       signal: req.signal,
     });

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { CLI } from "../support/cli.js";
+import { spawnCli } from "../support/cli.js";
 import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { leftoverTempDirs } from "../support/leftovers.js";
 import { S3Server } from "../support/s3-server.js";
@@ -26,29 +25,17 @@ interface Interrupted {
  * relay lets 12 MiB through for S3), then sends the signals.
  */
 async function backupAndInterrupt(args: string[], env: NodeJS.ProcessEnv, signals: NodeJS.Signals[], relay: TcpRelay) {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const run = spawnCli(args, { env });
   await Promise.race([
     relay.paused,
-    exited.then(() => {
-      throw new Error(`backup exited before the stream was held: ${stderr}`);
+    run.exited.then(() => {
+      throw new Error(`backup exited before the stream was held: ${run.stderr()}`);
     }),
   ]);
   const t0 = Date.now();
-  for (const s of signals) child.kill(s);
-  const code = await exited;
-  return { code, stderr, stdout, exitMs: Date.now() - t0 } satisfies Interrupted;
+  for (const s of signals) run.child.kill(s);
+  const { code } = await run.exited;
+  return { code, stderr: run.stderr(), stdout: run.stdout(), exitMs: Date.now() - t0 } satisfies Interrupted;
 }
 
 describe("a signal mid-stream stops the backup and leaves nothing behind", () => {

@@ -1,25 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, afterEach, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { openKey } from "../../src/hostedcluster/key-envelope.js";
-import { CLI, runCli } from "../support/cli.js";
-import { type ClusterState, clusterState, eventually, type HostedLab, startHostedLab } from "../support/hosted.js";
-
-const ORIGINAL: ClusterState = {
-  pausedUntil: undefined,
-  journal: false,
-  writers: {
-    "kube-apiserver": { replicas: 3, pods: 3 },
-    "openshift-apiserver": { replicas: 3, pods: 3 },
-    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
-  },
-};
+import { runCli, spawnCli } from "../support/cli.js";
+import { clusterState, eventually, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
 
 describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member etcd)", () => {
   let lab: HostedLab;
@@ -86,7 +74,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     ])
       assert.ok(events.includes(m), `missing "${m}"`);
     assert.ok(events.indexOf("cluster resumed") < events.indexOf("manifest committed"), "resumed before the commit");
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
     const v = await runCli(["verify", out.ref]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     const listed = await runCli(["list", "--from", store, "--cluster", "clusters/example", "-o", "json"]);
@@ -112,7 +100,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     assert.equal(manifest.mode, "online");
     assert.equal(manifest.writerDowntime, undefined);
     assert.ok(!r.stderr.includes("reconciliation paused") && !r.stderr.includes("writers scaled to zero"));
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
   });
 
   it("a cluster already paused by someone else keeps its pausedUntil", async () => {
@@ -128,7 +116,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
         await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: null } });
       }
     }
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
   });
 
   it("refuses before any change: a running backup's lock, an aescbc key with nowhere to go, a dry run", async () => {
@@ -168,7 +156,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
       const resumed = await runCli(["resume", "example", ...kube]);
       assert.equal(resumed.code, 0, resumed.stderr);
     }
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
     const nothing = await runCli(["resume", "example", ...kube]);
     assert.match(nothing.stdout, /nothing to resume: clusters\/example has no backup journal/);
   });
@@ -177,7 +165,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     const store = join(lab.work, "faults");
     const ok = await runBackupWithFaultOnScaleUp(lab, kube, recipient, store, { code: 500, times: 2 });
     assert.equal(ok.code, 0, ok.stderr);
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
 
     const denied = await runBackupWithFaultOnScaleUp(lab, kube, recipient, store, { code: 403, times: 10 });
     assert.equal(denied.code, 1);
@@ -196,7 +184,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
         () => clusterState(lab),
         (s) => s.writers["kube-apiserver"]?.pods === 3,
       ),
-      ORIGINAL,
+      ORIGINAL_STATE,
     );
     const listed = await runCli(["list", "--from", store, "-o", "json"]);
     assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1, "the failed run left no backup");
@@ -214,35 +202,22 @@ async function runBackupWithFaultOnScaleUp(
   store: string,
   fault: { code: number; times: number },
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, "backup", "example", ...kube, "--to", store, "--key-recipient", recipient, "--log-format", "json"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  const lines = createInterface({ input: child.stderr });
-  lines.on("line", (line) => {
-    stderr += `${line}\n`;
-    if (line.includes('"writer pods gone"')) {
-      lab.sim.faults.clear();
-      for (const name of ["kube-apiserver"]) {
-        if (fault.code === 403)
-          lab.sim.faults.forbid({ verb: "patch", resource: "deployments/scale", name, times: fault.times });
-        else
-          lab.sim.faults.inject({
-            verb: "patch",
-            resource: "deployments/scale",
-            name,
-            code: fault.code,
-            times: fault.times,
-          });
-      }
-    }
-  });
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  return { code, stdout, stderr };
+  const run = spawnCli([
+    "backup",
+    "example",
+    ...kube,
+    "--to",
+    store,
+    "--key-recipient",
+    recipient,
+    "--log-format",
+    "json",
+  ]);
+  await run.waitForLine(/"msg":"writer pods gone"/);
+  lab.sim.faults.clear();
+  const match = { verb: "patch", resource: "deployments/scale", name: "kube-apiserver", times: fault.times } as const;
+  if (fault.code === 403) lab.sim.faults.forbid(match);
+  else lab.sim.faults.inject({ ...match, code: fault.code });
+  const { code } = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

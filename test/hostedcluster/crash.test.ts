@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { CLI, runCli } from "../support/cli.js";
-import { type ClusterState, clusterState, eventually, type HostedLab, startHostedLab } from "../support/hosted.js";
-
-const ORIGINAL: ClusterState = {
-  pausedUntil: undefined,
-  journal: false,
-  writers: {
-    "kube-apiserver": { replicas: 3, pods: 3 },
-    "openshift-apiserver": { replicas: 3, pods: 3 },
-    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
-  },
-};
+import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
+import { clusterState, eventually, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
 
 /** Log events at the phase boundaries, from just after the lock to just before the manifest. */
 const BOUNDARIES = [
@@ -27,28 +15,11 @@ const BOUNDARIES = [
   "snapshot verified",
 ];
 
-interface Run {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly stderr: () => string;
-}
-
 /** Starts a quiesced backup with JSON logs and resolves once `event` was logged. */
-async function startUntil(args: string[], event: string): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args, "--log-format", "json"], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal })),
-  );
-  const seen = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stderr }).on("line", (line) => {
-      stderr += `${line}\n`;
-      if (line.includes(`"msg":"${event}"`)) resolve();
-    });
-    exited.then(() => reject(new Error(`backup ended before "${event}": ${stderr}`)));
-  });
-  await seen;
-  return { child, exited, stderr: () => stderr };
+async function startUntil(args: string[], event: string): Promise<RunningCli> {
+  const run = spawnCli([...args, "--log-format", "json"]);
+  await run.waitForLine(new RegExp(`"msg":"${event}"`));
+  return run;
 }
 
 describe("a hosted-cluster backup killed at any phase never leaves the cluster down", () => {
@@ -82,13 +53,13 @@ describe("a hosted-cluster backup killed at any phase never leaves the cluster d
         () => clusterState(lab),
         (s) => Object.values(s.writers).every((w) => w.pods === 3),
       );
-      assert.deepEqual(state, ORIGINAL);
+      assert.deepEqual(state, ORIGINAL_STATE);
       const listed = await runCli(["list", "--from", join(lab.work, "store"), "-o", "json"]);
       assert.deepEqual(JSON.parse(listed.stdout || "[]"), [], "a killed run is never listed");
     });
   }
 
-  for (const event of ["reconciliation paused", "writer pods gone", "snapshot stream started"]) {
+  for (const event of BOUNDARIES) {
     it(`SIGINT after "${event}": the cluster is resumed before the process exits 130`, async () => {
       const run = await startUntil(args, event);
       run.child.kill("SIGINT");
@@ -128,6 +99,6 @@ describe("a hosted-cluster backup killed at any phase never leaves the cluster d
       const r = await runCli(["resume", "example", ...kube]);
       assert.equal(r.code, 0, r.stderr);
     }
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
   });
 });

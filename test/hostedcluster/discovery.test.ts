@@ -3,19 +3,10 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
+import { openKey } from "../../src/hostedcluster/key-envelope.js";
 import { resourceByKind } from "../../src/kubesim/resources.js";
 import { runCli } from "../support/cli.js";
-import { type ClusterState, clusterState, type HostedLab, startHostedLab } from "../support/hosted.js";
-
-const ORIGINAL: ClusterState = {
-  pausedUntil: undefined,
-  journal: false,
-  writers: {
-    "kube-apiserver": { replicas: 3, pods: 3 },
-    "openshift-apiserver": { replicas: 3, pods: 3 },
-    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
-  },
-};
+import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
 
 describe("hosted-cluster backup: discovery errors, key destinations, members, endpoints, secrets", () => {
   let lab: HostedLab;
@@ -85,7 +76,7 @@ describe("hosted-cluster backup: discovery errors, key destinations, members, en
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0] ?? "", re);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
-    assert.deepEqual(await clusterState(lab), ORIGINAL, "nothing changed");
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE, "nothing changed");
   };
 
   it("one line for each missing piece, before any change", async () => {
@@ -177,7 +168,93 @@ describe("hosted-cluster backup: discovery errors, key destinations, members, en
     );
     assert.equal(readdirSync(out.ref).filter((f) => f.endsWith(".db")).length, 3);
     assert.equal(manifest.encryption.object, undefined, "the key is not in the backup folder");
-    assert.deepEqual(await clusterState(lab), ORIGINAL);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
+  });
+
+  it("a backup key (key rotation) is saved and fingerprinted beside the active one", async () => {
+    const secretRt = resourceByKind("Secret");
+    const backupKey = Buffer.alloc(32, 7);
+    lab.sim.store.create(
+      secretRt,
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "example-etcd-encryption-key-old", namespace: "clusters" },
+        data: { key: backupKey.toString("base64") },
+      },
+      new Date(),
+    );
+    try {
+      await without(
+        "HostedCluster",
+        "clusters",
+        "example",
+        (o) => {
+          const aescbc = (o.spec as { secretEncryption: { aescbc: Record<string, unknown> } }).secretEncryption.aescbc;
+          aescbc.backupKey = { name: "example-etcd-encryption-key-old" };
+        },
+        async () => {
+          const identity = await generateIdentity();
+          const r = await run("backup key", [
+            "backup",
+            "example",
+            ...kube,
+            "--to",
+            join(lab.work, "rotated"),
+            "--key-recipient",
+            await identityToRecipient(identity),
+            "--mode",
+            "online",
+            "-o",
+            "json",
+          ]);
+          assert.equal(r.code, 0, r.stderr);
+          const ref = (JSON.parse(r.stdout) as { ref: string }).ref;
+          const manifest = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8"));
+          assert.deepEqual(manifest.encryption.secretNames, [
+            "clusters/example-etcd-encryption-key",
+            "clusters/example-etcd-encryption-key-old",
+          ]);
+          assert.equal(manifest.encryption.keys.length, 2);
+          assert.deepEqual(
+            Buffer.from(await openKey(readFileSync(join(ref, "encryption-key-backup.age")), identity)),
+            backupKey,
+          );
+          assert.deepEqual(
+            Buffer.from(await openKey(readFileSync(join(ref, "encryption-key.age")), identity)),
+            lab.sim.hostedCluster.encryptionKey,
+          );
+        },
+      );
+    } finally {
+      lab.sim.store.delete(secretRt, "clusters", "example-etcd-encryption-key-old");
+    }
+  });
+
+  it("credentials like kubectl: KUBECONFIG without --kubeconfig; a missing --context is one line", async () => {
+    const viaEnv = await runCli(
+      ["backup", "example", "-n", "clusters", "--to", join(lab.work, "env"), "--no-key", "--dry-run"],
+      {
+        env: { KUBECONFIG: lab.kubeconfig },
+      },
+    );
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.match(viaEnv.stdout, /plan for clusters\/example/);
+    const badContext = await run("bad context", [
+      "backup",
+      "example",
+      ...kube,
+      "--context",
+      "nope",
+      "--to",
+      "x",
+      "--no-key",
+    ]);
+    assert.equal(badContext.code, 2);
+    assert.match(badContext.stderr, /no context "nope" in the kubeconfig; it has: /);
+    const nothing = await runCli(["resume", "example", "-n", "clusters"], { env: { KUBECONFIG: "", HOME: lab.work } });
+    assert.equal(nothing.code, 2);
+    assert.match(nothing.stderr, /no Kubernetes credentials: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod/);
   });
 
   it("--endpoints reaches etcd directly, TLS still from the cluster's Secrets", async () => {

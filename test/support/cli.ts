@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 /** The built CLI, as a user runs it (`make build` first; `make test` does). */
@@ -32,4 +33,51 @@ export function runCli(
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** The built CLI as a child process that a test can watch and signal while it runs. */
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** Resolves with the exit once stdout and stderr are closed. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when a stderr line from now on matches; rejects if the process exits first. */
+  waitForLine(pattern: RegExp): Promise<string>;
+}
+
+export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => {
+    stderr += `${line}\n`;
+    for (const w of [...waiters]) {
+      if (w.pattern.test(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    waitForLine: (pattern) =>
+      new Promise((resolve, reject) => {
+        waiters.push({ pattern, resolve });
+        exited.then(() => reject(new Error(`the command exited before a line matched ${pattern}: ${stderr}`)));
+      }),
+  };
 }

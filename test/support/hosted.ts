@@ -58,6 +58,17 @@ export interface ClusterState {
   readonly writers: Record<string, { replicas: number; pods: number }>;
 }
 
+/** The seeded cluster as HyperShift leaves it: not paused, every writer at 3 replicas with 3 pods, no journal. */
+export const ORIGINAL_STATE: ClusterState = {
+  pausedUntil: undefined,
+  journal: false,
+  writers: {
+    "kube-apiserver": { replicas: 3, pods: 3 },
+    "openshift-apiserver": { replicas: 3, pods: 3 },
+    "openshift-oauth-apiserver": { replicas: 3, pods: 3 },
+  },
+};
+
 export async function clusterState(lab: HostedLab, ns = "clusters", name = "example"): Promise<ClusterState> {
   const hc = (await lab.api.getHostedCluster(ns, name)) as {
     spec: { pausedUntil?: string };
