@@ -114,7 +114,7 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
   };
 
   try {
-    for await (const chunk of abortable(bodyErrors(req.body), signal, `the upload of ${key}`)) {
+    for await (const chunk of abortable(req.body, signal, `the upload of ${key}`, (err) => new BodyError(err))) {
       let off = 0;
       while (off < chunk.length) {
         const n = Math.min(chunk.length - off, partSize - filled);
@@ -169,14 +169,5 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
       }
     }
     throw primary;
-  }
-}
-
-/** The body's own failures, marked so the caller can tell them from S3's. */
-async function* bodyErrors(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  try {
-    yield* body;
-  } catch (err) {
-    throw new BodyError(err);
   }
 }
