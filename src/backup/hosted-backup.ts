@@ -12,6 +12,7 @@ import {
   lockAndJournal,
   pause,
   type QuiesceContext,
+  readJournal,
   resumeFromJournal,
   scaleWritersDown,
   waitForPause,
@@ -162,12 +163,18 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   let resuming: Promise<void> | undefined;
   const resume = (waitAvailable: boolean): Promise<void> => {
     if (!journal) return Promise.resolve();
-    const j = journal;
-    resuming ??= resumeFromJournal(resumeCtx, j, { availableTimeoutMs: timeouts.writersAvailable, waitAvailable }).then(
-      () => {
-        downtimeEnd ??= now();
-      },
-    );
+    const local = journal;
+    resuming ??= (async () => {
+      // The journal on the HostedCluster is the truth: a step that failed half-way (a writer scaled, the
+      // answer lost) is recorded there before it was tried, and not yet in our copy.
+      const stored = await readJournal(req.cluster, req.namespace, req.name).then(
+        (r) => r.journal,
+        () => local,
+      );
+      if (stored && stored.runId === local.runId)
+        await resumeFromJournal(resumeCtx, stored, { availableTimeoutMs: timeouts.writersAvailable, waitAvailable });
+      downtimeEnd ??= now();
+    })();
     return resuming;
   };
   const undefer = req.mode === "quiesced" ? req.defer?.("resume the hosted cluster", () => resume(false)) : undefined;

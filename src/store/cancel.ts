@@ -13,9 +13,11 @@ export function throwIfCancelled(signal: AbortSignal | undefined, what: string):
  * Iterates `source`, but rejects with a CancelledError as soon as `signal` fires, even while the
  * source is stuck waiting for its next chunk (an etcd member that stops sending): checking the
  * signal only between chunks would wait for a chunk that may never come. `mapError` turns the
- * source's own failures into the caller's error type. One abort listener for the whole iteration and
- * a race per chunk: a snapshot arrives in some 30,000 chunks per GiB, so per-chunk listener
- * bookkeeping showed up in the upload benchmark.
+ * source's own failures into the caller's error type.
+ *
+ * One abort listener for the whole iteration, which rejects whichever next() is pending. Not a
+ * race against one long-lived "aborted" promise: every race leaves a reaction on that promise that
+ * keeps its chunk alive — 1.2 GiB of retained 32 KiB chunks for a 1 GiB snapshot, measured.
  */
 export async function* abortable<T>(
   source: AsyncIterable<T>,
@@ -24,15 +26,9 @@ export async function* abortable<T>(
   mapError: (err: unknown) => unknown = (err) => err,
 ): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = signal
-    ? new Promise<never>((_, reject) => {
-        onAbort = () => reject(cancelled(what, signal));
-        signal.addEventListener("abort", onAbort, { once: true });
-      })
-    : undefined;
-  // Rejected only on abort, and then always observed by the race below or by nobody: never unhandled.
-  aborted?.catch(() => {});
+  let rejectPending: ((err: unknown) => void) | undefined;
+  const onAbort = () => rejectPending?.(cancelled(what, signal));
+  signal?.addEventListener("abort", onAbort, { once: true });
   let finished = false;
   try {
     for (;;) {
@@ -40,10 +36,14 @@ export async function* abortable<T>(
       const next = it.next();
       let r: IteratorResult<T>;
       try {
-        if (aborted) {
-          // A next() that loses the race and rejects later must not become an unhandled rejection.
+        if (signal) {
+          // A next() that loses to the abort and rejects later must not become an unhandled rejection.
           next.catch(() => {});
-          r = await Promise.race([next, aborted]);
+          r = await new Promise<IteratorResult<T>>((resolve, reject) => {
+            rejectPending = reject;
+            next.then(resolve, reject);
+          });
+          rejectPending = undefined;
         } else r = await next;
       } catch (err) {
         if (err instanceof CancelledError) throw err;
@@ -56,7 +56,7 @@ export async function* abortable<T>(
       yield r.value;
     }
   } finally {
-    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", onAbort);
     // Not awaited: a source stuck in next() would hold the cancellation up; it is closed when that settles.
     if (!finished) it.return?.().catch(() => {});
   }

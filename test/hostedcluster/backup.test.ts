@@ -161,6 +161,29 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     assert.match(nothing.stdout, /nothing to resume: clusters\/example has no backup journal/);
   });
 
+  it("a writer refused half-way through the scale-down: the ones already scaled are put back (from the stored journal)", async () => {
+    lab.sim.faults.forbid({ verb: "patch", resource: "deployments/scale", name: "openshift-apiserver", times: 1 });
+    const r = await backup(join(lab.work, "halfway"), ["--log-format", "json"]);
+    assert.equal(r.code, 1, r.stderr);
+    const events = r.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string; restoredWriters?: string[] });
+    assert.match(events.at(-1)?.msg ?? "", /not allowed to patch deployments\/scale "openshift-apiserver"/);
+    assert.deepEqual(events.find((e) => e.msg === "cluster resumed")?.restoredWriters, [
+      "kube-apiserver",
+      "openshift-apiserver",
+    ]);
+    assert.deepEqual(
+      await eventually(
+        "writers back",
+        () => clusterState(lab),
+        (s) => s.writers["kube-apiserver"]?.pods === 3,
+      ),
+      ORIGINAL_STATE,
+    );
+  });
+
   it("a 500 on the scale-up while resuming is retried; a 403 is reported with verb and resource, and resume completes later", async () => {
     const store = join(lab.work, "faults");
     const ok = await runBackupWithFaultOnScaleUp(lab, kube, recipient, store, { code: 500, times: 2 });

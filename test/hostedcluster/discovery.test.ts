@@ -231,6 +231,64 @@ describe("hosted-cluster backup: discovery errors, key destinations, members, en
     }
   });
 
+  it("kms: the manifest records the KMS key (ARN, region); no key file is written", async () => {
+    await without(
+      "HostedCluster",
+      "clusters",
+      "example",
+      (o) => {
+        (o.spec as Record<string, unknown>).secretEncryption = {
+          type: "kms",
+          kms: {
+            provider: "AWS",
+            aws: {
+              activeKey: { arn: "arn:aws:kms:us-east-1:123456789012:key/abcd" },
+              region: "us-east-1",
+              auth: { awsKms: "arn:aws:iam::123456789012:role/kms" },
+            },
+          },
+        };
+      },
+      async () => {
+        const r = await run("kms", [
+          "backup",
+          "example",
+          ...kube,
+          "--to",
+          join(lab.work, "kms"),
+          "--mode",
+          "online",
+          "-o",
+          "json",
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const ref = (JSON.parse(r.stdout) as { ref: string }).ref;
+        const manifest = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8"));
+        assert.deepEqual(manifest.encryption, {
+          type: "kms",
+          secretNames: [],
+          keys: [],
+          kms: { arn: "arn:aws:kms:us-east-1:123456789012:key/abcd", region: "us-east-1" },
+        });
+        assert.deepEqual(readdirSync(ref).sort(), ["manifest.json", "snapshot.db"]);
+      },
+    );
+  });
+
+  it("two backups started together: one takes the lock, the other is refused before changing anything", async () => {
+    const [a, b] = await Promise.all([
+      run("race a", ["backup", "example", ...kube, "--to", join(lab.work, "race"), "--key-recipient", recipient]),
+      run("race b", ["backup", "example", ...kube, "--to", join(lab.work, "race"), "--key-recipient", recipient]),
+    ]);
+    const codes = [a.code, b.code].sort();
+    assert.deepEqual(codes, [0, 1], `${a.stderr}\n${b.stderr}`);
+    const loser = a.code === 1 ? a : b;
+    assert.match(loser.stderr, /another backup of clusters\/example is running/);
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
+    const listed = await runCli(["list", "--from", join(lab.work, "race"), "-o", "json"]);
+    assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1);
+  });
+
   it("credentials like kubectl: KUBECONFIG without --kubeconfig; a missing --context is one line", async () => {
     const viaEnv = await runCli(
       ["backup", "example", "-n", "clusters", "--to", join(lab.work, "env"), "--no-key", "--dry-run"],
