@@ -151,13 +151,26 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   const plan = makePlan(req, target);
   if (req.dryRun) return { dryRun: true, plan };
   await req.store.check({ signal: req.signal });
+  if (req.key.kind === "store") {
+    if (sameOrNested(req.key.store.url, req.store.url))
+      throw new UsageError(
+        `--key-to ${req.key.store.url} is the backup store (or inside it): the raw key must go elsewhere`,
+      );
+    await req.key.store.check({ signal: req.signal });
+  }
   // The key is read and sealed before anything changes: a backup that cannot save it stops here.
   const keys = await timed("read-key", () => prepareKeys(req, target));
 
   const ctx: QuiesceContext = { cluster: req.cluster, target, logger, signal: req.signal, now, pollMs: req.pollMs };
   // Resume runs without the run's signal: after a Ctrl-C it must still reach the API.
   const resumeCtx: QuiesceContext = { ...ctx, signal: undefined };
+  /** Our journal as last intended (set before each request, so a lost reply is still undone). */
   let journal: Journal | undefined;
+  /** The lock is ours: only then may our own copy of the journal stand in for an unreadable stored one. */
+  let locked = false;
+  const onJournal = (j: Journal) => {
+    journal = j;
+  };
   let downtimeStart: Date | undefined;
   let downtimeEnd: Date | undefined;
   let resuming: Promise<void> | undefined;
@@ -165,14 +178,19 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
     if (!journal) return Promise.resolve();
     const local = journal;
     resuming ??= (async () => {
-      // The journal on the HostedCluster is the truth: a step that failed half-way (a writer scaled, the
-      // answer lost) is recorded there before it was tried, and not yet in our copy.
+      // The journal on the HostedCluster is the truth (another `resume` may have run); our copy
+      // stands in only when it cannot be read and the lock was ours.
       const stored = await readJournal(req.cluster, req.namespace, req.name).then(
         (r) => r.journal,
-        () => local,
+        () => (locked ? local : undefined),
       );
-      if (stored && stored.runId === local.runId)
-        await resumeFromJournal(resumeCtx, stored, { availableTimeoutMs: timeouts.writersAvailable, waitAvailable });
+      if (stored && stored.runId === local.runId) {
+        await resumeFromJournal(resumeCtx, stored, {
+          availableTimeoutMs: timeouts.writersAvailable,
+          waitAvailable,
+          waitSignal: req.signal,
+        });
+      }
       downtimeEnd ??= now();
     })();
     return resuming;
@@ -181,34 +199,40 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
 
   let access: EtcdAccess | undefined;
   try {
-    if (req.mode === "quiesced") {
-      journal = await timed("lock", () =>
-        lockAndJournal(ctx, {
-          runId: `${startedAt.toISOString()}-${randomBytes(3).toString("hex")}`,
-          mode: req.mode,
-          lockMs: (req.pauseTimeoutMs ?? 30 * 60_000) + 5 * 60_000,
-        }),
-      );
-      journal = await timed("pause", async () => {
-        const j = await pause(ctx, journal as Journal, req.pauseTimeoutMs ?? 30 * 60_000);
-        journal = j;
-        await waitForPause(ctx, j.changed.pausedUntil as string, timeouts.pauseReached);
-        return j;
-      });
-      downtimeStart = now();
-      journal = await timed("scale-down", async () => {
-        const j = await scaleWritersDown(ctx, journal as Journal);
-        journal = j;
-        await waitForWritersGone(ctx, timeouts.writersGone);
-        return j;
-      });
-    }
+    // etcd must answer before anything changes: a backup bound to fail must not take the API servers down.
     access = await reachEtcd(req.cluster, target, {
       endpoints: req.endpoints,
       portForward: req.portForward,
       logger,
     });
-    logger.info({ how: access.how, endpoints: access.endpoints.map((e) => e.url) }, "etcd reachable");
+    const reached = access;
+    const first = await surveyMembers(reached.endpoints, reached.connect, { signal: req.signal });
+    if (first.members.length === 0)
+      throw new EtcdError(`no etcd member answered: ${first.unreachable[0]?.error ?? "no endpoints"}`);
+    logger.info({ how: reached.how, endpoints: reached.endpoints.map((e) => e.url) }, "etcd reachable");
+    if (req.mode === "quiesced") {
+      await timed("lock", () =>
+        lockAndJournal(
+          ctx,
+          {
+            runId: `${startedAt.toISOString()}-${randomBytes(3).toString("hex")}`,
+            mode: req.mode,
+            lockMs: (req.pauseTimeoutMs ?? 30 * 60_000) + 5 * 60_000,
+          },
+          onJournal,
+        ),
+      );
+      locked = true;
+      await timed("pause", async () => {
+        const paused = await pause(ctx, journal as Journal, req.pauseTimeoutMs ?? 30 * 60_000, onJournal);
+        await waitForPause(ctx, paused.pausedUntil, timeouts.pauseReached);
+      });
+      downtimeStart = now();
+      await timed("scale-down", async () => {
+        await scaleWritersDown(ctx, journal as Journal, onJournal);
+        await waitForWritersGone(ctx, timeouts.writersGone);
+      });
+    }
     const survey = await timed("survey", () => surveyUntilQuiet(req, access as EtcdAccess, logger, timeouts));
     const id = backupId(now(), survey.members[0]?.status.revision ?? 0);
     const folder = backupFolder(label, id);
@@ -252,8 +276,9 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
     if (journal) {
       logger.warn({ error: describe(err) }, "backup failed: resuming the hosted cluster first");
       try {
-        await resume(!(err instanceof CancelledError));
+        await resume(!req.signal?.aborted);
       } catch (resumeErr) {
+        if (resumeErr === err) throw err;
         throw new OperationError(
           `${describe(err)}; resuming ${label} failed too (${describe(resumeErr)}): run hcp-etcd-backup resume ${req.name} -n ${req.namespace}`,
           { cause: err },
@@ -265,6 +290,13 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
     undefer?.();
     await access?.close();
   }
+}
+
+/** True when one store URL/path is the other or lies inside it. */
+function sameOrNested(a: string, b: string): boolean {
+  const norm = (u: string) => u.replace(/\/+$/, "");
+  const [x, y] = [norm(a), norm(b)];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
 }
 
 function makePlan(req: HostedBackupRequest, t: HostedClusterTarget): HostedBackupPlan {

@@ -36,7 +36,7 @@ export function addHostedOptions(cmd: Command): Command {
     .option("--pause-timeout <duration>", "how long the pause lasts if this tool dies (e.g. 30m, 1h)", "30m")
     .option(
       "--key-recipient <age1...>",
-      "save the encryption key encrypted to this age recipient (repeatable)",
+      "hosted cluster: save the encryption key encrypted to this age recipient (repeatable; an aescbc cluster needs this, --key-to or --no-key)",
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option("--key-to <dir|store-url>", "save the encryption key unencrypted (0600) into this separate store")

@@ -25,6 +25,34 @@ interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFla
   output: "text" | "json";
 }
 
+/** Option attribute names and their flags, per form of `backup`. */
+const HOSTED_ONLY: ReadonlyArray<[string, string]> = [
+  ["kubeconfig", "--kubeconfig"],
+  ["context", "--context"],
+  ["mode", "--mode"],
+  ["writers", "--writers"],
+  ["pauseTimeout", "--pause-timeout"],
+  ["keyRecipient", "--key-recipient"],
+  ["keyTo", "--key-to"],
+  ["allMembers", "--all-members"],
+  ["portForward", "--port-forward"],
+  ["dryRun", "--dry-run"],
+];
+const PLAIN_ONLY: ReadonlyArray<[string, string]> = [
+  ["name", "--name"],
+  ["member", "--member"],
+  ["cacert", "--cacert"],
+  ["cert", "--cert"],
+  ["serverName", "--server-name"],
+  ["user", "--user"],
+  ["password", "--password"],
+];
+
+function refuse(given: (name: string) => boolean, options: ReadonlyArray<[string, string]>, why: string): void {
+  const wrong = options.filter(([name]) => given(name)).map(([, flag]) => flag);
+  if (wrong.length > 0) throw new UsageError(`${wrong.join(", ")}: ${why}`);
+}
+
 export function registerBackup(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("backup [hosted-cluster]")
@@ -32,8 +60,11 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       "back up a hosted cluster's etcd (with -n; the documented procedure, made safe) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
     )
     .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
-    .option("--name <label>", "label of this backup series (required for plain etcd)")
-    .option("--member <name>", "member to snapshot (default: the leader; falls back to another healthy member)")
+    .option("--name <label>", "plain etcd: label of this backup series (required)")
+    .option(
+      "--member <name>",
+      "plain etcd: member to snapshot (default: the leader; falls back to another healthy member)",
+    )
     .addOption(outputOption());
   addKubeOptions(cmd);
   addHostedOptions(cmd);
@@ -41,18 +72,26 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   addStoreReadOptions(cmd);
   addStoreUploadOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
+    // Each form refuses the other's flags: a --dry-run that a plain backup ignored would take a real one.
+    const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
     if (hostedCluster !== undefined) {
+      refuse(given, PLAIN_ONLY, "a hosted cluster's backup takes etcd's TLS and credentials from the cluster");
       if (!flags.to)
         throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
       await runHostedBackup(hostedCluster, { ...flags, to: flags.to }, ctx);
       return;
     }
+    if (given("namespace"))
+      throw new UsageError(
+        "-n/--namespace without a hosted cluster: name it, as in backup <hosted-cluster> -n <namespace>",
+      );
+    refuse(
+      given,
+      HOSTED_ONLY,
+      "these apply to a hosted cluster's backup only (backup <hosted-cluster> -n <namespace>)",
+    );
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
-    if (flags.key === false)
-      throw new UsageError(
-        "--no-key applies to a hosted cluster's backup only (backup <hosted-cluster> -n <namespace>)",
-      );
     const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");

@@ -17,6 +17,8 @@ const EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGIN
 export interface InterruptOptions {
   /** How long cleanup may take after a signal before the process exits anyway. */
   readonly deadlineMs?: number;
+  /** How long to wait for the interrupted work to unwind before running the cleanups regardless (default 10 s). */
+  readonly workGraceMs?: number;
   readonly report: (line: string) => void;
   /** Ends the process; tests of this module pass their own. */
   readonly exit?: (code: number) => void;
@@ -32,6 +34,7 @@ export class Interrupt implements RunContext {
   private readonly controller = new AbortController();
   private readonly cleanups: Array<{ name: string; run: () => Promise<void> | void }> = [];
   private readonly deadlineMs: number;
+  private readonly workGraceMs: number;
   private readonly report: (line: string) => void;
   private readonly exit: (code: number) => void;
   private work: Promise<unknown> = Promise.resolve();
@@ -40,6 +43,7 @@ export class Interrupt implements RunContext {
 
   constructor(options: InterruptOptions) {
     this.deadlineMs = options.deadlineMs ?? 30_000;
+    this.workGraceMs = options.workGraceMs ?? 10_000;
     this.report = options.report;
     this.exit = options.exit ?? ((code) => process.exit(code));
   }
@@ -106,7 +110,26 @@ export class Interrupt implements RunContext {
       this.exit(code);
     }, this.deadlineMs);
     this.controller.abort(reason);
-    await this.work.catch(() => {});
+    // The work unwinds first (its own finally blocks resume a hosted cluster, remove a .part); a
+    // failure there that is not the echo of this stop is what the user must hear about. Work that
+    // does not unwind within the grace period is left behind and the cleanups run anyway.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.work.then(
+        () => {},
+        (err: unknown) => {
+          if (!(err instanceof CancelledError) && err !== reason)
+            this.report(err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err));
+        },
+      ),
+      new Promise<void>((resolve) => {
+        grace = setTimeout(() => {
+          this.report("the interrupted work has not stopped yet; running the cleanups now");
+          resolve();
+        }, this.workGraceMs);
+      }),
+    ]);
+    clearTimeout(grace);
     for (const c of [...this.cleanups].reverse()) {
       try {
         await c.run();

@@ -10,7 +10,7 @@ export interface KubeFlags {
 /** kubectl's flags: the management cluster and the HostedCluster's namespace. */
 export function addKubeOptions(cmd: Command): Command {
   return cmd
-    .option("-n, --namespace <namespace>", "namespace of the HostedCluster (required with a hosted cluster)")
+    .option("-n, --namespace <namespace>", "namespace of the HostedCluster (required)")
     .option(
       "--kubeconfig <file>",
       "kubeconfig of the management cluster (default: KUBECONFIG, ~/.kube/config, in-cluster)",

@@ -18,7 +18,7 @@ export interface EtcdFlags {
 /** etcdctl's connection flags. The password may also come from HCPEB_ETCD_PASSWORD (keeps it out of `ps`). */
 export function addEtcdOptions(cmd: Command): Command {
   return cmd
-    .option("--endpoints <urls>", "etcd client URLs, comma-separated, e.g. https://host:2379 (required)")
+    .option("--endpoints <urls>", "etcd client URLs, comma-separated, e.g. https://host:2379 (required for plain etcd)")
     .option("--cacert <file>", "CA bundle that signed the etcd server certificates")
     .option("--cert <file>", "client certificate for mutual TLS")
     .option("--key <file>", "client private key for mutual TLS")

@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { withoutCredentials } from "../redact.js";
 
 /** An etcd client URL as given on the command line, split into what gRPC needs. */
 export interface Endpoint {
@@ -18,16 +19,16 @@ export function parseEndpoint(raw: string): Endpoint {
   try {
     url = new URL(withScheme);
   } catch {
-    throw new UsageError(`invalid etcd endpoint "${raw}": expected https://host:port`);
+    throw new UsageError(`invalid etcd endpoint "${withoutCredentials(raw)}": expected https://host:port`);
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new UsageError(`invalid etcd endpoint "${raw}": scheme must be https or http`);
+    throw new UsageError(`invalid etcd endpoint "${withoutCredentials(raw)}": scheme must be https or http`);
   }
   const port = url.port === "" ? 2379 : Number(url.port);
   const host = url.hostname.replace(/^\[|\]$/g, "");
-  if (host === "") throw new UsageError(`invalid etcd endpoint "${raw}": no host`);
+  if (host === "") throw new UsageError(`invalid etcd endpoint "${withoutCredentials(raw)}": no host`);
   const target = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-  return { url: text, target, host, port, secure: url.protocol === "https:" };
+  return { url: withoutCredentials(text), target, host, port, secure: url.protocol === "https:" };
 }
 
 export function parseEndpoints(list: string): Endpoint[] {

@@ -10,9 +10,16 @@ export function checkRecipients(recipients: readonly string[]): string[] {
   const out: string[] = [];
   for (const raw of recipients) {
     const r = raw.trim();
-    if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
+    if (r.toUpperCase().startsWith("AGE-SECRET-KEY-")) {
+      // Never echo it: that is the private key, and this message may land in a CI log.
       throw new UsageError(
-        `invalid age recipient "${r.slice(0, 70)}": expected an X25519 recipient like age1... (age-keygen -y <identity-file> prints it)`,
+        "--key-recipient was given an age identity (AGE-SECRET-KEY-...), which is a private key: pass its recipient instead (age-keygen -y <identity-file> prints it), and treat that identity as leaked if this ran in CI",
+      );
+    }
+    if (!/^age1[02-9ac-hj-np-z]{58}$/.test(r)) {
+      // Only the shape is described: whatever was pasted here may be secret.
+      throw new UsageError(
+        `invalid age recipient (${r.length} characters, starting "${r.slice(0, 4)}"): expected an X25519 recipient like age1... (age-keygen -y <identity-file> prints it)`,
       );
     }
     out.push(r);

@@ -68,8 +68,11 @@ export interface KubeRequest {
   readonly name?: string;
 }
 
-/** A failed Kubernetes request that may succeed when retried (5xx, 429, a dropped connection). */
+/** A failed Kubernetes request that may succeed when retried (5xx, 429, 409, a dropped connection). */
 export class KubeTransientError extends OperationError {}
+
+/** 409: the object changed since it was read (a resourceVersion precondition failed). */
+export class KubeConflictError extends KubeTransientError {}
 
 /** One line from a client-node failure: who refused what, and what to do. */
 export function kubeError(err: unknown, req: KubeRequest, server: string): HcpError {
@@ -89,7 +92,7 @@ export function kubeError(err: unknown, req: KubeRequest, server: string): HcpEr
           cause: err,
         });
       case 409:
-        return new KubeTransientError(`conflict on ${what} (changed meanwhile): ${message}`, { cause: err });
+        return new KubeConflictError(`conflict on ${what} (changed meanwhile): ${message}`, { cause: err });
       case 422:
         return new OperationError(`the Kubernetes API rejected ${what}: ${message}`, { cause: err });
       default:

@@ -4,8 +4,8 @@ import type { Logger } from "../logging.js";
 import type { HostedClusterTarget } from "./discovery.js";
 import { parseHostedCluster } from "./discovery.js";
 import { isLockFresh, JOURNAL_ANNOTATION, type Journal, parseJournal, serializeJournal } from "./journal.js";
-import { KubeTransientError, type ManagementCluster } from "./kube.js";
-import { pauseDeadline } from "./pause.js";
+import { KubeConflictError, KubeTransientError, type ManagementCluster } from "./kube.js";
+import { pauseDeadline, pauseState } from "./pause.js";
 
 /** What the quiesce and resume steps need; `now` is the clock the pause deadline is computed from. */
 export interface QuiesceContext {
@@ -35,6 +35,7 @@ const where = (t: { namespace: string; name: string }) => `${t.namespace}/${t.na
 export async function lockAndJournal(
   ctx: QuiesceContext,
   init: { runId: string; mode: Journal["mode"]; lockMs: number },
+  onJournal: (j: Journal) => void = () => {},
 ): Promise<Journal> {
   const { target } = ctx;
   let hc = target.hostedCluster;
@@ -65,6 +66,7 @@ export async function lockAndJournal(
       },
       changed: { scaledWriters: [] },
     };
+    onJournal(journal);
     try {
       // The resourceVersion makes the lock a compare-and-swap: of two backups racing, one wins.
       await ctx.cluster.patchHostedCluster(
@@ -80,7 +82,7 @@ export async function lockAndJournal(
       );
     } catch (err) {
       // Changed since we read it (its status moves on its own): read it again and decide again.
-      if (!(err instanceof KubeTransientError) || !/conflict/.test(err.message) || attempt >= 5) throw err;
+      if (!(err instanceof KubeConflictError) || attempt >= 5) throw err;
       hc = parseHostedCluster(
         await ctx.cluster.getHostedCluster(target.namespace, target.name, ctx.signal),
         where(target),
@@ -97,15 +99,38 @@ export async function lockAndJournal(
 
 /**
  * Phase 4a: pauses reconciliation until a deadline (never "true": if this process dies, the
- * cluster resumes by itself then), recorded in the journal in the same patch. A cluster that was
- * already paused by someone else keeps its own value, and resume puts it back.
+ * cluster resumes by itself then), recorded in the journal first. A cluster that someone else
+ * paused for longer ("true", or a later deadline: a maintenance window, OADP) keeps its pause
+ * untouched; a deadline that would expire during the run is extended to ours, and resume puts
+ * the original back. Returns the journal and the pausedUntil now in force.
  */
-export async function pause(ctx: QuiesceContext, journal: Journal, timeoutMs: number): Promise<Journal> {
-  const deadline = pauseDeadline((ctx.now ?? (() => new Date()))(), timeoutMs);
+export async function pause(
+  ctx: QuiesceContext,
+  journal: Journal,
+  timeoutMs: number,
+  onJournal: (j: Journal) => void = () => {},
+): Promise<{ journal: Journal; pausedUntil: string }> {
+  const now = (ctx.now ?? (() => new Date()))();
+  const deadline = pauseDeadline(now, timeoutMs);
+  const original = journal.original.pausedUntil;
+  const state = pauseState(original, now);
+  const holdsLonger =
+    original !== null &&
+    ((state.kind === "boolean" && state.paused) ||
+      (state.kind === "deadline" && state.until.getTime() >= new Date(deadline).getTime()));
+  if (holdsLonger) {
+    ctx.logger.info(
+      { cluster: where(ctx.target), pausedUntil: original },
+      "reconciliation already paused; left as it is",
+    );
+    return { journal, pausedUntil: original };
+  }
   const next: Journal = { ...journal, changed: { ...journal.changed, pausedUntil: deadline } };
+  // The intent is recorded before the request: a reply lost on the way back still gets resumed.
+  onJournal(next);
   await patchJournal(ctx, next, { spec: { pausedUntil: deadline } });
   ctx.logger.info({ cluster: where(ctx.target), pausedUntil: deadline }, "reconciliation paused");
-  return next;
+  return { journal: next, pausedUntil: deadline };
 }
 
 /**
@@ -130,10 +155,15 @@ export async function waitForPause(ctx: QuiesceContext, deadline: string, timeou
 }
 
 /** Phase 4c: every writer to zero through the scale subresource, journaled before each change. */
-export async function scaleWritersDown(ctx: QuiesceContext, journal: Journal): Promise<Journal> {
+export async function scaleWritersDown(
+  ctx: QuiesceContext,
+  journal: Journal,
+  onJournal: (j: Journal) => void = () => {},
+): Promise<Journal> {
   let j = journal;
   for (const w of ctx.target.writers) {
     j = { ...j, changed: { ...j.changed, scaledWriters: [...j.changed.scaledWriters, w.name] } };
+    onJournal(j);
     await patchJournal(ctx, j, {});
     await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
   }
@@ -153,42 +183,50 @@ export async function waitForWritersGone(ctx: QuiesceContext, timeoutMs: number)
 }
 
 /**
- * Puts back exactly what the journal says this run changed — replicas first (while still paused,
- * so nothing races them), then the original pausedUntil (JSON null when there was none) — waits
- * until the writers are available again, then removes the journal. Safe to run twice, and after
- * a crash (`resume`). Transient API failures are retried; the journal stays until it succeeds.
+ * Puts back exactly what the journal says this run changed — every scaled writer to its recorded
+ * replicas (while still paused, so nothing races them), then the original pausedUntil (JSON null
+ * when there was none) — and removes the journal. Each step is tried even when an earlier one
+ * failed (once unpaused, the control-plane operator repairs a writer we could not); on any failure
+ * the journal stays for `resume` and the errors are reported together. Only then does it wait for
+ * the writers to be available (when asked, until `waitSignal` fires): a writer that never gets
+ * ready must not hold the lock. Safe to run twice, and after a crash. Transient failures are retried.
  */
 export async function resumeFromJournal(
   ctx: ResumeContext,
   journal: Journal,
-  options: { availableTimeoutMs: number; waitAvailable?: boolean },
-): Promise<{ restoredWriters: string[]; restoredPause: boolean }> {
+  options: { availableTimeoutMs: number; waitAvailable?: boolean; waitSignal?: AbortSignal },
+): Promise<{ restoredWriters: string[]; restoredPause: boolean; available: boolean }> {
   const { target } = ctx;
   const restoredWriters: string[] = [];
+  const failures: string[] = [];
   for (const w of journal.original.writers) {
     if (!journal.changed.scaledWriters.includes(w.name)) continue;
-    await retrying(ctx, () => ctx.cluster.scaleDeployment(w.namespace, w.name, w.replicas, ctx.signal));
-    restoredWriters.push(w.name);
+    try {
+      await retrying(ctx, () => ctx.cluster.scaleDeployment(w.namespace, w.name, w.replicas, ctx.signal));
+      restoredWriters.push(w.name);
+    } catch (err) {
+      failures.push(err instanceof Error ? err.message : String(err));
+    }
   }
   const restoredPause = journal.changed.pausedUntil !== undefined;
   if (restoredPause) {
-    await retrying(ctx, () =>
-      ctx.cluster.patchHostedCluster(
-        target.namespace,
-        target.name,
-        { spec: { pausedUntil: journal.original.pausedUntil } },
-        ctx.signal,
-      ),
-    );
-  }
-  if (options.waitAvailable !== false) {
-    for (const w of journal.original.writers) {
-      if (!restoredWriters.includes(w.name) || w.replicas === 0) continue;
-      await waitUntil(ctx, options.availableTimeoutMs, `${w.namespace}/${w.name} to be available again`, async () => {
-        const d = await ctx.cluster.getDeployment(w.namespace, w.name, ctx.signal);
-        return (d.status?.availableReplicas ?? 0) >= w.replicas;
-      });
+    try {
+      await retrying(ctx, () =>
+        ctx.cluster.patchHostedCluster(
+          target.namespace,
+          target.name,
+          { spec: { pausedUntil: journal.original.pausedUntil } },
+          ctx.signal,
+        ),
+      );
+    } catch (err) {
+      failures.push(err instanceof Error ? err.message : String(err));
     }
+  }
+  if (failures.length > 0) {
+    throw new OperationError(
+      `resuming ${where(target)} failed: ${failures.join("; ")}; the journal is kept: run hcp-etcd-backup resume ${target.name} -n ${target.namespace} once the cause is fixed`,
+    );
   }
   await retrying(ctx, () =>
     ctx.cluster.patchHostedCluster(
@@ -199,7 +237,30 @@ export async function resumeFromJournal(
     ),
   );
   ctx.logger.info({ cluster: where(target), restoredWriters, restoredPause }, "cluster resumed");
-  return { restoredWriters, restoredPause };
+  let available = false;
+  if (options.waitAvailable !== false) {
+    const waitCtx = { ...ctx, signal: options.waitSignal };
+    try {
+      for (const w of journal.original.writers) {
+        if (!restoredWriters.includes(w.name) || w.replicas === 0) continue;
+        await waitUntil(
+          waitCtx,
+          options.availableTimeoutMs,
+          `${w.namespace}/${w.name} to be available again`,
+          async () => {
+            const d = await ctx.cluster.getDeployment(w.namespace, w.name, waitCtx.signal);
+            return (d.status?.availableReplicas ?? 0) >= w.replicas;
+          },
+        );
+      }
+      available = true;
+      ctx.logger.info({ writers: restoredWriters }, "writers available again");
+    } catch (err) {
+      // The cluster is resumed and the journal gone; only the wait for readiness was cut short.
+      if (!(err instanceof CancelledError)) throw err;
+    }
+  }
+  return { restoredWriters, restoredPause, available };
 }
 
 /** The journal on the HostedCluster now, if any (for `resume`). */
@@ -236,7 +297,13 @@ async function retrying<T>(ctx: Waiting, work: () => Promise<T>, attempts = 5): 
 async function waitUntil(ctx: Waiting, timeoutMs: number, what: string, done: () => Promise<boolean>) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await done()) return;
+    try {
+      if (await done()) return;
+    } catch (err) {
+      // One failed poll is not a failed wait: the deadline decides.
+      if (!(err instanceof KubeTransientError)) throw err;
+      ctx.logger.debug({ error: err.message }, "poll failed, polling again");
+    }
     if (Date.now() >= deadline)
       throw new OperationError(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
     await delay(ctx, ctx.pollMs ?? 100);

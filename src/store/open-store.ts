@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { withoutCredentials } from "../redact.js";
 import { LocalStore } from "./local-store.js";
 import { createS3Client, type S3Settings } from "./s3-client.js";
 import { S3Store } from "./s3-store.js";
@@ -29,12 +30,14 @@ export function openStore(url: string, settings: StoreSettings = {}): Store {
       bucket,
       prefix,
       client: createS3Client(settings),
-      endpoint: settings.endpoint ?? "AWS S3",
+      endpoint: settings.endpoint ? withoutCredentials(settings.endpoint) : "AWS S3",
       sse: settings.sse,
     });
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("file://")) {
-    throw new UsageError(`unsupported store URL "${url}": use s3://bucket/prefix, file:///path or a directory path`);
+    throw new UsageError(
+      `unsupported store URL "${withoutCredentials(url).replace(/\?.*$/, "?...")}": use s3://bucket/prefix, file:///path or a directory path`,
+    );
   }
   if (url.startsWith("file://")) {
     let path: string;

@@ -90,6 +90,57 @@ describe("CLI edges (built binary, no daemon)", () => {
     });
   });
 
+  describe("backup's two forms refuse each other's flags", () => {
+    it("a plain backup refuses hosted-only flags (a --dry-run it ignored would take a real backup)", async () => {
+      for (const extra of [["--dry-run"], ["--key-recipient", "age1x"], ["--mode", "online"], ["--kubeconfig", "/k"]]) {
+        const r = await runCli(["backup", ...UNREACHABLE, "--to", "/tmp/hcpeb-never", "--name", "t", ...extra]);
+        assert.equal(r.code, 2, `${extra[0]}: ${r.stderr}`);
+        oneLine(r.stderr, new RegExp(`${extra[0]}: these apply to a hosted cluster's backup only`));
+      }
+      const ns = await runCli(["backup", "-n", "clusters", ...UNREACHABLE, "--to", "/tmp/hcpeb-never"]);
+      assert.equal(ns.code, 2);
+      oneLine(
+        ns.stderr,
+        /-n\/--namespace without a hosted cluster: name it, as in backup <hosted-cluster> -n <namespace>/,
+      );
+    });
+
+    it("a hosted cluster's backup refuses the plain form's etcd flags", async () => {
+      const r = await runCli([
+        "backup",
+        "example",
+        "-n",
+        "clusters",
+        "--to",
+        "/tmp/hcpeb-never",
+        "--name",
+        "x",
+        "--cacert",
+        "/c",
+      ]);
+      assert.equal(r.code, 2);
+      oneLine(
+        r.stderr,
+        /--name, --cacert: a hosted cluster's backup takes etcd's TLS and credentials from the cluster/,
+      );
+    });
+
+    it("credentials inside an endpoint URL are never echoed", async () => {
+      const r = await runCli([
+        "backup",
+        "--endpoints",
+        "https://user:SECRETPW@127.0.0.1:1",
+        "--to",
+        "/tmp/hcpeb-never",
+        "--name",
+        "t",
+      ]);
+      assert.equal(r.code, 1);
+      assert.ok(!r.stderr.includes("SECRETPW"), r.stderr);
+      assert.match(r.stderr, /https:\/\/\*\*\*@127\.0\.0\.1:1/);
+    });
+  });
+
   describe("snapshot files that cannot be read", () => {
     it("says the same thing in every snapshot command: a missing file", async () => {
       const missing = join(work, "no-such.db");

@@ -103,20 +103,66 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
   });
 
-  it("a cluster already paused by someone else keeps its pausedUntil", async () => {
-    for (const value of ["true", "2099-01-01T00:00:00Z"]) {
+  it("a cluster paused by someone else for longer is never touched; a pause about to expire is extended, then put back", async () => {
+    const soon = new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    for (const [value, touched] of [
+      ["true", false],
+      ["2099-01-01T00:00:00Z", false],
+      [soon, true],
+    ] as const) {
       await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: value } });
       try {
-        const r = await backup(join(lab.work, "prepaused"));
+        const r = await backup(join(lab.work, "prepaused"), ["--log-format", "json"]);
         assert.equal(r.code, 0, r.stderr);
+        const msgs = r.stderr
+          .trim()
+          .split("\n")
+          .map((l) => (JSON.parse(l) as { msg: string }).msg);
+        assert.equal(msgs.includes("reconciliation paused"), touched, `${value}: ${msgs.join(", ")}`);
+        assert.equal(msgs.includes("reconciliation already paused; left as it is"), !touched);
         const s = await clusterState(lab);
-        assert.equal(s.pausedUntil, value);
+        assert.equal(s.pausedUntil, value, "the original value is back");
         assert.equal(s.journal, false);
       } finally {
         await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: null } });
       }
     }
     assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
+  });
+
+  it("Ctrl-C while the resume is refused: the user hears that the resume failed and how to finish it", async () => {
+    const run = spawnCli([
+      "backup",
+      "example",
+      ...kube,
+      "--to",
+      join(lab.work, "sigint-403"),
+      "--key-recipient",
+      recipient,
+      "--log-level",
+      "info",
+    ]);
+    await run.waitForLine(/ writer pods gone/);
+    lab.sim.faults.forbid({ verb: "patch", resource: "deployments/scale", name: "kube-apiserver", times: 50 });
+    run.child.kill("SIGINT");
+    const exit = await run.exited;
+    assert.equal(exit.code, 130, run.stderr());
+    assert.match(
+      run.stderr(),
+      /resuming clusters\/example failed: not allowed to patch deployments\/scale "kube-apiserver"/,
+    );
+    assert.match(run.stderr(), /run hcp-etcd-backup resume example -n clusters/);
+    lab.sim.faults.clear();
+    const resumed = await runCli(["resume", "example", ...kube]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(
+      await eventually(
+        "writers back",
+        () => clusterState(lab),
+        (st) => Object.values(st.writers).every((w) => w.pods === 3),
+      ),
+      ORIGINAL_STATE,
+    );
   });
 
   it("refuses before any change: a running backup's lock, an aescbc key with nowhere to go, a dry run", async () => {

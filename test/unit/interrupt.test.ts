@@ -149,3 +149,41 @@ describe("Interrupt on an uncaught error", () => {
     assert.match(lines.at(-1) ?? "", /received SIGINT again: still cleaning up/);
   });
 });
+
+describe("Interrupt and the interrupted work", () => {
+  function make(workGraceMs: number) {
+    const lines: string[] = [];
+    let done: (code: number) => void = () => {};
+    const exited = new Promise<number>((r) => {
+      done = r;
+    });
+    const interrupt = new Interrupt({ report: (l) => lines.push(l), exit: (c) => done(c), workGraceMs });
+    return { interrupt, lines, exited };
+  }
+
+  it("reports the work's failure when it is more than the echo of the signal (a resume that failed)", async () => {
+    const { interrupt, lines, exited } = make(10_000);
+    interrupt.track(
+      Promise.reject(new Error("resuming clusters/example failed: forbidden; run hcp-etcd-backup resume")),
+    );
+    void interrupt.handle("SIGTERM");
+    assert.equal(await exited, 143);
+    assert.ok(
+      lines.some((l) => /resuming clusters\/example failed/.test(l)),
+      lines.join("\n"),
+    );
+  });
+
+  it("runs the cleanups after the grace period when the work does not unwind", async () => {
+    const { interrupt, lines, exited } = make(20);
+    interrupt.track(new Promise(() => {}));
+    let resumed = false;
+    interrupt.defer("resume", () => {
+      resumed = true;
+    });
+    void interrupt.handle("SIGINT");
+    assert.equal(await exited, 130);
+    assert.equal(resumed, true);
+    assert.ok(lines.includes("the interrupted work has not stopped yet; running the cleanups now"));
+  });
+});

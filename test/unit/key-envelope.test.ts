@@ -22,5 +22,15 @@ describe("the saved key's envelope (age)", () => {
     await assert.rejects(openKey(sealed, "no identity here"), UsageError);
     assert.throws(() => checkRecipients(["ssh-ed25519 AAAA"]), /invalid age recipient/);
     assert.throws(() => checkRecipients([]), /no age recipient/);
+    // An identity passed by mistake is never echoed: it is the private key.
+    const identity = await generateIdentity();
+    assert.throws(
+      () => checkRecipients([identity]),
+      (err: Error) => /is a private key/.test(err.message) && !err.message.includes(identity.slice(15, 40)),
+    );
+    assert.throws(
+      () => checkRecipients(["age1-not-really-a-recipient-but-maybe-secret-material"]),
+      (err: Error) => !err.message.includes("secret-material") && /53 characters, starting "age1"/.test(err.message),
+    );
   });
 });
