@@ -1,3 +1,4 @@
+import { describe, EtcdError } from "../errors.js";
 import type { MemberStatus } from "../etcd/client.js";
 import type { EtcdConnector } from "../etcd/connector.js";
 import type { SurveyedMember } from "../etcd/survey.js";
@@ -95,4 +96,35 @@ export async function captureSnapshot(req: CaptureRequest): Promise<CapturedSnap
   } finally {
     client.close();
   }
+}
+
+/**
+ * Tries the members in order until one capture succeeds: the first (leader) by default, and when a
+ * member fails mid-stream, the next. Only etcd's failures move on — a failed check or a store error
+ * would fail on every member. Throws the last member's error when none succeeded.
+ */
+export async function captureWithFallback<T>(
+  queue: readonly SurveyedMember[],
+  attempt: (member: SurveyedMember) => Promise<T>,
+  logger: Logger,
+  onFallback?: (failed: string, reason: string, next: string) => void,
+): Promise<T> {
+  let lastError: unknown;
+  for (const [i, member] of queue.entries()) {
+    logger.info(
+      { member: member.name, endpoint: member.endpoint.url, isLeader: member.status.isLeader },
+      "member chosen",
+    );
+    try {
+      return await attempt(member);
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof EtcdError)) throw err;
+      const next = queue[i + 1];
+      if (!next) break;
+      logger.warn({ failed: member.name, reason: describe(err), next: next.name }, "member failed, falling back");
+      onFallback?.(member.name, describe(err), next.name);
+    }
+  }
+  throw lastError;
 }

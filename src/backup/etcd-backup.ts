@@ -1,13 +1,13 @@
-import { CancelledError, describe, EtcdError, OperationError } from "../errors.js";
+import { describe, EtcdError, OperationError } from "../errors.js";
 import type { TlsMaterial } from "../etcd/client.js";
 import { directConnector, type EtcdConnector } from "../etcd/connector.js";
 import type { Endpoint } from "../etcd/endpoint.js";
-import { type MemberSurvey, snapshotCandidates, surveyMembers } from "../etcd/survey.js";
+import { type MemberSurvey, requireAnswers, snapshotCandidates, surveyFields, surveyMembers } from "../etcd/survey.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { backupFolder, backupId, validateLabel } from "../store/layout.js";
 import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE, serializeManifest } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
-import { type CapturedSnapshot, captureSnapshot } from "./capture.js";
+import { type CapturedSnapshot, captureSnapshot, captureWithFallback } from "./capture.js";
 import { buildManifest } from "./manifest-builder.js";
 import { PhaseTimer } from "./phases.js";
 
@@ -53,11 +53,9 @@ export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> 
   await timed("check-store", () => req.store.check({ signal: req.signal }));
   logger.info({ store: req.store.url, seconds: phases["check-store"] }, "store checked");
   const survey = await timed("survey", () => surveyMembers(req.endpoints, connect, { signal: req.signal }));
-  logSurvey(logger, survey, phases.survey);
-  if (survey.members.length === 0) {
-    throw new EtcdError(`no etcd endpoint answered: ${survey.unreachable[0]?.error ?? "no endpoints"}`);
-  }
-  const captured = await timed("capture", () => captureWithFallback(req, connect, label, survey, logger));
+  logger.info({ ...surveyFields(survey), seconds: phases.survey }, "members surveyed");
+  requireAnswers(survey);
+  const captured = await timed("capture", () => captureFromMembers(req, connect, label, survey, logger));
   const finishedAt = new Date();
   const manifest = buildManifest({
     backupId: captured.backupId,
@@ -79,14 +77,14 @@ export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> 
 
 /** Writes the manifest: from this moment the backup exists for list, verify and restore. */
 export async function commitManifest(store: Store, folder: string, manifest: Manifest, signal?: AbortSignal) {
-  if (signal?.aborted) throw new CancelledError(`the backup was cancelled before its manifest was written`);
+  // A cancelled signal makes the put refuse before it writes anything (every Store checks it first).
   await store.put(`${folder}/${MANIFEST_FILE}`, serializeManifest(manifest), {
     contentType: "application/json",
     signal,
   });
 }
 
-async function captureWithFallback(
+async function captureFromMembers(
   req: EtcdBackupRequest,
   connect: EtcdConnector,
   label: string,
@@ -95,55 +93,30 @@ async function captureWithFallback(
 ): Promise<{ backupId: string; capture: CapturedSnapshot }> {
   const queue = snapshotCandidates(survey, req.member);
   if (queue.length === 0) throw new OperationError("no healthy voting member to snapshot");
-  let lastError: unknown;
-  for (const [i, member] of queue.entries()) {
-    logger.info(
-      { member: member.name, endpoint: member.endpoint.url, isLeader: member.status.isLeader },
-      "member chosen",
+  try {
+    return await captureWithFallback(
+      queue,
+      async (member) => {
+        let id = "";
+        const capture = await captureSnapshot({
+          connect,
+          member,
+          store: req.store,
+          objectKey: (status) => {
+            id = backupId(new Date(), status.revision);
+            return `${backupFolder(label, id)}/${SNAPSHOT_FILE}`;
+          },
+          logger,
+          signal: req.signal,
+          onProgress: req.onProgress,
+        });
+        return { backupId: id, capture };
+      },
+      logger,
+      req.onFallback,
     );
-    let id = "";
-    try {
-      const capture = await captureSnapshot({
-        connect,
-        member,
-        store: req.store,
-        objectKey: (status) => {
-          id = backupId(new Date(), status.revision);
-          return `${backupFolder(label, id)}/${SNAPSHOT_FILE}`;
-        },
-        logger,
-        signal: req.signal,
-        onProgress: req.onProgress,
-      });
-      return { backupId: id, capture };
-    } catch (err) {
-      lastError = err;
-      // Only etcd's failures move the backup to another member; a failed check or a store error would fail there too.
-      if (!(err instanceof EtcdError)) throw err;
-      const next = queue[i + 1];
-      if (!next) break;
-      logger.warn({ failed: member.name, reason: describe(err), next: next.name }, "member failed, falling back");
-      req.onFallback?.(member.name, describe(err), next.name);
-    }
+  } catch (err) {
+    if (!(err instanceof EtcdError) || req.member === undefined) throw err;
+    throw new EtcdError(`${describe(err)}; pick another member with --member NAME`, { cause: err });
   }
-  const hint = req.member === undefined ? "" : "; pick another member with --member NAME";
-  throw new EtcdError(`${describe(lastError)}${hint}`, { cause: lastError });
-}
-
-function logSurvey(logger: Logger, survey: MemberSurvey, seconds: number | undefined): void {
-  logger.info(
-    {
-      members: survey.members.map((m) => ({
-        name: m.name,
-        endpoint: m.endpoint.url,
-        revision: m.status.revision,
-        raftTerm: m.status.raftTerm,
-        isLeader: m.status.isLeader,
-      })),
-      unreachable: survey.unreachable.map((u) => ({ endpoint: u.endpoint.url, error: u.error })),
-      leader: survey.leader?.name,
-      seconds,
-    },
-    "members surveyed",
-  );
 }

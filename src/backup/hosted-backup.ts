@@ -1,6 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { CancelledError, describe, EtcdError, OperationError, UsageError } from "../errors.js";
-import { type MemberSurvey, revisionsAgree, snapshotCandidates, surveyMembers } from "../etcd/survey.js";
+import { describe, EtcdError, OperationError, UsageError } from "../errors.js";
+import {
+  type MemberSurvey,
+  requireAnswers,
+  revisionsAgree,
+  snapshotCandidates,
+  surveyFields,
+  surveyMembers,
+} from "../etcd/survey.js";
 import { discoverHostedCluster, type HostedClusterTarget, readEncryptionKeys } from "../hostedcluster/discovery.js";
 import { aescbcKeyName, keyFingerprint } from "../hostedcluster/encryption-key.js";
 import { type EtcdAccess, reachEtcd } from "../hostedcluster/etcd-access.js";
@@ -23,7 +30,7 @@ import { backupFolder, backupId, validateLabel } from "../store/layout.js";
 import type { EncryptionFacts, Manifest } from "../store/manifest.js";
 import { SNAPSHOT_FILE } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
-import { type CapturedSnapshot, captureSnapshot } from "./capture.js";
+import { type CapturedSnapshot, captureSnapshot, captureWithFallback } from "./capture.js";
 import { commitManifest } from "./etcd-backup.js";
 import { buildManifest } from "./manifest-builder.js";
 import { PhaseTimer } from "./phases.js";
@@ -206,10 +213,9 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
       logger,
     });
     const reached = access;
-    const first = await surveyMembers(reached.endpoints, reached.connect, { signal: req.signal });
-    if (first.members.length === 0)
-      throw new EtcdError(`no etcd member answered: ${first.unreachable[0]?.error ?? "no endpoints"}`);
+    const first = requireAnswers(await surveyMembers(reached.endpoints, reached.connect, { signal: req.signal }));
     logger.info({ how: reached.how, endpoints: reached.endpoints.map((e) => e.url) }, "etcd reachable");
+    logger.info(surveyFields(first), "members surveyed");
     if (req.mode === "quiesced") {
       await timed("lock", () =>
         lockAndJournal(
@@ -233,11 +239,14 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
         await waitForWritersGone(ctx, timeouts.writersGone);
       });
     }
-    const survey = await timed("survey", () => surveyUntilQuiet(req, access as EtcdAccess, logger, timeouts));
+    // Online, the survey that proved etcd reachable is the one to snapshot from; quiesced, the members are
+    // asked again until they agree, now that nothing writes.
+    const survey =
+      req.mode === "online" ? first : await timed("survey", () => surveyUntilQuiet(req, reached, logger, timeouts));
     const id = backupId(now(), survey.members[0]?.status.revision ?? 0);
     const folder = backupFolder(label, id);
     const captures = await timed("capture", () =>
-      captureMembers(req, access as EtcdAccess, survey, folder, logger, () => {
+      captureMembers(req, reached, survey, folder, logger, () => {
         // Every byte is here and proven: the writers come back now, while the upload finishes.
         if (req.mode === "quiesced") void resume(true).catch(() => {});
       }),
@@ -404,10 +413,7 @@ async function storeKeys(
   return keys.facts;
 }
 
-/**
- * The survey, repeated until every member reports one revision (quiesced: the proof that nothing
- * writes any more). Online backups take the first survey as it is.
- */
+/** The survey, repeated until every member reports one revision: the proof that nothing writes any more. */
 async function surveyUntilQuiet(
   req: HostedBackupRequest,
   access: EtcdAccess,
@@ -416,18 +422,16 @@ async function surveyUntilQuiet(
 ): Promise<MemberSurvey> {
   const deadline = Date.now() + timeouts.revisionsAgree;
   for (;;) {
-    const survey = await surveyMembers(access.endpoints, access.connect, { signal: req.signal });
-    if (survey.members.length === 0)
-      throw new EtcdError(`no etcd member answered: ${survey.unreachable[0]?.error ?? "no endpoints"}`);
-    const revisions = survey.members.map((m) => `${m.name}=${m.status.revision}`);
-    logger.info({ members: revisions, unreachable: survey.unreachable.length }, "members surveyed");
-    if (req.mode === "online" || (revisionsAgree(survey) && survey.unreachable.length === 0)) return survey;
+    const survey = requireAnswers(await surveyMembers(access.endpoints, access.connect, { signal: req.signal }));
+    logger.info(surveyFields(survey), "members surveyed");
+    if (revisionsAgree(survey) && survey.unreachable.length === 0) return survey;
     if (Date.now() >= deadline) {
+      const revisions = survey.members.map((m) => `${m.name}=${m.status.revision}`);
       throw new EtcdError(
         `etcd members still disagree on the revision after ${Math.round(timeouts.revisionsAgree / 1000)}s (${revisions.join(", ")}${survey.unreachable.length ? `, ${survey.unreachable.length} unreachable` : ""}): something still writes to etcd, or a member is behind`,
       );
     }
-    await new Promise((r) => setTimeout(r, req.pollMs ?? 200));
+    await new Promise((r) => setTimeout(r, req.pollMs ?? 200)); // poll interval while the members catch up
   }
 }
 
@@ -460,17 +464,5 @@ async function captureMembers(
     return out;
   }
   // The leader first; a member that fails mid-stream hands over to the next (same revision: writes are stopped).
-  let lastError: unknown;
-  for (const [i, member] of queue.entries()) {
-    try {
-      return [await capture(member, SNAPSHOT_FILE, true)];
-    } catch (err) {
-      lastError = err;
-      if (!(err instanceof EtcdError)) throw err;
-      const next = queue[i + 1];
-      if (next)
-        logger.warn({ failed: member.name, reason: describe(err), next: next.name }, "member failed, falling back");
-    }
-  }
-  throw lastError;
+  return [await captureWithFallback(queue, (member) => capture(member, SNAPSHOT_FILE, true), logger)];
 }

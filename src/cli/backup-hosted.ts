@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import { UsageError } from "../errors.js";
+import type { EncryptionFacts } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
 import { type KubeFlags, kubeAccess } from "./kube-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
@@ -152,7 +153,7 @@ export async function runHostedBackup(
   );
 }
 
-function keyLine(e: import("../store/manifest.js").EncryptionFacts | undefined): string {
+function keyLine(e: EncryptionFacts | undefined): string {
   if (!e) return "no secret encryption configured";
   if (e.type === "kms") return `KMS${e.kms ? ` ${e.kms.arn} (${e.kms.region})` : ""}`;
   if (e.keys.length === 0) return "aescbc key NOT saved (--no-key)";

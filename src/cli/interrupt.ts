@@ -1,4 +1,4 @@
-import { CancelledError } from "../errors.js";
+import { CancelledError, describe } from "../errors.js";
 
 /** What a command gets from the process owner: a signal to honour and a place to register cleanups. */
 export interface RunContext {
@@ -93,7 +93,7 @@ export class Interrupt implements RunContext {
   }
 
   async crash(err: unknown): Promise<void> {
-    const text = err instanceof Error ? err.message : String(err);
+    const text = describe(err);
     if (this.stopping) {
       this.report(`unexpected error during cleanup: ${text.split("\n")[0]}`);
       return;
@@ -118,8 +118,7 @@ export class Interrupt implements RunContext {
       this.work.then(
         () => {},
         (err: unknown) => {
-          if (!(err instanceof CancelledError) && err !== reason)
-            this.report(err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err));
+          if (!(err instanceof CancelledError) && err !== reason) this.report(describe(err).split("\n")[0] ?? "");
         },
       ),
       new Promise<void>((resolve) => {
@@ -134,7 +133,7 @@ export class Interrupt implements RunContext {
       try {
         await c.run();
       } catch (err) {
-        this.report(`cleanup "${c.name}" failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.report(`cleanup "${c.name}" failed: ${describe(err)}`);
       }
     }
     clearTimeout(deadline);

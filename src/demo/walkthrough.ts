@@ -6,7 +6,7 @@ import { backupHostedCluster } from "../backup/hosted-backup.js";
 import { verifyBackup } from "../backup/verify-backup.js";
 import { keyFingerprint } from "../hostedcluster/encryption-key.js";
 import { loadKubeConfig, ManagementCluster } from "../hostedcluster/kube.js";
-import { etcdCertificateNames, hcpNamespace } from "../hostedcluster/names.js";
+import { DEFAULT_WRITERS, etcdCertificateNames, hcpNamespace } from "../hostedcluster/names.js";
 import { KubeSim } from "../kubesim/index.js";
 import { LocalEtcdCluster } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
@@ -146,7 +146,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 async function describeCluster(cluster: ManagementCluster, hcpNs: string): Promise<string> {
   const hc = (await cluster.getHostedCluster(NAMESPACE, NAME)) as { spec?: { pausedUntil?: string } };
   const writers = [];
-  for (const w of ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"]) {
+  for (const w of DEFAULT_WRITERS) {
     const d = await cluster.getDeployment(hcpNs, w);
     writers.push(`${w} ${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 0}`);
   }

@@ -65,6 +65,28 @@ export async function surveyMembers(
   return { members, unreachable, memberList, leader: members.find((m) => m.status.isLeader) };
 }
 
+/** The survey, or a one-line error naming why no endpoint answered. */
+export function requireAnswers(survey: MemberSurvey): MemberSurvey {
+  if (survey.members.length === 0)
+    throw new EtcdError(`no etcd endpoint answered: ${survey.unreachable[0]?.error ?? "no endpoints"}`);
+  return survey;
+}
+
+/** The survey as log fields: each member's revision, raft term and leadership, and who did not answer. */
+export function surveyFields(survey: MemberSurvey) {
+  return {
+    members: survey.members.map((m) => ({
+      name: m.name,
+      endpoint: m.endpoint.url,
+      revision: m.status.revision,
+      raftTerm: m.status.raftTerm,
+      isLeader: m.status.isLeader,
+    })),
+    unreachable: survey.unreachable.map((u) => ({ endpoint: u.endpoint.url, error: u.error })),
+    leader: survey.leader?.name,
+  };
+}
+
 /** True when every surveyed member reports the same revision (and at least one answered). */
 export function revisionsAgree(survey: MemberSurvey): boolean {
   const revisions = new Set(survey.members.map((m) => m.status.revision));

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { OperationError, UsageError } from "../errors.js";
+import { describe, OperationError, UsageError } from "../errors.js";
 import type { TlsMaterial } from "../etcd/client.js";
 import type { ManagementCluster } from "./kube.js";
 import {
@@ -110,7 +110,7 @@ export async function discoverHostedCluster(
   const hcpNs = hcpNamespace(namespace, name);
   const sts = await cluster.getStatefulSet(hcpNs, ETCD_STATEFULSET, signal).catch((err: unknown) => {
     throw new OperationError(
-      `no etcd StatefulSet ${hcpNs}/${ETCD_STATEFULSET} for ${namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`,
+      `no etcd StatefulSet ${hcpNs}/${ETCD_STATEFULSET} for ${namespace}/${name}: ${describe(err)}`,
       { cause: err },
     );
   });
@@ -134,7 +134,7 @@ export async function discoverHostedCluster(
   for (const w of options.writers) {
     const scale = await cluster.getDeploymentScale(hcpNs, w, signal).catch((err: unknown) => {
       throw new OperationError(
-        `writer deployment ${hcpNs}/${w} not found or unreadable (${err instanceof Error ? err.message : String(err)}); choose the writers with --writers`,
+        `writer deployment ${hcpNs}/${w} not found or unreadable (${describe(err)}); choose the writers with --writers`,
         { cause: err },
       );
     });
@@ -188,7 +188,7 @@ function encryptionSource(hc: HostedCluster): EncryptionSource {
 
 async function readTls(cluster: ManagementCluster, hcpNs: string, signal?: AbortSignal): Promise<TlsMaterial> {
   const cm = await cluster.getConfigMap(hcpNs, ETCD_CA_CONFIGMAP.name, signal).catch((err: unknown) => {
-    throw new OperationError(`no ConfigMap ${hcpNs}/${ETCD_CA_CONFIGMAP.name} (etcd's CA): ${message(err)}`, {
+    throw new OperationError(`no ConfigMap ${hcpNs}/${ETCD_CA_CONFIGMAP.name} (etcd's CA): ${describe(err)}`, {
       cause: err,
     });
   });
@@ -196,7 +196,7 @@ async function readTls(cluster: ManagementCluster, hcpNs: string, signal?: Abort
   if (!ca) throw new OperationError(`ConfigMap ${hcpNs}/${ETCD_CA_CONFIGMAP.name} has no ${ETCD_CA_CONFIGMAP.key}`);
   const secret = await cluster.getSecret(hcpNs, ETCD_CLIENT_SECRET.name, signal).catch((err: unknown) => {
     throw new OperationError(
-      `no Secret ${hcpNs}/${ETCD_CLIENT_SECRET.name} (etcd's client certificate): ${message(err)}`,
+      `no Secret ${hcpNs}/${ETCD_CLIENT_SECRET.name} (etcd's client certificate): ${describe(err)}`,
       {
         cause: err,
       },
@@ -228,7 +228,7 @@ export async function readEncryptionKeys(
   for (const s of target.encryption.secrets) {
     const secret = await cluster.getSecret(target.namespace, s.name, signal).catch((err: unknown) => {
       throw new OperationError(
-        `the ${s.role} encryption key Secret ${target.namespace}/${s.name} is missing or unreadable (${message(err)}); without it the backup cannot be restored (--no-key to back up anyway)`,
+        `the ${s.role} encryption key Secret ${target.namespace}/${s.name} is missing or unreadable (${describe(err)}); without it the backup cannot be restored (--no-key to back up anyway)`,
         { cause: err },
       );
     });
@@ -237,8 +237,4 @@ export async function readEncryptionKeys(
     out.push({ role: s.role, secret: s.name, key: Buffer.from(value, "base64") });
   }
   return out;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { PortForward } from "@kubernetes/client-node";
-import { OperationError } from "../errors.js";
+import { describe, OperationError } from "../errors.js";
 import { directConnector, type EtcdConnector } from "../etcd/connector.js";
 import { type Endpoint, parseEndpoint, parseEndpoints } from "../etcd/endpoint.js";
 import type { Logger } from "../logging.js";
@@ -90,10 +90,7 @@ async function forwardPod(
         socket.on("close", close);
       },
       (err: unknown) => {
-        logger.warn(
-          { pod: `${namespace}/${pod}`, error: err instanceof Error ? err.message : String(err) },
-          "port-forward failed",
-        );
+        logger.warn({ pod: `${namespace}/${pod}`, error: describe(err) }, "port-forward failed");
         socket.destroy();
       },
     );

@@ -1,5 +1,5 @@
 import { Decrypter, Encrypter } from "age-encryption";
-import { UsageError, VerificationError } from "../errors.js";
+import { describe, UsageError, VerificationError } from "../errors.js";
 
 /**
  * The saved encryption key travels only encrypted: to one or more age recipients (X25519,
@@ -46,9 +46,8 @@ export async function openKey(sealed: Uint8Array, identityFile: string): Promise
   try {
     return await d.decrypt(sealed);
   } catch (err) {
-    throw new VerificationError(
-      `cannot decrypt the saved encryption key with this identity: ${err instanceof Error ? err.message : String(err)}`,
-      { cause: err },
-    );
+    throw new VerificationError(`cannot decrypt the saved encryption key with this identity: ${describe(err)}`, {
+      cause: err,
+    });
   }
 }

@@ -10,7 +10,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
-import { CancelledError, type HcpError, OperationError, UsageError } from "../errors.js";
+import { CancelledError, describe, type HcpError, OperationError, UsageError } from "../errors.js";
 
 /** Where the credentials come from, resolved as kubectl resolves them. */
 export interface KubeAccess {
@@ -121,7 +121,7 @@ function statusMessage(body: unknown): string | undefined {
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0] ?? "";
+  return describe(err).split("\n")[0] ?? "";
 }
 
 const HYPERSHIFT = { group: "hypershift.openshift.io", version: "v1beta1" } as const;

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { CancelledError, OperationError } from "../errors.js";
+import { CancelledError, describe, OperationError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { HostedClusterTarget } from "./discovery.js";
 import { parseHostedCluster } from "./discovery.js";
@@ -205,7 +205,7 @@ export async function resumeFromJournal(
       await retrying(ctx, () => ctx.cluster.scaleDeployment(w.namespace, w.name, w.replicas, ctx.signal));
       restoredWriters.push(w.name);
     } catch (err) {
-      failures.push(err instanceof Error ? err.message : String(err));
+      failures.push(describe(err));
     }
   }
   const restoredPause = journal.changed.pausedUntil !== undefined;
@@ -220,7 +220,7 @@ export async function resumeFromJournal(
         ),
       );
     } catch (err) {
-      failures.push(err instanceof Error ? err.message : String(err));
+      failures.push(describe(err));
     }
   }
   if (failures.length > 0) {

@@ -297,10 +297,9 @@ function secretEncryption(keySecret: string): JsonObject {
   return { type: "aescbc", aescbc: { activeKey: { name: keySecret } } };
 }
 
-function hostedClusterSpec(name: string, release: string, keySecret: string): JsonObject {
+/** What a HostedCluster and its HostedControlPlane share: the HyperShift operator copies these across. */
+function sharedSpec(name: string, keySecret: string): JsonObject {
   return {
-    release: { image: release },
-    pullSecret: { name: `${name}-pull-secret` },
     infraID: `${name}-k8x2q`,
     issuerURL: `https://${name}-oidc.s3.us-east-1.amazonaws.com/${name}-k8x2q`,
     controllerAvailabilityPolicy: "HighlyAvailable",
@@ -319,25 +318,15 @@ function hostedClusterSpec(name: string, release: string, keySecret: string): Js
   };
 }
 
+function hostedClusterSpec(name: string, release: string, keySecret: string): JsonObject {
+  return { release: { image: release }, pullSecret: { name: `${name}-pull-secret` }, ...sharedSpec(name, keySecret) };
+}
+
 function hostedControlPlaneSpec(name: string, release: string, keySecret: string): JsonObject {
   return {
     releaseImage: release,
     pullSecret: { name: "pull-secret" },
     sshKey: { name: "" },
-    infraID: `${name}-k8x2q`,
-    issuerURL: `https://${name}-oidc.s3.us-east-1.amazonaws.com/${name}-k8x2q`,
-    controllerAvailabilityPolicy: "HighlyAvailable",
-    infrastructureAvailabilityPolicy: "HighlyAvailable",
-    dns: { baseDomain: "example.com" },
-    etcd: etcdSpec(),
-    networking: {
-      networkType: "OVNKubernetes",
-      clusterNetwork: [{ cidr: "10.132.0.0/14" }],
-      serviceNetwork: [{ cidr: "172.31.0.0/16" }],
-      machineNetwork: [{ cidr: "10.0.0.0/16" }],
-    },
-    platform: awsPlatform(name),
-    secretEncryption: secretEncryption(keySecret),
-    services: SERVICES,
+    ...sharedSpec(name, keySecret),
   };
 }

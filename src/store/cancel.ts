@@ -37,8 +37,7 @@ export async function* abortable<T>(
       let r: IteratorResult<T>;
       try {
         if (signal) {
-          // A next() that loses to the abort and rejects later must not become an unhandled rejection.
-          next.catch(() => {});
+          // next.then(resolve, reject) also observes a next() that rejects after the abort won: never unhandled.
           r = await new Promise<IteratorResult<T>>((resolve, reject) => {
             rejectPending = reject;
             next.then(resolve, reject);

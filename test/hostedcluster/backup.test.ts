@@ -7,7 +7,7 @@ import { generateIdentity, identityToRecipient } from "age-encryption";
 import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { openKey } from "../../src/hostedcluster/key-envelope.js";
 import { runCli, spawnCli } from "../support/cli.js";
-import { clusterState, eventually, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
+import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
 
 describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member etcd)", () => {
   let lab: HostedLab;
@@ -155,14 +155,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     lab.sim.faults.clear();
     const resumed = await runCli(["resume", "example", ...kube]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.deepEqual(
-      await eventually(
-        "writers back",
-        () => clusterState(lab),
-        (st) => Object.values(st.writers).every((w) => w.pods === 3),
-      ),
-      ORIGINAL_STATE,
-    );
+    assert.deepEqual(await writersBack(lab, "writers back"), ORIGINAL_STATE);
   });
 
   it("refuses before any change: a running backup's lock, an aescbc key with nowhere to go, a dry run", async () => {
@@ -220,14 +213,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
       "kube-apiserver",
       "openshift-apiserver",
     ]);
-    assert.deepEqual(
-      await eventually(
-        "writers back",
-        () => clusterState(lab),
-        (s) => s.writers["kube-apiserver"]?.pods === 3,
-      ),
-      ORIGINAL_STATE,
-    );
+    assert.deepEqual(await writersBack(lab, "writers back"), ORIGINAL_STATE);
   });
 
   it("a 500 on the scale-up while resuming is retried; a 403 is reported with verb and resource, and resume completes later", async () => {
@@ -247,14 +233,7 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
     lab.sim.faults.clear();
     const resumed = await runCli(["resume", "example", ...kube]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.deepEqual(
-      await eventually(
-        "writers back",
-        () => clusterState(lab),
-        (s) => s.writers["kube-apiserver"]?.pods === 3,
-      ),
-      ORIGINAL_STATE,
-    );
+    assert.deepEqual(await writersBack(lab, "writers back"), ORIGINAL_STATE);
     const listed = await runCli(["list", "--from", store, "-o", "json"]);
     assert.equal((JSON.parse(listed.stdout) as unknown[]).length, 1, "the failed run left no backup");
   });

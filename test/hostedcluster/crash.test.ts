@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
-import { clusterState, eventually, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
+import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
 
 /** Log events at the phase boundaries, from just after the lock to just before the manifest. */
 const BOUNDARIES = [
@@ -48,11 +48,7 @@ describe("a hosted-cluster backup killed at any phase never leaves the cluster d
         const r = await runCli(["resume", "example", ...kube]);
         assert.equal(r.code, 0, r.stderr);
       }
-      const state = await eventually(
-        "writers back",
-        () => clusterState(lab),
-        (s) => Object.values(s.writers).every((w) => w.pods === 3),
-      );
+      const state = await writersBack(lab, "writers back");
       assert.deepEqual(state, ORIGINAL_STATE);
       const listed = await runCli(["list", "--from", join(lab.work, "store"), "-o", "json"]);
       assert.deepEqual(JSON.parse(listed.stdout || "[]"), [], "a killed run is never listed");
@@ -73,11 +69,7 @@ describe("a hosted-cluster backup killed at any phase never leaves the cluster d
       } finally {
         await runCli(["resume", "example", ...kube]);
       }
-      await eventually(
-        "pods back",
-        () => clusterState(lab),
-        (s) => Object.values(s.writers).every((w) => w.pods === 3),
-      );
+      await writersBack(lab, "pods back");
     });
   }
 
@@ -89,11 +81,7 @@ describe("a hosted-cluster backup killed at any phase never leaves the cluster d
       const down = await clusterState(lab);
       assert.equal(down.writers["kube-apiserver"]?.replicas, 0, "killed with the writers down");
       lab.sim.clock.advance(31 * 60_000);
-      const state = await eventually(
-        "the control-plane operator to bring the writers back",
-        () => clusterState(lab),
-        (s) => Object.values(s.writers).every((w) => w.replicas === 3 && w.pods === 3),
-      );
+      const state = await writersBack(lab, "the control-plane operator to bring the writers back");
       assert.equal(state.journal, true, "the journal stays until resume removes it");
     } finally {
       const r = await runCli(["resume", "example", ...kube]);

@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { loadKubeConfig, ManagementCluster } from "../../src/hostedcluster/kube.js";
-import { etcdCertificateNames } from "../../src/hostedcluster/names.js";
+import { DEFAULT_WRITERS, etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { KubeSim, type KubeSimOptions } from "../../src/kubesim/index.js";
 import { EtcdCluster, loadCluster } from "./etcd-cluster.js";
+import { waitFor } from "./wait.js";
 
 export interface HostedLab {
   readonly etcd: EtcdCluster;
@@ -76,7 +77,7 @@ export async function clusterState(lab: HostedLab, ns = "clusters", name = "exam
   };
   const hcpNs = `${ns}-${name}`;
   const writers: Record<string, { replicas: number; pods: number }> = {};
-  for (const w of ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"]) {
+  for (const w of DEFAULT_WRITERS) {
     const scale = await lab.api.getDeploymentScale(hcpNs, w);
     const pods = await lab.api.listPods(hcpNs, `app=${w}`);
     writers[w] = { replicas: scale.spec?.replicas ?? 0, pods: pods.items.length };
@@ -88,19 +89,17 @@ export async function clusterState(lab: HostedLab, ns = "clusters", name = "exam
   };
 }
 
-/** Polls until `check` holds or the deadline passes (the simulator's controllers act on timers). */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  check: (v: T) => boolean,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  for (;;) {
-    last = await probe();
-    if (check(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50)); // poll interval, not a wait for a race
-  }
+/**
+ * The cluster state once every writer is at 3 replicas with 3 pods again: the simulator's controllers
+ * act on timers, so "back" is polled for, then the caller asserts the whole state.
+ */
+export function writersBack(lab: HostedLab, what = "the writers to be back"): Promise<ClusterState> {
+  return waitFor(
+    what,
+    async () => {
+      const s = await clusterState(lab);
+      return Object.values(s.writers).every((w) => w.replicas === 3 && w.pods === 3) ? s : undefined;
+    },
+    15_000,
+  );
 }
