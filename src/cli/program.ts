@@ -6,6 +6,7 @@ import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
 import { registerList } from "./list.js";
 import { registerPrune } from "./prune.js";
+import { registerRestore } from "./restore.js";
 import { registerResume } from "./resume.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerVerify } from "./verify.js";
@@ -44,6 +45,7 @@ export function buildProgram(ctx: MutableCliContext): Command {
   registerList(program, ctx);
   registerVerify(program, ctx);
   registerPrune(program, ctx);
+  registerRestore(program, ctx);
   registerDemo(program, ctx);
   return program;
 }

@@ -1,0 +1,14 @@
+import type { Command } from "commander";
+import type { CliContext } from "./context.js";
+
+/**
+ * The `restore` group. Each subcommand lives in its own file (restore-prepare.ts, restore-watch.ts,
+ * restore-local.ts) and is attached here.
+ */
+export function registerRestore(program: Command, ctx: CliContext): void {
+  const restore = program
+    .command("restore")
+    .description("bring a backup back: a restore-ready HostedCluster, proof that etcd came back, local data dirs");
+  void restore;
+  void ctx;
+}
