@@ -154,7 +154,12 @@ export async function waitForPause(ctx: QuiesceContext, deadline: string, timeou
   );
 }
 
-/** Phase 4c: every writer to zero through the scale subresource, journaled before each change. */
+/**
+ * Phase 4c: every writer to zero through the scale subresource, journaled before each change.
+ * Each writer's replicas are read again first: discovery read them before the pause took hold, and
+ * the control-plane operator (or a person) may have scaled it since; resume must put back what was
+ * there when we scaled it down.
+ */
 export async function scaleWritersDown(
   ctx: QuiesceContext,
   journal: Journal,
@@ -162,7 +167,16 @@ export async function scaleWritersDown(
 ): Promise<Journal> {
   let j = journal;
   for (const w of ctx.target.writers) {
-    j = { ...j, changed: { ...j.changed, scaledWriters: [...j.changed.scaledWriters, w.name] } };
+    const scale = await retrying(ctx, () =>
+      ctx.cluster.getDeploymentScale(ctx.target.hcpNamespace, w.name, ctx.signal),
+    );
+    const replicas = scale.spec?.replicas ?? 0;
+    const writers = j.original.writers.map((o) => (o.name === w.name ? { ...o, replicas } : o));
+    j = {
+      ...j,
+      original: { ...j.original, writers },
+      changed: { ...j.changed, scaledWriters: [...j.changed.scaledWriters, w.name] },
+    };
     onJournal(j);
     await patchJournal(ctx, j, {});
     await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));

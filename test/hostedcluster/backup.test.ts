@@ -4,8 +4,18 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
+import { discoverHostedCluster } from "../../src/hostedcluster/discovery.js";
 import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { openKey } from "../../src/hostedcluster/key-envelope.js";
+import { DEFAULT_WRITERS } from "../../src/hostedcluster/names.js";
+import {
+  lockAndJournal,
+  pause,
+  resumeFromJournal,
+  scaleWritersDown,
+  waitForPause,
+} from "../../src/hostedcluster/quiesce.js";
+import { createLogger } from "../../src/logging.js";
 import { runCli, spawnCli } from "../support/cli.js";
 import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
 
@@ -213,6 +223,31 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
       "kube-apiserver",
       "openshift-apiserver",
     ]);
+    assert.deepEqual(await writersBack(lab, "writers back"), ORIGINAL_STATE);
+  });
+
+  it("the journal keeps each writer's replicas as they were when it was scaled down, not as discovery saw them", async () => {
+    const found = await discoverHostedCluster(lab.api, "clusters", "example", { writers: DEFAULT_WRITERS });
+    // Discovery read kube-apiserver in the middle of a change (the control-plane operator had not yet
+    // put its third replica back); by the time the pause holds, it is at 3 again.
+    const target = {
+      ...found,
+      writers: found.writers.map((w) => (w.name === "kube-apiserver" ? { ...w, replicas: 1 } : w)),
+    };
+    const ctx = { cluster: lab.api, target, logger: createLogger({ format: "json", level: "silent" }) };
+    let journal = await lockAndJournal(ctx, { runId: "replicas-test", mode: "quiesced", lockMs: 60_000 });
+    try {
+      const paused = await pause(ctx, journal, 60_000);
+      journal = paused.journal;
+      await waitForPause(ctx, paused.pausedUntil, 15_000);
+      journal = await scaleWritersDown(ctx, journal);
+      assert.deepEqual(
+        journal.original.writers.map((w) => [w.name, w.replicas]),
+        DEFAULT_WRITERS.map((w) => [w, 3]),
+      );
+    } finally {
+      await resumeFromJournal(ctx, journal, { availableTimeoutMs: 15_000 });
+    }
     assert.deepEqual(await writersBack(lab, "writers back"), ORIGINAL_STATE);
   });
 
