@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { UsageError } from "../errors.js";
+import { OperationError, UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
 import { outputOption } from "./options.js";
@@ -8,6 +8,7 @@ import { toJson, write } from "./output.js";
 interface ResumeFlags extends KubeFlags {
   output: "text" | "json";
   wait: boolean;
+  force?: boolean;
 }
 
 export function registerResume(program: Command, ctx: CliContext): void {
@@ -17,12 +18,14 @@ export function registerResume(program: Command, ctx: CliContext): void {
       "bring a hosted cluster back after an interrupted backup: the replicas and pausedUntil from its journal; safe at any time",
     )
     .option("--no-wait", "do not wait for the writers to be available again")
+    .option("--force", "resume even though the backup that holds the lock may still be running")
     .addOption(outputOption());
   addKubeOptions(cmd);
   cmd.action(async (name: string, flags: ResumeFlags) => {
     if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
     const { loadKubeConfig, ManagementCluster } = await import("../hostedcluster/kube.js");
     const { readJournal, resumeFromJournal } = await import("../hostedcluster/quiesce.js");
+    const { runningHolder, thisHost } = await import("../hostedcluster/journal.js");
     const cluster = new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
     const { journal } = await readJournal(cluster, flags.namespace, name, ctx.signal);
     if (!journal) {
@@ -31,6 +34,11 @@ export function registerResume(program: Command, ctx: CliContext): void {
         write(`nothing to resume: ${flags.namespace}/${name} has no backup journal (no backup running or interrupted)`);
       return;
     }
+    const running = runningHolder(journal, new Date(), thisHost());
+    if (running && !flags.force)
+      throw new OperationError(
+        `${running}: resuming now would undo its pause in the middle of its snapshot; if it is dead, run again with --force`,
+      );
     const r = await resumeFromJournal(
       { cluster, target: { namespace: flags.namespace, name }, logger: ctx.logger },
       journal,

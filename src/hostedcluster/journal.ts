@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 
@@ -66,4 +67,38 @@ export function parseJournal(value: string, where: string): Journal {
 /** A journal whose lock has not expired: another backup may still be running. */
 export function isLockFresh(j: Journal, now: Date): boolean {
   return new Date(j.lockExpiresAt) > now;
+}
+
+/** Where `resume` runs: its host name, and whether a process id on this host is alive. */
+export interface ResumeHost {
+  readonly host: string;
+  readonly isAlive: (pid: number) => boolean;
+}
+
+/**
+ * Why resuming now could undo a backup that is still running — its lock is fresh and its process
+ * is alive on this host, or on another host where we cannot tell — or undefined when it is safe:
+ * the lock expired, or its process on this host is gone (the usual case: Ctrl-C or kill, then resume).
+ */
+export function runningHolder(j: Journal, now: Date, here: ResumeHost): string | undefined {
+  if (!isLockFresh(j, now)) return undefined;
+  const who = `backup run ${j.runId} by ${j.holder.user}@${j.holder.host} (pid ${j.holder.pid})`;
+  if (j.holder.host === here.host)
+    return here.isAlive(j.holder.pid) ? `${who} is still running on this host` : undefined;
+  return `${who} holds the lock until ${j.lockExpiresAt} and may still be running`;
+}
+
+export function thisHost(): ResumeHost {
+  return {
+    host: hostname(),
+    // Signal 0 only asks whether the process exists; EPERM means it does, under another user.
+    isAlive: (pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+      }
+    },
+  };
 }

@@ -201,8 +201,15 @@ describe("backup of a hosted cluster (Kubernetes API simulator, real 3-member et
       const locked = await backup(join(lab.work, "locked"));
       assert.equal(locked.code, 1);
       assert.match(locked.stderr, /another backup of clusters\/example is running: alice@ops-1 \(pid 99/);
+      // resume must not undo a run that may still be streaming its snapshot on another host.
+      const refused = await runCli(["resume", "example", ...kube]);
+      assert.equal(refused.code, 1);
+      assert.match(
+        refused.stderr,
+        /backup run other by alice@ops-1 \(pid 99\) holds the lock until .* may still be running: .* if it is dead, run again with --force/,
+      );
     } finally {
-      const resumed = await runCli(["resume", "example", ...kube]);
+      const resumed = await runCli(["resume", "example", ...kube, "--force"]);
       assert.equal(resumed.code, 0, resumed.stderr);
     }
     assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);

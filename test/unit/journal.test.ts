@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { UsageError } from "../../src/errors.js";
-import { isLockFresh, type Journal, parseJournal, serializeJournal } from "../../src/hostedcluster/journal.js";
+import {
+  isLockFresh,
+  type Journal,
+  parseJournal,
+  runningHolder,
+  serializeJournal,
+} from "../../src/hostedcluster/journal.js";
 
 const journal: Journal = {
   version: 1,
@@ -36,5 +42,17 @@ describe("the journal annotation", () => {
   it("is a lock until its expiry", () => {
     assert.equal(isLockFresh(journal, new Date("2026-11-30T12:34:59Z")), true);
     assert.equal(isLockFresh(journal, new Date("2026-11-30T12:35:00Z")), false);
+  });
+
+  it("resume waits for a backup that may still run: alive on this host, or a fresh lock held elsewhere", () => {
+    const during = new Date("2026-11-30T12:10:00Z");
+    const after = new Date("2026-11-30T12:40:00Z");
+    const alive = { host: "laptop", isAlive: () => true };
+    const dead = { host: "laptop", isAlive: () => false };
+    const elsewhere = { host: "bastion", isAlive: () => false };
+    assert.match(runningHolder(journal, during, alive) ?? "", /pid 4242\) is still running on this host/);
+    assert.equal(runningHolder(journal, during, dead), undefined, "killed on this host: resume at once");
+    assert.match(runningHolder(journal, during, elsewhere) ?? "", /holds the lock until 2026-11-30T12:35:00.000Z/);
+    assert.equal(runningHolder(journal, after, alive), undefined, "an expired lock never holds resume back");
   });
 });
