@@ -74,8 +74,10 @@ export async function runFleetList(
 }
 
 function summarize(rows: readonly ClusterFreshness[]): string {
-  const counts = new Map<string, number>();
-  for (const r of rows) if (r.status !== "ok") counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-  const parts = [...counts.entries()].map(([status, n]) => `${n} ${status}`);
-  return `${rows.length - [...counts.values()].reduce((a, b) => a + b, 0)} of ${rows.length} clusters ok; ${parts.join(", ")}`;
+  const ok = rows.filter((r) => r.status === "ok").length;
+  const parts = (["failing", "stale", "unverified"] as const)
+    .map((status) => [status, rows.filter((r) => r.status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`);
+  return `${ok} of ${rows.length} clusters ok; ${parts.join(", ")}`;
 }
