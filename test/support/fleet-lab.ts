@@ -13,7 +13,7 @@ import {
   seedHostedCluster,
 } from "../../src/kubesim/index.js";
 import { resourceByKind } from "../../src/kubesim/resources.js";
-import { EtcdCluster, loadCluster } from "./etcd-cluster.js";
+import { EtcdCluster, type LoadOptions, loadCluster } from "./etcd-cluster.js";
 
 export interface FleetClusterSpec {
   readonly namespace: string;
@@ -39,7 +39,7 @@ export const markerKey = (c: FleetClusterSpec) => `/fleet/${c.namespace}/${c.nam
 
 export async function startFleetLab(
   clusters: readonly FleetClusterSpec[],
-  options: { dataBytes?: number; quotaBytes?: number } = {},
+  options: { dataBytes?: number; quotaBytes?: number; baseDir?: string; load?: Omit<LoadOptions, "targetBytes"> } = {},
 ): Promise<FleetLab> {
   const etcds = new Map<string, EtcdCluster>();
   let server: KubeApiServer | undefined;
@@ -58,9 +58,10 @@ export async function startFleetLab(
         members: 1,
         serverNames: etcdCertificateNames(hcpNamespace(c.namespace, c.name)),
         ...(options.quotaBytes ? { quotaBytes: options.quotaBytes } : {}),
+        ...(options.baseDir ? { baseDir: options.baseDir } : {}),
       });
       etcds.set(`${c.namespace}/${c.name}`, etcd);
-      await loadCluster(etcd, { targetBytes: options.dataBytes ?? 1 << 20 });
+      await loadCluster(etcd, { ...options.load, targetBytes: options.dataBytes ?? 1 << 20 });
       const client = await etcd.client(0);
       try {
         await client.put(markerKey(c), `${c.namespace}/${c.name}`);
