@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
+import { CustomObjectsApi } from "@kubernetes/client-node";
 import { generateIdentity, identityToRecipient } from "age-encryption";
+import { loadKubeConfig } from "../../src/hostedcluster/kube.js";
 import { runCli, spawnCli } from "../support/cli.js";
 import { type FleetLab, markerKey, startFleetLab } from "../support/fleet-lab.js";
 import { clusterState, ORIGINAL_STATE } from "../support/hosted.js";
@@ -236,6 +238,65 @@ describe("backup --all (Kubernetes API simulator, four hosted clusters, each on 
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
     assert.equal(existsSync(join(lab.work, "refused")), false);
+  });
+
+  it("--dry-run plans every cluster and changes nothing; a HostedCluster with Unmanaged etcd is skipped with the reason, not failed", async () => {
+    const custom = loadKubeConfig({ kubeconfig: lab.kubeconfig }).makeApiClient(CustomObjectsApi);
+    const hc = {
+      group: "hypershift.openshift.io",
+      version: "v1beta1",
+      plural: "hostedclusters",
+      namespace: "clusters",
+    };
+    const alpha = (await lab.api.getHostedCluster("clusters", "alpha")) as { spec: Record<string, unknown> };
+    await custom.createNamespacedCustomObject({
+      ...hc,
+      body: {
+        apiVersion: "hypershift.openshift.io/v1beta1",
+        kind: "HostedCluster",
+        metadata: { name: "external", namespace: "clusters" },
+        spec: {
+          ...alpha.spec,
+          etcd: {
+            managementType: "Unmanaged",
+            unmanaged: { endpoint: "https://etcd.example.com:2379", tls: { clientSecret: { name: "external-etcd" } } },
+          },
+        },
+      },
+    });
+    try {
+      const store = join(lab.work, "dry-run");
+      const r = await runCli([
+        "backup",
+        "--all",
+        "-n",
+        "clusters",
+        ...kube,
+        "--to",
+        store,
+        "--no-key",
+        "--dry-run",
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout) as { results: Array<Row & { reason?: string; steps?: string[] }> };
+      assert.deepEqual(
+        report.results.map((x) => [x.cluster, x.status]),
+        [
+          ["clusters/alpha", "planned"],
+          ["clusters/beta", "planned"],
+          ["clusters/external", "skipped"],
+          ["clusters/gamma", "planned"],
+        ],
+      );
+      assert.match(report.results[2]?.reason ?? "", /Unmanaged.*--endpoints and --name/);
+      assert.match(report.results[0]?.steps?.[0] ?? "", /^lock clusters\/alpha and journal/);
+      assert.equal(existsSync(store), false);
+      for (const c of IN_CLUSTERS) assert.deepEqual(await clusterState(lab, c.namespace, c.name), ORIGINAL_STATE);
+    } finally {
+      await custom.deleteNamespacedCustomObject({ ...hc, name: "external" });
+    }
   });
 
   // Last: it swaps the simulator's controllers for slow ones.
