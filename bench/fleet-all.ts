@@ -4,7 +4,7 @@
 // local store of 1,000 manifests of 50 clusters.
 //   BENCH_CLUSTERS=8 BENCH_SIZE_MIB=100 node --import tsx bench/fleet-all.ts
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startFleetLab } from "../test/support/fleet-lab.js";
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     `${clusters} etcds with ${sizeMiB} MiB each ready in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`,
   );
   const rows: string[] = [];
+  const loadBefore = loadavg()[0] ?? 0;
   try {
     let dbBytes = 0;
     for (const e of lab.etcds.values()) dbBytes += (await e.statuses())[0]?.dbSize ?? 0;
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
       await rm(store, { recursive: true, force: true });
     }
     const header = [
-      `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}; ${clusters} hosted clusters on the Kubernetes API simulator, each with its own single-member etcd 3.4.23 (mutual TLS) holding ${(dbBytes / clusters / 1048576).toFixed(0)} MiB (db size), ${(dbBytes / 1048576).toFixed(0)} MiB in all; quiesced (the default), etcd reached by port-forward through the simulator, local store. One run per setting.`,
+      `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}; ${clusters} hosted clusters on the Kubernetes API simulator, each with its own single-member etcd 3.4.23 (mutual TLS) holding ${(dbBytes / clusters / 1048576).toFixed(0)} MiB (db size), ${(dbBytes / 1048576).toFixed(0)} MiB in all; quiesced (the default), etcd reached by port-forward through the simulator, local store. One run per setting. Load average (1 min) ${loadBefore.toFixed(1)} at the start, ${(loadavg()[0] ?? 0).toFixed(1)} at the end (other sessions shared the machine).`,
       "",
       "| --parallel | wall time (all clusters) | throughput | peak RSS of the CLI | CPU (user+sys) | per-cluster backup (median) | writer downtime per cluster (median) |",
       "| --- | --- | --- | --- | --- | --- | --- |",

@@ -17,7 +17,7 @@ export interface FleetFlags {
 export function addFleetOptions(cmd: Command): Command {
   return cmd
     .option("--all", "back up every hosted cluster of -n <namespace> (or of every namespace with -A)")
-    .option("-A, --all-namespaces", "with --all: every namespace")
+    .option("-A, --all-namespaces", "every hosted cluster of every namespace (implies --all)")
     .option("-l, --selector <labels>", "with --all: only the HostedClusters matching this label selector")
     .option(
       "--parallel <n>",

@@ -63,7 +63,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("backup [hosted-cluster]")
     .description(
-      "back up a hosted cluster's etcd (with -n; the documented procedure, made safe) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
+      "back up a hosted cluster's etcd (with -n; the documented procedure, made safe), every hosted cluster of a namespace (--all) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
     )
     .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--name <label>", "plain etcd: label of this backup series (required)")

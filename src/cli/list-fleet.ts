@@ -15,7 +15,10 @@ export interface FleetListFlags {
 export function addFleetListOptions(cmd: Command): Command {
   return cmd
     .option("--fleet", "one row per cluster: backup age (RPO), last read-back verification, size trend, status")
-    .option("--max-age <duration>", "with --fleet: a newest backup older than this is stale (e.g. 25h, 90m, 2d)")
+    .option(
+      "--max-age <duration>",
+      "with --fleet: a newest backup older than this is stale (default 25h; e.g. 90m, 2d)",
+    )
     .option(
       "--max-verify-age <duration>",
       "with --fleet: a cluster with no backup read back and verified (verify) this recently is unverified",
