@@ -1,5 +1,5 @@
 import { backupHostedCluster, type HostedBackupRequest } from "../backup/hosted-backup.js";
-import { mapBounded } from "../concurrency.js";
+import { allowListeners, childSignal, mapBounded } from "../concurrency.js";
 import { CancelledError, describe, HcpError } from "../errors.js";
 import type { ManagementCluster } from "../hostedcluster/kube.js";
 import { type Logger, silentLogger } from "../logging.js";
@@ -72,6 +72,7 @@ export async function backupAll(req: FleetBackupRequest): Promise<FleetBackupRep
     { clusters: members.length, skipped: members.filter((m) => m.skip).length, parallel: req.parallel },
     "hosted clusters listed",
   );
+  allowListeners(req.signal, req.parallel);
   const results = await mapBounded(members, req.parallel, async (member) => {
     const result = await backupOne(req, member, logger);
     if (result.status === "failed") logger.warn({ cluster: result.cluster, error: result.error }, "backup failed");
@@ -92,13 +93,14 @@ async function backupOne(req: FleetBackupRequest, member: FleetMember, logger: L
   const seconds = () => (Date.now() - t0) / 1000;
   if (member.skip) return { cluster, seconds: 0, status: "skipped", reason: member.skip };
   if (req.signal?.aborted) return { cluster, seconds: 0, status: "cancelled" };
+  const own = childSignal(req.signal);
   try {
     const r = await backupHostedCluster({
       ...req.backup,
       cluster: req.cluster,
       namespace: member.namespace,
       name: member.name,
-      signal: req.signal,
+      signal: own.signal,
       logger: logger.child({ cluster }),
     });
     if (r.dryRun) return { cluster, seconds: seconds(), status: "planned", steps: r.plan.steps };
@@ -125,5 +127,7 @@ async function backupOne(req: FleetBackupRequest, member: FleetMember, logger: L
       error: describe(err).split("\n")[0] ?? "",
       exitCode: err instanceof HcpError ? err.exitCode : 1,
     };
+  } finally {
+    own.release();
   }
 }

@@ -1,4 +1,4 @@
-import { mapBounded } from "../concurrency.js";
+import { allowListeners, mapBounded } from "../concurrency.js";
 import { parseBackupId } from "./layout.js";
 import { lastVerification, MANIFEST_FILE, type Manifest, parseManifest, SNAPSHOT_FILE } from "./manifest.js";
 import type { Store } from "./store.js";
@@ -64,7 +64,9 @@ export async function readCatalog(
       });
   }
   // One manifest is one small request; a fleet's store holds thousands, so they are read a few at a time.
-  await mapBounded(committed, options.concurrency ?? MANIFEST_READS, async ([folder, objects]) => {
+  const reads = options.concurrency ?? MANIFEST_READS;
+  allowListeners(signal, reads);
+  await mapBounded(committed, reads, async ([folder, objects]) => {
     if (!objects.some((o) => o.key === `${folder}/${SNAPSHOT_FILE}`)) {
       broken.push({ folder, reason: "manifest present but snapshot.db missing" });
       return;

@@ -93,6 +93,7 @@ describe("backup --all (Kubernetes API simulator, four hosted clusters, each on 
       "json",
     ]);
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", "nothing to warn about");
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.failed, 0);
     assert.deepEqual(
@@ -206,6 +207,7 @@ describe("backup --all (Kubernetes API simulator, four hosted clusters, each on 
       // The failure is logged as it happens (a warning), then summed up in the last line.
       assert.match(r.stderr, /warn\s+backup failed cluster=clusters\/beta error=.*etcd/);
       assert.match(r.stderr, /\nhcp-etcd-backup: 1 of 3 hosted-cluster backups failed: clusters\/beta\n$/);
+      assert.equal(r.stderr.trim().split("\n").length, 2, r.stderr);
       const lines = r.stdout.trim().split("\n");
       assert.match(lines[0] ?? "", /^CLUSTER\s+STATUS\s+BACKUP\s+SIZE\s+DURATION\s+DETAIL$/);
       assert.match(

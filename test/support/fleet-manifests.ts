@@ -3,6 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { mapBounded } from "../../src/concurrency.js";
 import { backupId } from "../../src/store/layout.js";
 import {
   MANIFEST_FILE,
@@ -11,6 +12,7 @@ import {
   SNAPSHOT_FILE,
   type Verification,
 } from "../../src/store/manifest.js";
+import type { Store } from "../../src/store/store.js";
 
 export interface FakeBackup {
   readonly namespace: string;
@@ -127,4 +129,15 @@ export async function writeLocalBackups(root: string, backups: readonly FakeBack
     out.push(m);
   }
   return out;
+}
+
+/** Puts each backup into any Store (S3 included), a few at a time, manifest after snapshot as the tool does. */
+export async function putBackups(store: Store, backups: readonly FakeBackup[]): Promise<Manifest[]> {
+  return mapBounded(backups, 16, async (b) => {
+    const m = hostedManifest(b);
+    const folder = `${m.label}/${m.backupId}`;
+    await store.put(`${folder}/${SNAPSHOT_FILE}`, Buffer.from("placeholder: the fleet view reads manifests only\n"));
+    await store.put(`${folder}/${MANIFEST_FILE}`, Buffer.from(`${JSON.stringify(m, null, 2)}\n`));
+    return m;
+  });
 }

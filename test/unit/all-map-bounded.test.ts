@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { describe, it } from "node:test";
-import { mapBounded } from "../../src/concurrency.js";
+import { allowListeners, childSignal, mapBounded } from "../../src/concurrency.js";
 
 /** A task that finishes only when the test says so: in-flight counts are observed, not timed. */
 function gate() {
@@ -65,5 +66,34 @@ describe("mapBounded (backup --all's slots, the catalog's manifest reads)", () =
       RangeError,
     );
     assert.deepEqual(await mapBounded([], 4, async () => 1), []);
+  });
+
+  it("childSignal follows its parent with one listener, removed on release; allowListeners silences the leak warning for N slots", async () => {
+    const parent = new AbortController();
+    const a = childSignal(parent.signal);
+    const b = childSignal(parent.signal);
+    assert.equal(getEventListeners(parent.signal, "abort").length, 2);
+    b.release();
+    assert.equal(getEventListeners(parent.signal, "abort").length, 1);
+    parent.abort(new Error("stop"));
+    assert.equal(a.signal.aborted, true);
+    assert.equal((a.signal.reason as Error).message, "stop");
+    assert.equal(b.signal.aborted, false, "a released child no longer follows");
+    assert.equal(childSignal(parent.signal).signal.aborted, true, "a child of an aborted parent starts aborted");
+
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      const shared = new AbortController();
+      allowListeners(shared.signal, 16);
+      for (let i = 0; i < 16; i++) shared.signal.addEventListener("abort", () => {});
+      const plain = new AbortController();
+      for (let i = 0; i < 11; i++) plain.signal.addEventListener("abort", () => {});
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    assert.equal(warnings.length, 1, "only the signal without allowListeners warns (the check can fail)");
   });
 });
