@@ -57,12 +57,11 @@ export function parseDuration(flag: string, value: string): number {
   return ms;
 }
 
-export async function runHostedBackup(
-  name: string,
-  flags: HostedFlags & { to: string },
-  ctx: CliContext,
-): Promise<void> {
-  if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+/**
+ * What every form of a hosted cluster's backup takes from the flags (one cluster or `--all`): the
+ * management cluster, the store, the mode, where the key goes. Checks the key flags first.
+ */
+export async function hostedBackupSettings(flags: HostedFlags & { to: string }, ctx: CliContext) {
   if (typeof flags.key === "string")
     throw new UsageError(
       "--key is etcd's TLS key file; a hosted cluster's TLS comes from its Secrets (did you mean --key-to?)",
@@ -72,13 +71,11 @@ export async function runHostedBackup(
   const chosen = [recipients.length > 0, flags.keyTo !== undefined, noKey].filter(Boolean).length;
   if (chosen > 1) throw new UsageError("choose one of --key-recipient, --key-to and --no-key");
   const pauseTimeoutMs = parseDuration("--pause-timeout", flags.pauseTimeout ?? "30m");
-  const [{ openStore }, { loadKubeConfig, ManagementCluster }, { backupHostedCluster }] = await Promise.all([
+  const [{ openStore }, { loadKubeConfig, ManagementCluster }] = await Promise.all([
     import("../store/open-store.js"),
     import("../hostedcluster/kube.js"),
-    import("../backup/hosted-backup.js"),
   ]);
   const settings = storeSettings(flags);
-  const store = openStore(flags.to, settings);
   const cluster = new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
   const key =
     recipients.length > 0
@@ -86,14 +83,10 @@ export async function runHostedBackup(
       : flags.keyTo !== undefined
         ? { kind: "store" as const, store: openStore(flags.keyTo, settings) }
         : { kind: "none" as const };
-  const progress = transferProgress("snapshot");
-  let result: Awaited<ReturnType<typeof backupHostedCluster>>;
-  try {
-    result = await backupHostedCluster({
-      cluster,
-      namespace: flags.namespace,
-      name,
-      store,
+  return {
+    cluster,
+    shared: {
+      store: openStore(flags.to, settings),
       mode: flags.mode ?? "quiesced",
       key,
       keyRequired: !noKey,
@@ -102,13 +95,33 @@ export async function runHostedBackup(
         .map((w) => w.trim())
         .filter(Boolean),
       pauseTimeoutMs,
-      endpoints: flags.endpoints,
       portForward: flags.portForward,
       allMembers: flags.allMembers,
       dryRun: flags.dryRun,
+      defer: (what: string, cleanup: () => Promise<void>) => ctx.defer(what, cleanup),
+    },
+  };
+}
+
+export async function runHostedBackup(
+  name: string,
+  flags: HostedFlags & { to: string },
+  ctx: CliContext,
+): Promise<void> {
+  if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+  const { cluster, shared } = await hostedBackupSettings(flags, ctx);
+  const { backupHostedCluster } = await import("../backup/hosted-backup.js");
+  const progress = transferProgress("snapshot");
+  let result: Awaited<ReturnType<typeof backupHostedCluster>>;
+  try {
+    result = await backupHostedCluster({
+      ...shared,
+      cluster,
+      namespace: flags.namespace,
+      name,
+      endpoints: flags.endpoints,
       signal: ctx.signal,
       logger: ctx.logger,
-      defer: (what, cleanup) => ctx.defer(what, cleanup),
       onProgress: progress.update,
     });
   } finally {

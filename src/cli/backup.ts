@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
+import { addFleetOptions, type FleetFlags, runBackupAll, wantsFleet } from "./backup-all.js";
 import { addHostedOptions, type HostedFlags, runHostedBackup } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions } from "./kube-options.js";
@@ -16,7 +17,7 @@ import {
 import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
-interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFlags, "output"> {
+interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFlags, "output">, FleetFlags {
   /** `--key <file>` (etcd TLS) or `--no-key` (false: do not save a hosted cluster's encryption key). */
   key?: string | boolean;
   to?: string;
@@ -38,6 +39,11 @@ const HOSTED_ONLY: ReadonlyArray<[string, string]> = [
   ["portForward", "--port-forward"],
   ["dryRun", "--dry-run"],
 ];
+const FLEET_ONLY: ReadonlyArray<[string, string]> = [
+  ["allNamespaces", "--all-namespaces"],
+  ["selector", "--selector"],
+  ["parallel", "--parallel"],
+];
 const PLAIN_ONLY: ReadonlyArray<[string, string]> = [
   ["name", "--name"],
   ["member", "--member"],
@@ -57,7 +63,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("backup [hosted-cluster]")
     .description(
-      "back up a hosted cluster's etcd (with -n; the documented procedure, made safe) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
+      "back up a hosted cluster's etcd (with -n; the documented procedure, made safe), every hosted cluster of a namespace (--all) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
     )
     .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--name <label>", "plain etcd: label of this backup series (required)")
@@ -68,12 +74,23 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .addOption(outputOption());
   addKubeOptions(cmd);
   addHostedOptions(cmd);
+  addFleetOptions(cmd);
   addEtcdOptions(cmd);
   addStoreReadOptions(cmd);
   addStoreUploadOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
     // Each form refuses the other's flags: a --dry-run that a plain backup ignored would take a real one.
     const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
+    if (wantsFleet(flags)) {
+      if (hostedCluster !== undefined)
+        throw new UsageError(`--all backs up every hosted cluster: drop "${hostedCluster}"`);
+      refuse(given, PLAIN_ONLY, "each hosted cluster's etcd TLS and credentials come from the cluster");
+      if (!flags.to)
+        throw new UsageError("missing --to: where to store the backups (s3://bucket/prefix or a directory)");
+      await runBackupAll({ ...flags, to: flags.to }, ctx);
+      return;
+    }
+    refuse(given, FLEET_ONLY, "these apply to backup --all only");
     if (hostedCluster !== undefined) {
       refuse(given, PLAIN_ONLY, "a hosted cluster's backup takes etcd's TLS and credentials from the cluster");
       if (!flags.to)

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { addFleetListOptions, type FleetListFlags, runFleetList } from "./list-fleet.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 import { table } from "./table.js";
 
-interface ListFlags extends StoreFlags {
+interface ListFlags extends StoreFlags, FleetListFlags {
   from?: string;
   label?: string;
   cluster?: string;
@@ -21,8 +22,18 @@ export function registerList(program: Command, ctx: CliContext): void {
     .option("--cluster <namespace/name>", "only the backups of this hosted cluster (its label)")
     .addOption(outputOption(["table", "json"]));
   addStoreReadOptions(list);
+  addFleetListOptions(list);
   list.action(async (flags: ListFlags) => {
     if (!flags.from) throw new UsageError("missing --from: the store to list (s3://bucket/prefix or a directory)");
+    if (flags.fleet) {
+      if (flags.cluster !== undefined || flags.label !== undefined)
+        throw new UsageError("--fleet shows every cluster: drop --cluster/--label (or drop --fleet)");
+      const { openStore } = await import("../store/open-store.js");
+      await runFleetList(openStore(flags.from, storeSettings(flags)), flags, ctx);
+      return;
+    }
+    if (flags.maxAge !== undefined || flags.maxVerifyAge !== undefined)
+      throw new UsageError("--max-age and --max-verify-age go with --fleet");
     if (flags.cluster !== undefined && !/^[^/]+\/[^/]+$/.test(flags.cluster))
       throw new UsageError(`--cluster takes <namespace>/<name>, got "${flags.cluster}"`);
     if (flags.cluster !== undefined && flags.label !== undefined)

@@ -159,6 +159,16 @@ export class ManagementCluster {
     );
   }
 
+  /** HostedClusters in one namespace, or in all (`namespace` undefined), matching a label selector. */
+  listHostedClusters(namespace: string | undefined, labelSelector?: string, signal?: AbortSignal): Promise<unknown> {
+    const req = { verb: "list", resource: "hostedclusters", namespace: namespace ?? "(all namespaces)" } as const;
+    return this.call(req, signal, () =>
+      namespace === undefined
+        ? this.custom.listClusterCustomObject({ ...HYPERSHIFT, plural: "hostedclusters", labelSelector })
+        : this.custom.listNamespacedCustomObject({ ...HYPERSHIFT, plural: "hostedclusters", namespace, labelSelector }),
+    );
+  }
+
   patchHostedCluster(namespace: string, name: string, body: object, signal?: AbortSignal): Promise<unknown> {
     return this.call({ verb: "patch", resource: "hostedclusters", namespace, name }, signal, () =>
       this.custom.patchNamespacedCustomObject(

@@ -68,7 +68,9 @@ export async function seedHostedCluster(
   };
   const b64 = (b: Buffer | string): string => Buffer.from(b).toString("base64");
 
-  put("Namespace", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns }, status: { phase: "Active" } });
+  // Several hosted clusters may share one namespace (seeded one after the other on one server).
+  if (!api.store.get(resourceByKind("Namespace"), undefined, ns))
+    put("Namespace", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns }, status: { phase: "Active" } });
   put("Namespace", {
     apiVersion: "v1",
     kind: "Namespace",

@@ -1,3 +1,4 @@
+import { allowListeners, mapBounded } from "../concurrency.js";
 import { parseBackupId } from "./layout.js";
 import { lastVerification, MANIFEST_FILE, type Manifest, parseManifest, SNAPSHOT_FILE } from "./manifest.js";
 import type { Store } from "./store.js";
@@ -27,12 +28,15 @@ export interface Catalog {
   readonly broken: ReadonlyArray<{ folder: string; reason: string }>;
 }
 
+/** Manifest reads in flight at once: enough to hide S3's per-request latency, few enough to be polite. */
+const MANIFEST_READS = 16;
+
 const folderOf = (key: string) => key.slice(0, key.lastIndexOf("/"));
 
 /** Everything the store holds under its root, grouped by backup folder. A backup without a manifest does not exist. */
 export async function readCatalog(
   store: Store,
-  options: { label?: string; signal?: AbortSignal } = {},
+  options: { label?: string; signal?: AbortSignal; concurrency?: number } = {},
 ): Promise<Catalog> {
   const folders = new Map<string, Array<{ key: string; lastModified: Date }>>();
   const signal = options.signal;
@@ -49,31 +53,36 @@ export async function readCatalog(
   const backups: BackupEntry[] = [];
   const leftovers: Leftover[] = [];
   const broken: Array<{ folder: string; reason: string }> = [];
+  const committed: Array<[string, Array<{ key: string }>]> = [];
   for (const [folder, objects] of folders) {
-    const hasManifest = objects.some((o) => o.key === `${folder}/${MANIFEST_FILE}`);
-    if (!hasManifest) {
+    if (objects.some((o) => o.key === `${folder}/${MANIFEST_FILE}`)) committed.push([folder, objects]);
+    else
       leftovers.push({
         folder,
         keys: objects.map((o) => o.key),
         newest: new Date(Math.max(...objects.map((o) => o.lastModified.getTime()))),
       });
-      continue;
+  }
+  // One manifest is one small request; a fleet's store holds thousands, so they are read a few at a time.
+  const reads = options.concurrency ?? MANIFEST_READS;
+  allowListeners(signal, reads);
+  await mapBounded(committed, reads, async ([folder, objects]) => {
+    if (!objects.some((o) => o.key === `${folder}/${SNAPSHOT_FILE}`)) {
+      broken.push({ folder, reason: "manifest present but snapshot.db missing" });
+      return;
     }
     try {
       const manifest = parseManifest(
         await store.read(`${folder}/${MANIFEST_FILE}`, { signal }),
         store.urlOf(`${folder}/${MANIFEST_FILE}`),
       );
-      const snapshotPresent = objects.some((o) => o.key === `${folder}/${SNAPSHOT_FILE}`);
-      if (!snapshotPresent) {
-        broken.push({ folder, reason: "manifest present but snapshot.db missing" });
-        continue;
-      }
       backups.push({ ref: store.urlOf(folder), folder, manifest, verified: lastVerification(manifest)?.ok === true });
     } catch (err) {
+      if (signal?.aborted) throw err;
       broken.push({ folder, reason: err instanceof Error ? err.message : String(err) });
     }
-  }
+  });
+  broken.sort((a, b) => a.folder.localeCompare(b.folder));
   backups.sort((a, b) =>
     a.manifest.createdAt < b.manifest.createdAt ? 1 : a.manifest.createdAt > b.manifest.createdAt ? -1 : 0,
   );

@@ -70,7 +70,11 @@ export const ORIGINAL_STATE: ClusterState = {
   },
 };
 
-export async function clusterState(lab: HostedLab, ns = "clusters", name = "example"): Promise<ClusterState> {
+export async function clusterState(
+  lab: Pick<HostedLab, "api">,
+  ns = "clusters",
+  name = "example",
+): Promise<ClusterState> {
   const hc = (await lab.api.getHostedCluster(ns, name)) as {
     spec: { pausedUntil?: string };
     metadata: { annotations?: Record<string, string> };

@@ -1,0 +1,86 @@
+import type { Command } from "commander";
+import { OperationError, UsageError, VerificationError } from "../errors.js";
+import type { ClusterFreshness } from "../fleet/freshness.js";
+import type { Store } from "../store/store.js";
+import type { CliContext } from "./context.js";
+import { toJson, write } from "./output.js";
+import { table } from "./table.js";
+
+export interface FleetListFlags {
+  fleet?: boolean;
+  maxAge?: string;
+  maxVerifyAge?: string;
+}
+
+export function addFleetListOptions(cmd: Command): Command {
+  return cmd
+    .option("--fleet", "one row per cluster: backup age (RPO), last read-back verification, size trend, status")
+    .option(
+      "--max-age <duration>",
+      "with --fleet: a newest backup older than this is stale (default 25h; e.g. 90m, 2d)",
+    )
+    .option(
+      "--max-verify-age <duration>",
+      "with --fleet: a cluster with no backup read back and verified (verify) this recently is unverified",
+    );
+}
+
+/** `90s`, `30m`, `25h`, `7d`: a positive age. */
+export function parseAge(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"] : 0;
+  if (!(ms > 0)) throw new UsageError(`${flag} must be a duration like 90m, 25h or 7d, got "${value}"`);
+  return ms;
+}
+
+/**
+ * `list --fleet`: prints every cluster's row, then fails the command when any needs attention, so
+ * a cron job or a monitoring probe can run it as is: exit 3 when a verification is failing, 1 when
+ * a cluster is stale (or unverified, with --max-verify-age), 0 when all are ok.
+ */
+export async function runFleetList(
+  store: Store,
+  flags: FleetListFlags & { output: "table" | "json" },
+  ctx: CliContext,
+): Promise<void> {
+  const maxAgeMs = parseAge("--max-age", flags.maxAge ?? "25h");
+  const maxVerifyAgeMs =
+    flags.maxVerifyAge !== undefined ? parseAge("--max-verify-age", flags.maxVerifyAge) : undefined;
+  const [{ readFleetStatus }, { fleetExitCode, formatAge, sizeTrend }] = await Promise.all([
+    import("../fleet/fleet-status.js"),
+    import("../fleet/freshness.js"),
+  ]);
+  const { rows, broken } = await readFleetStatus(store, { maxAgeMs, maxVerifyAgeMs }, { signal: ctx.signal });
+  if (flags.output === "json") write(toJson(rows));
+  else if (rows.length === 0) write(`no backups in ${store.url}`);
+  else {
+    const lines = [["CLUSTER", "STATUS", "LAST BACKUP", "VERIFIED", "SIZE", "TREND", "BACKUPS", "PROBLEMS"]];
+    for (const r of rows)
+      lines.push([
+        r.label,
+        r.status.toUpperCase(),
+        `${formatAge(r.lastBackup.ageSeconds)} ago`,
+        r.lastVerified ? `${formatAge(r.lastVerified.ageSeconds)} ago` : "never",
+        `${(r.size / 1048576).toFixed(1)} MiB`,
+        sizeTrend(r.size, r.previousSize),
+        String(r.backups),
+        r.problems.join("; "),
+      ]);
+    write(table(lines));
+  }
+  for (const b of broken) process.stderr.write(`hcp-etcd-backup: warning: ${b.folder}: ${b.reason}\n`);
+  const code = fleetExitCode(rows);
+  if (code !== 0) {
+    const summary = summarize(rows);
+    throw code === 3 ? new VerificationError(summary) : new OperationError(summary);
+  }
+}
+
+function summarize(rows: readonly ClusterFreshness[]): string {
+  const ok = rows.filter((r) => r.status === "ok").length;
+  const parts = (["failing", "stale", "unverified"] as const)
+    .map((status) => [status, rows.filter((r) => r.status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`);
+  return `${ok} of ${rows.length} clusters ok; ${parts.join(", ")}`;
+}
