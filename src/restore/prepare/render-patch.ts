@@ -1,5 +1,5 @@
 import type { Document } from "yaml";
-import { isMap } from "yaml";
+import { isMap, isNode, isScalar } from "yaml";
 import { type RenderedManifests, stringifyDocuments } from "./rendered.js";
 
 /** What the restore changes in the rendered manifests; everything else stays as rendered. */
@@ -42,7 +42,18 @@ export function patchRendered(r: RenderedManifests, patch: RenderPatch): Patched
     const before = doc.getIn(path) as unknown;
     const beforeJs = toJs(before);
     if (JSON.stringify(beforeJs) === JSON.stringify(value)) return;
-    doc.setIn(path, doc.createNode(value));
+    const node = doc.getIn(path, true);
+    if (isScalar(node) && (value === null || typeof value !== "object")) {
+      // Setting the value of the node it has keeps the comments on that line.
+      node.value = value;
+    } else {
+      const fresh = doc.createNode(value);
+      if (isNode(node)) {
+        fresh.commentBefore = node.commentBefore;
+        fresh.comment = node.comment;
+      }
+      doc.setIn(path, fresh);
+    }
     changes.push({
       object,
       path: path.join("."),

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { UsageError } from "../../src/errors.js";
+import { DEFAULT_EXPIRY_SECONDS, parseExpiry } from "../../src/restore/prepare/expiry.js";
+import { MAX_URL_LENGTH, operatorTrapChecks, urlChecks } from "../../src/restore/prepare/offline-checks.js";
+import { neededPvGi, planPvSize, quantityBytes } from "../../src/restore/prepare/pv-size.js";
+import type { RenderedHostedCluster } from "../../src/restore/prepare/rendered.js";
+import { releaseMinor, trapsFor } from "../../src/restore/prepare/traps.js";
+
+const GI = 1024 ** 3;
+
+describe("restore prepare: expiry, PV size, URL and operator-version checks", () => {
+  it("--expires: durations up to 7 days; over 7 days, too short or not a duration is one line", () => {
+    assert.equal(DEFAULT_EXPIRY_SECONDS, 86400);
+    assert.equal(parseExpiry("24h"), 86400);
+    assert.equal(parseExpiry("90m"), 5400);
+    assert.equal(parseExpiry("1d12h"), 129600);
+    assert.equal(parseExpiry("7d"), 604800);
+    assert.equal(parseExpiry("3600"), 3600);
+    const refused = (text: string, pattern: RegExp) =>
+      assert.throws(
+        () => parseExpiry(text),
+        (e: Error) => e instanceof UsageError && pattern.test(e.message) && !e.message.includes("\n"),
+      );
+    refused("8d", /over 7 days/);
+    refused("604801", /over 7 days/);
+    refused("10s", /too short/);
+    refused("tomorrow", /not a duration/);
+    refused("24h30", /not a duration/);
+  });
+
+  it("PV size: the database plus headroom, in whole Gi; never smaller than rendered", () => {
+    assert.equal(quantityBytes("8Gi"), 8 * GI);
+    assert.equal(quantityBytes("500Mi"), 500 * 1024 ** 2);
+    assert.equal(quantityBytes("10G"), 10e9);
+    assert.equal(quantityBytes("1.5Gi"), 1.5 * GI);
+    assert.throws(() => quantityBytes("eight"), /not a Kubernetes quantity/);
+    assert.equal(neededPvGi(100 * 1024 ** 2), 2, "a small database still gets 1 GiB of room");
+    assert.equal(neededPvGi(6 * GI), 9, "6 GiB + half of it");
+    assert.deepEqual(planPvSize("8Gi", 100 * 1024 ** 2), { rendered: "8Gi", size: "8Gi", neededGi: 2, raised: false });
+    assert.deepEqual(planPvSize("4Gi", 6 * GI), { rendered: "4Gi", size: "9Gi", neededGi: 9, raised: true });
+    assert.deepEqual(planPvSize("20Gi", 6 * GI).size, "20Gi", "a larger PV is never shrunk");
+    assert.deepEqual(planPvSize(undefined, 7 * GI), { rendered: "8Gi", size: "11Gi", neededGi: 11, raised: true });
+  });
+
+  it("URL checks: over 1024 characters blocks, http blocks, session credentials that end first warn", () => {
+    const base = {
+      scheme: "https:",
+      expiresInSeconds: 86400,
+      expiresAt: new Date("2026-12-02T00:00:00Z"),
+      credentials: { temporary: false },
+    };
+    const byId = (checks: ReturnType<typeof urlChecks>) => Object.fromEntries(checks.map((c) => [c.id, c]));
+    assert.equal(byId(urlChecks({ ...base, length: MAX_URL_LENGTH }))["url-length"]?.status, "pass");
+    const long = byId(urlChecks({ ...base, length: 1400 }))["url-length"];
+    assert.equal(long?.status, "block");
+    assert.match(long?.reason ?? "", /1400 characters, over the 1024/);
+    assert.equal(byId(urlChecks({ ...base, length: 500, scheme: "http:" }))["url-scheme"]?.status, "block");
+    const ending = byId(
+      urlChecks({
+        ...base,
+        length: 500,
+        credentials: { temporary: true, expiration: new Date("2026-12-01T01:00:00Z") },
+      }),
+    )["session-credentials"];
+    assert.equal(ending?.status, "warn");
+    assert.match(ending?.reason ?? "", /expire at 2026-12-01T01:00:00.000Z/);
+    assert.equal(
+      byId(urlChecks({ ...base, length: 500, credentials: { temporary: true } }))["session-credentials"]?.status,
+      "warn",
+    );
+    assert.equal(
+      byId(
+        urlChecks({
+          ...base,
+          length: 500,
+          credentials: { temporary: true, expiration: new Date("2027-01-01T00:00:00Z") },
+        }),
+      )["session-credentials"]?.status,
+      "pass",
+    );
+  });
+
+  it("operator-version traps are data: by release and availability policy", () => {
+    assert.equal(releaseMinor("quay.io/openshift-release-dev/ocp-release:4.18.12-multi"), "4.18");
+    assert.equal(releaseMinor("quay.io/openshift-release-dev/ocp-release:4.21.0-x86_64"), "4.21");
+    assert.equal(releaseMinor("registry.example.com:5000/ocp/release@sha256:0123"), undefined);
+    assert.equal(releaseMinor(undefined), undefined);
+    const ids = (release: string | undefined, policy: "HighlyAvailable" | "SingleReplica") =>
+      trapsFor(release, policy).applies.map((t) => t.id);
+    assert.deepEqual(ids("4.18", "SingleReplica"), ["restore-in-place"]);
+    assert.deepEqual(ids("4.21", "HighlyAvailable"), ["etcdctl-restore-removed", "restore-in-place", "ha-split-brain"]);
+    assert.deepEqual(ids("4.22", "SingleReplica"), []);
+    assert.deepEqual(ids("4.12", "SingleReplica"), ["url-per-replica", "restore-in-place"]);
+    const hc = (releaseImage: string | undefined, availabilityPolicy: RenderedHostedCluster["availabilityPolicy"]) =>
+      ({ releaseImage, availabilityPolicy }) as RenderedHostedCluster;
+    const old = operatorTrapChecks(hc("quay.io/openshift-release-dev/ocp-release:4.12.9-x86_64", "SingleReplica"));
+    assert.equal(old.find((c) => c.id === "trap-url-per-replica")?.status, "block");
+    const unknown = operatorTrapChecks(hc(undefined, "HighlyAvailable"));
+    assert.equal(unknown.find((c) => c.id === "trap-ha-split-brain")?.status, "warn");
+    assert.match(unknown.find((c) => c.id === "operator-version")?.reason ?? "", /cannot rule out url-per-replica/);
+  });
+});
