@@ -16,6 +16,8 @@ interface PrepareFlags extends StoreFlags {
   kubeconfig?: string;
   context?: string;
   report: "text" | "json";
+  scratchDir?: string;
+  structure: boolean;
 }
 
 export function registerRestorePrepare(restore: Command, ctx: CliContext): void {
@@ -32,7 +34,9 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     .option("--apply", "create the objects on the management cluster (Secrets before the HostedCluster)")
     .option("--kubeconfig <file>", "management cluster for the pre-flight checks and --apply (default: KUBECONFIG)")
     .option("--context <name>", "kubeconfig context to use")
-    .option("--report <format>", "report format: text or json", "text");
+    .option("--report <format>", "report format: text or json", "text")
+    .option("--scratch-dir <dir>", "where the snapshot is staged for the structural check (default: temp dir)")
+    .option("--no-structure", "skip the structural check of the snapshot (no local disk needed)");
   addStoreReadOptions(cmd);
   // verify records its result in the manifest: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(cmd);
@@ -40,7 +44,7 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     if (flags.report !== "text" && flags.report !== "json")
       throw new UsageError(`--report must be text or json, got "${flags.report}"`);
     const { parseExpiry } = await import("../restore/prepare/expiry.js");
-    const expiresInSeconds = parseExpiry(flags.expires ?? "24h");
+    const expiresInSeconds = parseExpiry(flags.expires as string);
     const { readRendered, writeSecretFile } = await import("../restore/prepare/files.js");
     const { openStore } = await import("../store/open-store.js");
     const { prepareRestore } = await import("../restore/prepare/prepare.js");
@@ -59,6 +63,7 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
       expiresInSeconds,
       ...(flags.keyIdentity ? { keyIdentityFile: flags.keyIdentity } : {}),
       ...(target ? { target } : {}),
+      scratchDir: flags.structure === false ? false : flags.scratchDir,
       signal: ctx.signal,
       logger: ctx.logger,
     });

@@ -159,6 +159,15 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     assert.equal(docsOf(plain.stdout).length, 6, "stdout is the manifests alone");
     assert.match(plain.stderr, /PASS {2}url-length/);
     assert.ok(!plain.stderr.includes("X-Amz-Signature"));
+    const asJson = await prepare(["--key-identity", identityFile, "--report", "json", "-o", join(lab.work, "j.yaml")]);
+    assert.equal(asJson.code, 0, asJson.stderr);
+    const report = JSON.parse(asJson.stdout) as { blocked: boolean; checks: Array<{ id: string; status: string }> };
+    assert.equal(report.blocked, false);
+    assert.deepEqual(
+      report.checks.filter((c) => c.status !== "pass").map((c) => `${c.id}=${c.status}`),
+      ["availability-policy=warn", "trap-restore-in-place=warn", "cluster=not-run"],
+    );
+    assert.ok(!asJson.stdout.includes("X-Amz-Signature"));
     const shown = await prepare(["--key-identity", identityFile, "--show-url"]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.ok(shown.stderr.includes(`url: ${urlIn(shown.stdout)}`));

@@ -6,6 +6,8 @@ import { MAX_URL_LENGTH, operatorTrapChecks, urlChecks } from "../../src/restore
 import { neededPvGi, planPvSize, quantityBytes } from "../../src/restore/prepare/pv-size.js";
 import type { RenderedHostedCluster } from "../../src/restore/prepare/rendered.js";
 import { releaseMinor, trapsFor } from "../../src/restore/prepare/traps.js";
+import { openStore } from "../../src/store/open-store.js";
+import type { S3Store } from "../../src/store/s3-store.js";
 
 const GI = 1024 ** 3;
 
@@ -99,5 +101,40 @@ describe("restore prepare: expiry, PV size, URL and operator-version checks", ()
     const unknown = operatorTrapChecks(hc(undefined, "HighlyAvailable"));
     assert.equal(unknown.find((c) => c.id === "trap-ha-split-brain")?.status, "warn");
     assert.match(unknown.find((c) => c.id === "operator-version")?.reason ?? "", /cannot rule out url-per-replica/);
+  });
+
+  it("an STS session token rides in the URL: it pushes it past 1024 characters and the credentials' end cuts its life", async () => {
+    // A session token as long as STS issues for an assumed role (they run to several hundred characters).
+    const sessionToken = `IQoJb3JpZ2luX2VjE${"Abc0".repeat(220)}`;
+    const signed = (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) =>
+      openStore("s3://backups/clusters/example/20261130T120000Z-r42-abcdef", {
+        region: "us-east-1",
+        credentials,
+      }) as S3Store;
+    const longTerm = signed({ accessKeyId: "AKIAEXAMPLE", secretAccessKey: "secret" });
+    const session = signed({ accessKeyId: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken });
+    const plainUrl = await longTerm.presignGet("snapshot.db", 86400);
+    const sessionUrl = await session.presignGet("snapshot.db", 86400);
+    assert.ok(plainUrl.length <= MAX_URL_LENGTH, `${plainUrl.length}`);
+    assert.ok(sessionUrl.includes("X-Amz-Security-Token="));
+    assert.deepEqual(await longTerm.signingCredentials(), { temporary: false, expiration: undefined });
+    const creds = await session.signingCredentials();
+    assert.equal(creds.temporary, true);
+    const checks = urlChecks({
+      length: sessionUrl.length,
+      scheme: new URL(sessionUrl).protocol,
+      expiresInSeconds: 86400,
+      expiresAt: new Date(Date.now() + 86400_000),
+      credentials: creds,
+    });
+    assert.deepEqual(
+      checks.map((c) => [c.id, c.status]),
+      [
+        ["url-length", "block"],
+        ["url-scheme", "pass"],
+        ["url-expiry", "pass"],
+        ["session-credentials", "warn"],
+      ],
+    );
   });
 });

@@ -29,9 +29,8 @@ export interface PrepareRequest {
   readonly keyIdentityFile?: string;
   /** The management cluster for the cluster checks (and --apply); undefined: those checks are not run. */
   readonly target?: TargetCluster;
-  /** Tests make an already expired URL with a signing date in the past. */
-  readonly signingDate?: Date;
-  readonly now?: () => Date;
+  /** Where the snapshot is staged for the structural check (`verify --scratch-dir`); false skips the walk. */
+  readonly scratchDir?: string | false;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
 }
@@ -66,7 +65,10 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   const hc = rendered.hostedCluster;
   const checks: Check[] = [];
 
-  const verified = await verifyBackup(store, { signal });
+  const verified = await verifyBackup(store, {
+    signal,
+    ...(req.scratchDir !== undefined ? { scratchDir: req.scratchDir } : {}),
+  });
   logger.info({ ref: verified.ref, ok: verified.verification.ok }, "backup verified");
   const manifest = verified.manifest;
   if (!verified.verification.ok) {
@@ -95,8 +97,7 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   checks.push(availabilityCheck(manifest, hc));
   checks.push(...operatorTrapChecks(hc));
 
-  const now = req.now?.() ?? new Date();
-  const signedAt = req.signingDate ?? now;
+  const signedAt = new Date();
   const url = await store.presignGet(SNAPSHOT_FILE, req.expiresInSeconds, { signingDate: signedAt });
   checks.push(
     ...urlChecks({
