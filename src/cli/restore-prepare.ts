@@ -1,5 +1,5 @@
-import type { Command } from "commander";
-import { OperationError, UsageError, VerificationError } from "../errors.js";
+import { type Command, Option } from "commander";
+import { OperationError, VerificationError } from "../errors.js";
 import type { Check } from "../restore/prepare/checks.js";
 import type { PrepareResult } from "../restore/prepare/prepare.js";
 import type { CliContext } from "./context.js";
@@ -34,15 +34,13 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     .option("--apply", "create the objects on the management cluster (Secrets before the HostedCluster)")
     .option("--kubeconfig <file>", "management cluster for the pre-flight checks and --apply (default: KUBECONFIG)")
     .option("--context <name>", "kubeconfig context to use")
-    .option("--report <format>", "report format: text or json", "text")
+    .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .option("--scratch-dir <dir>", "where the snapshot is staged for the structural check (default: temp dir)")
     .option("--no-structure", "skip the structural check of the snapshot (no local disk needed)");
   addStoreReadOptions(cmd);
   // verify records its result in the manifest: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(cmd);
   cmd.action(async (ref: string, flags: PrepareFlags) => {
-    if (flags.report !== "text" && flags.report !== "json")
-      throw new UsageError(`--report must be text or json, got "${flags.report}"`);
     const { parseExpiry } = await import("../restore/prepare/expiry.js");
     const expiresInSeconds = parseExpiry(flags.expires as string);
     const { readRendered, writeSecretFile } = await import("../restore/prepare/files.js");

@@ -17,6 +17,7 @@ import { type HostedLab, startHostedLab } from "../support/hosted.js";
 import { S3Server } from "../support/s3-server.js";
 
 const FIXTURE = new URL("../fixtures/rendered/example-aescbc.yaml", import.meta.url).pathname;
+const KMS_FIXTURE = new URL("../fixtures/rendered/example-kms.yaml", import.meta.url).pathname;
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 type Obj = Record<string, unknown>;
@@ -173,7 +174,7 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     assert.ok(shown.stderr.includes(`url: ${urlIn(shown.stdout)}`));
   });
 
-  it("the saved key: a wrong identity, no identity, a missing key object, a fingerprint mismatch each block with one line, nothing written", async () => {
+  it("the saved key and its type: kms rendered for an aescbc source, a wrong identity, no identity, a missing key object, a fingerprint mismatch each block with one line, nothing written", async () => {
     const other = join(lab.work, "other-identity.txt");
     writeFileSync(other, `${await generateIdentity()}\n`, { mode: 0o600 });
     const missing = await copyBackup("missing-key", { "encryption-key.age": null });
@@ -181,6 +182,11 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       "encryption-key.age": Buffer.from(await sealKey(randomBytes(32), [recipient])),
     });
     const cases: Array<{ args: string[]; ref?: string; want: RegExp }> = [
+      {
+        // The last --rendered wins: a render with --kms-key-arn for a source that used aescbc.
+        args: ["--key-identity", identityFile, "--rendered", KMS_FIXTURE],
+        want: /encryption-type: the source encrypted secrets with aescbc, the rendered HostedCluster uses kms/,
+      },
       {
         args: ["--key-identity", other],
         want: /key-material: cannot decrypt the saved encryption key with this identity/,
@@ -202,7 +208,7 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       const r = await prepare(["-o", out, ...c.args], c.ref);
       assert.equal(r.code, 1, r.stderr);
       const last = r.stderr.trim().split("\n").at(-1) as string;
-      assert.match(last, /^hcp-etcd-backup: restore prepare blocked by 1 check\(s\), nothing written or applied: /);
+      assert.match(last, /^hcp-etcd-backup: restore prepare blocked by \d check\(s\), nothing written or applied: /);
       assert.match(last, c.want);
       assert.match(r.stdout, /BLOCK/);
       assert.equal(existsSync(out), false);
@@ -248,6 +254,9 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     );
     assert.equal(badRendered.code, 2);
     assert.match(oneLine(badRendered), /cannot read --rendered .*nope\.yaml/);
+    const badReport = await prepare(["--report", "xml"]);
+    assert.equal(badReport.code, 2);
+    assert.match(oneLine(badReport), /option '--report <format>' argument 'xml' is invalid/);
     const badExpiry = await prepare(["--expires", "soon"]);
     assert.equal(badExpiry.code, 2);
     assert.match(oneLine(badExpiry), /--expires "soon" is not a duration/);
