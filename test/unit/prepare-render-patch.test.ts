@@ -172,12 +172,16 @@ describe("restore prepare: patching the rendered manifests", () => {
       },
     );
     assert.throws(
-      () => parseRendered("kind: Namespace\n", "ns.yaml"),
+      () => parseRendered("kind: Namespace\nmetadata:\n  name: clusters\n", "ns.yaml"),
       (e: Error) => e instanceof UsageError && /0 HostedClusters/.test(e.message),
     );
     assert.throws(
       () => parseRendered("a: [\n", "bad.yaml"),
       (e: Error) => e instanceof UsageError && /bad.yaml is not valid YAML/.test(e.message),
+    );
+    assert.throws(
+      () => parseRendered(`${fixture("example-kms.yaml")}just: a map\n`, "extra.yaml"),
+      /document 6 of extra.yaml is not a Kubernetes object/,
     );
     const two = `${fixture("example-kms.yaml")}${fixture("example-kms.yaml")}`;
     assert.throws(() => parseRendered(two, "two.yaml"), /2 HostedClusters/);

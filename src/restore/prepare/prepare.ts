@@ -44,7 +44,7 @@ export interface PrepareResult {
   readonly yaml?: string;
   readonly url?: string;
   readonly changes: readonly Change[];
-  /** The patched objects, in document order, for `applyPrepared`. */
+  /** The patched objects, in document order, for `TargetCluster.apply`. */
   readonly objects: readonly KubernetesObject[];
 }
 
@@ -91,6 +91,8 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   checks.push(encryptionTypeCheck(manifest, hc));
   const saved = await loadSavedKey(store, manifest, rendered, req.keyIdentityFile, signal);
   checks.push(...saved.checks);
+  // A member's file can be larger than its snapshot (free pages it had not given back): the restored
+  // members grow back towards it, so the largest of them sizes the PV.
   const dbBytes = Math.max(manifest.snapshot.dbSize, ...manifest.members.map((m) => m.dbSize));
   const pv = planPvSize(hc.pvSize, dbBytes);
   checks.push(pvSizeCheck(pv, dbBytes));
@@ -121,8 +123,6 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
     ...(saved.key ? { key: saved.key } : {}),
   });
   const objects = rendered.docs.filter((d) => !isEmptyDocument(d)).map((d) => d.toJS() as KubernetesObject);
-  const nameless = objects.find((o) => !o?.kind || !o.metadata?.name);
-  if (nameless) throw new UsageError(`an object in ${rendered.where} has no kind or name`);
   return {
     ref: store.url,
     checks,

@@ -94,6 +94,13 @@ export function parseRendered(text: string, where: string): RenderedManifests {
     const e = d.errors[0];
     if (e) throw new UsageError(`${where} is not valid YAML: ${e.message.split("\n")[0]}`);
   }
+  for (const [i, d] of docs.entries()) {
+    if (isEmptyDocument(d)) continue;
+    const h = headOf(d);
+    if (typeof h.kind !== "string" || typeof h.metadata?.name !== "string") {
+      throw new UsageError(`document ${i + 1} of ${where} is not a Kubernetes object (no kind or metadata.name)`);
+    }
+  }
   const format = FORMATS.find((f) => stringifyDocuments(docs, f) === text) ?? (FORMATS[0] as ToStringOptions);
   const hcIndexes = docs.flatMap((d, i) => (headOf(d).kind === "HostedCluster" ? [i] : []));
   if (hcIndexes.length !== 1) {
