@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { parseAllDocuments } from "yaml";
 import { sealKey } from "../../src/hostedcluster/key-envelope.js";
 import { loadKubeConfig } from "../../src/hostedcluster/kube.js";
 import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE } from "../../src/store/manifest.js";
@@ -14,19 +13,13 @@ import { openStore } from "../../src/store/open-store.js";
 import type { S3Store } from "../../src/store/s3-store.js";
 import { runCli } from "../support/cli.js";
 import { type HostedLab, startHostedLab } from "../support/hosted.js";
+import { assertOnlyChanged, docsOf, get, type Obj } from "../support/rendered-docs.js";
 import { S3Server } from "../support/s3-server.js";
 
 const FIXTURE = new URL("../fixtures/rendered/example-aescbc.yaml", import.meta.url).pathname;
 const KMS_FIXTURE = new URL("../fixtures/rendered/example-kms.yaml", import.meta.url).pathname;
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-type Obj = Record<string, unknown>;
-const get = (obj: unknown, path: string): unknown =>
-  path.split(".").reduce<unknown>((o, k) => (o as Obj | undefined)?.[k], obj);
-const docsOf = (text: string) =>
-  parseAllDocuments(text)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((d): d is Obj => d !== null);
 const urlIn = (yamlText: string) =>
   (
     get(
@@ -130,6 +123,11 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     assert.match(r.stdout, /- {5}cluster +no --kubeconfig or --context/);
     assert.match(r.stdout, /WARN {2}availability-policy +the source ran 3 etcd member\(s\) \(HighlyAvailable\)/);
     assert.match(r.stdout, /wrote .*restore\.yaml \(mode 0600/);
+    // The rendered 8Gi holds this small database: the URL and the key are all that change.
+    assertOnlyChanged(readFileSync(FIXTURE, "utf8"), text, {
+      "Secret/example-etcd-encryption-key": ["data.key"],
+      "HostedCluster/example": ["spec.etcd.managed.storage.restoreSnapshotURL"],
+    });
     const secret = docsOf(text).find((d) => get(d, "metadata.name") === "example-etcd-encryption-key");
     assert.deepEqual(Buffer.from(get(secret, "data.key") as string, "base64"), lab.sim.hostedCluster.encryptionKey);
     assert.ok(text.includes("# Reviewed by the on-call SRE before the restore; keep these notes."));
