@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { OperationError, VerificationError } from "../errors.js";
 import type { Check } from "../restore/prepare/checks.js";
 import type { PrepareResult } from "../restore/prepare/prepare.js";
+import type { AppliedObject, TargetCluster } from "../restore/prepare/target-cluster.js";
 import type { CliContext } from "./context.js";
 import { addStoreReadOptions, addStoreUploadOptions, type StoreFlags, storeSettings } from "./options.js";
 import { toJson } from "./output.js";
@@ -28,7 +29,7 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     )
     .requiredOption("--rendered <file>", "the rendered manifests (hcp create cluster aws --render --render-sensitive)")
     .option("-o, --output <file>", "write the patched manifests here (mode 0600; default: stdout, report on stderr)")
-    .option("--expires <duration>", "how long the snapshot URL works, e.g. 6h, 24h, 7d (max 7d)", "24h")
+    .option("--expires <duration>", "how long the snapshot URL works, e.g. 6h, 24h, 7d (max 7d; default 24h)")
     .option("--key-identity <file>", "age identity file that opens the backup's encryption-key.age")
     .option("--show-url", "print the presigned URL in the report (it is a bearer credential for the snapshot)")
     .option("--apply", "create the objects on the management cluster (Secrets before the HostedCluster)")
@@ -42,14 +43,14 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
   addStoreUploadOptions(cmd);
   cmd.action(async (ref: string, flags: PrepareFlags) => {
     const { parseExpiry } = await import("../restore/prepare/expiry.js");
-    const expiresInSeconds = parseExpiry(flags.expires as string);
+    const expiresInSeconds = parseExpiry(flags.expires);
     const { readRendered, writeSecretFile } = await import("../restore/prepare/files.js");
     const { openStore } = await import("../store/open-store.js");
     const { prepareRestore } = await import("../restore/prepare/prepare.js");
     const store = openStore(ref, storeSettings(flags));
     const rendered = await readRendered(flags.rendered);
     const clusterWanted = flags.kubeconfig !== undefined || flags.context !== undefined || flags.apply === true;
-    let target: import("../restore/prepare/target-cluster.js").TargetCluster | undefined;
+    let target: TargetCluster | undefined;
     if (clusterWanted) {
       const { loadKubeConfig } = await import("../hostedcluster/kube.js");
       const { TargetCluster } = await import("../restore/prepare/target-cluster.js");
@@ -77,7 +78,7 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     const yaml = result.yaml as string;
     if (flags.output) await writeSecretFile(flags.output, yaml);
     else process.stdout.write(yaml);
-    let applied: Awaited<ReturnType<NonNullable<typeof target>["apply"]>> | undefined;
+    let applied: readonly AppliedObject[] | undefined;
     if (flags.apply && target) applied = await target.apply(result.objects, ctx.signal);
     report(renderReport(result, flags, applied));
   });
@@ -85,11 +86,7 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
 
 const MARK: Record<Check["status"], string> = { pass: "PASS", warn: "WARN", block: "BLOCK", "not-run": "-" };
 
-function renderReport(
-  r: PrepareResult,
-  flags: PrepareFlags,
-  applied: ReadonlyArray<{ object: string; result: string }> | undefined,
-): string {
+function renderReport(r: PrepareResult, flags: PrepareFlags, applied: readonly AppliedObject[] | undefined): string {
   const url = flags.showUrl ? r.url : undefined;
   if (flags.report === "json") {
     return toJson({

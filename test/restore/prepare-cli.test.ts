@@ -224,6 +224,20 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     );
     assert.equal(long.stdout, "", "no YAML on stdout");
 
+    // A snapshot damaged in the store: verification fails, exit 3, nothing presigned.
+    const snapshot = await store().read(SNAPSHOT_FILE);
+    snapshot[4096 + 100] = (snapshot[4096 + 100] as number) ^ 0xff;
+    const damaged = await prepare(
+      ["--key-identity", identityFile],
+      await copyBackup("damaged", { [SNAPSHOT_FILE]: snapshot }),
+    );
+    assert.equal(damaged.code, 3, damaged.stderr);
+    assert.match(
+      damaged.stderr.trim().split("\n").at(-1) as string,
+      /backup-verified: the backup failed verification: /,
+    );
+    assert.ok(!damaged.stderr.includes("url-length"), "no URL for a backup that failed verification");
+
     const oneLine = (r: { stderr: string }) => {
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);

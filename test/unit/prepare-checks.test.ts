@@ -14,6 +14,7 @@ const GI = 1024 ** 3;
 
 describe("restore prepare: expiry, PV size, URL and operator-version checks", () => {
   it("--expires: durations up to 7 days; over 7 days, too short or not a duration is one line", () => {
+    assert.equal(parseExpiry(undefined), DEFAULT_EXPIRY_SECONDS);
     assert.equal(DEFAULT_EXPIRY_SECONDS, 86400);
     assert.equal(parseExpiry("24h"), 86400);
     assert.equal(parseExpiry("90m"), 5400);

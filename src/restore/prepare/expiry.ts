@@ -14,8 +14,9 @@ export const DEFAULT_EXPIRY_SECONDS = 24 * 3600;
 
 const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
 
-/** `90m`, `24h`, `7d`, `3600s` (or a bare number of seconds), combinable as in `1d12h`. */
-export function parseExpiry(text: string): number {
+/** `90m`, `24h`, `7d`, `3600s` (or a bare number of seconds), combinable as in `1d12h`; absent: the default. */
+export function parseExpiry(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_EXPIRY_SECONDS;
   const t = text.trim();
   let seconds = 0;
   if (/^\d+$/.test(t)) seconds = Number(t);
