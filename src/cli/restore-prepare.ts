@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { OperationError, VerificationError } from "../errors.js";
+import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { Check } from "../restore/prepare/checks.js";
 import type { PrepareResult } from "../restore/prepare/prepare.js";
 import type { AppliedObject, TargetCluster } from "../restore/prepare/target-cluster.js";
@@ -12,6 +12,7 @@ interface PrepareFlags extends StoreFlags {
   output?: string;
   expires?: string;
   keyIdentity?: string;
+  keyFile?: string;
   showUrl?: boolean;
   apply?: boolean;
   kubeconfig?: string;
@@ -31,6 +32,10 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     .option("-o, --output <file>", "write the patched manifests here (mode 0600; default: stdout, report on stderr)")
     .option("--expires <duration>", "how long the snapshot URL works, e.g. 6h, 24h, 7d (max 7d; default 24h)")
     .option("--key-identity <file>", "age identity file that opens the backup's encryption-key.age")
+    .option(
+      "--key-file <file>",
+      "the raw key a backup with --key-to saved (<store>/<label>/<backup-id>/encryption-key)",
+    )
     .option("--show-url", "print the presigned URL in the report (it is a bearer credential for the snapshot)")
     .option("--apply", "create the objects on the management cluster (Secrets before the HostedCluster)")
     .option("--kubeconfig <file>", "management cluster for the pre-flight checks and --apply (default: KUBECONFIG)")
@@ -42,6 +47,8 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
   // verify records its result in the manifest: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(cmd);
   cmd.action(async (ref: string, flags: PrepareFlags) => {
+    if (flags.keyIdentity !== undefined && flags.keyFile !== undefined)
+      throw new UsageError("choose one of --key-identity and --key-file");
     const { parseExpiry } = await import("../restore/prepare/expiry.js");
     const expiresInSeconds = parseExpiry(flags.expires);
     const { readRendered, writeSecretFile } = await import("../restore/prepare/files.js");
@@ -60,7 +67,8 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
       store,
       rendered,
       expiresInSeconds,
-      ...(flags.keyIdentity ? { keyIdentityFile: flags.keyIdentity } : {}),
+      ...(flags.keyIdentity ? { key: { identityFile: flags.keyIdentity } } : {}),
+      ...(flags.keyFile ? { key: { keyFile: flags.keyFile } } : {}),
       ...(target ? { target } : {}),
       scratchDir: flags.structure === false ? false : flags.scratchDir,
       signal: ctx.signal,

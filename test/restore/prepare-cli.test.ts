@@ -167,6 +167,15 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       ["availability-policy=warn", "trap-restore-in-place=warn", "cluster=not-run"],
     );
     assert.ok(!asJson.stdout.includes("X-Amz-Signature"));
+    // A backup taken with --key-to: the raw key file instead of the identity.
+    const keyFile = join(lab.work, "encryption-key");
+    writeFileSync(keyFile, lab.sim.hostedCluster.encryptionKey, { mode: 0o600 });
+    const raw = await prepare(["--key-file", keyFile]);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.match(raw.stderr, /PASS {2}key-fingerprint/);
+    const both = await prepare(["--key-file", keyFile, "--key-identity", identityFile]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /choose one of --key-identity and --key-file/);
     const shown = await prepare(["--key-identity", identityFile, "--show-url"]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.ok(shown.stderr.includes(`url: ${urlIn(shown.stdout)}`));

@@ -17,7 +17,7 @@ import {
 import { planPvSize } from "./pv-size.js";
 import { type Change, patchRendered } from "./render-patch.js";
 import { isEmptyDocument, parseRendered } from "./rendered.js";
-import { loadSavedKey } from "./saved-key.js";
+import { type KeySource, loadSavedKey } from "./saved-key.js";
 import { clusterChecksNotRun, type TargetCluster } from "./target-cluster.js";
 
 export interface PrepareRequest {
@@ -25,8 +25,8 @@ export interface PrepareRequest {
   readonly store: Store;
   readonly rendered: { readonly text: string; readonly where: string };
   readonly expiresInSeconds: number;
-  /** The age identity file that opens the backup's sealed key (aescbc sources). */
-  readonly keyIdentityFile?: string;
+  /** Where the saved aescbc key comes from (aescbc sources). */
+  readonly key?: KeySource;
   /** The management cluster for the cluster checks (and --apply); undefined: those checks are not run. */
   readonly target?: TargetCluster;
   /** Where the snapshot is staged for the structural check (`verify --scratch-dir`); false skips the walk. */
@@ -89,7 +89,7 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   );
   checks.push(shapeCheck(hc));
   checks.push(encryptionTypeCheck(manifest, hc));
-  const saved = await loadSavedKey(store, manifest, rendered, req.keyIdentityFile, signal);
+  const saved = await loadSavedKey(store, manifest, rendered, req.key, signal);
   checks.push(...saved.checks);
   // A member's file can be larger than its snapshot (free pages it had not given back): the restored
   // members grow back towards it, so the largest of them sizes the PV.

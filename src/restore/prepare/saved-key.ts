@@ -15,6 +15,12 @@ export interface SavedKey {
 }
 
 /**
+ * How the caller reaches the key: the age identity that opens the backup's sealed copy, or the raw key
+ * file a backup with `--key-to` wrote elsewhere (`<dir>/<label>/<backup-id>/encryption-key`).
+ */
+export type KeySource = { readonly identityFile: string } | { readonly keyFile: string };
+
+/**
  * The aescbc key the restored kube-apiserver needs: opened from the backup's `encryption-key.age`
  * with the age identity and checked against the manifest's fingerprint. Every way it can be missing
  * or wrong is a block, because a restored cluster with another key cannot read a single Secret.
@@ -23,7 +29,7 @@ export async function loadSavedKey(
   store: Store,
   manifest: Manifest,
   rendered: RenderedManifests,
-  identityFile: string | undefined,
+  source: KeySource | undefined,
   signal?: AbortSignal,
 ): Promise<SavedKey> {
   const enc = manifest.encryption;
@@ -64,55 +70,16 @@ export async function loadSavedKey(
       ],
     };
   }
-  if (identityFile === undefined) {
-    return {
-      checks: [
-        block(
-          "key-material",
-          `the backup's key is sealed in ${enc.object ?? KEY_OBJECT}: pass --key-identity <age identity file> to open it`,
-        ),
-        ...extra,
-      ],
-    };
-  }
-  const object = enc.object ?? KEY_OBJECT;
-  if (!(await store.exists(object, { signal }))) {
-    return {
-      checks: [
-        block(
-          "key-material",
-          `${store.urlOf(object)} is missing: the backup's manifest names it but the store has no such object (saved elsewhere with --key-to?)`,
-        ),
-        ...extra,
-      ],
-    };
-  }
-  let identity: string;
-  try {
-    identity = await readFile(identityFile, "utf8");
-  } catch (err) {
-    return {
-      checks: [block("key-material", `cannot read --key-identity ${identityFile}: ${describe(err)}`), ...extra],
-    };
-  }
-  let key: Uint8Array;
-  try {
-    key = await openKey(await store.read(object, { signal }), identity);
-  } catch (err) {
-    return {
-      checks: [
-        block("key-material", `${describe(err)} (is ${identityFile} the identity the backup was sealed to?)`),
-        ...extra,
-      ],
-    };
-  }
+  const opened = await openSaved(store, enc.object, source, signal);
+  if ("problem" in opened) return { checks: [block("key-material", opened.problem), ...extra] };
+  const { key, from } = opened;
   const fp = keyFingerprint(key);
   if (fp !== active.fingerprint) {
     return {
       checks: [
         block(
           "key-fingerprint",
-          `the key in ${object} has fingerprint ${fp.slice(0, 16)}…, the manifest records ${active.fingerprint.slice(0, 16)}…: it is not the key the snapshot's Secrets were encrypted with`,
+          `the key in ${from} has fingerprint ${fp.slice(0, 16)}…, the manifest records ${active.fingerprint.slice(0, 16)}…: it is not the key the snapshot's Secrets were encrypted with`,
         ),
         ...extra,
       ],
@@ -121,9 +88,48 @@ export async function loadSavedKey(
   return {
     key,
     checks: [
-      pass("key-material", `opened ${object} with ${identityFile}`),
+      pass("key-material", `read from ${from}`),
       pass("key-fingerprint", `${aescbcKeyName(key)}, SHA-256 ${fp.slice(0, 16)}… as the manifest records`),
       ...extra,
     ],
   };
+}
+
+async function openSaved(
+  store: Store,
+  sealedObject: string | undefined,
+  source: KeySource | undefined,
+  signal?: AbortSignal,
+): Promise<{ key: Uint8Array; from: string } | { problem: string }> {
+  if (source === undefined) {
+    return {
+      problem: sealedObject
+        ? `the backup's key is sealed in ${sealedObject}: pass --key-identity <age identity file> to open it`
+        : "the backup's key was saved raw with --key-to, outside the backup: pass --key-file <that store>/<label>/<backup-id>/encryption-key",
+    };
+  }
+  if ("keyFile" in source) {
+    try {
+      return { key: await readFile(source.keyFile), from: source.keyFile };
+    } catch (err) {
+      return { problem: `cannot read --key-file ${source.keyFile}: ${describe(err)}` };
+    }
+  }
+  const object = sealedObject ?? KEY_OBJECT;
+  if (!(await store.exists(object, { signal }))) {
+    return {
+      problem: `${store.urlOf(object)} is missing: the store has no sealed key for this backup (saved with --key-to? then pass --key-file)`,
+    };
+  }
+  let identity: string;
+  try {
+    identity = await readFile(source.identityFile, "utf8");
+  } catch (err) {
+    return { problem: `cannot read --key-identity ${source.identityFile}: ${describe(err)}` };
+  }
+  try {
+    return { key: await openKey(await store.read(object, { signal }), identity), from: object };
+  } catch (err) {
+    return { problem: `${describe(err)} (is ${source.identityFile} the identity the backup was sealed to?)` };
+  }
 }
