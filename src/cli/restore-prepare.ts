@@ -75,9 +75,15 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
       logger: ctx.logger,
     });
     // The manifests go to stdout unless -o names a file: then the report has stdout to itself.
-    const report = (text: string) => (flags.output ? process.stdout : process.stderr).write(`${text}\n`);
+    const toStderr = flags.output === undefined;
+    // With JSON logs stderr stays one JSON object a line: a report that goes there is one compact line.
+    const format = flags.report === "json" || (toStderr && ctx.logFormat === "json") ? "json" : "text";
+    const report = (r: PrepareResult, applied?: readonly AppliedObject[]) =>
+      (toStderr ? process.stderr : process.stdout).write(
+        `${renderReport(r, { ...flags, report: format }, applied, toStderr && format === "json")}\n`,
+      );
     if (result.blocked) {
-      report(renderReport(result, flags, undefined));
+      report(result);
       const first = result.checks.find((c) => c.status === "block") as Check;
       const n = result.checks.filter((c) => c.status === "block").length;
       const message = `restore prepare blocked by ${n} check(s), nothing written or applied: ${first.id}: ${first.reason}`;
@@ -88,16 +94,21 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     else process.stdout.write(yaml);
     let applied: readonly AppliedObject[] | undefined;
     if (flags.apply && target) applied = await target.apply(result.objects, ctx.signal);
-    report(renderReport(result, flags, applied));
+    report(result, applied);
   });
 }
 
 const MARK: Record<Check["status"], string> = { pass: "PASS", warn: "WARN", block: "BLOCK", "not-run": "-" };
 
-function renderReport(r: PrepareResult, flags: PrepareFlags, applied: readonly AppliedObject[] | undefined): string {
+function renderReport(
+  r: PrepareResult,
+  flags: PrepareFlags,
+  applied: readonly AppliedObject[] | undefined,
+  compact: boolean,
+): string {
   const url = flags.showUrl ? r.url : undefined;
   if (flags.report === "json") {
-    return toJson({
+    const json = {
       ref: r.ref,
       blocked: r.blocked,
       checks: r.checks,
@@ -105,7 +116,8 @@ function renderReport(r: PrepareResult, flags: PrepareFlags, applied: readonly A
       ...(flags.output && !r.blocked ? { output: flags.output } : {}),
       ...(applied ? { applied } : {}),
       ...(url ? { url } : {}),
-    });
+    };
+    return compact ? JSON.stringify(json) : toJson(json);
   }
   const width = Math.max(...r.checks.map((c) => c.id.length));
   const lines = [`restore prepare ${r.ref}`];

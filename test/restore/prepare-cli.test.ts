@@ -167,6 +167,31 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       ["availability-policy=warn", "trap-restore-in-place=warn", "cluster=not-run"],
     );
     assert.ok(!asJson.stdout.includes("X-Amz-Signature"));
+    // With JSON logs, stderr stays one JSON object a line: the report is one of them.
+    const jsonLogs = await runCli(
+      [
+        "--log-format",
+        "json",
+        "restore",
+        "prepare",
+        ref,
+        "--rendered",
+        FIXTURE,
+        "--key-identity",
+        identityFile,
+        ...s3Flags,
+      ],
+      { env },
+    );
+    assert.equal(jsonLogs.code, 0, jsonLogs.stderr);
+    const events = jsonLogs.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { checks?: unknown[]; msg?: string });
+    assert.ok(events.some((e) => Array.isArray(e.checks)));
+    assert.ok(events.some((e) => e.msg === "snapshot presigned"));
+    assert.ok(!jsonLogs.stderr.includes("X-Amz-Signature"));
+
     // A backup taken with --key-to: the raw key file instead of the identity.
     const keyFile = join(lab.work, "encryption-key");
     writeFileSync(keyFile, lab.sim.hostedCluster.encryptionKey, { mode: 0o600 });
