@@ -9,6 +9,7 @@ import type { Schema } from "./schema.js";
 export const CRD_FILES: Readonly<Record<string, string>> = {
   HostedCluster: "hostedclusters-Hypershift-Default.crd.yaml",
   HostedControlPlane: "hostedcontrolplanes-Hypershift-Default.crd.yaml",
+  NodePool: "nodepools-Default.crd.yaml",
 };
 
 // Running from the sources the YAML sits beside this module; `make build` copies it beside the compiled

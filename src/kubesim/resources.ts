@@ -49,6 +49,7 @@ export const RESOURCES: readonly ResourceType[] = [
   core("configmaps", "ConfigMap", { shortNames: ["cm"] }),
   core("services", "Service", { shortNames: ["svc"], statusSubresource: true }),
   core("serviceaccounts", "ServiceAccount", { shortNames: ["sa"] }),
+  core("persistentvolumeclaims", "PersistentVolumeClaim", { shortNames: ["pvc"], statusSubresource: true }),
   {
     group: "apps",
     version: "v1",
@@ -96,6 +97,18 @@ export const RESOURCES: readonly ResourceType[] = [
     builtin: false,
     statusSubresource: true,
     scaleSubresource: false,
+  },
+  {
+    group: HYPERSHIFT_GROUP,
+    version: "v1beta1",
+    resource: "nodepools",
+    singular: "nodepool",
+    kind: "NodePool",
+    namespaced: true,
+    shortNames: ["np", "nps"],
+    builtin: false,
+    statusSubresource: true,
+    scaleSubresource: true,
   },
 ];
 

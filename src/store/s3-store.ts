@@ -41,6 +41,18 @@ export interface S3StoreOptions {
   readonly sse?: { readonly type: "AES256" | "aws:kms"; readonly kmsKeyId?: string };
 }
 
+export interface PresignOptions {
+  /** The signature's start time (default now): the URL expires `expiresInSeconds` after it. */
+  readonly signingDate?: Date;
+}
+
+export interface SigningCredentials {
+  /** Session credentials (a session token): they end, and every URL signed with them ends too. */
+  readonly temporary: boolean;
+  /** When the credentials expire, when the provider says. */
+  readonly expiration?: Date;
+}
+
 /** Part size that keeps an object of `size` bytes under the part limit, in whole MiB. */
 export function partSizeFor(size: number | undefined, minPart: number = SHAPE.plain.minPart): number {
   if (size === undefined) return 16 * 1024 * 1024;
@@ -88,7 +100,7 @@ export class S3Store implements Store {
    * `expiresInSeconds` (1 s to 7 days, S3's limit): lets a tool without credentials fetch a backup.
    * The URL is a bearer credential for that object until it expires: never log it.
    */
-  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+  async presignGet(key: string, expiresInSeconds: number, options: PresignOptions = {}): Promise<string> {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 604800) {
       throw new UsageError(`a presigned URL must expire in 1 to 604800 seconds (7 days), got ${expiresInSeconds}`);
     }
@@ -96,9 +108,23 @@ export class S3Store implements Store {
     try {
       return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), {
         expiresIn: expiresInSeconds,
+        ...(options.signingDate ? { signingDate: options.signingDate } : {}),
       });
     } catch (err) {
       throw this.fail(err, `presign a GET of ${Key}`);
+    }
+  }
+
+  /**
+   * What the presigned URLs' signing credentials are, never the credentials themselves: a URL signed
+   * with temporary credentials (STS, IRSA, SSO) stops working when they expire, whatever its expiry says.
+   */
+  async signingCredentials(): Promise<SigningCredentials> {
+    try {
+      const c = await this.client.config.credentials();
+      return { temporary: c.sessionToken !== undefined && c.sessionToken !== "", expiration: c.expiration };
+    } catch (err) {
+      throw this.fail(err, "resolve the S3 credentials");
     }
   }
 

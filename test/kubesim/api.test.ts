@@ -60,6 +60,7 @@ describe("kubesim API server (HTTPS, token, discovery, CRUD, patch, validation)"
       "configmaps",
       "services",
       "serviceaccounts",
+      "persistentvolumeclaims",
     ]) {
       assert.ok(names.includes(n), n);
     }
@@ -84,6 +85,9 @@ describe("kubesim API server (HTTPS, token, discovery, CRUD, patch, validation)"
       "hostedclusters/status",
       "hostedcontrolplanes",
       "hostedcontrolplanes/status",
+      "nodepools",
+      "nodepools/status",
+      "nodepools/scale",
     ]);
     assert.equal((await kubeRequest(sim.api, "GET", "/apis/nope/v1")).status, 404);
   });

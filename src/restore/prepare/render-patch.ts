@@ -1,0 +1,91 @@
+import type { Document } from "yaml";
+import { isMap, isNode, isScalar } from "yaml";
+import { type RenderedManifests, stringifyDocuments } from "./rendered.js";
+
+/** What the restore changes in the rendered manifests; everything else stays as rendered. */
+export interface RenderPatch {
+  readonly restoreSnapshotURL: string;
+  /** Set only when the rendered size is too small for the backup. */
+  readonly pvSize?: string;
+  /** The saved aescbc key, for the active key Secret's `data.key`. */
+  readonly key?: Uint8Array;
+}
+
+export interface Change {
+  /** `HostedCluster clusters/example`, `Secret clusters/example-etcd-encryption-key`. */
+  readonly object: string;
+  readonly path: string;
+  /** What was there ("absent" when the field was added); never a secret's value. */
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface PatchedManifests {
+  readonly text: string;
+  readonly changes: readonly Change[];
+}
+
+const ETCD = ["spec", "etcd"];
+const STORAGE = [...ETCD, "managed", "storage"];
+
+/**
+ * Patches the restore into the rendered manifests: Managed etcd on a PersistentVolume large enough,
+ * the snapshot URL, and the saved key in the active key Secret. Comments, order and every other field
+ * are kept; the documents are patched in place.
+ */
+export function patchRendered(r: RenderedManifests, patch: RenderPatch): PatchedManifests {
+  const changes: Change[] = [];
+  const hc = r.hostedCluster;
+  const hcDoc = r.docs[hc.index] as Document;
+  const hcName = `HostedCluster ${hc.namespace}/${hc.name}`;
+  const set = (doc: Document, object: string, path: string[], value: unknown, shown: (v: unknown) => string) => {
+    const before = doc.getIn(path) as unknown;
+    const beforeJs = toJs(before);
+    if (JSON.stringify(beforeJs) === JSON.stringify(value)) return;
+    const node = doc.getIn(path, true);
+    if (isScalar(node) && (value === null || typeof value !== "object")) {
+      // Setting the value of the node it has keeps the comments on that line.
+      node.value = value;
+    } else {
+      const fresh = doc.createNode(value);
+      if (isNode(node)) {
+        fresh.commentBefore = node.commentBefore;
+        fresh.comment = node.comment;
+      }
+      doc.setIn(path, fresh);
+    }
+    changes.push({
+      object,
+      path: path.join("."),
+      from: before === undefined ? "absent" : shown(beforeJs),
+      to: shown(value),
+    });
+  };
+  const plain = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+  if (hcDoc.hasIn([...ETCD, "unmanaged"])) {
+    hcDoc.deleteIn([...ETCD, "unmanaged"]);
+    changes.push({ object: hcName, path: "spec.etcd.unmanaged", from: "set", to: "absent" });
+  }
+  set(hcDoc, hcName, [...ETCD, "managementType"], "Managed", plain);
+  set(hcDoc, hcName, [...STORAGE, "type"], "PersistentVolume", plain);
+  if (patch.pvSize) set(hcDoc, hcName, [...STORAGE, "persistentVolume", "size"], patch.pvSize, plain);
+  set(hcDoc, hcName, [...STORAGE, "restoreSnapshotURL"], [patch.restoreSnapshotURL], () => "[presigned URL]");
+  if (patch.key && r.keySecret) {
+    const doc = r.docs[r.keySecret.index] as Document;
+    const name = `Secret ${hc.namespace}/${r.keySecret.name}`;
+    set(doc, name, ["data", "key"], Buffer.from(patch.key).toString("base64"), () => "[key]");
+    // stringData wins over data when the API server stores a Secret: a rendered stringData.key would undo the key.
+    if (doc.hasIn(["stringData", "key"])) {
+      doc.deleteIn(["stringData", "key"]);
+      const rest = doc.getIn(["stringData"]);
+      if (isMap(rest) && rest.items.length === 0) doc.deleteIn(["stringData"]);
+      changes.push({ object: name, path: "stringData.key", from: "[key]", to: "absent" });
+    }
+  }
+  return { text: stringifyDocuments(r.docs, r.format), changes };
+}
+
+function toJs(node: unknown): unknown {
+  if (node && typeof node === "object" && "toJSON" in node && typeof node.toJSON === "function") return node.toJSON();
+  return node;
+}

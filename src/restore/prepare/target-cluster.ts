@@ -1,0 +1,178 @@
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+} from "@kubernetes/client-node";
+import { OperationError } from "../../errors.js";
+import { kubeError } from "../../hostedcluster/kube.js";
+import { AESCBC_SECRET_KEY, hcpNamespace } from "../../hostedcluster/names.js";
+import { withoutPresignedQuery } from "../../redact.js";
+import { block, type Check, notRun, pass } from "./checks.js";
+import type { RenderedHostedCluster } from "./rendered.js";
+
+/**
+ * The management cluster the restore goes to: what must not be there yet (HyperShift would skip the
+ * restore silently), and the creation of the patched objects.
+ */
+export class TargetCluster {
+  private readonly objects: KubernetesObjectApi;
+  private readonly core: CoreV1Api;
+  readonly server: string;
+
+  constructor(config: KubeConfig) {
+    this.objects = KubernetesObjectApi.makeApiClient(config);
+    this.core = config.makeApiClient(CoreV1Api);
+    this.server = config.getCurrentCluster()?.server ?? "(no server)";
+  }
+
+  /** The object, or undefined when the API says 404. */
+  private async find(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace?: string,
+  ): Promise<KubernetesObject | undefined> {
+    try {
+      return await this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw kubeError(
+        err,
+        { verb: "get", resource: `${kind.toLowerCase()}s`, namespace: namespace ?? "", name },
+        this.server,
+      );
+    }
+  }
+
+  /**
+   * Nothing of the target may exist: an HCP namespace or a `data-etcd-*` PVC left from an earlier
+   * cluster of the same name means etcd-init finds data and skips the restore without an error.
+   */
+  async checks(hc: RenderedHostedCluster, key: Uint8Array | undefined): Promise<Check[]> {
+    const out: Check[] = [];
+    const hcpNs = hcpNamespace(hc.namespace, hc.name);
+    const existing = await this.find("hypershift.openshift.io/v1beta1", "HostedCluster", hc.name, hc.namespace);
+    out.push(
+      existing
+        ? block(
+            "hostedcluster-absent",
+            `HostedCluster ${hc.namespace}/${hc.name} already exists: a restore creates it; delete it (hcp destroy) or render another name`,
+          )
+        : pass("hostedcluster-absent", `no HostedCluster ${hc.namespace}/${hc.name} yet`),
+    );
+    const ns = await this.find("v1", "Namespace", hcpNs);
+    let pvcs: string[] = [];
+    if (ns) {
+      try {
+        const list = await this.core.listNamespacedPersistentVolumeClaim({ namespace: hcpNs });
+        pvcs = list.items.map((p) => p.metadata?.name ?? "").filter((n) => n.startsWith("data-etcd-"));
+      } catch (err) {
+        throw kubeError(err, { verb: "list", resource: "persistentvolumeclaims", namespace: hcpNs }, this.server);
+      }
+    }
+    out.push(
+      ns
+        ? block(
+            "hcp-namespace-absent",
+            `the hosted control plane namespace ${hcpNs} already exists (left by an earlier cluster of this name?): delete it first, or HyperShift reuses what is in it`,
+          )
+        : pass("hcp-namespace-absent", `no namespace ${hcpNs} yet`),
+    );
+    out.push(
+      pvcs.length > 0
+        ? block(
+            "etcd-pvcs-absent",
+            `${hcpNs} still has ${pvcs.join(", ")}: etcd-init restores only into an empty data directory and would silently skip the restore (kubectl delete pvc -n ${hcpNs} ${pvcs.join(" ")})`,
+          )
+        : ns
+          ? pass("etcd-pvcs-absent", `no data-etcd-* PVC in ${hcpNs}`)
+          : pass("etcd-pvcs-absent", `no namespace ${hcpNs}, so no data-etcd-* PVC`),
+    );
+    if (hc.encryption.type === "aescbc") {
+      const name = hc.encryption.activeKeySecret;
+      const secret = (await this.find("v1", "Secret", name, hc.namespace)) as
+        | (KubernetesObject & { data?: Record<string, string> })
+        | undefined;
+      const value = secret?.data?.[AESCBC_SECRET_KEY];
+      if (!secret)
+        out.push(pass("key-secret", `no Secret ${hc.namespace}/${name} yet: it will be created with the saved key`));
+      else if (key && value !== undefined && Buffer.from(value, "base64").equals(Buffer.from(key)))
+        out.push(pass("key-secret", `Secret ${hc.namespace}/${name} already holds the saved key`));
+      else
+        out.push(
+          block(
+            "key-secret",
+            `Secret ${hc.namespace}/${name} already exists with another key: the HostedCluster would use it, not the saved one; delete it first`,
+          ),
+        );
+    }
+    return out;
+  }
+
+  /**
+   * Creates the objects: Namespaces, then Secrets and ConfigMaps (the HostedCluster names them, and
+   * its kube-apiserver must never start with a generated key), then the HostedCluster, then the rest
+   * in document order. A Namespace that exists is kept; any other object that exists is an error.
+   */
+  async apply(objects: readonly KubernetesObject[], signal?: AbortSignal): Promise<AppliedObject[]> {
+    const rank = (o: KubernetesObject) =>
+      o.kind === "Namespace"
+        ? 0
+        : o.kind === "Secret" || o.kind === "ConfigMap"
+          ? 1
+          : o.kind === "HostedCluster"
+            ? 2
+            : 3;
+    const ordered = objects.map((o, i) => ({ o, i })).sort((a, b) => rank(a.o) - rank(b.o) || a.i - b.i);
+    const done: AppliedObject[] = [];
+    for (const { o } of ordered) {
+      if (signal?.aborted) throw new OperationError(`apply cancelled after ${done.length} object(s)`);
+      const name = `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}`;
+      try {
+        await this.objects.create(o);
+        done.push({ object: name, result: "created" });
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 409 && o.kind === "Namespace") {
+          done.push({ object: name, result: "exists" });
+          continue;
+        }
+        if (err instanceof ApiException && err.code === 409) {
+          throw new OperationError(
+            `${name} already exists: delete it or render another name (created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`,
+            { cause: err },
+          );
+        }
+        const e = kubeError(
+          err,
+          {
+            verb: "create",
+            resource: `${String(o.kind).toLowerCase()}s`,
+            namespace: o.metadata?.namespace ?? "",
+            name: o.metadata?.name,
+          },
+          this.server,
+        );
+        // The API server's message may quote the field it refused, the presigned URL included.
+        throw new OperationError(
+          `${withoutPresignedQuery(e.message)} (created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`,
+          { cause: err },
+        );
+      }
+    }
+    return done;
+  }
+}
+
+export interface AppliedObject {
+  readonly object: string;
+  readonly result: "created" | "exists";
+}
+
+export function clusterChecksNotRun(): Check {
+  return notRun(
+    "cluster",
+    "no --kubeconfig or --context: the target namespace, etcd PVCs and key Secret were not checked",
+  );
+}
