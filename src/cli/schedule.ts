@@ -88,11 +88,14 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     if (flags.clusters !== undefined && !flags.all) throw new UsageError("--clusters goes with --all");
     const jobNamespace = flags.jobNamespace ?? flags.namespace;
     if (!jobNamespace) throw new UsageError("missing --job-namespace: where the CronJob runs (with --all-namespaces)");
-    const [{ validateCron }, manifests, { openStore }] = await Promise.all([
+    const [{ validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
       import("../schedule/cron.js"),
       import("../schedule/manifests.js"),
       import("../store/open-store.js"),
+      import("../hostedcluster/key-envelope.js"),
     ]);
+    // An identity given by mistake is refused here, before it is written into a CronJob.
+    checkRecipients(recipients);
     const cron = validateCron(flags.cron);
     const store = openStore(flags.to, storeSettings(flags));
     if (!store.url.startsWith("s3://"))
