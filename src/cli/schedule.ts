@@ -95,7 +95,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       import("../hostedcluster/key-envelope.js"),
     ]);
     // An identity given by mistake is refused here, before it is written into a CronJob.
-    checkRecipients(recipients);
+    if (recipients.length > 0) checkRecipients(recipients);
     const cron = validateCron(flags.cron);
     const store = openStore(flags.to, storeSettings(flags));
     if (!store.url.startsWith("s3://"))
