@@ -1,4 +1,4 @@
-import { ApiException, KubernetesObjectApi } from "@kubernetes/client-node";
+import { ApiException, type KubernetesObject, KubernetesObjectApi, loadYaml } from "@kubernetes/client-node";
 import { kubeError, type ManagementCluster } from "../hostedcluster/kube.js";
 import type { KubeObject } from "./manifests.js";
 
@@ -18,6 +18,9 @@ export async function applyObjects(cluster: ManagementCluster, objects: readonly
   const done: Applied[] = [];
   for (const obj of objects) {
     const { name, namespace } = obj.metadata;
+    // client-node serializes its model classes, not plain JSON: a NetworkPolicy's `from` (the model's
+    // `_from`) would be dropped, and the rule would admit every source. loadYaml builds the models.
+    const model = loadYaml<KubernetesObject>(JSON.stringify(obj));
     const req = (verb: "create" | "get" | "update") => ({
       verb,
       resource: obj.kind,
@@ -27,7 +30,7 @@ export async function applyObjects(cluster: ManagementCluster, objects: readonly
     const fail = (verb: "create" | "get" | "update") => (err: unknown) => {
       throw kubeError(err, req(verb), cluster.server);
     };
-    const created = await api.create(obj).then(
+    const created = await api.create(model).then(
       () => true,
       (err: unknown) => {
         if (err instanceof ApiException && err.code === 409) return false;
@@ -39,7 +42,7 @@ export async function applyObjects(cluster: ManagementCluster, objects: readonly
         .read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace } })
         .catch(fail("get"));
       const resourceVersion = current.metadata?.resourceVersion;
-      await api.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion } }).catch(fail("update"));
+      await api.replace({ ...model, metadata: { ...model.metadata, resourceVersion } }).catch(fail("update"));
     }
     done.push({ kind: obj.kind, ...(namespace ? { namespace } : {}), name, action: created ? "created" : "replaced" });
   }

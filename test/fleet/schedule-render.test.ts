@@ -109,7 +109,10 @@ describe("schedule renders the manifests (built CLI)", () => {
       ],
       [[...base, "--cron", "@daily", "--no-key", "--role-arn", "role/x"], /not an IAM role ARN/],
       [["schedule", "--all", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /--all needs -n/],
-      [["schedule", "--all", "-A", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /missing --job-namespace/],
+      [
+        ["schedule", "--all", "-A", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"],
+        /missing --job-namespace/,
+      ],
       [["schedule", "example", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /missing -n\/--namespace/],
       [[...base, "--cron", "@daily", "--no-key", "--name", "Bad_Name"], /--name "Bad_Name"/],
     ];
