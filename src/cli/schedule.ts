@@ -26,6 +26,7 @@ interface ScheduleFlags extends KubeFlags, StoreFlags {
   clusters?: string;
   activeDeadline?: string;
   apply?: boolean;
+  pushgateway?: string;
 }
 
 const repeatable = (v: string, prev: string[] = []) => [...prev, v];
@@ -71,6 +72,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     .option("--s3-path-style", "path-style addressing")
     .addOption(new Option("--sse <type>", "server-side encryption").choices(["AES256", "aws:kms"]))
     .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms")
+    .option("--pushgateway <url>", "the backup pushes its metrics there (backup --pushgateway)")
     .option("--apply", "create or replace the objects on the management cluster instead of printing them");
   addKubeOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: ScheduleFlags) => {
@@ -115,7 +117,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       ...(flags.timeZone ? { timeZone: flags.timeZone } : {}),
       image: flags.image,
       store: flags.to,
-      storeArgs: storeArgs(flags),
+      passThroughArgs: passThroughArgs(flags),
       keyRecipients: recipients,
       credentials: credentials(flags),
       activeDeadlineSeconds: Math.round(parseDuration("--active-deadline", deadline) / 1000),
@@ -194,13 +196,15 @@ async function resolveScope(
     : { kind, clusters: clusters.map(withKeys) };
 }
 
-function storeArgs(flags: ScheduleFlags): string[] {
+/** Flags passed through to `backup` as given: the store's, and where metrics go. */
+function passThroughArgs(flags: ScheduleFlags): string[] {
   return [
     ...(flags.s3Endpoint ? ["--s3-endpoint", flags.s3Endpoint] : []),
     ...(flags.s3Region ? ["--s3-region", flags.s3Region] : []),
     ...(flags.s3PathStyle ? ["--s3-path-style"] : []),
     ...(flags.sse ? ["--sse", flags.sse] : []),
     ...(flags.sseKmsKeyId ? ["--sse-kms-key-id", flags.sseKmsKeyId] : []),
+    ...(flags.pushgateway ? ["--pushgateway", flags.pushgateway] : []),
   ];
 }
 

@@ -31,8 +31,8 @@ export interface ScheduleRequest {
   readonly timeZone?: string;
   readonly image: string;
   readonly store: string;
-  /** Store flags passed through to `backup` as given (`--s3-endpoint URL`, `--sse aws:kms`, ...). */
-  readonly storeArgs: readonly string[];
+  /** Flags passed through to `backup` as given (`--s3-endpoint URL`, `--sse aws:kms`, `--pushgateway URL`). */
+  readonly passThroughArgs: readonly string[];
   /** age recipients of the aescbc key; empty means `--no-key`. */
   readonly keyRecipients: readonly string[];
   readonly credentials: StoreCredentials;
@@ -98,7 +98,7 @@ export function backupArgs(req: ScheduleRequest): string[] {
         ? ["--all", "-n", s.namespace]
         : ["--all", "--all-namespaces"];
   const key = req.keyRecipients.length > 0 ? req.keyRecipients.flatMap((r) => ["--key-recipient", r]) : ["--no-key"];
-  return ["--log-format", "json", "backup", ...target, "--mode", "online", "--to", req.store, ...req.storeArgs, ...key];
+  return ["--log-format", "json", "backup", ...target, "--mode", "online", "--to", req.store, ...req.passThroughArgs, ...key];
 }
 
 /** Every object of the schedule, in the order `kubectl apply -f` needs them (identity and rights before the CronJob). */

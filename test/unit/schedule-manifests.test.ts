@@ -56,7 +56,7 @@ function request(scope: ScheduleScope, extra: Partial<ScheduleRequest> = {}): Sc
     cron: "0 */6 * * *",
     image: "registry.example/hcp-etcd-backup:test",
     store: "s3://backups/hcp",
-    storeArgs: ["--s3-region", "eu-west-1"],
+    passThroughArgs: ["--s3-region", "eu-west-1"],
     keyRecipients: [RECIPIENT],
     credentials: { kind: "secret", secret: "s3-creds" },
     activeDeadlineSeconds: 3600,
