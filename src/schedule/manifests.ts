@@ -98,7 +98,18 @@ export function backupArgs(req: ScheduleRequest): string[] {
         ? ["--all", "-n", s.namespace]
         : ["--all", "--all-namespaces"];
   const key = req.keyRecipients.length > 0 ? req.keyRecipients.flatMap((r) => ["--key-recipient", r]) : ["--no-key"];
-  return ["--log-format", "json", "backup", ...target, "--mode", "online", "--to", req.store, ...req.passThroughArgs, ...key];
+  return [
+    "--log-format",
+    "json",
+    "backup",
+    ...target,
+    "--mode",
+    "online",
+    "--to",
+    req.store,
+    ...req.passThroughArgs,
+    ...key,
+  ];
 }
 
 /** Every object of the schedule, in the order `kubectl apply -f` needs them (identity and rights before the CronJob). */
