@@ -135,6 +135,44 @@ describe("schedule on the simulated management cluster", () => {
     assert.ok(!selects(peer.namespaceSelector, hcpNs.metadata.labels ?? {}));
   });
 
+  it("--all reads the fleet and each cluster's key Secret from the management cluster", async () => {
+    const common = ["--to", store, "--cron", "@daily", "--no-key", "--kubeconfig", lab.kubeconfig];
+    const inNs = await runCli(["schedule", "--all", "-n", "clusters", ...common]);
+    assert.equal(inNs.code, 0, inNs.stderr);
+    const docs = yaml.loadAll(inNs.stdout) as Obj[];
+    assert.deepEqual(
+      docs.filter((d) => d.kind === "NetworkPolicy").map((d) => d.metadata.namespace),
+      ["clusters-example"],
+    );
+    const jobArgs = (docs.find((d) => d.kind === "CronJob") as unknown as CronJobShape).spec.jobTemplate.spec.template
+      .spec.containers[0].args;
+    assert.deepEqual(jobArgs.slice(2, 6), ["backup", "--all", "-n", "clusters"]);
+    const withKey = await runCli([
+      "schedule",
+      "--all",
+      "-A",
+      "--job-namespace",
+      "clusters",
+      ...common.filter((a) => a !== "--no-key"),
+      "--key-recipient",
+      await identityToRecipient(identity),
+    ]);
+    assert.equal(withKey.code, 0, withKey.stderr);
+    const roles = (yaml.loadAll(withKey.stdout) as Obj[]).filter((d) => d.kind === "Role");
+    const hcRole = roles.find((r) => r.metadata.namespace === "clusters") as Obj;
+    assert.deepEqual(hcRole.rules, [
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        verbs: ["get"],
+        resourceNames: [lab.sim.hostedCluster.encryptionKeySecret],
+      },
+    ]);
+    const empty = await runCli(["schedule", "--all", "-n", "nowhere", ...common]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /no hosted cluster with managed etcd in nowhere: nothing to schedule/);
+  });
+
   describe("the CronJob's command line, run as its Job runs it", () => {
     let root: string;
     let job: { command: string[]; args: string[]; env: Record<string, string> };

@@ -96,7 +96,7 @@ describe("schedule manifests", () => {
     });
   }
 
-  it("a wildcard-checking test that could fail: the validator refuses a bad object", () => {
+  it("the schema check can fail: a wrongly typed field is refused", () => {
     const [sa] = renderSchedule(request(SCOPES.cluster as ScheduleScope));
     assert.throws(() => validateAgainstSchema({ ...(sa as KubeObject), automountServiceAccountToken: "yes" } as never));
   });
