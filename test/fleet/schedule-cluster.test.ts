@@ -178,6 +178,9 @@ describe("schedule on the simulated management cluster", () => {
     let job: { command: string[]; args: string[]; env: Record<string, string> };
 
     before(async () => {
+      // Applied here too (create or replace), so these tests stand on their own.
+      const applied = await runCli([...args, "--apply"]);
+      assert.equal(applied.code, 0, applied.stderr);
       const cj = (await read({
         apiVersion: "batch/v1",
         kind: "CronJob",
