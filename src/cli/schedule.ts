@@ -76,20 +76,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     .option("--apply", "create or replace the objects on the management cluster instead of printing them");
   addKubeOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: ScheduleFlags) => {
-    const scopeKind = scopeOf(hostedCluster, flags);
-    if (!flags.to) throw new UsageError("missing --to: where the backups go (s3://bucket/prefix)");
-    if (!flags.cron) throw new UsageError('missing --cron: when to back up, e.g. --cron "0 */6 * * *"');
-    const recipients = flags.keyRecipient ?? [];
-    if (recipients.length > 0 && !flags.key) throw new UsageError("choose one of --key-recipient and --no-key");
-    if (recipients.length === 0 && flags.key)
-      throw new UsageError(
-        "say where the aescbc key goes: --key-recipient age1... (or --no-key; a backup without its key restores only with a key kept elsewhere)",
-      );
-    if (flags.credentialsSecret && flags.roleArn)
-      throw new UsageError("choose one of --credentials-secret and --role-arn");
-    if (flags.clusters !== undefined && !flags.all) throw new UsageError("--clusters goes with --all");
-    const jobNamespace = flags.jobNamespace ?? flags.namespace;
-    if (!jobNamespace) throw new UsageError("missing --job-namespace: where the CronJob runs (with --all-namespaces)");
+    const { scopeKind, recipients, jobNamespace, to, cron: expr } = checkFlags(hostedCluster, flags);
     const [{ validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
       import("../schedule/cron.js"),
       import("../schedule/manifests.js"),
@@ -98,8 +85,8 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     ]);
     // An identity given by mistake is refused here, before it is written into a CronJob.
     if (recipients.length > 0) checkRecipients(recipients);
-    const cron = validateCron(flags.cron);
-    const store = openStore(flags.to, storeSettings(flags));
+    const cron = validateCron(expr);
+    const store = openStore(to, storeSettings(flags));
     if (!store.url.startsWith("s3://"))
       ctx.logger.warn(
         { store: store.url },
@@ -116,7 +103,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       cron,
       ...(flags.timeZone ? { timeZone: flags.timeZone } : {}),
       image: flags.image,
-      store: flags.to,
+      store: to,
       passThroughArgs: passThroughArgs(flags),
       keyRecipients: recipients,
       credentials: credentials(flags),
@@ -134,6 +121,41 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
 }
 
 type ScopeKind = ScheduleScope["kind"];
+
+/** The flags' combinations and names, checked before anything is loaded. */
+function checkFlags(hostedCluster: string | undefined, flags: ScheduleFlags) {
+  const scopeKind = scopeOf(hostedCluster, flags);
+  if (!flags.to) throw new UsageError("missing --to: where the backups go (s3://bucket/prefix)");
+  if (!flags.cron) throw new UsageError('missing --cron: when to back up, e.g. --cron "0 */6 * * *"');
+  const recipients = flags.keyRecipient ?? [];
+  if (recipients.length > 0 && !flags.key) throw new UsageError("choose one of --key-recipient and --no-key");
+  if (recipients.length === 0 && flags.key)
+    throw new UsageError(
+      "say where the aescbc key goes: --key-recipient age1... (or --no-key; a backup without its key restores only with a key kept elsewhere)",
+    );
+  if (flags.credentialsSecret && flags.roleArn)
+    throw new UsageError("choose one of --credentials-secret and --role-arn");
+  if (flags.clusters !== undefined && !flags.all) throw new UsageError("--clusters goes with --all");
+  const jobNamespace = flags.jobNamespace ?? flags.namespace;
+  if (!jobNamespace) throw new UsageError("missing --job-namespace: where the CronJob runs (with --all-namespaces)");
+  objectName("--job-namespace", jobNamespace);
+  if (flags.credentialsSecret) objectName("--credentials-secret", flags.credentialsSecret);
+  for (const k of flags.keySecret ?? []) objectName("--key-secret", k);
+  if (flags.timeZone) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: flags.timeZone });
+    } catch {
+      throw new UsageError(`--time-zone "${flags.timeZone}" is not a time zone of the tz database, e.g. Europe/Berlin`);
+    }
+  }
+  return { scopeKind, recipients, jobNamespace, to: flags.to, cron: flags.cron };
+}
+
+/** A namespace or Secret name as Kubernetes accepts it (DNS subdomain). */
+function objectName(flag: string, value: string): void {
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value) || value.length > 253)
+    throw new UsageError(`${flag} "${value}" is not a Kubernetes name (lowercase letters, digits, '-' and '.')`);
+}
 
 function scopeOf(hostedCluster: string | undefined, flags: ScheduleFlags): ScopeKind {
   if (hostedCluster !== undefined) {

@@ -115,6 +115,11 @@ describe("schedule renders the manifests (built CLI)", () => {
       ],
       [["schedule", "example", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /missing -n\/--namespace/],
       [[...base, "--cron", "@daily", "--no-key", "--name", "Bad_Name"], /--name "Bad_Name"/],
+      [[...base, "--cron", "@daily", "--no-key", "--time-zone", "Mars/Olympus"], /--time-zone "Mars\/Olympus"/],
+      [
+        [...base, "--cron", "@daily", "--no-key", "--credentials-secret", "S3 Creds"],
+        /--credentials-secret "S3 Creds"/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args);
