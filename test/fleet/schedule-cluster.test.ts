@@ -176,6 +176,7 @@ describe("schedule on the simulated management cluster", () => {
   describe("the CronJob's command line, run as its Job runs it", () => {
     let root: string;
     let job: { command: string[]; args: string[]; env: Record<string, string> };
+    let token: string;
 
     before(async () => {
       // Applied here too (create or replace), so these tests stand on their own.
@@ -192,7 +193,8 @@ describe("schedule on the simulated management cluster", () => {
       root = await mkdtemp(join(tmpdir(), "hcpeb-incluster-"));
       const sa = join(root, "var/run/secrets/kubernetes.io/serviceaccount");
       await mkdir(sa, { recursive: true });
-      await writeFile(join(sa, "token"), lab.sim.api.serviceAccountToken("clusters", pod.serviceAccountName));
+      token = lab.sim.api.serviceAccountToken("clusters", pod.serviceAccountName);
+      await writeFile(join(sa, "token"), token);
       await writeFile(join(sa, "ca.crt"), lab.sim.api.caPem);
       await writeFile(join(sa, "namespace"), "clusters");
       await mkdir(join(root, "tmp"));
