@@ -18,6 +18,13 @@ export function addKubeOptions(cmd: Command): Command {
     .option("--context <name>", "kubeconfig context to use");
 }
 
+/**
+ * HCPEB_IN_CLUSTER_ROOT moves the service-account files' root (default "/"): a Job's command line
+ * can then run outside its pod, against a token and CA laid out under that directory.
+ */
+export const IN_CLUSTER_ROOT_ENV = "HCPEB_IN_CLUSTER_ROOT";
+
 export function kubeAccess(flags: KubeFlags): KubeAccess {
-  return { kubeconfig: flags.kubeconfig, context: flags.context };
+  const inClusterRoot = process.env[IN_CLUSTER_ROOT_ENV];
+  return { kubeconfig: flags.kubeconfig, context: flags.context, ...(inClusterRoot ? { inClusterRoot } : {}) };
 }

@@ -8,6 +8,7 @@ import { registerList } from "./list.js";
 import { registerPrune } from "./prune.js";
 import { registerRestore } from "./restore.js";
 import { registerResume } from "./resume.js";
+import { registerSchedule } from "./schedule.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerVerify } from "./verify.js";
 
@@ -47,5 +48,6 @@ export function buildProgram(ctx: MutableCliContext): Command {
   registerPrune(program, ctx);
   registerRestore(program, ctx);
   registerDemo(program, ctx);
+  registerSchedule(program, ctx);
   return program;
 }

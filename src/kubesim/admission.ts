@@ -35,6 +35,11 @@ export function admit(
   const name = String(meta(obj).name ?? "");
   const errors: FieldError[] = validateObjectMeta(meta(obj), { dnsLabelName: DNS_LABEL_NAMED.has(rt.resource) });
   const warnings: string[] = [];
+  if (rt.resource === "namespaces") {
+    // kube-apiserver labels every namespace with its name (immutable), which NetworkPolicies select on.
+    const m = meta(obj);
+    m.labels = { ...(isObject(m.labels) ? m.labels : {}), "kubernetes.io/metadata.name": name };
+  }
   if (!rt.builtin) {
     const root = crdSchema(rt.kind);
     for (const [key, value] of Object.entries(obj)) {

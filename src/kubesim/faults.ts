@@ -76,7 +76,8 @@ export class FaultInjector {
   }
 }
 
-function forbidden(req: ResourceRequest, user: string): KubeStatusError {
+/** An RBAC denial as kube-apiserver words it. */
+export function forbidden(req: ResourceRequest, user: string): KubeStatusError {
   const resource = req.subresource ? `${req.rt.resource}/${req.subresource}` : req.rt.resource;
   const subject = req.name === undefined ? qualifiedResource(req.rt) : `${qualifiedResource(req.rt)} "${req.name}"`;
   const where = req.namespace === undefined ? "at the cluster scope" : `in the namespace "${req.namespace}"`;

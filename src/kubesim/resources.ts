@@ -41,6 +41,11 @@ function core(resource: string, kind: string, extra: Partial<ResourceType> = {})
 }
 
 export const HYPERSHIFT_GROUP = "hypershift.openshift.io";
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
+function builtinKind(group: string, resource: string, kind: string, extra: Partial<ResourceType> = {}): ResourceType {
+  return { ...core(resource, kind, extra), group, version: "v1" };
+}
 
 export const RESOURCES: readonly ResourceType[] = [
   core("namespaces", "Namespace", { namespaced: false, shortNames: ["ns"], statusSubresource: true }),
@@ -110,6 +115,13 @@ export const RESOURCES: readonly ResourceType[] = [
     statusSubresource: true,
     scaleSubresource: true,
   },
+  // What `schedule --apply` creates: stored and served like any built-in kind (no controller acts on them).
+  builtinKind("batch", "cronjobs", "CronJob", { shortNames: ["cj"], statusSubresource: true }),
+  builtinKind("networking.k8s.io", "networkpolicies", "NetworkPolicy", { shortNames: ["netpol"] }),
+  builtinKind(RBAC_GROUP, "roles", "Role"),
+  builtinKind(RBAC_GROUP, "rolebindings", "RoleBinding"),
+  builtinKind(RBAC_GROUP, "clusterroles", "ClusterRole", { namespaced: false }),
+  builtinKind(RBAC_GROUP, "clusterrolebindings", "ClusterRoleBinding", { namespaced: false }),
 ];
 
 export function apiVersionOf(rt: ResourceType): string {

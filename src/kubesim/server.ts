@@ -8,13 +8,14 @@ import { createCa, issueCert } from "../localetcd/certs.js";
 import { releaseDir } from "../localetcd/reaper.js";
 import { SimClock } from "./clock.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from "./discovery.js";
-import { FaultInjector } from "./faults.js";
+import { FaultInjector, forbidden } from "./faults.js";
 import { create, get, type HandlerContext, list, patch, remove, update, type WriteResult } from "./handlers.js";
 import type { Json, JsonObject } from "./json.js";
 import { meta, stringMap } from "./json.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { JSON_PATCH, MERGE_PATCH, mediaType, STRATEGIC_MERGE_PATCH } from "./patch.js";
 import { FORWARD_ANNOTATION_PREFIX, PortForwarder } from "./portforward.js";
+import { authorize, type ServiceAccountIdentity, serviceAccountUser } from "./rbac.js";
 import { parseResourcePath, type ResourceRequest } from "./request-info.js";
 import { KubeStatusError } from "./status.js";
 import { ObjectStore } from "./store.js";
@@ -54,6 +55,8 @@ export class KubeApiServer {
   private readonly sockets = new Set<Socket>();
   private readonly watches = new Set<OpenWatch>();
   private readonly forwarder = new PortForwarder();
+  /** Service-account tokens: requests with one are authorized by RBAC (the admin token is not). */
+  private readonly accounts = new Map<string, ServiceAccountIdentity>();
   private port = 0;
   private stopped = false;
 
@@ -106,6 +109,16 @@ export class KubeApiServer {
     return path;
   }
 
+  /**
+   * A bearer token for a service account, as the kubelet mounts into a pod: requests with it are
+   * allowed only as far as the Roles and ClusterRoles bound to the account allow.
+   */
+  serviceAccountToken(namespace: string, name: string): string {
+    const token = randomBytes(32).toString("hex");
+    this.accounts.set(token, { namespace, name });
+    return token;
+  }
+
   /** Closes the listener, every connection, watch and forwarded port, and removes the temp directory. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -122,8 +135,15 @@ export class KubeApiServer {
     const header = req.headers.authorization;
     if (header === undefined && PUBLIC_PATHS.has(path)) return undefined;
     const m = /^Bearer\s+(\S+)$/i.exec(header ?? "");
-    if (m?.[1] === this.token) return undefined;
+    if (m?.[1] === this.token || this.accounts.has(m?.[1] ?? "")) return undefined;
     return new KubeStatusError(401, "Unauthorized", "Unauthorized");
+  }
+
+  /** 403 unless the request's service account (if any) is allowed by RBAC. */
+  private authorizeRequest(req: IncomingMessage, r: ResourceRequest): void {
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";
+    const sa = this.accounts.get(token);
+    if (sa && !authorize(this.store, sa, r)) throw forbidden(r, serviceAccountUser(sa));
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -145,6 +165,7 @@ export class KubeApiServer {
         refuse(new KubeStatusError(400, "BadRequest", "only pods/portforward upgrades to a WebSocket"));
         return;
       }
+      this.authorizeRequest(req, { ...r, verb: "create" });
       const fault = this.faults.take({ ...r, verb: "create" });
       if (fault) {
         refuse(fault);
@@ -193,6 +214,7 @@ export class KubeApiServer {
     const watch = ["true", "1"].includes(url.searchParams.get("watch") ?? "");
     const r = parseResourcePath(path, method, watch);
     if (!r) throw new KubeStatusError(404, "NotFound", "the server could not find the requested resource");
+    this.authorizeRequest(req, r);
     const fault = this.faults.take(r);
     if (fault) throw fault;
     const ctx: HandlerContext = { store: this.store, clock: this.clock };

@@ -72,7 +72,10 @@ describe("kubesim API server (HTTPS, token, discovery, CRUD, patch, validation)"
     assert.deepEqual(groups.body.groups.map((g: { name: string }) => g.name).sort(), [
       "apps",
       "autoscaling",
+      "batch",
       "hypershift.openshift.io",
+      "networking.k8s.io",
+      "rbac.authorization.k8s.io",
     ]);
     const apps = await kubeRequest(sim.api, "GET", "/apis/apps/v1");
     const scale = apps.body.resources.find((r: { name: string }) => r.name === "deployments/scale");

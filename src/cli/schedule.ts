@@ -1,0 +1,243 @@
+import { type Command, Option } from "commander";
+import { UsageError } from "../errors.js";
+import { toolVersion } from "../package-info.js";
+import type { FleetMember, ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
+import { parseDuration } from "./backup-hosted.js";
+import type { CliContext } from "./context.js";
+import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
+import { type StoreFlags, storeSettings } from "./options.js";
+import { write } from "./output.js";
+
+interface ScheduleFlags extends KubeFlags, StoreFlags {
+  all?: boolean;
+  allNamespaces?: boolean;
+  to?: string;
+  cron?: string;
+  timeZone?: string;
+  keyRecipient?: string[];
+  /** `--no-key`: false. */
+  key: boolean;
+  keySecret?: string[];
+  credentialsSecret?: string;
+  roleArn?: string;
+  image: string;
+  name?: string;
+  jobNamespace?: string;
+  clusters?: string;
+  activeDeadline?: string;
+  apply?: boolean;
+  pushgateway?: string;
+}
+
+const repeatable = (v: string, prev: string[] = []) => [...prev, v];
+
+/** The image a release publishes (the Containerfile builds it), tagged with this tool's version. */
+export function defaultImage(): string {
+  return `ghcr.io/hcp-etcd-backup/hcp-etcd-backup:${toolVersion()}`;
+}
+
+export function registerSchedule(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command("schedule [hosted-cluster]")
+    .description(
+      "render (or --apply) a CronJob that backs up a hosted cluster, or every one (--all), online and verified, with its ServiceAccount, least-privilege RBAC and the NetworkPolicy that lets it reach etcd",
+    )
+    .option("--all", "every hosted cluster of -n, or of every namespace with --all-namespaces")
+    .option("-A, --all-namespaces", "with --all: every namespace (RBAC: a ClusterRole to list HostedClusters)")
+    .option("--to <store-url>", "where the backups go: s3://bucket/prefix (required)")
+    .option("--cron <expr>", 'when, as a CronJob schedule: 5 fields, e.g. "0 */6 * * *" (required)')
+    .option("--time-zone <tz>", "time zone of --cron, e.g. Europe/Berlin (default: the controller's, UTC)")
+    .option("--key-recipient <age1...>", "save the aescbc key encrypted to this age recipient (repeatable)", repeatable)
+    .option("--no-key", "do not save the aescbc key (the backups then restore only with a key kept elsewhere)")
+    .option(
+      "--key-secret <name>",
+      "aescbc key Secret the backup may read (repeatable; default: from the HostedCluster when read, else <cluster>-etcd-encryption-key)",
+      repeatable,
+    )
+    .option(
+      "--credentials-secret <name>",
+      "Secret in the job's namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optional AWS_SESSION_TOKEN)",
+    )
+    .option("--role-arn <arn>", "IAM role for the ServiceAccount (IRSA: eks.amazonaws.com/role-arn)")
+    .option("--image <ref>", "the tool's container image", defaultImage())
+    .option("--name <name>", "name of the CronJob and its objects (default: hcp-etcd-backup-<cluster>, -all or -fleet)")
+    .option("--job-namespace <ns>", "namespace of the CronJob (default: -n; required with --all-namespaces)")
+    .option(
+      "--clusters <ns/name,...>",
+      "with --all: the clusters to grant access to, instead of those on the management cluster now",
+    )
+    .option("--active-deadline <duration>", "a run taking longer is stopped (default 1h; 6h with --all)")
+    .option("--s3-endpoint <url>", "S3-compatible endpoint (Ceph RGW / ODF, MinIO); default AWS")
+    .option("--s3-region <region>", "S3 region")
+    .option("--s3-path-style", "path-style addressing")
+    .addOption(new Option("--sse <type>", "server-side encryption").choices(["AES256", "aws:kms"]))
+    .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms")
+    .option("--pushgateway <url>", "the backup pushes its metrics there (backup --pushgateway)")
+    .option("--apply", "create or replace the objects on the management cluster instead of printing them");
+  addKubeOptions(cmd);
+  cmd.action(async (hostedCluster: string | undefined, flags: ScheduleFlags) => {
+    const { scopeKind, recipients, jobNamespace, to, cron: expr } = checkFlags(hostedCluster, flags);
+    const [{ validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
+      import("../schedule/cron.js"),
+      import("../schedule/manifests.js"),
+      import("../store/open-store.js"),
+      import("../hostedcluster/key-envelope.js"),
+    ]);
+    // An identity given by mistake is refused here, before it is written into a CronJob.
+    if (recipients.length > 0) checkRecipients(recipients);
+    const cron = validateCron(expr);
+    const store = openStore(to, storeSettings(flags));
+    if (!store.url.startsWith("s3://"))
+      ctx.logger.warn(
+        { store: store.url },
+        `--to is a path inside the backup's pod, whose filesystem is read-only but for ${manifests.SCRATCH_DIR}: use s3://`,
+      );
+    const management = flags.apply || (scopeKind !== "cluster" && flags.clusters === undefined);
+    const cluster = management ? await managementCluster(flags) : undefined;
+    const scope = await resolveScope(scopeKind, hostedCluster, flags, cluster);
+    const deadline = flags.activeDeadline ?? (scopeKind === "cluster" ? "1h" : "6h");
+    const objects = manifests.renderSchedule({
+      scope,
+      name: manifests.validateName(flags.name ?? manifests.defaultName(scope)),
+      jobNamespace,
+      cron,
+      ...(flags.timeZone ? { timeZone: flags.timeZone } : {}),
+      image: flags.image,
+      store: to,
+      passThroughArgs: passThroughArgs(flags),
+      keyRecipients: recipients,
+      credentials: credentials(flags),
+      activeDeadlineSeconds: Math.round(parseDuration("--active-deadline", deadline) / 1000),
+    });
+    if (!flags.apply || !cluster) {
+      const { toYaml } = await import("../schedule/yaml.js");
+      process.stdout.write(toYaml(objects));
+      return;
+    }
+    const { applyObjects } = await import("../schedule/apply.js");
+    for (const a of await applyObjects(cluster, objects))
+      write(`${a.kind} ${a.namespace ? `${a.namespace}/` : ""}${a.name} ${a.action}`);
+  });
+}
+
+type ScopeKind = ScheduleScope["kind"];
+
+/** The flags' combinations and names, checked before anything is loaded. */
+function checkFlags(hostedCluster: string | undefined, flags: ScheduleFlags) {
+  const scopeKind = scopeOf(hostedCluster, flags);
+  if (!flags.to) throw new UsageError("missing --to: where the backups go (s3://bucket/prefix)");
+  if (!flags.cron) throw new UsageError('missing --cron: when to back up, e.g. --cron "0 */6 * * *"');
+  const recipients = flags.keyRecipient ?? [];
+  if (recipients.length > 0 && !flags.key) throw new UsageError("choose one of --key-recipient and --no-key");
+  if (recipients.length === 0 && flags.key)
+    throw new UsageError(
+      "say where the aescbc key goes: --key-recipient age1... (or --no-key; a backup without its key restores only with a key kept elsewhere)",
+    );
+  if (flags.credentialsSecret && flags.roleArn)
+    throw new UsageError("choose one of --credentials-secret and --role-arn");
+  if (flags.clusters !== undefined && !flags.all) throw new UsageError("--clusters goes with --all");
+  const jobNamespace = flags.jobNamespace ?? flags.namespace;
+  if (!jobNamespace) throw new UsageError("missing --job-namespace: where the CronJob runs (with --all-namespaces)");
+  objectName("--job-namespace", jobNamespace);
+  if (flags.credentialsSecret) objectName("--credentials-secret", flags.credentialsSecret);
+  for (const k of flags.keySecret ?? []) objectName("--key-secret", k);
+  if (flags.timeZone) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: flags.timeZone });
+    } catch {
+      throw new UsageError(`--time-zone "${flags.timeZone}" is not a time zone of the tz database, e.g. Europe/Berlin`);
+    }
+  }
+  return { scopeKind, recipients, jobNamespace, to: flags.to, cron: flags.cron };
+}
+
+/** A namespace or Secret name as Kubernetes accepts it (DNS subdomain). */
+function objectName(flag: string, value: string): void {
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value) || value.length > 253)
+    throw new UsageError(`${flag} "${value}" is not a Kubernetes name (lowercase letters, digits, '-' and '.')`);
+}
+
+function scopeOf(hostedCluster: string | undefined, flags: ScheduleFlags): ScopeKind {
+  if (hostedCluster !== undefined) {
+    if (flags.all || flags.allNamespaces) throw new UsageError("name one hosted cluster or use --all, not both");
+    if (!flags.namespace)
+      throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${hostedCluster}`);
+    return "cluster";
+  }
+  if (!flags.all) throw new UsageError("name a hosted cluster, or --all with -n <namespace> or --all-namespaces");
+  if (flags.allNamespaces && flags.namespace) throw new UsageError("choose one of -n and --all-namespaces");
+  if (!flags.allNamespaces && !flags.namespace) throw new UsageError("--all needs -n <namespace> or --all-namespaces");
+  return flags.allNamespaces ? "all-namespaces" : "namespace";
+}
+
+async function managementCluster(flags: ScheduleFlags) {
+  const { loadKubeConfig, ManagementCluster } = await import("../hostedcluster/kube.js");
+  return new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
+}
+
+async function resolveScope(
+  kind: ScopeKind,
+  hostedCluster: string | undefined,
+  flags: ScheduleFlags,
+  cluster: Awaited<ReturnType<typeof managementCluster>> | undefined,
+): Promise<ScheduleScope> {
+  const fleet = await import("../schedule/fleet.js");
+  const withKeys = (m: FleetMember): FleetMember => (flags.keySecret ? { ...m, keySecrets: flags.keySecret } : m);
+  if (kind === "cluster") {
+    const namespace = flags.namespace as string;
+    const name = hostedCluster as string;
+    const member =
+      cluster && !flags.keySecret
+        ? fleet.fleetMember(await cluster.getHostedCluster(namespace, name))
+        : { namespace, name, keySecrets: [fleet.conventionalKeySecret(name)] };
+    if (!member)
+      throw new UsageError(`the etcd of ${namespace}/${name} is Unmanaged: there is no etcd here to back up`);
+    return { kind, cluster: withKeys(member) };
+  }
+  const namespace = kind === "namespace" ? flags.namespace : undefined;
+  let clusters: FleetMember[];
+  if (flags.clusters !== undefined) {
+    clusters = flags.clusters
+      .split(",")
+      .map((c) => c.trim())
+      .filter(Boolean)
+      .map((c) => {
+        const [ns, name, extra] = c.split("/");
+        if (!ns || !name || extra !== undefined) throw new UsageError(`--clusters: "${c}" is not namespace/name`);
+        if (namespace !== undefined && ns !== namespace)
+          throw new UsageError(`--clusters: ${c} is not in namespace ${namespace}`);
+        return { namespace: ns, name, keySecrets: [fleet.conventionalKeySecret(name)] };
+      });
+  } else {
+    clusters = await fleet.listFleet(cluster as NonNullable<typeof cluster>, namespace);
+  }
+  if (clusters.length === 0)
+    throw new UsageError(`no hosted cluster with managed etcd in ${namespace ?? "any namespace"}: nothing to schedule`);
+  return kind === "namespace"
+    ? { kind, namespace: namespace as string, clusters: clusters.map(withKeys) }
+    : { kind, clusters: clusters.map(withKeys) };
+}
+
+/** Flags passed through to `backup` as given: the store's, and where metrics go. */
+function passThroughArgs(flags: ScheduleFlags): string[] {
+  return [
+    ...(flags.s3Endpoint ? ["--s3-endpoint", flags.s3Endpoint] : []),
+    ...(flags.s3Region ? ["--s3-region", flags.s3Region] : []),
+    ...(flags.s3PathStyle ? ["--s3-path-style"] : []),
+    ...(flags.sse ? ["--sse", flags.sse] : []),
+    ...(flags.sseKmsKeyId ? ["--sse-kms-key-id", flags.sseKmsKeyId] : []),
+    ...(flags.pushgateway ? ["--pushgateway", flags.pushgateway] : []),
+  ];
+}
+
+function credentials(flags: ScheduleFlags): StoreCredentials {
+  if (flags.credentialsSecret) return { kind: "secret", secret: flags.credentialsSecret };
+  if (flags.roleArn) {
+    if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/\S+$/.test(flags.roleArn))
+      throw new UsageError(
+        `--role-arn "${flags.roleArn}" is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)`,
+      );
+    return { kind: "irsa", roleArn: flags.roleArn };
+  }
+  return { kind: "ambient" };
+}

@@ -1,0 +1,137 @@
+// `schedule` as a user runs it (the built CLI, `make build` first): the YAML it prints is pinned by
+// golden files (UPDATE_GOLDEN=1 rewrites them), passes the Kubernetes schemas, and bad input is one line.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import yaml from "js-yaml";
+import { runCli } from "../support/cli.js";
+import { validateAgainstSchema } from "../support/kube-schema.js";
+
+const GOLDEN = fileURLToPath(new URL("../fixtures/schedule/", import.meta.url));
+const RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+const COMMON = [
+  "--to",
+  "s3://backups/hcp",
+  "--cron",
+  "0 */6 * * *",
+  "--key-recipient",
+  RECIPIENT,
+  "--image",
+  "registry.example/hcp-etcd-backup:test",
+];
+const ROLE = "arn:aws:iam::123456789012:role/hcp-etcd-backup";
+
+const CASES: Record<string, string[]> = {
+  "single-secret": ["schedule", "example", "-n", "clusters", ...COMMON, "--credentials-secret", "s3-creds"],
+  "single-irsa": ["schedule", "example", "-n", "clusters", ...COMMON, "--role-arn", ROLE, "--s3-region", "eu-west-1"],
+  "all-namespace": [
+    "schedule",
+    "--all",
+    "-n",
+    "clusters",
+    "--clusters",
+    "clusters/example,clusters/other",
+    ...COMMON,
+    "--credentials-secret",
+    "s3-creds",
+  ],
+  "all-namespaces": [
+    "schedule",
+    "--all",
+    "--all-namespaces",
+    "--job-namespace",
+    "hcp-etcd-backup",
+    "--clusters",
+    "clusters/example,team-b/db",
+    ...COMMON,
+    "--role-arn",
+    ROLE,
+    "--cron",
+    "30 1 * * *",
+    "--time-zone",
+    "Europe/Berlin",
+  ],
+};
+
+type Doc = { apiVersion: string; kind: string; metadata: { name: string }; rules?: Array<Record<string, string[]>> };
+
+describe("schedule renders the manifests (built CLI)", () => {
+  for (const [name, args] of Object.entries(CASES)) {
+    it(`${name}: matches test/fixtures/schedule/${name}.yaml, every document passes the schema, no RBAC wildcard`, async () => {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "");
+      const file = join(GOLDEN, `${name}.yaml`);
+      if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, r.stdout);
+      assert.equal(r.stdout, readFileSync(file, "utf8"));
+      const docs = yaml.loadAll(r.stdout) as Doc[];
+      assert.ok(docs.some((d) => d.kind === "CronJob"));
+      for (const d of docs) validateAgainstSchema(d);
+      for (const rule of docs.flatMap((d) => d.rules ?? []))
+        for (const v of Object.values(rule).flat()) assert.ok(!v.includes("*"), `wildcard in ${d(rule)}`);
+    });
+  }
+
+  it("the default image is the release's, tagged with the tool's version", async () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const r = await runCli([
+      "schedule",
+      "example",
+      "-n",
+      "clusters",
+      "--to",
+      "s3://backups/p",
+      "--cron",
+      "@daily",
+      "--no-key",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(`image: ghcr\\.io/hcp-etcd-backup/hcp-etcd-backup:${pkg.version.replaceAll(".", "\\.")}\\n`),
+    );
+  });
+
+  it("bad input is one line on stderr and exit 2, and an age identity given as recipient is never echoed", async () => {
+    const identity = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+    const base = ["schedule", "example", "-n", "clusters", "--to", "s3://backups/p"];
+    const cases: Array<[string[], RegExp]> = [
+      [[...base, "--cron", "0 */6 * *", "--no-key"], /--cron "0 \*\/6 \* \*" has 4 field\(s\); a schedule has 5/],
+      [[...base, "--cron", "61 * * * *", "--no-key"], /the minute field "61" must be 0-59/],
+      [[...base, "--no-key"], /missing --cron/],
+      [[...base, "--cron", "@daily"], /--key-recipient age1/],
+      [[...base, "--cron", "@daily", "--key-recipient", identity], /age identity/],
+      [
+        [...base, "--cron", "@daily", "--no-key", "--credentials-secret", "s", "--role-arn", ROLE],
+        /choose one of --credentials-secret and --role-arn/,
+      ],
+      [[...base, "--cron", "@daily", "--no-key", "--role-arn", "role/x"], /not an IAM role ARN/],
+      [["schedule", "--all", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /--all needs -n/],
+      [
+        ["schedule", "--all", "-A", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"],
+        /missing --job-namespace/,
+      ],
+      [["schedule", "example", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /missing -n\/--namespace/],
+      [[...base, "--cron", "@daily", "--no-key", "--name", "Bad_Name"], /--name "Bad_Name"/],
+      [[...base, "--cron", "@daily", "--no-key", "--time-zone", "Mars/Olympus"], /--time-zone "Mars\/Olympus"/],
+      [
+        [...base, "--cron", "@daily", "--no-key", "--credentials-secret", "S3 Creds"],
+        /--credentials-secret "S3 Creds"/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.ok(!r.stderr.includes(identity.slice(16)), "the identity is not echoed");
+    }
+  });
+});
+
+function d(v: unknown): string {
+  return JSON.stringify(v);
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { UsageError } from "../../src/errors.js";
+import { validateCron } from "../../src/schedule/cron.js";
+
+describe("validateCron: the CronJob controller's five fields, checked at the edge", () => {
+  it("accepts what the controller accepts, normalising whitespace", () => {
+    for (const ok of [
+      "0 */6 * * *",
+      "*/15 * * * *",
+      "30 2 * * 1-5",
+      "0 0 1,15 * *",
+      "5 4 * jan-mar sun",
+      "0 22 ? * MON",
+      "0 0-23/2 * * *",
+      "@daily",
+      "@hourly",
+    ])
+      assert.equal(validateCron(ok), ok);
+    assert.equal(validateCron("  0   3 * * *  "), "0 3 * * *");
+  });
+
+  it("refuses anything else with one line that names the field", () => {
+    const cases: Array<[string, RegExp]> = [
+      ["* * * *", /has 4 field\(s\); a schedule has 5/],
+      ["0 0 * * * *", /has 6 field\(s\)/],
+      ["", /has 0 field\(s\)/],
+      ["60 * * * *", /the minute field "60" must be 0-59/],
+      ["0 24 * * *", /the hour field "24" must be 0-23/],
+      ["0 0 0 * *", /the day of month field "0" must be 1-31/],
+      ["0 0 * 13 *", /the month field "13" must be 1-12 or a name/],
+      ["0 0 * * 7", /the day of week field "7" must be 0-6 or a name/],
+      ["*/0 * * * *", /has a step of 0/],
+      ["0 5-2 * * *", /runs backwards/],
+      ["0 0 * * funday", /day of week field "funday"/],
+      ["CRON_TZ=UTC 0 0 * * *", /--time-zone/],
+      ["@every 5m", /has 2 field\(s\)/],
+    ];
+    for (const [expr, message] of cases) {
+      assert.throws(
+        () => validateCron(expr),
+        (err: unknown) => err instanceof UsageError && message.test(err.message) && !err.message.includes("\n"),
+        expr,
+      );
+    }
+  });
+});
