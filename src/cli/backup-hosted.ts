@@ -3,11 +3,12 @@ import { UsageError } from "../errors.js";
 import type { EncryptionFacts } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
 import { type KubeFlags, kubeAccess } from "./kube-options.js";
+import { type MetricsFlags, metricsReport } from "./metrics-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
 import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
-export interface HostedFlags extends KubeFlags, StoreFlags {
+export interface HostedFlags extends KubeFlags, StoreFlags, MetricsFlags {
   to?: string;
   mode?: "quiesced" | "online";
   writers?: string;
@@ -86,6 +87,8 @@ export async function runHostedBackup(
       : flags.keyTo !== undefined
         ? { kind: "store" as const, store: openStore(flags.keyTo, settings) }
         : { kind: "none" as const };
+  const metrics = await metricsReport(flags, ctx);
+  const target = { cluster: `${flags.namespace}/${name}`, store: store.url };
   const progress = transferProgress("snapshot");
   let result: Awaited<ReturnType<typeof backupHostedCluster>>;
   try {
@@ -110,9 +113,13 @@ export async function runHostedBackup(
       logger: ctx.logger,
       defer: (what, cleanup) => ctx.defer(what, cleanup),
       onProgress: progress.update,
-    });
+    }).then(
+      metrics.succeeded(target, (r) => (r.dryRun ? undefined : r.manifest)),
+      metrics.failed(target),
+    );
   } finally {
     progress.stop();
+    await metrics.publish();
   }
   if (result.dryRun) {
     if (flags.output === "json") write(toJson({ dryRun: true, plan: result.plan }));

@@ -3,6 +3,7 @@ import { UsageError } from "../errors.js";
 import { addHostedOptions, type HostedFlags, runHostedBackup } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions } from "./kube-options.js";
+import { addMetricsOptions, type MetricsFlags, metricsReport } from "./metrics-options.js";
 import {
   addEtcdOptions,
   addStoreReadOptions,
@@ -16,7 +17,7 @@ import {
 import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
-interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFlags, "output"> {
+interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFlags, "output">, MetricsFlags {
   /** `--key <file>` (etcd TLS) or `--no-key` (false: do not save a hosted cluster's encryption key). */
   key?: string | boolean;
   to?: string;
@@ -71,6 +72,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   addEtcdOptions(cmd);
   addStoreReadOptions(cmd);
   addStoreUploadOptions(cmd);
+  addMetricsOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
     // Each form refuses the other's flags: a --dry-run that a plain backup ignored would take a real one.
     const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
@@ -96,6 +98,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");
     const store = openStore(flags.to, storeSettings(flags));
+    const metrics = await metricsReport(flags, ctx);
+    const target = { cluster: flags.name, store: store.url };
     const progress = transferProgress("snapshot");
     let result: Awaited<ReturnType<typeof backupEtcd>>;
     try {
@@ -109,9 +113,13 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         onProgress: progress.update,
         onFallback: (failed, reason, next) =>
           process.stderr.write(`hcp-etcd-backup: member ${failed} failed (${reason}); trying ${next}\n`),
-      });
+      }).then(
+        metrics.succeeded(target, (r) => r.manifest),
+        metrics.failed(target),
+      );
     } finally {
       progress.stop();
+      await metrics.publish();
     }
     const m = result.manifest;
     const s = m.snapshot;
