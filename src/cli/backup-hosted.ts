@@ -85,7 +85,7 @@ export async function runHostedBackup(
     recipients.length > 0
       ? { kind: "recipients" as const, recipients }
       : flags.keyTo !== undefined
-        ? { kind: "store" as const, store: openStore(flags.keyTo, settings) }
+        ? { kind: "store" as const, store: openStore(flags.keyTo, { ...settings, objectLock: undefined }) }
         : { kind: "none" as const };
   const metrics = await metricsReport(flags, ctx);
   const target = { cluster: `${flags.namespace}/${name}`, store: store.url };

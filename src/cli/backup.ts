@@ -66,6 +66,10 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       "--member <name>",
       "plain etcd: member to snapshot (default: the leader; falls back to another healthy member)",
     )
+    .option(
+      "--object-lock <mode:days>",
+      "S3 Object Lock on the snapshot, key and manifest: governance:<days> or compliance:<days> (bucket must have Object Lock)",
+    )
     .addOption(outputOption());
   addKubeOptions(cmd);
   addHostedOptions(cmd);

@@ -65,6 +65,11 @@ export class LocalStore implements Store {
     return this.path(key);
   }
 
+  /** A directory has no object lock (`--object-lock` is refused for local stores). */
+  async lockOf(_key: string): Promise<undefined> {
+    return undefined;
+  }
+
   async put(key: string, body: AsyncIterable<Buffer> | Buffer, options: PutOptions = {}): Promise<void> {
     const target = this.path(key);
     const what = `writing ${target}`;

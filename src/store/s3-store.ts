@@ -1,13 +1,17 @@
+import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   type S3Client,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
@@ -15,6 +19,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { describe, HcpError, StoreError, UsageError } from "../errors.js";
 import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
 import { abortErrorOf, BodyError, uploadStream, type WithAbortError } from "./multipart.js";
+import type { LockMode, ObjectLockRetention, ObjectLockState } from "./object-lock.js";
 import { mapS3Error } from "./s3-errors.js";
 import type { OperationOptions, PutOptions, Store, StoredObject } from "./store.js";
 import { checkKey, joinKey } from "./store.js";
@@ -39,6 +44,8 @@ export interface S3StoreOptions {
   /** Shown in messages and refs. */
   readonly endpoint: string;
   readonly sse?: { readonly type: "AES256" | "aws:kms"; readonly kmsKeyId?: string };
+  /** Lock every object written (the bucket must have Object Lock enabled; `check` proves it). */
+  readonly objectLock?: ObjectLockRetention;
 }
 
 /** Part size that keeps an object of `size` bytes under the part limit, in whole MiB. */
@@ -60,6 +67,9 @@ export class S3Store implements Store {
   private readonly endpoint: string;
   private readonly sse: S3StoreOptions["sse"];
   private readonly shape: (typeof SHAPE)[keyof typeof SHAPE];
+  readonly objectLock: ObjectLockRetention | undefined;
+  /** Whether the bucket has Object Lock enabled, once asked. */
+  private lockEnabled: Promise<boolean> | undefined;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -67,6 +77,7 @@ export class S3Store implements Store {
     this.client = options.client;
     this.endpoint = options.endpoint;
     this.sse = options.sse;
+    this.objectLock = options.objectLock;
     this.shape = this.endpoint.startsWith("http://") ? SHAPE.plain : SHAPE.tls;
     this.url = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
   }
@@ -120,31 +131,36 @@ export class S3Store implements Store {
     const Key = this.key(key);
     throwIfCancelled(options.signal, `write ${Key}`);
     if (Buffer.isBuffer(body)) {
+      let versionId: string | undefined;
       try {
-        await this.client.send(
+        const res = await this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key,
             Body: body,
             ContentType: options.contentType,
             ...this.encryption(),
+            ...this.lockHeaders(body),
           }),
           { abortSignal: options.signal },
         );
+        versionId = res.VersionId;
       } catch (err) {
         throw this.fail(err, `write ${Key}`, options.signal);
       }
+      await this.ensureLocked(Key, versionId, options.signal);
       return;
     }
+    let versionId: string | undefined;
     try {
-      await uploadStream({
+      ({ versionId } = await uploadStream({
         client: this.client,
         params: { Bucket: this.bucket, Key, ContentType: options.contentType, ...this.encryption() },
         body,
         partSize: partSizeFor(options.sizeHint, this.shape.minPart),
         queue: this.shape.queue,
         signal: options.signal,
-      });
+      }));
     } catch (err) {
       const abortError = abortErrorOf(err);
       // The body's own failure (e.g. a failed SHA-256 check) is what the caller must see.
@@ -161,6 +177,95 @@ export class S3Store implements Store {
       }
       throw withAbortError(primary, abortError);
     }
+    // Streamed objects get their retention once complete: RGW 16 ignores Object Lock headers on multipart uploads.
+    await this.ensureLocked(Key, versionId, options.signal);
+  }
+
+  /**
+   * Object Lock headers for a single PUT, created locked. AWS demands a Content-MD5 (or checksum)
+   * on such a PUT; the body is small (a manifest, a key), so the MD5 costs nothing.
+   */
+  private lockHeaders(body: Buffer) {
+    if (!this.objectLock) return {};
+    return {
+      ObjectLockMode: s3Mode(this.objectLock.mode),
+      ObjectLockRetainUntilDate: this.objectLock.retainUntil,
+      ContentMD5: createHash("md5").update(body).digest("base64"),
+    };
+  }
+
+  /**
+   * Proves the version just written carries the run's retention, setting it when the server did not
+   * (PutObjectRetention on that version): a backup is never called locked on the strength of a header.
+   */
+  private async ensureLocked(Key: string, versionId: string | undefined, signal?: AbortSignal): Promise<void> {
+    const lock = this.objectLock;
+    if (!lock) return;
+    if (!versionId)
+      throw new StoreError(
+        `S3 stored ${Key} in bucket "${this.bucket}" without a version id, so it cannot be locked: is Object Lock (and so versioning) enabled?`,
+      );
+    const holds = (h: HeadObjectCommandOutput) =>
+      h.ObjectLockMode === s3Mode(lock.mode) &&
+      h.ObjectLockRetainUntilDate !== undefined &&
+      h.ObjectLockRetainUntilDate.getTime() >= lock.retainUntil.getTime() - 1000;
+    const head = () =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key, VersionId: versionId }), {
+        abortSignal: signal,
+      });
+    try {
+      if (holds(await head())) return;
+      await this.client.send(
+        new PutObjectRetentionCommand({
+          Bucket: this.bucket,
+          Key,
+          VersionId: versionId,
+          Retention: { Mode: s3Mode(lock.mode), RetainUntilDate: lock.retainUntil },
+        }),
+        { abortSignal: signal },
+      );
+      if (holds(await head())) return;
+    } catch (err) {
+      throw this.fail(err, `lock ${Key} (version ${versionId})`, signal);
+    }
+    throw new StoreError(
+      `S3 accepted the Object Lock retention of ${Key} in bucket "${this.bucket}" but does not report it on the object: the backup is not immutable`,
+    );
+  }
+
+  /** Whether the bucket has Object Lock enabled (asked once). */
+  private bucketLocks(signal?: AbortSignal): Promise<boolean> {
+    this.lockEnabled ??= this.client
+      .send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), { abortSignal: signal })
+      .then(
+        (res) => res.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
+        (err: unknown) => {
+          if ((err as { name?: string }).name === "ObjectLockConfigurationNotFoundError") return false;
+          this.lockEnabled = undefined;
+          throw this.fail(err, "read the bucket's Object Lock configuration", signal);
+        },
+      );
+    return this.lockEnabled;
+  }
+
+  async lockOf(key: string, options: OperationOptions = {}): Promise<ObjectLockState | undefined> {
+    if (!(await this.bucketLocks(options.signal))) return undefined;
+    const Key = this.key(key);
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
+        abortSignal: options.signal,
+      });
+    } catch (err) {
+      throw this.fail(err, `look up the lock of ${Key}`, options.signal);
+    }
+    const legalHold = head.ObjectLockLegalHoldStatus === "ON";
+    if (!head.ObjectLockMode && !legalHold) return undefined;
+    return {
+      ...(head.ObjectLockMode ? { mode: head.ObjectLockMode.toLowerCase() as LockMode } : {}),
+      ...(head.ObjectLockRetainUntilDate ? { retainUntil: head.ObjectLockRetainUntilDate } : {}),
+      legalHold,
+    };
   }
 
   async check(options: OperationOptions = {}): Promise<void> {
@@ -175,6 +280,11 @@ export class S3Store implements Store {
       );
     } catch (err) {
       throw this.fail(err, "list objects", options.signal);
+    }
+    if (this.objectLock && !(await this.bucketLocks(options.signal))) {
+      throw new UsageError(
+        `--object-lock: bucket "${this.bucket}" at ${this.endpoint} does not have S3 Object Lock enabled, so nothing was uploaded; create the bucket with it (aws s3api create-bucket --object-lock-enabled-for-bucket) or enable it on the versioned bucket (aws s3api put-object-lock-configuration --bucket ${this.bucket} --object-lock-configuration ObjectLockEnabled=Enabled)`,
+      );
     }
   }
 
@@ -303,6 +413,8 @@ export class S3Store implements Store {
     }
   }
 }
+
+const s3Mode = (mode: LockMode): "GOVERNANCE" | "COMPLIANCE" => (mode === "governance" ? "GOVERNANCE" : "COMPLIANCE");
 
 function withAbortError<E>(err: E, abortError: unknown): E {
   if (typeof err === "object" && err !== null) (err as WithAbortError).abortError = abortError;
