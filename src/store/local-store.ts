@@ -3,6 +3,7 @@ import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rmdir,
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { CancelledError, HcpError, StoreError } from "../errors.js";
 import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
+import type { ObjectLockState } from "./object-lock.js";
 import type { OperationOptions, PutOptions, Store, StoredObject } from "./store.js";
 import { checkKey } from "./store.js";
 
@@ -66,7 +67,7 @@ export class LocalStore implements Store {
   }
 
   /** A directory has no object lock (`--object-lock` is refused for local stores). */
-  async lockOf(_key: string): Promise<undefined> {
+  async lockOf(_key: string): Promise<ObjectLockState | undefined> {
     return undefined;
   }
 
