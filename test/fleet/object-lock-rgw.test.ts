@@ -16,9 +16,11 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { generateIdentity, identityToRecipient } from "age-encryption";
 import type { Manifest } from "../../src/store/manifest.js";
 import { runCli } from "../support/cli.js";
 import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
+import { type HostedLab, startHostedLab } from "../support/hosted.js";
 import { S3Server } from "../support/s3-server.js";
 
 const LOCKED = "locked-backups";
@@ -187,6 +189,63 @@ describe("backup --object-lock on Ceph RGW (a bucket created with Object Lock en
       const bad = await backup(`s3://${LOCKED}/fleet`, ["--object-lock", spec]);
       assert.equal(bad.code, 2, spec);
       assert.match(bad.stderr, /--object-lock must be governance:<days> or compliance:<days>/);
+    }
+  });
+});
+
+describe("a hosted cluster's backup with --object-lock on Ceph RGW: snapshot, sealed key and manifest locked", () => {
+  let lab: HostedLab;
+  let s3: S3Server;
+  let client: S3Client;
+
+  before(async () => {
+    [lab, s3] = await Promise.all([startHostedLab(), S3Server.start()]);
+    client = s3.client();
+    await client.send(new CreateBucketCommand({ Bucket: LOCKED, ObjectLockEnabledForBucket: true }));
+  });
+  after(async () => {
+    client?.destroy();
+    await Promise.all([lab?.stop(), s3?.stop()]);
+  });
+
+  it("every object of the backup folder carries the manifest's retention", async () => {
+    const recipient = await identityToRecipient(await generateIdentity());
+    const kube = ["-n", "clusters", "--kubeconfig", lab.kubeconfig];
+    const r = await runCli(
+      [
+        "backup",
+        "example",
+        ...kube,
+        "--mode",
+        "online",
+        "--to",
+        `s3://${LOCKED}/hcp`,
+        "--key-recipient",
+        recipient,
+        "--object-lock",
+        "governance:1",
+        "--s3-endpoint",
+        s3.endpoint,
+        "-o",
+        "json",
+      ],
+      { env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const folder = (JSON.parse(r.stdout) as { ref: string }).ref.slice(`s3://${LOCKED}/`.length);
+    const objects =
+      (await client.send(new ListObjectsV2Command({ Bucket: LOCKED, Prefix: `${folder}/` }))).Contents ?? [];
+    const names = objects.map((o) => o.Key?.slice(folder.length + 1)).sort();
+    assert.deepEqual(names, ["encryption-key.age", "manifest.json", "snapshot.db"]);
+    const body = await client.send(new GetObjectCommand({ Bucket: LOCKED, Key: `${folder}/manifest.json` }));
+    const manifest = JSON.parse(
+      await (body.Body as { transformToString(): Promise<string> }).transformToString(),
+    ) as Manifest;
+    assert.equal(manifest.objectLock?.mode, "governance");
+    for (const name of names) {
+      const ret = await client.send(new GetObjectRetentionCommand({ Bucket: LOCKED, Key: `${folder}/${name}` }));
+      assert.equal(ret.Retention?.Mode, "GOVERNANCE", name);
+      assert.equal(ret.Retention?.RetainUntilDate?.toISOString(), manifest.objectLock?.retainUntil, name);
     }
   });
 });
