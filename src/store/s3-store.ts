@@ -16,7 +16,7 @@ import {
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { describe, HcpError, StoreError, UsageError } from "../errors.js";
+import { CancelledError, describe, HcpError, StoreError, UsageError } from "../errors.js";
 import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
 import { abortErrorOf, BodyError, uploadStream, type WithAbortError } from "./multipart.js";
 import type { LockMode, ObjectLockRetention, ObjectLockState } from "./object-lock.js";
@@ -68,8 +68,8 @@ export class S3Store implements Store {
   private readonly sse: S3StoreOptions["sse"];
   private readonly shape: (typeof SHAPE)[keyof typeof SHAPE];
   readonly objectLock: ObjectLockRetention | undefined;
-  /** Whether the bucket has Object Lock enabled, once asked. */
-  private lockEnabled: Promise<boolean> | undefined;
+  /** Whether the bucket has Object Lock enabled, once asked, or why that could not be found out. */
+  private lockEnabled: Promise<boolean | HcpError> | undefined;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -233,23 +233,30 @@ export class S3Store implements Store {
     );
   }
 
-  /** Whether the bucket has Object Lock enabled (asked once). */
-  private bucketLocks(signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Whether the bucket has Object Lock enabled (asked once), or the error that kept us from knowing
+   * (a policy without s3:GetBucketObjectLockConfiguration, a store without the API).
+   */
+  private bucketLocks(signal?: AbortSignal): Promise<boolean | HcpError> {
     this.lockEnabled ??= this.client
       .send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), { abortSignal: signal })
       .then(
         (res) => res.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
         (err: unknown) => {
           if ((err as { name?: string }).name === "ObjectLockConfigurationNotFoundError") return false;
-          this.lockEnabled = undefined;
-          throw this.fail(err, "read the bucket's Object Lock configuration", signal);
+          const failure = this.fail(err, "read the bucket's Object Lock configuration", signal);
+          if (signal?.aborted) this.lockEnabled = undefined;
+          return failure;
         },
       );
     return this.lockEnabled;
   }
 
   async lockOf(key: string, options: OperationOptions = {}): Promise<ObjectLockState | undefined> {
-    if (!(await this.bucketLocks(options.signal))) return undefined;
+    const enabled = await this.bucketLocks(options.signal);
+    if (enabled instanceof CancelledError) throw enabled;
+    // When the configuration cannot be read, each object is asked (HEAD shows a lock where permitted).
+    if (enabled === false) return undefined;
     const Key = this.key(key);
     let head: HeadObjectCommandOutput;
     try {
@@ -281,7 +288,14 @@ export class S3Store implements Store {
     } catch (err) {
       throw this.fail(err, "list objects", options.signal);
     }
-    if (this.objectLock && !(await this.bucketLocks(options.signal))) {
+    const locks = this.objectLock ? await this.bucketLocks(options.signal) : true;
+    if (locks instanceof CancelledError) throw locks;
+    if (locks instanceof HcpError) {
+      throw new StoreError(`--object-lock needs the bucket's Object Lock configuration: ${locks.message}`, {
+        cause: locks,
+      });
+    }
+    if (!locks) {
       throw new UsageError(
         `--object-lock: bucket "${this.bucket}" at ${this.endpoint} does not have S3 Object Lock enabled, so nothing was uploaded; create the bucket with it (aws s3api create-bucket --object-lock-enabled-for-bucket) or enable it on the versioned bucket (aws s3api put-object-lock-configuration --bucket ${this.bucket} --object-lock-configuration ObjectLockEnabled=Enabled)`,
       );

@@ -21,6 +21,7 @@ import type { Manifest } from "../../src/store/manifest.js";
 import { runCli } from "../support/cli.js";
 import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { type HostedLab, startHostedLab } from "../support/hosted.js";
+import { S3FaultProxy } from "../support/s3-fault-proxy.js";
 import { S3Server } from "../support/s3-server.js";
 
 const LOCKED = "locked-backups";
@@ -150,6 +151,44 @@ describe("backup --object-lock on Ceph RGW (a bucket created with Object Lock en
     assert.match(listed.stdout, new RegExp(old.manifest.backupId));
     assert.doesNotMatch(listed.stdout, new RegExp(unlocked.manifest.backupId));
     assert.deepEqual(await objectsUnder(LOCKED, `${unlocked.folder}/`), [], "the unlocked backup is gone from view");
+  });
+
+  it("credentials that may not read the bucket's lock configuration: prune asks each object; backup --object-lock refuses", async () => {
+    const proxy = await S3FaultProxy.start(s3.endpoint);
+    // What a policy without s3:GetBucketObjectLockConfiguration gets.
+    proxy.rule = (req) =>
+      req.method === "GET" && /[?&]object-lock/.test(req.url ?? "") ? { status: 403, code: "AccessDenied" } : "pass";
+    try {
+      const old = await lockedBackup(["--object-lock", "governance:1"]);
+      await lockedBackup(["--object-lock", "governance:1"]);
+      const via = (args: string[]) => runCli([...args, "--s3-endpoint", proxy.endpoint], { env });
+      const r = await via(["prune", "--from", `s3://${LOCKED}/fleet`, "--keep-last", "1"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(
+        proxy.seen.some((q) => /object-lock/.test(q.url)),
+        "the configuration was asked for",
+      );
+      assert.match(r.stdout, new RegExp(`^kept +${old.ref.replace(/[/.]/g, "\\$&")} \\(locked until`, "m"));
+      const refused = await via([
+        "backup",
+        "--endpoints",
+        etcd.endpoints.join(","),
+        ...etcd.tlsFlags,
+        "--to",
+        `s3://${LOCKED}/fleet`,
+        "--name",
+        "lab",
+        "--object-lock",
+        "governance:1",
+      ]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr.trim(),
+        /^hcp-etcd-backup: --object-lock needs the bucket's Object Lock configuration: S3 refused to read the bucket's Object Lock configuration in bucket "locked-backups" .*\(403 AccessDenied\)/,
+      );
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("compliance: not even BypassGovernanceRetention deletes the version", async () => {
