@@ -2,8 +2,7 @@ import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import type { MetricsTarget } from "../metrics/backup-metrics.js";
-import type { Manifest, Verification } from "../store/manifest.js";
+import type { MetricsReporter } from "../metrics/publish.js";
 import type { CliContext } from "./context.js";
 
 export interface MetricsFlags {
@@ -12,12 +11,7 @@ export interface MetricsFlags {
 }
 
 /** What a command reports its results through; a no-op when neither flag was given. */
-export interface MetricsReport {
-  succeeded<T>(target: MetricsTarget, manifestOf: (r: T) => Manifest | undefined): (result: T) => T;
-  failed(target: MetricsTarget): (err: unknown) => never;
-  verified(target: MetricsTarget, verification: Verification): void;
-  publish(): Promise<void>;
-}
+export type MetricsReport = Pick<MetricsReporter, "succeeded" | "failed" | "verified" | "publish">;
 
 export function addMetricsOptions(cmd: Command): Command {
   return cmd
@@ -43,7 +37,9 @@ export async function metricsReport(flags: MetricsFlags, ctx: CliContext): Promi
   const { pushgateway, metricsFile } = flags;
   if (pushgateway === undefined && metricsFile === undefined) return NONE;
   if (pushgateway !== undefined && !/^https?:\/\/[^/]+/.test(pushgateway))
-    throw new UsageError(`--pushgateway must be an http(s) URL like http://pushgateway:9091, got "${pushgateway}"`);
+    throw new UsageError(
+      `--pushgateway must be an http(s) URL like http://pushgateway:9091, got "${pushgateway.replace(/^[^@]*@/, "***@")}"`,
+    );
   if (metricsFile !== undefined) {
     if (!metricsFile.endsWith(".prom"))
       throw new UsageError(`--metrics-file must end in .prom (node-exporter reads only those), got "${metricsFile}"`);

@@ -205,8 +205,9 @@ export class S3Store implements Store {
       throw new StoreError(
         `S3 stored ${Key} in bucket "${this.bucket}" without a version id, so it cannot be locked: is Object Lock (and so versioning) enabled?`,
       );
+    // At least what was asked: a bucket's default compliance retention is stronger than a governance request.
     const holds = (h: HeadObjectCommandOutput) =>
-      h.ObjectLockMode === s3Mode(lock.mode) &&
+      (h.ObjectLockMode === s3Mode(lock.mode) || h.ObjectLockMode === "COMPLIANCE") &&
       h.ObjectLockRetainUntilDate !== undefined &&
       h.ObjectLockRetainUntilDate.getTime() >= lock.retainUntil.getTime() - 1000;
     const head = () =>
