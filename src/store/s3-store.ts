@@ -265,6 +265,12 @@ export class S3Store implements Store {
         abortSignal: options.signal,
       });
     } catch (err) {
+      // Gone meanwhile (another prune): nothing left to protect.
+      if (
+        !options.signal?.aborted &&
+        (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+      )
+        return undefined;
       throw this.fail(err, `look up the lock of ${Key}`, options.signal);
     }
     const legalHold = head.ObjectLockLegalHoldStatus === "ON";
