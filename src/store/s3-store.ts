@@ -130,6 +130,7 @@ export class S3Store implements Store {
   async put(key: string, body: AsyncIterable<Buffer> | Buffer, options: PutOptions = {}): Promise<void> {
     const Key = this.key(key);
     throwIfCancelled(options.signal, `write ${Key}`);
+    const lock = options.retention ?? this.objectLock;
     if (Buffer.isBuffer(body)) {
       let versionId: string | undefined;
       try {
@@ -140,7 +141,7 @@ export class S3Store implements Store {
             Body: body,
             ContentType: options.contentType,
             ...this.encryption(),
-            ...this.lockHeaders(body),
+            ...lockHeaders(lock, body),
           }),
           { abortSignal: options.signal },
         );
@@ -148,7 +149,7 @@ export class S3Store implements Store {
       } catch (err) {
         throw this.fail(err, `write ${Key}`, options.signal);
       }
-      await this.ensureLocked(Key, versionId, options.signal);
+      await this.ensureLocked(lock, Key, versionId, options.signal);
       return;
     }
     let versionId: string | undefined;
@@ -178,28 +179,19 @@ export class S3Store implements Store {
       throw withAbortError(primary, abortError);
     }
     // Streamed objects get their retention once complete: RGW 16 ignores Object Lock headers on multipart uploads.
-    await this.ensureLocked(Key, versionId, options.signal);
-  }
-
-  /**
-   * Object Lock headers for a single PUT, created locked. AWS demands a Content-MD5 (or checksum)
-   * on such a PUT; the body is small (a manifest, a key), so the MD5 costs nothing.
-   */
-  private lockHeaders(body: Buffer) {
-    if (!this.objectLock) return {};
-    return {
-      ObjectLockMode: s3Mode(this.objectLock.mode),
-      ObjectLockRetainUntilDate: this.objectLock.retainUntil,
-      ContentMD5: createHash("md5").update(body).digest("base64"),
-    };
+    await this.ensureLocked(lock, Key, versionId, options.signal);
   }
 
   /**
    * Proves the version just written carries the run's retention, setting it when the server did not
    * (PutObjectRetention on that version): a backup is never called locked on the strength of a header.
    */
-  private async ensureLocked(Key: string, versionId: string | undefined, signal?: AbortSignal): Promise<void> {
-    const lock = this.objectLock;
+  private async ensureLocked(
+    lock: ObjectLockRetention | undefined,
+    Key: string,
+    versionId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (!lock) return;
     if (!versionId)
       throw new StoreError(
@@ -433,6 +425,19 @@ export class S3Store implements Store {
       uploadMarker = res.NextUploadIdMarker;
     }
   }
+}
+
+/**
+ * Object Lock headers for a single PUT, created locked. AWS demands a Content-MD5 (or checksum) on
+ * such a PUT; the body is small (a manifest, a key), so the MD5 costs nothing.
+ */
+function lockHeaders(lock: ObjectLockRetention | undefined, body: Buffer) {
+  if (!lock) return {};
+  return {
+    ObjectLockMode: s3Mode(lock.mode),
+    ObjectLockRetainUntilDate: lock.retainUntil,
+    ContentMD5: createHash("md5").update(body).digest("base64"),
+  };
 }
 
 const s3Mode = (mode: LockMode): "GOVERNANCE" | "COMPLIANCE" => (mode === "governance" ? "GOVERNANCE" : "COMPLIANCE");

@@ -23,6 +23,8 @@ export interface PutOptions extends OperationOptions {
   /** Expected size, when known: lets S3 choose a part size that stays under 10,000 parts. */
   readonly sizeHint?: number;
   readonly contentType?: string;
+  /** S3 Object Lock retention for this object, instead of the store's own; stores that cannot lock refuse it. */
+  readonly retention?: ObjectLockRetention;
 }
 
 export interface Store {

@@ -122,8 +122,14 @@ describe("backup --object-lock on Ceph RGW (a bucket created with Object Lock en
     );
     // Removing the marker brings the backup back whole (markers are not locked), and verify proves it.
     await client.send(new DeleteObjectCommand({ Bucket: LOCKED, Key, VersionId: marker.VersionId }));
+    const before = await versionOf(`${folder}/manifest.json`);
     const verified = await cli(["verify", `s3://${LOCKED}/${folder}`, "--no-structure"]);
     assert.equal(verified.code, 0, verified.stderr);
+    // verify's rewrite is a new manifest version, locked like the one it follows.
+    const rewritten = await client.send(new HeadObjectCommand({ Bucket: LOCKED, Key: `${folder}/manifest.json` }));
+    assert.notEqual(rewritten.VersionId, before);
+    assert.equal(rewritten.ObjectLockMode, "GOVERNANCE");
+    assert.equal(rewritten.ObjectLockRetainUntilDate?.getTime(), until);
   });
 
   it("prune keeps a locked backup whole and says until when; an unlocked one in the same bucket goes", async () => {
