@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The demo needs etcd and openssl only; the tests add Ceph (RGW is their S3 server) and a real kubectl (the
-# Kubernetes simulator's tests drive it); the benchmarks add awscli. kubernetes-client ships /usr/bin/kubectl, so
+# The demo needs etcd and openssl only; the tests add Ceph (RGW is their S3 server), a real kubectl (the
+# Kubernetes simulator's tests drive it), promtool (package prometheus: checks the alert rules and the metrics
+# textfile) and a real Pushgateway; the benchmarks add awscli. kubernetes-client ships /usr/bin/kubectl, so
 # a machine whose kubectl comes from another package (Google's Cloud SDK) keeps its own: dpkg refuses the clash.
 DEMO_APT_PACKAGES := etcd-server etcd-client openssl
 KUBECTL_APT := $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
-APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common $(KUBECTL_APT)
+APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common $(KUBECTL_APT) prometheus prometheus-pushgateway
 BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts

@@ -67,6 +67,7 @@ export async function backupEtcd(req: EtcdBackupRequest): Promise<BackupResult> 
     startedAt,
     finishedAt,
     phases,
+    objectLock: req.store.objectLock,
   });
   const folder = backupFolder(label, captured.backupId);
   await commitManifest(req.store, folder, manifest, req.signal);

@@ -276,6 +276,7 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
       phases,
       writerDowntime: downtimeStart && downtimeEnd ? { startedAt: downtimeStart, endedAt: downtimeEnd } : undefined,
       encryption,
+      objectLock: req.store.objectLock,
     });
     await commitManifest(req.store, folder, manifest, req.signal);
     const ref = req.store.urlOf(folder);

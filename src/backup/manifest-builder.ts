@@ -9,6 +9,7 @@ import {
   SNAPSHOT_FILE,
   type SnapshotFacts,
 } from "../store/manifest.js";
+import type { ObjectLockRetention } from "../store/object-lock.js";
 import type { CapturedSnapshot } from "./capture.js";
 import type { VerifiedSnapshot } from "./verified-stream.js";
 
@@ -38,6 +39,8 @@ export interface ManifestInput {
   readonly writerDowntime?: { readonly startedAt: Date; readonly endedAt: Date };
   readonly encryption?: EncryptionFacts;
   readonly memberSnapshots?: readonly CapturedSnapshot[];
+  /** The retention the store wrote the backup's objects with (`backup --object-lock`). */
+  readonly objectLock?: ObjectLockRetention;
 }
 
 export function snapshotFacts(v: VerifiedSnapshot, object: string = SNAPSHOT_FILE): SnapshotFacts {
@@ -140,5 +143,8 @@ export function buildManifest(input: ManifestInput): Manifest {
         detail: "checked while streaming from etcd, before the upload was completed",
       },
     ],
+    ...(input.objectLock
+      ? { objectLock: { mode: input.objectLock.mode, retainUntil: input.objectLock.retainUntil.toISOString() } }
+      : {}),
   };
 }

@@ -90,7 +90,13 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     ...(problems.length > 0 ? { detail: problems.slice(0, 5).join("; ") } : {}),
   };
   const updated: Manifest = { ...manifest, verifications: [...manifest.verifications, verification] };
-  await store.put(MANIFEST_FILE, serializeManifest(updated), { contentType: "application/json", signal });
+  // Under S3 Object Lock the rewrite is a new version of the manifest: it keeps the lock of the one it follows.
+  const lock = await store.lockOf(MANIFEST_FILE, { signal });
+  const retention =
+    lock?.mode && lock.retainUntil && lock.retainUntil > new Date()
+      ? { mode: lock.mode, retainUntil: lock.retainUntil }
+      : undefined;
+  await store.put(MANIFEST_FILE, serializeManifest(updated), { contentType: "application/json", signal, retention });
   return { ref: store.url, manifest: updated, verification, problems };
 }
 

@@ -3,11 +3,12 @@ import { UsageError } from "../errors.js";
 import type { EncryptionFacts } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
 import { type KubeFlags, kubeAccess } from "./kube-options.js";
+import { type MetricsFlags, metricsReport } from "./metrics-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
 import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
-export interface HostedFlags extends KubeFlags, StoreFlags {
+export interface HostedFlags extends KubeFlags, StoreFlags, MetricsFlags {
   to?: string;
   mode?: "quiesced" | "online";
   writers?: string;
@@ -81,7 +82,7 @@ export async function hostedBackupSettings(flags: HostedFlags & { to: string }, 
     recipients.length > 0
       ? { kind: "recipients" as const, recipients }
       : flags.keyTo !== undefined
-        ? { kind: "store" as const, store: openStore(flags.keyTo, settings) }
+        ? { kind: "store" as const, store: openStore(flags.keyTo, { ...settings, objectLock: undefined }) }
         : { kind: "none" as const };
   return {
     cluster,
@@ -111,6 +112,8 @@ export async function runHostedBackup(
   if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
   const { cluster, shared } = await hostedBackupSettings(flags, ctx);
   const { backupHostedCluster } = await import("../backup/hosted-backup.js");
+  const metrics = await metricsReport(flags, ctx);
+  const target = { cluster: `${flags.namespace}/${name}`, store: shared.store.url };
   const progress = transferProgress("snapshot");
   let result: Awaited<ReturnType<typeof backupHostedCluster>>;
   try {
@@ -123,9 +126,13 @@ export async function runHostedBackup(
       signal: ctx.signal,
       logger: ctx.logger,
       onProgress: progress.update,
-    });
+    }).then(
+      metrics.succeeded(target, (r) => (r.dryRun ? undefined : r.manifest)),
+      metrics.failed(target),
+    );
   } finally {
     progress.stop();
+    await metrics.publish();
   }
   if (result.dryRun) {
     if (flags.output === "json") write(toJson({ dryRun: true, plan: result.plan }));

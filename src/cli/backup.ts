@@ -4,6 +4,7 @@ import { addFleetOptions, type FleetFlags, runBackupAll, wantsFleet } from "./ba
 import { addHostedOptions, type HostedFlags, runHostedBackup } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions } from "./kube-options.js";
+import { addMetricsOptions, type MetricsFlags, metricsReport } from "./metrics-options.js";
 import {
   addEtcdOptions,
   addStoreReadOptions,
@@ -17,7 +18,12 @@ import {
 import { toJson, totalKeysText, write } from "./output.js";
 import { transferProgress } from "./progress.js";
 
-interface BackupFlags extends Omit<EtcdFlags, "key">, StoreFlags, Omit<HostedFlags, "output">, FleetFlags {
+interface BackupFlags
+  extends Omit<EtcdFlags, "key">,
+    StoreFlags,
+    Omit<HostedFlags, "output">,
+    FleetFlags,
+    MetricsFlags {
   /** `--key <file>` (etcd TLS) or `--no-key` (false: do not save a hosted cluster's encryption key). */
   key?: string | boolean;
   to?: string;
@@ -71,6 +77,10 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       "--member <name>",
       "plain etcd: member to snapshot (default: the leader; falls back to another healthy member)",
     )
+    .option(
+      "--object-lock <mode:days>",
+      "S3 Object Lock on the snapshot, key and manifest: governance:<days> or compliance:<days> (bucket must have Object Lock)",
+    )
     .addOption(outputOption());
   addKubeOptions(cmd);
   addHostedOptions(cmd);
@@ -78,6 +88,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   addEtcdOptions(cmd);
   addStoreReadOptions(cmd);
   addStoreUploadOptions(cmd);
+  addMetricsOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
     // Each form refuses the other's flags: a --dry-run that a plain backup ignored would take a real one.
     const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
@@ -113,6 +124,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");
     const store = openStore(flags.to, storeSettings(flags));
+    const metrics = await metricsReport(flags, ctx);
+    const target = { cluster: flags.name, store: store.url };
     const progress = transferProgress("snapshot");
     let result: Awaited<ReturnType<typeof backupEtcd>>;
     try {
@@ -126,9 +139,13 @@ export function registerBackup(program: Command, ctx: CliContext): void {
         onProgress: progress.update,
         onFallback: (failed, reason, next) =>
           process.stderr.write(`hcp-etcd-backup: member ${failed} failed (${reason}); trying ${next}\n`),
-      });
+      }).then(
+        metrics.succeeded(target, (r) => r.manifest),
+        metrics.failed(target),
+      );
     } finally {
       progress.stop();
+      await metrics.publish();
     }
     const m = result.manifest;
     const s = m.snapshot;

@@ -3,6 +3,7 @@ import { UsageError } from "../errors.js";
 import type { TlsMaterial } from "../etcd/client.js";
 import { type Endpoint, parseEndpoints } from "../etcd/endpoint.js";
 import { loadTls } from "../etcd/tls.js";
+import { parseObjectLock } from "../store/object-lock.js";
 import type { StoreSettings } from "../store/open-store.js";
 
 export interface EtcdFlags {
@@ -61,6 +62,8 @@ export interface StoreFlags {
   profile?: string;
   sse?: string;
   sseKmsKeyId?: string;
+  /** `backup --object-lock governance|compliance:<days>`. */
+  objectLock?: string;
 }
 
 /** How to reach a store: what every command that reads or writes one needs. */
@@ -105,6 +108,7 @@ export function storeSettings(flags: StoreFlags): StoreSettings {
           },
         }
       : {}),
+    ...(flags.objectLock !== undefined ? { objectLock: parseObjectLock(flags.objectLock) } : {}),
   };
 }
 

@@ -35,6 +35,7 @@ export function registerPrune(program: Command, ctx: CliContext): void {
     if (!flags.from) throw new UsageError("missing --from: the store to prune");
     const { openStore } = await import("../store/open-store.js");
     const { prune } = await import("../backup/prune.js");
+    const { describeLock } = await import("../store/object-lock.js");
     const r = await prune({
       store: openStore(flags.from, storeSettings(flags)),
       signal: ctx.signal,
@@ -49,7 +50,13 @@ export function registerPrune(program: Command, ctx: CliContext): void {
         toJson({
           dryRun: r.dryRun,
           keep: r.plan.keep.map((k) => ({ ref: k.entry.ref, reasons: k.reasons })),
-          remove: r.plan.remove.map((b) => b.ref),
+          remove: r.removed.map((b) => b.ref),
+          locked: r.locked.map((l) => ({
+            ref: l.ref,
+            retainUntil: l.lock.retainUntil,
+            mode: l.lock.mode,
+            legalHold: l.lock.legalHold,
+          })),
           leftovers: r.leftovers.map((l) => l.folder),
           abortedUploads: r.abortedUploads,
         }),
@@ -58,7 +65,8 @@ export function registerPrune(program: Command, ctx: CliContext): void {
     }
     const verb = r.dryRun ? "would delete" : "deleted";
     for (const k of r.plan.keep) write(`keep    ${k.entry.ref} (${k.reasons.join(", ")})`);
-    for (const b of r.plan.remove) write(`${verb} ${b.ref}`);
+    for (const b of r.removed) write(`${verb} ${b.ref}`);
+    for (const l of r.locked) write(`kept    ${l.ref} (${describeLock(l.lock)}: S3 Object Lock refuses its deletion)`);
     for (const l of r.leftovers) write(`${verb} leftover ${l.folder} (no manifest)`);
     // An S3 multipart upload or a local .part file: "aborted" is only true of the first.
     if (!r.dryRun) write(`removed ${r.abortedUploads} unfinished upload(s)`);

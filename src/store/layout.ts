@@ -40,3 +40,9 @@ export function validateLabel(label: string): string {
 export function backupFolder(label: string, id: string): string {
   return joinKey(label, id);
 }
+
+/** The store root of a backup's folder URL (`<root>/<label>/<id>`), as `backup --to` named it. */
+export function storeRootOf(folderUrl: string, label: string, id: string): string {
+  const suffix = `/${backupFolder(label, id)}`;
+  return folderUrl.endsWith(suffix) ? folderUrl.slice(0, -suffix.length) : folderUrl;
+}

@@ -1,8 +1,9 @@
 import { constants, createReadStream, type Dirent, type Stats } from "node:fs";
 import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { CancelledError, HcpError, StoreError } from "../errors.js";
+import { CancelledError, HcpError, StoreError, UsageError } from "../errors.js";
 import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
+import type { ObjectLockState } from "./object-lock.js";
 import type { OperationOptions, PutOptions, Store, StoredObject } from "./store.js";
 import { checkKey } from "./store.js";
 
@@ -65,10 +66,16 @@ export class LocalStore implements Store {
     return this.path(key);
   }
 
+  /** A directory has no object lock (`--object-lock` is refused for local stores). */
+  async lockOf(_key: string): Promise<ObjectLockState | undefined> {
+    return undefined;
+  }
+
   async put(key: string, body: AsyncIterable<Buffer> | Buffer, options: PutOptions = {}): Promise<void> {
     const target = this.path(key);
     const what = `writing ${target}`;
     throwIfCancelled(options.signal, what);
+    if (options.retention) throw new UsageError(`cannot lock ${target}: a local directory has no object lock`);
     const created = await this.makeDirs(dirname(target));
     const part = target + PART;
     let fh: FileHandle;

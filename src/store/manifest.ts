@@ -82,6 +82,12 @@ const encryptionSchema = z.object({
   object: z.string().optional(),
 });
 
+/** The S3 Object Lock retention the backup's objects were written with (absent: not locked by this tool). */
+const objectLockSchema = z.object({
+  mode: z.enum(["governance", "compliance"]),
+  retainUntil: z.string(),
+});
+
 const windowSchema = z.object({ startedAt: z.string(), endedAt: z.string(), seconds: z.number().nonnegative() });
 
 const timingsSchema = z.object({
@@ -112,6 +118,8 @@ export const manifestSchema = z.object({
   memberSnapshots: z.array(z.object({ member: memberSchema, snapshot: snapshotSchema })).optional(),
   timings: timingsSchema,
   verifications: z.array(verificationSchema),
+  /** Optional, so manifests without it (every one before it) stay valid version 2 manifests. */
+  objectLock: objectLockSchema.optional(),
 });
 
 const manifestV1Schema = z.object({

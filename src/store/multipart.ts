@@ -53,7 +53,7 @@ export function abortErrorOf(err: unknown): unknown {
  * is thrown: no object appears and no parts are stranded unless S3 itself is gone, in which case
  * the abort's own failure rides along as `abortError`.
  */
-export async function uploadStream(req: MultipartRequest): Promise<void> {
+export async function uploadStream(req: MultipartRequest): Promise<{ versionId?: string }> {
   const { client, params, partSize, queue, signal } = req;
   const key = params.Key ?? "";
   const pool: Buffer[] = [];
@@ -125,10 +125,10 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
       }
     }
     if (uploadId === undefined) {
-      await client.send(new PutObjectCommand({ ...params, Body: current.subarray(0, filled) }), {
+      const put = await client.send(new PutObjectCommand({ ...params, Body: current.subarray(0, filled) }), {
         abortSignal: signal,
       });
-      return;
+      return { versionId: put.VersionId };
     }
     if (filled > 0) await flush();
     await Promise.all(inFlight);
@@ -143,7 +143,7 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
         `the upload of ${key} recorded ${parts.length} of the ${sent} parts sent; it was aborted rather than completed with parts missing`,
       );
     }
-    await client.send(
+    const completed = await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: params.Bucket,
         Key: params.Key,
@@ -152,6 +152,7 @@ export async function uploadStream(req: MultipartRequest): Promise<void> {
       }),
       { abortSignal: signal },
     );
+    return { versionId: completed.VersionId };
   } catch (err) {
     // Parts still in flight would otherwise land after the abort and be stranded.
     await Promise.allSettled([...inFlight]);

@@ -1,12 +1,15 @@
 import { UsageError } from "../errors.js";
 import { withoutCredentials } from "../redact.js";
 import { LocalStore } from "./local-store.js";
+import { type ObjectLockRequest, retentionFrom } from "./object-lock.js";
 import { createS3Client, type S3Settings } from "./s3-client.js";
 import { S3Store } from "./s3-store.js";
 import type { Store } from "./store.js";
 
 export interface StoreSettings extends S3Settings {
   readonly sse?: { readonly type: "AES256" | "aws:kms"; readonly kmsKeyId?: string };
+  /** S3 Object Lock for every object written; its date is fixed now, for the whole run. */
+  readonly objectLock?: ObjectLockRequest;
 }
 
 /**
@@ -32,7 +35,13 @@ export function openStore(url: string, settings: StoreSettings = {}): Store {
       client: createS3Client(settings),
       endpoint: settings.endpoint ? withoutCredentials(settings.endpoint) : "AWS S3",
       sse: settings.sse,
+      ...(settings.objectLock ? { objectLock: retentionFrom(settings.objectLock) } : {}),
     });
+  }
+  if (settings.objectLock) {
+    throw new UsageError(
+      `--object-lock needs an S3 store whose bucket has Object Lock enabled; ${withoutCredentials(url)} is a local directory, which nothing can lock`,
+    );
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith("file://")) {
     throw new UsageError(

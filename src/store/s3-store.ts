@@ -1,20 +1,25 @@
+import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
+  type HeadObjectCommandOutput,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   type S3Client,
   type ServerSideEncryption,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { describe, HcpError, StoreError, UsageError } from "../errors.js";
+import { CancelledError, describe, HcpError, StoreError, UsageError } from "../errors.js";
 import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
 import { abortErrorOf, BodyError, uploadStream, type WithAbortError } from "./multipart.js";
+import type { LockMode, ObjectLockRetention, ObjectLockState } from "./object-lock.js";
 import { mapS3Error } from "./s3-errors.js";
 import type { OperationOptions, PutOptions, Store, StoredObject } from "./store.js";
 import { checkKey, joinKey } from "./store.js";
@@ -39,6 +44,8 @@ export interface S3StoreOptions {
   /** Shown in messages and refs. */
   readonly endpoint: string;
   readonly sse?: { readonly type: "AES256" | "aws:kms"; readonly kmsKeyId?: string };
+  /** Lock every object written (the bucket must have Object Lock enabled; `check` proves it). */
+  readonly objectLock?: ObjectLockRetention;
 }
 
 export interface PresignOptions {
@@ -72,6 +79,9 @@ export class S3Store implements Store {
   private readonly endpoint: string;
   private readonly sse: S3StoreOptions["sse"];
   private readonly shape: (typeof SHAPE)[keyof typeof SHAPE];
+  readonly objectLock: ObjectLockRetention | undefined;
+  /** Whether the bucket has Object Lock enabled, once asked, or why that could not be found out. */
+  private lockEnabled: Promise<boolean | HcpError> | undefined;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -79,6 +89,7 @@ export class S3Store implements Store {
     this.client = options.client;
     this.endpoint = options.endpoint;
     this.sse = options.sse;
+    this.objectLock = options.objectLock;
     this.shape = this.endpoint.startsWith("http://") ? SHAPE.plain : SHAPE.tls;
     this.url = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
   }
@@ -145,32 +156,38 @@ export class S3Store implements Store {
   async put(key: string, body: AsyncIterable<Buffer> | Buffer, options: PutOptions = {}): Promise<void> {
     const Key = this.key(key);
     throwIfCancelled(options.signal, `write ${Key}`);
+    const lock = options.retention ?? this.objectLock;
     if (Buffer.isBuffer(body)) {
+      let versionId: string | undefined;
       try {
-        await this.client.send(
+        const res = await this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key,
             Body: body,
             ContentType: options.contentType,
             ...this.encryption(),
+            ...lockHeaders(lock, body),
           }),
           { abortSignal: options.signal },
         );
+        versionId = res.VersionId;
       } catch (err) {
         throw this.fail(err, `write ${Key}`, options.signal);
       }
+      await this.ensureLocked(lock, Key, versionId, options.signal);
       return;
     }
+    let versionId: string | undefined;
     try {
-      await uploadStream({
+      ({ versionId } = await uploadStream({
         client: this.client,
         params: { Bucket: this.bucket, Key, ContentType: options.contentType, ...this.encryption() },
         body,
         partSize: partSizeFor(options.sizeHint, this.shape.minPart),
         queue: this.shape.queue,
         signal: options.signal,
-      });
+      }));
     } catch (err) {
       const abortError = abortErrorOf(err);
       // The body's own failure (e.g. a failed SHA-256 check) is what the caller must see.
@@ -187,6 +204,100 @@ export class S3Store implements Store {
       }
       throw withAbortError(primary, abortError);
     }
+    // Streamed objects get their retention once complete: RGW 16 ignores Object Lock headers on multipart uploads.
+    await this.ensureLocked(lock, Key, versionId, options.signal);
+  }
+
+  /**
+   * Proves the version just written carries the run's retention, setting it when the server did not
+   * (PutObjectRetention on that version): a backup is never called locked on the strength of a header.
+   */
+  private async ensureLocked(
+    lock: ObjectLockRetention | undefined,
+    Key: string,
+    versionId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (!lock) return;
+    if (!versionId)
+      throw new StoreError(
+        `S3 stored ${Key} in bucket "${this.bucket}" without a version id, so it cannot be locked: is Object Lock (and so versioning) enabled?`,
+      );
+    // At least what was asked: a bucket's default compliance retention is stronger than a governance request.
+    const holds = (h: HeadObjectCommandOutput) =>
+      (h.ObjectLockMode === s3Mode(lock.mode) || h.ObjectLockMode === "COMPLIANCE") &&
+      h.ObjectLockRetainUntilDate !== undefined &&
+      h.ObjectLockRetainUntilDate.getTime() >= lock.retainUntil.getTime() - 1000;
+    const head = () =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key, VersionId: versionId }), {
+        abortSignal: signal,
+      });
+    try {
+      if (holds(await head())) return;
+      await this.client.send(
+        new PutObjectRetentionCommand({
+          Bucket: this.bucket,
+          Key,
+          VersionId: versionId,
+          Retention: { Mode: s3Mode(lock.mode), RetainUntilDate: lock.retainUntil },
+        }),
+        { abortSignal: signal },
+      );
+      if (holds(await head())) return;
+    } catch (err) {
+      throw this.fail(err, `lock ${Key} (version ${versionId})`, signal);
+    }
+    throw new StoreError(
+      `S3 accepted the Object Lock retention of ${Key} in bucket "${this.bucket}" but does not report it on the object: the backup is not immutable`,
+    );
+  }
+
+  /**
+   * Whether the bucket has Object Lock enabled (asked once), or the error that kept us from knowing
+   * (a policy without s3:GetBucketObjectLockConfiguration, a store without the API).
+   */
+  private bucketLocks(signal?: AbortSignal): Promise<boolean | HcpError> {
+    this.lockEnabled ??= this.client
+      .send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), { abortSignal: signal })
+      .then(
+        (res) => res.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
+        (err: unknown) => {
+          if ((err as { name?: string }).name === "ObjectLockConfigurationNotFoundError") return false;
+          const failure = this.fail(err, "read the bucket's Object Lock configuration", signal);
+          if (signal?.aborted) this.lockEnabled = undefined;
+          return failure;
+        },
+      );
+    return this.lockEnabled;
+  }
+
+  async lockOf(key: string, options: OperationOptions = {}): Promise<ObjectLockState | undefined> {
+    const enabled = await this.bucketLocks(options.signal);
+    if (enabled instanceof CancelledError) throw enabled;
+    // When the configuration cannot be read, each object is asked (HEAD shows a lock where permitted).
+    if (enabled === false) return undefined;
+    const Key = this.key(key);
+    let head: HeadObjectCommandOutput;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
+        abortSignal: options.signal,
+      });
+    } catch (err) {
+      // Gone meanwhile (another prune): nothing left to protect.
+      if (
+        !options.signal?.aborted &&
+        (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+      )
+        return undefined;
+      throw this.fail(err, `look up the lock of ${Key}`, options.signal);
+    }
+    const legalHold = head.ObjectLockLegalHoldStatus === "ON";
+    if (!head.ObjectLockMode && !legalHold) return undefined;
+    return {
+      ...(head.ObjectLockMode ? { mode: head.ObjectLockMode.toLowerCase() as LockMode } : {}),
+      ...(head.ObjectLockRetainUntilDate ? { retainUntil: head.ObjectLockRetainUntilDate } : {}),
+      legalHold,
+    };
   }
 
   async check(options: OperationOptions = {}): Promise<void> {
@@ -201,6 +312,18 @@ export class S3Store implements Store {
       );
     } catch (err) {
       throw this.fail(err, "list objects", options.signal);
+    }
+    const locks = this.objectLock ? await this.bucketLocks(options.signal) : true;
+    if (locks instanceof CancelledError) throw locks;
+    if (locks instanceof HcpError) {
+      throw new StoreError(`--object-lock needs the bucket's Object Lock configuration: ${locks.message}`, {
+        cause: locks,
+      });
+    }
+    if (!locks) {
+      throw new UsageError(
+        `--object-lock: bucket "${this.bucket}" at ${this.endpoint} does not have S3 Object Lock enabled, so nothing was uploaded; create the bucket with it (aws s3api create-bucket --object-lock-enabled-for-bucket) or enable it on the versioned bucket (aws s3api put-object-lock-configuration --bucket ${this.bucket} --object-lock-configuration ObjectLockEnabled=Enabled)`,
+      );
     }
   }
 
@@ -329,6 +452,21 @@ export class S3Store implements Store {
     }
   }
 }
+
+/**
+ * Object Lock headers for a single PUT, created locked. AWS demands a Content-MD5 (or checksum) on
+ * such a PUT; the body is small (a manifest, a key), so the MD5 costs nothing.
+ */
+function lockHeaders(lock: ObjectLockRetention | undefined, body: Buffer) {
+  if (!lock) return {};
+  return {
+    ObjectLockMode: s3Mode(lock.mode),
+    ObjectLockRetainUntilDate: lock.retainUntil,
+    ContentMD5: createHash("md5").update(body).digest("base64"),
+  };
+}
+
+const s3Mode = (mode: LockMode): "GOVERNANCE" | "COMPLIANCE" => (mode === "governance" ? "GOVERNANCE" : "COMPLIANCE");
 
 function withAbortError<E>(err: E, abortError: unknown): E {
   if (typeof err === "object" && err !== null) (err as WithAbortError).abortError = abortError;

@@ -1,4 +1,5 @@
 import { StoreError } from "../errors.js";
+import type { ObjectLockRetention, ObjectLockState } from "./object-lock.js";
 
 /**
  * One storage interface for backups, with one implementation per provider (local directory, S3).
@@ -22,11 +23,15 @@ export interface PutOptions extends OperationOptions {
   /** Expected size, when known: lets S3 choose a part size that stays under 10,000 parts. */
   readonly sizeHint?: number;
   readonly contentType?: string;
+  /** S3 Object Lock retention for this object, instead of the store's own; stores that cannot lock refuse it. */
+  readonly retention?: ObjectLockRetention;
 }
 
 export interface Store {
   /** The store's URL (S3) or absolute path (local), for messages and backup refs (never carries credentials). */
   readonly url: string;
+  /** S3 Object Lock retention that every object this store writes gets (`backup --object-lock`); S3 only. */
+  readonly objectLock?: ObjectLockRetention;
   /**
    * Writes `body` to `key` so that the object appears whole or not at all: if the body throws,
    * the partial object (temp file, multipart upload) is removed and the error re-thrown.
@@ -40,6 +45,11 @@ export interface Store {
   /** Every object under `prefix`, recursively. */
   list(prefix: string, options?: OperationOptions): AsyncIterable<StoredObject>;
   delete(keys: readonly string[], options?: OperationOptions): Promise<void>;
+  /**
+   * The lock on the object's current version (S3 Object Lock retention or legal hold), undefined when
+   * it has none: such a version cannot be deleted before its date, whatever prune decides.
+   */
+  lockOf(key: string, options?: OperationOptions): Promise<ObjectLockState | undefined>;
   /** Aborts multipart uploads (or removes temp files) under `prefix` started before `olderThan`; returns how many. */
   abortIncomplete(prefix: string, olderThan: Date, options?: OperationOptions): Promise<number>;
   /** Fails fast, with a clear error, when the store cannot be written (missing bucket, bad credentials). */

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 /** Daemons the harness starts; any of them still running with one of our temp dirs in its command line leaked. */
-const DAEMONS = new Set(["etcd", "ceph-mon", "ceph-osd", "radosgw"]);
+const DAEMONS = new Set(["etcd", "ceph-mon", "ceph-osd", "radosgw", "prometheus-pushgateway"]);
 export const TEMP_PREFIXES = ["hcpeb-"];
 
 export interface Leftover {
