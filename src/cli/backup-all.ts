@@ -3,6 +3,7 @@ import { OperationError, UsageError } from "../errors.js";
 import type { ClusterResult, FleetBackupReport } from "../fleet/backup-all.js";
 import { type HostedFlags, hostedBackupSettings } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
+import { metricsReport } from "./metrics-options.js";
 import { toJson, write } from "./output.js";
 import { table } from "./table.js";
 
@@ -43,7 +44,9 @@ export async function runBackupAll(flags: HostedFlags & FleetFlags & { to: strin
   if (!flags.allNamespaces && !flags.namespace)
     throw new UsageError("--all needs -n <namespace> or --all-namespaces (-A)");
   const { cluster, shared } = await hostedBackupSettings(flags, ctx);
+  const metrics = await metricsReport(flags, ctx);
   const { backupAll } = await import("../fleet/backup-all.js");
+  const store = shared.store.url;
   const report = await backupAll({
     cluster,
     scope: { namespace: flags.allNamespaces ? undefined : flags.namespace, selector: flags.selector },
@@ -51,7 +54,12 @@ export async function runBackupAll(flags: HostedFlags & FleetFlags & { to: strin
     backup: shared,
     signal: ctx.signal,
     logger: ctx.logger,
-  });
+    observe: (name, backup) =>
+      backup.then(
+        metrics.succeeded({ cluster: name, store }, (r) => (r.dryRun ? undefined : r.manifest)),
+        metrics.failed({ cluster: name, store }),
+      ),
+  }).finally(() => metrics.publish());
   if (flags.output === "json") write(toJson(report));
   else if (report.results.length === 0)
     write(

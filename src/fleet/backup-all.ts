@@ -1,4 +1,4 @@
-import { backupHostedCluster, type HostedBackupRequest } from "../backup/hosted-backup.js";
+import { backupHostedCluster, type HostedBackupRequest, type HostedBackupResult } from "../backup/hosted-backup.js";
 import { allowListeners, childSignal, mapBounded } from "../concurrency.js";
 import { CancelledError, describe, HcpError } from "../errors.js";
 import type { ManagementCluster } from "../hostedcluster/kube.js";
@@ -25,6 +25,8 @@ export interface FleetBackupRequest {
   readonly logger?: Logger;
   /** Called as each cluster finishes, in completion order. */
   readonly onResult?: (result: ClusterResult) => void;
+  /** Sees each cluster's backup as it settles (metrics record it); must pass its result or error on. */
+  readonly observe?: (cluster: string, backup: Promise<HostedBackupResult>) => Promise<HostedBackupResult>;
 }
 
 interface ResultBase {
@@ -95,7 +97,7 @@ async function backupOne(req: FleetBackupRequest, member: FleetMember, logger: L
   if (req.signal?.aborted) return { cluster, seconds: 0, status: "cancelled" };
   const own = childSignal(req.signal);
   try {
-    const r = await backupHostedCluster({
+    const backup = backupHostedCluster({
       ...req.backup,
       cluster: req.cluster,
       namespace: member.namespace,
@@ -103,6 +105,7 @@ async function backupOne(req: FleetBackupRequest, member: FleetMember, logger: L
       signal: own.signal,
       logger: logger.child({ cluster }),
     });
+    const r = await (req.observe ? req.observe(cluster, backup) : backup);
     if (r.dryRun) return { cluster, seconds: seconds(), status: "planned", steps: r.plan.steps };
     const m = r.manifest;
     return {

@@ -202,8 +202,20 @@ describe("backup --all (Kubernetes API simulator, four hosted clusters, each on 
         recipient,
         "--parallel",
         "3",
+        "--metrics-file",
+        join(lab.work, "one-down.prom"),
       ]);
       assert.equal(r.code, 1, r.stdout + r.stderr);
+      // Each cluster's outcome reaches the metrics: two successes, beta's failure with no success.
+      const prom = readFileSync(join(lab.work, "one-down.prom"), "utf8");
+      const series = (name: string) =>
+        prom
+          .split("\n")
+          .filter((l) => l.startsWith(`${name}{`))
+          .map((l) => /cluster="([^"]+)"/.exec(l)?.[1])
+          .sort();
+      assert.deepEqual(series("hcp_etcd_backup_last_success_timestamp_seconds"), ["clusters/alpha", "clusters/gamma"]);
+      assert.deepEqual(series("hcp_etcd_backup_last_failure_timestamp_seconds"), ["clusters/beta"]);
       // The failure is logged as it happens (a warning), then summed up in the last line.
       assert.match(r.stderr, /warn\s+backup failed cluster=clusters\/beta error=.*etcd/);
       assert.match(r.stderr, /\nhcp-etcd-backup: 1 of 3 hosted-cluster backups failed: clusters\/beta\n$/);
