@@ -91,7 +91,7 @@ describe("kubesim pods/log: what kubectl logs and client-node read from an etcd-
       (err: unknown) =>
         err instanceof ApiException &&
         err.code === 400 &&
-        /previous terminated container "etcd-init" in pod "etcd-1" not found/.test(String(err.body)),
+        /previous terminated container "etcd-init" in pod "etcd-1" not found/.test(statusMessage(err.body)),
     );
     // One container besides the init container: it is the default, and it has not started.
     await assert.rejects(
@@ -99,7 +99,7 @@ describe("kubesim pods/log: what kubectl logs and client-node read from an etcd-
       (err: unknown) =>
         err instanceof ApiException &&
         err.code === 400 &&
-        /container "etcd" in pod "etcd-0" is waiting to start: PodInitializing/.test(String(err.body)),
+        /container "etcd" in pod "etcd-0" is waiting to start: PodInitializing/.test(statusMessage(err.body)),
     );
   });
 
@@ -110,3 +110,9 @@ describe("kubesim pods/log: what kubectl logs and client-node read from an etcd-
     assert.ok(list.resources.some((r) => r.name === "pods/log" && r.verbs.includes("get")));
   });
 });
+
+/** The message of a Status body, as client-node hands it over (a string or already parsed). */
+function statusMessage(body: unknown): string {
+  const parsed = typeof body === "string" ? (JSON.parse(body) as unknown) : body;
+  return String((parsed as { message?: unknown } | null)?.message);
+}
