@@ -1,0 +1,265 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { CancelledError, describe, UsageError } from "../errors.js";
+import { surveyMembers } from "../etcd/survey.js";
+import { discoverHostedCluster, type HostedClusterTarget } from "../hostedcluster/discovery.js";
+import { type EtcdAccess, reachEtcd } from "../hostedcluster/etcd-access.js";
+import { KubeTransientError, type ManagementCluster } from "../hostedcluster/kube.js";
+import type { Logger } from "../logging.js";
+import { withoutUrlSecrets } from "../redact.js";
+import { type EtcdEvidence, evidenceFrom, judgeEtcd } from "./watch-etcd.js";
+import { type Condition, ETCD_SNAPSHOT_RESTORED, type Observation, observe } from "./watch-observe.js";
+import { ETCD_INIT, hasExited, type InitContainerView, initContainerView, judgeInit } from "./watch-pods.js";
+
+export interface WatchOptions {
+  readonly cluster: ManagementCluster;
+  readonly namespace: string;
+  readonly name: string;
+  /** Bounds the whole wait: the restore, etcd coming up, and the proof. */
+  readonly timeoutMs: number;
+  /** Time between two looks at the API server and etcd (default 2 s). */
+  readonly pollMs?: number;
+  /** --endpoints: reach etcd there instead of through the pods (TLS still from the cluster's Secrets). */
+  readonly endpoints?: string;
+  readonly portForward?: boolean;
+  /** The revision of the backup that was restored (its manifest): etcd must be at least there. */
+  readonly backupRevision?: number;
+  readonly signal?: AbortSignal;
+  readonly logger: Logger;
+  /** A line each time something changes (a pod's etcd-init, the condition, ready members). */
+  readonly onProgress?: (line: string) => void;
+}
+
+/** One reason the restore is not proven, as one line (secrets redacted). */
+export interface Finding {
+  readonly source: "etcd-init" | "condition" | "etcd" | "waiting";
+  readonly line: string;
+}
+
+export interface WatchResult {
+  /** proven: every check holds; failed: a finding that waiting cannot change; timed-out: still missing pieces. */
+  readonly verdict: "proven" | "failed" | "timed-out";
+  readonly cluster: string;
+  readonly restoreUrl?: string;
+  readonly findings: readonly Finding[];
+  readonly pods: ReadonlyArray<{ readonly pod: string; readonly etcdInit: string }>;
+  readonly controlPlaneCondition?: Condition;
+  readonly hostedClusterCondition?: Condition;
+  readonly etcd?: EtcdEvidence & { readonly reachedBy: EtcdAccess["how"] };
+  readonly seconds: number;
+}
+
+/** What one look found: fatal findings, what is still missing, and a status line per subject. */
+interface Step {
+  readonly fatal: Finding[];
+  readonly missing: Finding[];
+  readonly status: Map<string, string>;
+  readonly pods: Array<{ pod: string; etcdInit: string }>;
+}
+
+/**
+ * Follows a hosted cluster's restore from `restoreSnapshotURL` to the end, then proves it over
+ * etcd itself. Ends at the first finding that waiting cannot change (an S3 refusal, a skipped
+ * restore, a split brain), when everything holds, or at the timeout with what was still missing.
+ */
+export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
+  const started = Date.now();
+  const deadline = started + o.timeoutMs;
+  const pollMs = o.pollMs ?? 2000;
+  const cluster = `${o.namespace}/${o.name}`;
+  const logs = new Map<string, string>();
+  const shown = new Map<string, string>();
+  let access: { target: HostedClusterTarget; access: EtcdAccess } | undefined;
+  let last: { obs?: Observation; step?: Step; evidence?: EtcdEvidence } = {};
+  const result = (verdict: WatchResult["verdict"], findings: Finding[]): WatchResult => ({
+    verdict,
+    cluster,
+    ...(last.obs?.restoreUrl ? { restoreUrl: last.obs.restoreUrl } : {}),
+    findings,
+    pods: last.step?.pods ?? [],
+    ...(last.obs?.controlPlane?.condition ? { controlPlaneCondition: last.obs.controlPlane.condition } : {}),
+    ...(last.obs?.hostedClusterCondition ? { hostedClusterCondition: last.obs.hostedClusterCondition } : {}),
+    ...(last.evidence && access ? { etcd: { ...last.evidence, reachedBy: access.access.how } } : {}),
+    seconds: (Date.now() - started) / 1000,
+  });
+  try {
+    for (;;) {
+      let missing: Finding[];
+      try {
+        const obs = await observe(o.cluster, o.namespace, o.name, o.signal);
+        const step = await evaluate(o, obs, logs);
+        last = { ...last, obs, step };
+        report(o, shown, step.status);
+        if (step.fatal.length > 0) return result("failed", step.fatal);
+        missing = step.missing;
+        if (missing.length === 0) {
+          access ??= await openAccess(o);
+          const replicas = obs.statefulSet?.replicas ?? 1;
+          const proof = await prove(o, access, replicas);
+          last = { ...last, evidence: proof.evidence };
+          report(o, shown, new Map([["etcd", proof.summary]]));
+          if (proof.fatal.length > 0) return result("failed", proof.fatal);
+          if (proof.missing.length === 0) return result("proven", []);
+          missing = proof.missing;
+        }
+      } catch (err) {
+        // The API server or etcd not answering for a moment is something to wait out, not a verdict.
+        if (!(err instanceof KubeTransientError) && !isNotReadyYet(err)) throw err;
+        missing = [{ source: "waiting", line: describe(err) }];
+        if (isNotReadyYet(err) && access) {
+          await access.access.close();
+          access = undefined;
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const after = formatDuration(o.timeoutMs);
+        return result(
+          "timed-out",
+          missing.map((m) => ({ source: m.source, line: `still missing after ${after}: ${m.line}` })),
+        );
+      }
+      await pause(Math.min(pollMs, left), o.signal);
+    }
+  } finally {
+    await access?.access.close();
+  }
+}
+
+async function evaluate(o: WatchOptions, obs: Observation, logs: Map<string, string>): Promise<Step> {
+  const fatal: Finding[] = [];
+  const missing: Finding[] = [];
+  const status = new Map<string, string>();
+  const pods: Array<{ pod: string; etcdInit: string }> = [];
+  const hcp = `HostedControlPlane ${obs.hcpNamespace}/${o.name}`;
+  status.set("url", obs.restoreUrl ? `restoring from ${obs.restoreUrl}` : "no restoreSnapshotURL: checking etcd only");
+  if (!obs.controlPlane) missing.push({ source: "waiting", line: `${hcp} does not exist yet` });
+  if (!obs.statefulSet)
+    missing.push({ source: "waiting", line: `StatefulSet ${obs.hcpNamespace}/etcd does not exist yet` });
+  for (const pod of obs.pods) {
+    const view = initContainerView(pod);
+    const log = hasExited(view) ? await readLog(o, obs.hcpNamespace, view, logs) : undefined;
+    const verdict = judgeInit(view, log);
+    const subject = `${view.pod} init container ${ETCD_INIT}`;
+    let state: string;
+    switch (verdict.outcome) {
+      case "absent":
+        state = "no etcd-init";
+        break;
+      case "restored":
+        state = "restored the snapshot";
+        break;
+      case "pending":
+        state = verdict.what;
+        missing.push({ source: "waiting", line: `${view.pod}: ${verdict.what}` });
+        break;
+      case "failed":
+        state = verdict.diagnosis.summary;
+        (verdict.diagnosis.fatal ? fatal : missing).push({ source: "etcd-init", line: `${subject}: ${state}` });
+        break;
+    }
+    pods.push({ pod: view.pod, etcdInit: state });
+    status.set(view.pod, `${view.pod}: ${state}${view.podReady ? " (ready)" : ""}`);
+  }
+  for (const [who, c] of [
+    [hcp, obs.controlPlane?.condition],
+    [`HostedCluster ${o.namespace}/${o.name}`, obs.hostedClusterCondition],
+  ] as const) {
+    if (c?.status === "False")
+      fatal.push({
+        source: "condition",
+        line: `${who} reports ${ETCD_SNAPSHOT_RESTORED}=False (${c.reason ?? "no reason"}): ${withoutUrlSecrets(c.message ?? "")}`,
+      });
+  }
+  const restored = obs.controlPlane?.condition;
+  status.set(
+    "condition",
+    `${ETCD_SNAPSHOT_RESTORED}: ${restored ? `${restored.status} (${restored.reason ?? ""})` : "not set"}`,
+  );
+  if (obs.restoreUrl && obs.controlPlane && restored?.status !== "True")
+    missing.push({ source: "waiting", line: `${hcp} has no ${ETCD_SNAPSHOT_RESTORED}=True condition yet` });
+  if (obs.statefulSet) {
+    const { ready, replicas } = obs.statefulSet;
+    status.set("ready", `etcd members ready: ${ready}/${replicas}`);
+    if (ready < replicas) missing.push({ source: "waiting", line: `etcd has ${ready}/${replicas} members ready` });
+  }
+  return { fatal, missing, status, pods };
+}
+
+/** The log of the instance `view` names, read once (a failed read is retried on the next look). */
+async function readLog(
+  o: WatchOptions,
+  namespace: string,
+  view: InitContainerView,
+  cache: Map<string, string>,
+): Promise<string | undefined> {
+  const cached = cache.get(view.logKey);
+  if (cached !== undefined) return cached;
+  try {
+    const text = withoutUrlSecrets(await o.cluster.readPodLog(namespace, view.pod, ETCD_INIT, 200, o.signal));
+    cache.set(view.logKey, text);
+    return text;
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    o.logger.debug({ pod: view.pod, error: describe(err) }, "etcd-init log not readable yet");
+    return undefined;
+  }
+}
+
+async function openAccess(o: WatchOptions): Promise<{ target: HostedClusterTarget; access: EtcdAccess }> {
+  const target = await discoverHostedCluster(o.cluster, o.namespace, o.name, { writers: [], signal: o.signal });
+  const access = await reachEtcd(o.cluster, target, {
+    endpoints: o.endpoints,
+    portForward: o.portForward,
+    logger: o.logger,
+  });
+  return { target, access };
+}
+
+async function prove(
+  o: WatchOptions,
+  a: { target: HostedClusterTarget; access: EtcdAccess },
+  replicas: number,
+): Promise<{ fatal: Finding[]; missing: Finding[]; evidence: EtcdEvidence; summary: string }> {
+  const survey = await surveyMembers(a.access.endpoints, a.access.connect, { signal: o.signal });
+  const podOf = new Map<string, string>();
+  if (a.access.how !== "endpoints")
+    for (const [i, e] of a.access.endpoints.entries()) podOf.set(e.url, a.target.etcdPods[i]?.name ?? e.url);
+  const evidence = evidenceFrom(survey, (url) => podOf.get(url) ?? url, replicas, o.backupRevision);
+  const findings = judgeEtcd(evidence);
+  const ids = new Set(evidence.members.map((m) => m.clusterId));
+  const revisions = [...new Set(evidence.members.map((m) => m.revision))].join("/");
+  return {
+    fatal: findings.filter((f) => f.fatal).map((f) => ({ source: "etcd", line: f.line })),
+    missing: findings.filter((f) => !f.fatal).map((f) => ({ source: "etcd", line: f.line })),
+    evidence,
+    summary: `etcd: ${evidence.members.length}/${a.access.endpoints.length} answered, ${ids.size} cluster ID(s), revision ${revisions || "-"}`,
+  };
+}
+
+/** Discovery refuses while etcd is not ready; during a watch that means "not yet". */
+function isNotReadyYet(err: unknown): boolean {
+  return !(err instanceof UsageError) && !(err instanceof CancelledError) && /is not ready \(/.test(describe(err));
+}
+
+function report(o: WatchOptions, shown: Map<string, string>, status: Map<string, string>): void {
+  for (const [k, line] of status) {
+    if (shown.get(k) === line) continue;
+    shown.set(k, line);
+    o.onProgress?.(line);
+    o.logger.info({ subject: k }, line);
+  }
+}
+
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch {
+    throw new CancelledError("restore watch was cancelled");
+  }
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
+}
