@@ -1,11 +1,6 @@
 export { SimClock } from "./clock.js";
 export { type ControllerOptions, HyperShiftControllers } from "./controllers.js";
-export {
-  type ConditionStatus,
-  ETCD_INIT_CONTAINER,
-  ETCD_SNAPSHOT_RESTORED,
-  EtcdRestoreScenario,
-} from "./etcd-restore.js";
+export { EtcdRestoreScenario } from "./etcd-restore.js";
 export { FaultInjector, type FaultMatch, type FaultRule } from "./faults.js";
 export { controlPlaneNamespace, WRITER_DEPLOYMENTS } from "./names.js";
 export { pauseState, reconciliationActive } from "./paused.js";

@@ -69,7 +69,7 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
   const logs = new Map<string, string>();
   const shown = new Map<string, string>();
   let access: { target: HostedClusterTarget; access: EtcdAccess } | undefined;
-  let last: { obs?: Observation; step?: Step; evidence?: EtcdEvidence } = {};
+  let last: { obs?: Observation; step?: Step; etcd?: WatchResult["etcd"] } = {};
   const result = (verdict: WatchResult["verdict"], findings: Finding[]): WatchResult => ({
     verdict,
     cluster,
@@ -78,7 +78,7 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
     pods: last.step?.pods ?? [],
     ...(last.obs?.controlPlane?.condition ? { controlPlaneCondition: last.obs.controlPlane.condition } : {}),
     ...(last.obs?.hostedClusterCondition ? { hostedClusterCondition: last.obs.hostedClusterCondition } : {}),
-    ...(last.evidence && access ? { etcd: { ...last.evidence, reachedBy: access.access.how } } : {}),
+    ...(last.etcd ? { etcd: last.etcd } : {}),
     seconds: (Date.now() - started) / 1000,
   });
   try {
@@ -95,11 +95,16 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
           access ??= await openAccess(o);
           const replicas = obs.statefulSet?.replicas ?? 1;
           const proof = await prove(o, access, replicas);
-          last = { ...last, evidence: proof.evidence };
+          last = { ...last, etcd: { ...proof.evidence, reachedBy: access.access.how } };
           report(o, shown, new Map([["etcd", proof.summary]]));
           if (proof.fatal.length > 0) return result("failed", proof.fatal);
           if (proof.missing.length === 0) return result("proven", []);
           missing = proof.missing;
+          // A member that did not answer may be a pod that moved: reach the members afresh next time.
+          if (proof.unreachable) {
+            await access.access.close();
+            access = undefined;
+          }
         }
       } catch (err) {
         // The API server or etcd not answering for a moment is something to wait out, not a verdict.
@@ -219,7 +224,7 @@ async function prove(
   o: WatchOptions,
   a: { target: HostedClusterTarget; access: EtcdAccess },
   replicas: number,
-): Promise<{ fatal: Finding[]; missing: Finding[]; evidence: EtcdEvidence; summary: string }> {
+): Promise<{ fatal: Finding[]; missing: Finding[]; unreachable: boolean; evidence: EtcdEvidence; summary: string }> {
   const survey = await surveyMembers(a.access.endpoints, a.access.connect, { signal: o.signal });
   const podOf = new Map<string, string>();
   if (a.access.how !== "endpoints")
@@ -231,6 +236,7 @@ async function prove(
   return {
     fatal: findings.filter((f) => f.fatal).map((f) => ({ source: "etcd", line: f.line })),
     missing: findings.filter((f) => !f.fatal).map((f) => ({ source: "etcd", line: f.line })),
+    unreachable: evidence.unreachable.length > 0,
     evidence,
     summary: `etcd: ${evidence.members.length}/${a.access.endpoints.length} answered, ${ids.size} cluster ID(s), revision ${revisions || "-"}`,
   };

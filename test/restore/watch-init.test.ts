@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { EtcdRestoreScenario } from "../../src/kubesim/etcd-restore.js";
 import { KubeSim } from "../../src/kubesim/simulator.js";
-import { runCli } from "../support/cli.js";
+import { runCli, spawnCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
 
 const SIGNATURE = "5f0e4c2b9d1a8e7f6c3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a2918f7e6d5c";
@@ -162,6 +162,22 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
       "  still missing after 1.5s: etcd has 1/3 members ready",
     ]);
     assert.match(r.stderr, /restore of clusters\/example not finished after 1500ms: 4 findings/);
+  });
+
+  it("SIGINT while waiting ends the watch at once (130), whatever the timeout", async () => {
+    restore.begin(URL);
+    const cli = spawnCli(["restore", "watch", "example", ...kube, "--timeout", "1h", "--poll-interval", "30s"]);
+    try {
+      await cli.waitForLine(/restoring from /);
+      cli.child.kill("SIGINT");
+      const exit = await cli.exited;
+      assert.equal(exit.code, 130, cli.stderr());
+      assert.match(cli.stderr(), /received SIGINT: stopping and cleaning up/);
+      // The interrupt waits 10 s for work that ignores the signal, then says so: the wait must have ended by itself.
+      assert.doesNotMatch(cli.stderr(), /has not stopped yet/);
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill("SIGKILL");
+    }
   });
 
   it("bad flags and a missing cluster are one line and exit 2", async () => {
