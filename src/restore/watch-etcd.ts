@@ -90,11 +90,14 @@ export function judgeEtcd(e: EtcdEvidence): EtcdFinding[] {
   }
   const listed = new Set(e.members.flatMap((m) => m.memberList));
   const answered = new Set(e.members.map((m) => m.name));
-  const silent = [...listed].filter((n) => !answered.has(n));
+  const silent = [...listed]
+    .filter((n) => !answered.has(n))
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   if (clusters.size === 1 && silent.length > 0 && e.unreachable.length === 0) {
     findings.push({
       check: "reachable",
-      fatal: false,
+      // Nothing asks them on a later look either: --endpoints left them out, or no pod serves them.
+      fatal: true,
       line: `member${silent.length > 1 ? "s" : ""} ${silent.join(", ")} of the member list ${silent.length > 1 ? "were" : "was"} not asked: pass every member's endpoint`,
     });
   }

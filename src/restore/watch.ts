@@ -6,7 +6,7 @@ import { type EtcdAccess, reachEtcd } from "../hostedcluster/etcd-access.js";
 import { KubeTransientError, type ManagementCluster } from "../hostedcluster/kube.js";
 import type { Logger } from "../logging.js";
 import { withoutUrlSecrets } from "../redact.js";
-import { type EtcdEvidence, evidenceFrom, judgeEtcd } from "./watch-etcd.js";
+import { type EtcdEvidence, type EtcdFinding, evidenceFrom, judgeEtcd } from "./watch-etcd.js";
 import { type Condition, ETCD_SNAPSHOT_RESTORED, type Observation, observe } from "./watch-observe.js";
 import { ETCD_INIT, hasExited, type InitContainerView, initContainerView, judgeInit } from "./watch-pods.js";
 
@@ -31,7 +31,8 @@ export interface WatchOptions {
 
 /** One reason the restore is not proven, as one line (secrets redacted). */
 export interface Finding {
-  readonly source: "etcd-init" | "condition" | "etcd" | "waiting";
+  /** etcd: etcd answered, and wrongly; etcd-access: a member could not be asked. */
+  readonly source: "etcd-init" | "condition" | "etcd" | "etcd-access" | "waiting";
   readonly line: string;
 }
 
@@ -234,12 +235,16 @@ async function prove(
   const ids = new Set(evidence.members.map((m) => m.clusterId));
   const revisions = [...new Set(evidence.members.map((m) => m.revision))].join("/");
   return {
-    fatal: findings.filter((f) => f.fatal).map((f) => ({ source: "etcd", line: f.line })),
-    missing: findings.filter((f) => !f.fatal).map((f) => ({ source: "etcd", line: f.line })),
+    fatal: findings.filter((f) => f.fatal).map(asFinding),
+    missing: findings.filter((f) => !f.fatal).map(asFinding),
     unreachable: evidence.unreachable.length > 0,
     evidence,
     summary: `etcd: ${evidence.members.length}/${a.access.endpoints.length} answered, ${ids.size} cluster ID(s), revision ${revisions || "-"}`,
   };
+}
+
+function asFinding(f: EtcdFinding): Finding {
+  return { source: f.check === "reachable" ? "etcd-access" : "etcd", line: f.line };
 }
 
 /** Discovery refuses while etcd is not ready; during a watch that means "not yet". */

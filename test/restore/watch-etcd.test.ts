@@ -178,6 +178,13 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
       );
       assert.equal(out.etcd.members.filter((m) => m.isLeader).length, 1);
       for (const m of out.etcd.members) assert.deepEqual([...m.memberList].sort(), ["etcd-0", "etcd-1", "etcd-2"]);
+
+      // One endpoint of three proves nothing about the other two: said at once, exit 1 (not a verdict on etcd).
+      const one = await watch("--backup", ref, "--endpoints", cluster.endpoint(0));
+      assert.equal(one.code, 1, one.stderr);
+      assert.deepEqual(one.stdout.trim().split("\n").slice(1), [
+        "  members etcd-1, etcd-2 of the member list were not asked: pass every member's endpoint",
+      ]);
     } finally {
       await r.stop();
     }

@@ -128,7 +128,7 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
     ]);
   });
 
-  it("EtcdSnapshotRestored=False on the HostedControlPlane is a finding of its own", async () => {
+  it("EtcdSnapshotRestored=False on the HostedControlPlane and the HostedCluster: a finding each, redacted", async () => {
     restore.begin(URL);
     restore.crashLooping(
       "etcd-1",
@@ -136,11 +136,14 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
       7,
     );
     restore.setCondition("HostedControlPlane", "False", "EtcdRestoreFailed", "etcd-init of etcd-1 exited 7");
+    restore.setCondition("HostedCluster", "False", "EtcdRestoreFailed", `restore from ${URL} failed`);
     const r = await watch();
     assert.equal(r.code, 1);
     assert.deepEqual(r.stdout.trim().split("\n").slice(1), [
       "  HostedControlPlane clusters-example/example reports EtcdSnapshotRestored=False (EtcdRestoreFailed): etcd-init of etcd-1 exited 7",
+      `  HostedCluster clusters/example reports EtcdSnapshotRestored=False (EtcdRestoreFailed): restore from ${URL.replace(`X-Amz-Security-Token=${encodeURIComponent(TOKEN)}`, "X-Amz-Security-Token=***").replace(SIGNATURE, "***")} failed`,
     ]);
+    assertRedacted(r);
   });
 
   it("a timeout says what was still missing: the condition, the running etcd-init, a member not ready, a curl error", async () => {
