@@ -66,6 +66,20 @@ describe("kubesim pods/log: what kubectl logs and client-node read from an etcd-
     assert.equal(tail.stdout, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>\n");
   });
 
+  it("kubectl get pods shows the restore as kubectl does: Init:CrashLoopBackOff with its restarts, Init:0/1", async () => {
+    const r = await kubectl("get", "pods", "-n", NS, "-l", "app=etcd");
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/\s+/).slice(0, 4));
+    assert.deepEqual(rows, [
+      ["etcd-0", "0/1", "Init:CrashLoopBackOff", "1"],
+      ["etcd-1", "0/1", "Init:0/1", "0"],
+    ]);
+  });
+
   it("kubectl logs names the server's 400 for an unknown container and for one still waiting to start", async () => {
     const unknown = await kubectl("logs", "-n", NS, "etcd-0", "-c", "bogus");
     assert.notEqual(unknown.code, 0);
