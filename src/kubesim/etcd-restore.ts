@@ -127,6 +127,40 @@ export class EtcdRestoreScenario {
     this.reconcile();
   }
 
+  /**
+   * `etcd-init` restored, but the etcd container then exits `exitCode` after printing `log`, and
+   * kubelet backs off (CrashLoopBackOff): a member whose data does not fit the cluster.
+   */
+  etcdCrashLooping(pod: string, log: string, restarts: number, exitCode = 1): void {
+    const p = this.pod(pod);
+    const t = this.now();
+    const terminated = { exitCode: 0, reason: "Completed", startedAt: t, finishedAt: t, containerID: containerId() };
+    const status = this.podStatus(p, { terminated }, {}, this.restarts(p), false);
+    status.phase = "Running";
+    for (const c of Array.isArray(status.conditions) ? status.conditions.filter(isObject) : []) {
+      if (c.type === "Initialized" || c.type === "PodScheduled") {
+        c.status = "True";
+        delete c.reason;
+      }
+    }
+    const etcd = (Array.isArray(status.containerStatuses) ? status.containerStatuses.filter(isObject) : []).find(
+      (c) => c.name === "etcd",
+    );
+    if (etcd) {
+      etcd.restartCount = restarts;
+      etcd.state = {
+        waiting: { reason: "CrashLoopBackOff", message: `back-off 5m0s restarting failed container=etcd pod=${pod}` },
+      };
+      etcd.lastState = {
+        terminated: { exitCode, reason: "Error", startedAt: t, finishedAt: t, containerID: containerId() },
+      };
+    }
+    p.status = status;
+    this.api.store.update(POD, p);
+    this.api.logs.set(this.hcpNamespace, pod, "etcd", log);
+    this.reconcile();
+  }
+
   /** Sets a condition as a controller would (the HostedCluster's copy exists only if something puts it there). */
   setCondition(
     on: "HostedControlPlane" | "HostedCluster",
@@ -228,7 +262,7 @@ export class EtcdRestoreScenario {
   /** The StatefulSet's ready count, and the control-plane operator's EtcdSnapshotRestored=True. */
   private reconcile(): void {
     const pods = this.pods();
-    const ready = pods.filter((p) => getObject(p, ["status"])?.phase === "Running").length;
+    const ready = pods.filter(isReady).length;
     const sts = this.api.store.mustGet(STS, this.hcpNamespace, "etcd");
     const status = ensureObject(sts, ["status"]);
     status.readyReplicas = ready;
@@ -260,6 +294,11 @@ function initContainer(url: string): JsonObject {
     env: [{ name: "RESTORE_URL_ETCD", value: url }],
     volumeMounts: [{ name: "data", mountPath: "/var/lib" }],
   };
+}
+
+function isReady(p: JsonObject): boolean {
+  const conds = getObject(p, ["status"])?.conditions;
+  return Array.isArray(conds) && conds.some((c) => isObject(c) && c.type === "Ready" && c.status === "True");
 }
 
 function initStatus(p: JsonObject): JsonObject | undefined {

@@ -1,7 +1,9 @@
 import type { V1Pod } from "@kubernetes/client-node";
+import { diagnoseEtcdLog } from "./watch-etcd-log.js";
 import { diagnoseInitLog, type InitLogDiagnosis } from "./watch-init-log.js";
 
 export const ETCD_INIT = "etcd-init";
+export const ETCD_CONTAINER = "etcd";
 
 /** Where one etcd pod's `etcd-init` stands, from the pod's `initContainerStatuses`. */
 export interface InitContainerView {
@@ -62,5 +64,34 @@ export function judgeInit(v: InitContainerView, log: string | undefined): InitVe
   return {
     outcome: "failed",
     diagnosis: { ...diagnosis, fatal: final, summary: `${diagnosis.summary}${crashLoop}` },
+  };
+}
+
+/** The etcd container when it keeps exiting (after etcd-init, if any, did its work). */
+export interface EtcdContainerTrouble {
+  readonly pod: string;
+  readonly restartCount: number;
+  readonly lastExitCode: number | undefined;
+  readonly logKey: string;
+}
+
+export function etcdContainerTrouble(pod: V1Pod): EtcdContainerTrouble | undefined {
+  const s = (pod.status?.containerStatuses ?? []).find((c) => c.name === ETCD_CONTAINER);
+  const exited = s?.state?.terminated?.exitCode ?? s?.lastState?.terminated?.exitCode;
+  if (!s || s.state?.running || exited === undefined || exited === 0) return undefined;
+  return {
+    pod: pod.metadata?.name ?? "?",
+    restartCount: s.restartCount,
+    lastExitCode: exited,
+    logKey: `${pod.metadata?.uid}/etcd/${s.restartCount}`,
+  };
+}
+
+/** One line for a crash-looping etcd container; final once kubelet has restarted it a few times. */
+export function judgeEtcdContainer(t: EtcdContainerTrouble, log: string | undefined): { line: string; fatal: boolean } {
+  const why = log === undefined ? "log not readable" : diagnoseEtcdLog(log);
+  return {
+    line: `${t.pod} container ${ETCD_CONTAINER}: CrashLoopBackOff (${t.restartCount} restarts, exit ${t.lastExitCode}): ${why}`,
+    fatal: t.restartCount >= ATTEMPTS_BEFORE_GIVING_UP,
   };
 }

@@ -8,7 +8,15 @@ import type { Logger } from "../logging.js";
 import { withoutUrlSecrets } from "../redact.js";
 import { type EtcdEvidence, type EtcdFinding, evidenceFrom, judgeEtcd } from "./watch-etcd.js";
 import { type Condition, ETCD_SNAPSHOT_RESTORED, type Observation, observe } from "./watch-observe.js";
-import { ETCD_INIT, hasExited, type InitContainerView, initContainerView, judgeInit } from "./watch-pods.js";
+import {
+  ETCD_CONTAINER,
+  ETCD_INIT,
+  etcdContainerTrouble,
+  hasExited,
+  initContainerView,
+  judgeEtcdContainer,
+  judgeInit,
+} from "./watch-pods.js";
 
 export interface WatchOptions {
   readonly cluster: ManagementCluster;
@@ -31,8 +39,8 @@ export interface WatchOptions {
 
 /** One reason the restore is not proven, as one line (secrets redacted). */
 export interface Finding {
-  /** etcd: etcd answered, and wrongly; etcd-access: a member could not be asked. */
-  readonly source: "etcd-init" | "condition" | "etcd" | "etcd-access" | "waiting";
+  /** etcd: etcd answered, and wrongly; etcd-access: a member could not be asked; etcd-pod: an etcd container keeps exiting. */
+  readonly source: "etcd-init" | "etcd-pod" | "condition" | "etcd" | "etcd-access" | "waiting";
   readonly line: string;
 }
 
@@ -143,7 +151,9 @@ async function evaluate(o: WatchOptions, obs: Observation, logs: Map<string, str
     missing.push({ source: "waiting", line: `StatefulSet ${obs.hcpNamespace}/etcd does not exist yet` });
   for (const pod of obs.pods) {
     const view = initContainerView(pod);
-    const log = hasExited(view) ? await readLog(o, obs.hcpNamespace, view, logs) : undefined;
+    const log = hasExited(view)
+      ? await readLog(o, obs.hcpNamespace, view.pod, ETCD_INIT, view.logKey, logs)
+      : undefined;
     const verdict = judgeInit(view, log);
     const subject = `${view.pod} init container ${ETCD_INIT}`;
     let state: string;
@@ -162,6 +172,13 @@ async function evaluate(o: WatchOptions, obs: Observation, logs: Map<string, str
         state = verdict.diagnosis.summary;
         (verdict.diagnosis.fatal ? fatal : missing).push({ source: "etcd-init", line: `${subject}: ${state}` });
         break;
+    }
+    const trouble = etcdContainerTrouble(pod);
+    if (trouble) {
+      const etcdLog = await readLog(o, obs.hcpNamespace, trouble.pod, ETCD_CONTAINER, trouble.logKey, logs);
+      const j = judgeEtcdContainer(trouble, etcdLog);
+      (j.fatal ? fatal : missing).push({ source: "etcd-pod", line: j.line });
+      status.set(`${view.pod}/etcd`, j.line);
     }
     pods.push({ pod: view.pod, etcdInit: state });
     status.set(view.pod, `${view.pod}: ${state}${view.podReady ? " (ready)" : ""}`);
@@ -191,22 +208,24 @@ async function evaluate(o: WatchOptions, obs: Observation, logs: Map<string, str
   return { fatal, missing, status, pods };
 }
 
-/** The log of the instance `view` names, read once (a failed read is retried on the next look). */
+/** The log of one container instance (`key`), read once; a failed read is retried on the next look. */
 async function readLog(
   o: WatchOptions,
   namespace: string,
-  view: InitContainerView,
+  pod: string,
+  container: string,
+  key: string,
   cache: Map<string, string>,
 ): Promise<string | undefined> {
-  const cached = cache.get(view.logKey);
+  const cached = cache.get(key);
   if (cached !== undefined) return cached;
   try {
-    const text = withoutUrlSecrets(await o.cluster.readPodLog(namespace, view.pod, ETCD_INIT, 200, o.signal));
-    cache.set(view.logKey, text);
+    const text = withoutUrlSecrets(await o.cluster.readPodLog(namespace, pod, container, 200, o.signal));
+    cache.set(key, text);
     return text;
   } catch (err) {
     if (err instanceof CancelledError) throw err;
-    o.logger.debug({ pod: view.pod, error: describe(err) }, "etcd-init log not readable yet");
+    o.logger.debug({ pod, container, error: describe(err) }, "container log not readable yet");
     return undefined;
   }
 }

@@ -167,6 +167,26 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
     assert.match(r.stderr, /restore of clusters\/example not finished after 1500ms: 4 findings/);
   });
 
+  it("etcd-init restored, but etcd-2's etcd keeps exiting: its last fatal log entry, final after 3 restarts", async () => {
+    restore.begin(URL);
+    restore.succeeded("etcd-0", RESTORED_LOG);
+    restore.succeeded("etcd-1", RESTORED_LOG);
+    restore.etcdCrashLooping(
+      "etcd-2",
+      [
+        '{"level":"info","ts":"2026-11-30T10:00:00.000Z","caller":"etcdmain/etcd.go:116","msg":"server has been already initialized","data-dir":"/var/lib/data"}',
+        '{"level":"fatal","ts":"2026-11-30T10:00:01.000Z","caller":"etcdmain/etcd.go:271","msg":"discovery failed","error":"the member has been permanently removed from the cluster"}',
+        "",
+      ].join("\n"),
+      3,
+    );
+    const r = await watch();
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n").slice(1), [
+      "  etcd-2 container etcd: CrashLoopBackOff (3 restarts, exit 1): discovery failed: the member has been permanently removed from the cluster — this member's data does not fit the cluster (a member removed and re-added with a new ID after the restore, OCPBUGS-99310): restore again",
+    ]);
+  });
+
   it("SIGINT while waiting ends the watch at once (130), whatever the timeout", async () => {
     restore.begin(URL);
     const cli = spawnCli(["restore", "watch", "example", ...kube, "--timeout", "1h", "--poll-interval", "30s"]);

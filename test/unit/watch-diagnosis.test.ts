@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
 import { withoutUrlSecrets } from "../../src/redact.js";
 import { type EtcdEvidence, judgeEtcd, type ProvenMember } from "../../src/restore/watch-etcd.js";
+import { diagnoseEtcdLog } from "../../src/restore/watch-etcd-log.js";
 import { diagnoseInitLog } from "../../src/restore/watch-init-log.js";
 import { initContainerView, judgeInit } from "../../src/restore/watch-pods.js";
 
@@ -85,6 +86,19 @@ describe("diagnoseInitLog", () => {
       fatal: false,
       summary: "exited 1: mv: cannot move '/var/lib/restore': No space left on device",
     });
+  });
+});
+
+describe("diagnoseEtcdLog", () => {
+  it("the last fatal entry of etcd's JSON log, else the last line", () => {
+    const log = [
+      '{"level":"info","msg":"starting"}',
+      '{"level":"fatal","msg":"failed to open backend","error":"database file is corrupt"}',
+      '{"level":"info","msg":"after"}',
+    ].join("\n");
+    assert.equal(diagnoseEtcdLog(log), "failed to open backend: database file is corrupt");
+    assert.equal(diagnoseEtcdLog("panic: runtime error\n\n"), "panic: runtime error");
+    assert.equal(diagnoseEtcdLog(""), "no output");
   });
 });
 
