@@ -70,15 +70,21 @@ interface Step {
  * etcd itself. Ends at the first finding that waiting cannot change (an S3 refusal, a skipped
  * restore, a split brain), when everything holds, or at the timeout with what was still missing.
  */
-export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
+export async function watchRestore(options: WatchOptions): Promise<WatchResult> {
   const started = Date.now();
-  const deadline = started + o.timeoutMs;
+  const deadline = started + options.timeoutMs;
+  // The deadline also cancels a look in progress (an etcd member that takes its time to answer).
+  const expiry = AbortSignal.timeout(options.timeoutMs);
+  const o: WatchOptions = {
+    ...options,
+    signal: options.signal ? AbortSignal.any([options.signal, expiry]) : expiry,
+  };
   const pollMs = o.pollMs ?? 2000;
   const cluster = `${o.namespace}/${o.name}`;
   const logs = new Map<string, string>();
   const shown = new Map<string, string>();
   let access: { target: HostedClusterTarget; access: EtcdAccess } | undefined;
-  let last: { obs?: Observation; step?: Step; etcd?: WatchResult["etcd"] } = {};
+  let last: { obs?: Observation; step?: Step; etcd?: WatchResult["etcd"]; proofMissing?: Finding[] } = {};
   const result = (verdict: WatchResult["verdict"], findings: Finding[]): WatchResult => ({
     verdict,
     cluster,
@@ -90,9 +96,16 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
     ...(last.etcd ? { etcd: last.etcd } : {}),
     seconds: (Date.now() - started) / 1000,
   });
+  const timedOut = (missing: Finding[]): WatchResult => {
+    const after = formatDuration(o.timeoutMs);
+    return result(
+      "timed-out",
+      missing.map((m) => ({ source: m.source, line: `still missing after ${after}: ${m.line}` })),
+    );
+  };
+  let missing: Finding[] = [{ source: "waiting", line: "no answer from the API server yet" }];
   try {
     for (;;) {
-      let missing: Finding[];
       try {
         const obs = await observe(o.cluster, o.namespace, o.name, o.signal);
         const step = await evaluate(o, obs, logs);
@@ -101,6 +114,8 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
         if (step.fatal.length > 0) return result("failed", step.fatal);
         missing = step.missing;
         if (missing.length === 0) {
+          // What the last proof found stays the answer if the deadline cuts this one short.
+          missing = last.proofMissing ?? [{ source: "etcd-access", line: "etcd has not answered yet" }];
           access ??= await openAccess(o);
           const replicas = obs.statefulSet?.replicas ?? 1;
           const proof = await prove(o, access, replicas);
@@ -109,6 +124,7 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
           if (proof.fatal.length > 0) return result("failed", proof.fatal);
           if (proof.missing.length === 0) return result("proven", []);
           missing = proof.missing;
+          last = { ...last, proofMissing: missing };
           // A member that did not answer may be a pod that moved: reach the members afresh next time.
           if (proof.unreachable) {
             await access.access.close();
@@ -116,6 +132,7 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
           }
         }
       } catch (err) {
+        if (expiry.aborted && !options.signal?.aborted) return timedOut(missing);
         // The API server or etcd not answering for a moment is something to wait out, not a verdict.
         if (!(err instanceof KubeTransientError) && !isNotReadyYet(err)) throw err;
         missing = [{ source: "waiting", line: describe(err) }];
@@ -125,14 +142,13 @@ export async function watchRestore(o: WatchOptions): Promise<WatchResult> {
         }
       }
       const left = deadline - Date.now();
-      if (left <= 0) {
-        const after = formatDuration(o.timeoutMs);
-        return result(
-          "timed-out",
-          missing.map((m) => ({ source: m.source, line: `still missing after ${after}: ${m.line}` })),
-        );
+      if (left <= 0) return timedOut(missing);
+      try {
+        await pause(Math.min(pollMs, left), o.signal);
+      } catch (err) {
+        if (expiry.aborted && !options.signal?.aborted) return timedOut(missing);
+        throw err;
       }
-      await pause(Math.min(pollMs, left), o.signal);
     }
   } finally {
     await access?.access.close();
