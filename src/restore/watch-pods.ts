@@ -37,9 +37,9 @@ export function initContainerView(pod: V1Pod): InitContainerView {
   return { ...base, state: "waiting", reason: s.state?.waiting?.reason ?? "PodInitializing", lastExitCode, logKey };
 }
 
-/** True when the container has exited at least once, so a log can tell how it went. */
+/** True when the newest instance has exited, so its log tells how it went (a running retry's log does not yet). */
 export function hasExited(v: InitContainerView): boolean {
-  return v.state === "terminated" || v.lastExitCode !== undefined;
+  return v.state === "terminated" || (v.state === "waiting" && v.lastExitCode !== undefined);
 }
 
 /** What one pod's etcd-init means for the restore. */

@@ -8,7 +8,7 @@ import { withoutUrlSecrets } from "../../src/redact.js";
 import { type EtcdEvidence, judgeEtcd, type ProvenMember } from "../../src/restore/watch-etcd.js";
 import { diagnoseEtcdLog } from "../../src/restore/watch-etcd-log.js";
 import { diagnoseInitLog } from "../../src/restore/watch-init-log.js";
-import { initContainerView, judgeInit } from "../../src/restore/watch-pods.js";
+import { hasExited, initContainerView, judgeInit } from "../../src/restore/watch-pods.js";
 
 const CURL_PROGRESS = `  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current
                                  Dload  Upload   Total   Spent    Left  Speed
@@ -158,6 +158,12 @@ describe("judgeInit", () => {
     assert.match(once.diagnosis.summary, /\(CrashLoopBackOff, 1 restarts\)$/);
     const thrice = judgeInit(looping(3), "curl: (7) Failed to connect to s3 port 443\n");
     assert.ok(thrice.outcome === "failed" && thrice.diagnosis.fatal);
+    // The retry is running: its log is the new attempt's, not a verdict on it.
+    const retrying = initContainerView(
+      pod({ restartCount: 2, state: { running: {} }, lastState: { terminated: { exitCode: 6 } } }),
+    );
+    assert.equal(hasExited(retrying), false);
+    assert.equal(judgeInit(retrying, undefined).outcome, "pending");
   });
 });
 
