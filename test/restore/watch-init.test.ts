@@ -213,5 +213,9 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
     const missing = await runCli(["restore", "watch", "nope", ...kube]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /hosted cluster clusters\/nope not found/);
+    const noBackup = await watch("--backup", join(work, "no-such-backup"));
+    assert.equal(noBackup.code, 1);
+    assert.equal(noBackup.stderr.trim().split("\n").length, 1, noBackup.stderr);
+    assert.match(noBackup.stderr, /no-such-backup/);
   });
 });
