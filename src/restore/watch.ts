@@ -65,6 +65,36 @@ interface Step {
   readonly pods: Array<{ pod: string; etcdInit: string }>;
 }
 
+/** What the watch saw last: the answer's details when it ends. */
+interface Seen {
+  readonly obs?: Observation;
+  readonly step?: Step;
+  readonly etcd?: WatchResult["etcd"];
+  /** What the last proof over etcd found still wrong. */
+  readonly proofMissing?: Finding[];
+}
+
+function resultOf(
+  verdict: WatchResult["verdict"],
+  findings: Finding[],
+  last: Seen,
+  cluster: string,
+  started: number,
+): WatchResult {
+  const obs = last.obs;
+  return {
+    verdict,
+    cluster,
+    ...(obs?.restoreUrl ? { restoreUrl: obs.restoreUrl } : {}),
+    findings,
+    pods: last.step?.pods ?? [],
+    ...(obs?.controlPlane?.condition ? { controlPlaneCondition: obs.controlPlane.condition } : {}),
+    ...(obs?.hostedClusterCondition ? { hostedClusterCondition: obs.hostedClusterCondition } : {}),
+    ...(last.etcd ? { etcd: last.etcd } : {}),
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
 /**
  * Follows a hosted cluster's restore from `restoreSnapshotURL` to the end, then proves it over
  * etcd itself. Ends at the first finding that waiting cannot change (an S3 refusal, a skipped
@@ -84,25 +114,14 @@ export async function watchRestore(options: WatchOptions): Promise<WatchResult> 
   const logs = new Map<string, string>();
   const shown = new Map<string, string>();
   let access: { target: HostedClusterTarget; access: EtcdAccess } | undefined;
-  let last: { obs?: Observation; step?: Step; etcd?: WatchResult["etcd"]; proofMissing?: Finding[] } = {};
-  const result = (verdict: WatchResult["verdict"], findings: Finding[]): WatchResult => ({
-    verdict,
-    cluster,
-    ...(last.obs?.restoreUrl ? { restoreUrl: last.obs.restoreUrl } : {}),
-    findings,
-    pods: last.step?.pods ?? [],
-    ...(last.obs?.controlPlane?.condition ? { controlPlaneCondition: last.obs.controlPlane.condition } : {}),
-    ...(last.obs?.hostedClusterCondition ? { hostedClusterCondition: last.obs.hostedClusterCondition } : {}),
-    ...(last.etcd ? { etcd: last.etcd } : {}),
-    seconds: (Date.now() - started) / 1000,
-  });
-  const timedOut = (missing: Finding[]): WatchResult => {
-    const after = formatDuration(o.timeoutMs);
-    return result(
+  let last: Seen = {};
+  const result = (verdict: WatchResult["verdict"], findings: Finding[]) =>
+    resultOf(verdict, findings, last, cluster, started);
+  const timedOut = (missing: Finding[]) =>
+    result(
       "timed-out",
-      missing.map((m) => ({ source: m.source, line: `still missing after ${after}: ${m.line}` })),
+      missing.map((m) => ({ source: m.source, line: `still missing after ${formatDuration(o.timeoutMs)}: ${m.line}` })),
     );
-  };
   let missing: Finding[] = [{ source: "waiting", line: "no answer from the API server yet" }];
   try {
     for (;;) {
