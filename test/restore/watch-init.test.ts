@@ -187,6 +187,28 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
     ]);
   });
 
+  it("follows a restore as it happens: waits while etcd-init runs, then proves etcd (exit 0)", async () => {
+    restore.begin(URL);
+    for (const pod of ["etcd-0", "etcd-1", "etcd-2"]) restore.running(pod, CURL);
+    const cli = spawnCli(["restore", "watch", "example", ...kube, "--timeout", "60s", "--poll-interval", "100ms"]);
+    try {
+      await cli.waitForLine(/etcd-2: etcd-init is still running/);
+      restore.succeeded("etcd-0", RESTORED_LOG);
+      await cli.waitForLine(/etcd-0: restored the snapshot \(ready\)/);
+      restore.succeeded("etcd-1", RESTORED_LOG);
+      restore.succeeded("etcd-2", RESTORED_LOG);
+      const exit = await cli.exited;
+      assert.equal(exit.code, 0, cli.stderr() + cli.stdout());
+      assert.match(cli.stderr(), /EtcdSnapshotRestored: not set\n[\s\S]*EtcdSnapshotRestored: True \(AsExpected\)/);
+      assert.match(cli.stderr(), /etcd members ready: 0\/3\n[\s\S]*etcd members ready: 3\/3/);
+      const out = cli.stdout().split("\n");
+      assert.match(out[0] ?? "", /^restore of clusters\/example proven in /);
+      assert.equal(out[3], "  members     3 of 3 answered (reached by port-forward)");
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill("SIGKILL");
+    }
+  });
+
   it("SIGINT while waiting ends the watch at once (130), whatever the timeout", async () => {
     restore.begin(URL);
     const cli = spawnCli(["restore", "watch", "example", ...kube, "--timeout", "1h", "--poll-interval", "30s"]);
