@@ -80,11 +80,24 @@ export function judgeEtcd(e: EtcdEvidence): EtcdFinding[] {
     });
   }
   const wrongLists = e.members.filter((m) => m.memberList.length !== e.expectedMembers);
+  // HyperShift's etcd-init restored every member with etcdctl's defaults (name "default", one
+  // peer URL, one token), so each pod bootstraps the same one-member cluster: one cluster ID, one
+  // member ID, and every pod its own leader. Only the member lists and the leaders tell.
+  const selfLeaders = e.members.filter((m) => m.isLeader);
+  const aloneAlike = clusters.size === 1 && selfLeaders.length > 1 && wrongLists.length > 0;
+  if (aloneAlike) {
+    const ids = [...new Set(e.members.map((m) => m.memberId))];
+    findings.push({
+      check: "cluster-id",
+      fatal: true,
+      line: `split brain: ${selfLeaders.length} members (${selfLeaders.map((m) => m.at).join(", ")}) each lead a cluster of their own under the same cluster ID ${e.members[0]?.clusterId}${ids.length === 1 ? ` as the same member ${ids[0]}` : ""} — each restored the snapshot alone with etcdctl's defaults (OCPBUGS-99534); restore again with one --initial-cluster for all members`,
+    });
+  }
   if (wrongLists.length > 0) {
     const lists = wrongLists.map((m) => `${m.at} lists ${m.memberList.length} (${m.memberList.join(", ")})`).join("; ");
     findings.push({
       check: "members",
-      fatal: clusters.size > 1,
+      fatal: clusters.size > 1 || aloneAlike,
       line: `member list does not have the StatefulSet's ${e.expectedMembers} members: ${lists}`,
     });
   }
@@ -93,7 +106,7 @@ export function judgeEtcd(e: EtcdEvidence): EtcdFinding[] {
   const silent = [...listed]
     .filter((n) => !answered.has(n))
     .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
-  if (clusters.size === 1 && silent.length > 0 && e.unreachable.length === 0) {
+  if (clusters.size === 1 && !aloneAlike && silent.length > 0 && e.unreachable.length === 0) {
     findings.push({
       check: "reachable",
       // Nothing asks them on a later look either: --endpoints left them out, or no pod serves them.
@@ -101,7 +114,7 @@ export function judgeEtcd(e: EtcdEvidence): EtcdFinding[] {
       line: `member${silent.length > 1 ? "s" : ""} ${silent.join(", ")} of the member list ${silent.length > 1 ? "were" : "was"} not asked: pass every member's endpoint`,
     });
   }
-  if (clusters.size === 1) {
+  if (clusters.size === 1 && !aloneAlike) {
     const leaders = new Set(e.members.map((m) => m.leaderId));
     if (leaders.has("0")) findings.push({ check: "leader", fatal: false, line: "no leader: etcd has not elected one" });
     else if (leaders.size > 1 || e.members.filter((m) => m.isLeader).length > 1)

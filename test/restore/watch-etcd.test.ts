@@ -76,34 +76,39 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
     await lab?.stop();
   });
 
-  /** `etcdctl snapshot restore` of `snapshot` for etcd-0..2, together (one cluster) or each alone (split brain). */
-  async function restoreMembers(snapshot: string, together: boolean): Promise<Restored> {
+  /**
+   * `etcdctl snapshot restore` of `snapshot` for etcd-0..2: together (one cluster), each alone
+   * (three clusters), or with etcdctl's defaults as HyperShift's etcd-init runs it (three clusters
+   * that all carry the same IDs: member "default" at http://localhost:2380).
+   */
+  async function restoreMembers(snapshot: string, how: "together" | "alone" | "defaults"): Promise<Restored> {
     const dir = join(lab.work, `restore-${++runs}`);
     await mkdir(dir);
-    const plan = (await LocalEtcdCluster.plan(3)).map((p, i) => ({ ...p, name: `etcd-${i}` }));
+    const plan = (await LocalEtcdCluster.plan(3)).map((p, i) => ({
+      ...p,
+      name: how === "defaults" ? "default" : `etcd-${i}`,
+    }));
     const all = plan.map((p) => `${p.name}=${p.peerURL}`).join(",");
-    for (const p of plan) {
-      await run(
-        "etcdctl",
-        [
-          "snapshot",
-          "restore",
-          snapshot,
-          "--name",
-          p.name,
-          "--initial-cluster",
-          together ? all : `${p.name}=${p.peerURL}`,
-          "--initial-advertise-peer-urls",
-          p.peerURL,
-          "--data-dir",
-          join(dir, p.name),
-        ],
-        { env: { ...process.env, ETCDCTL_API: "3" } },
-      );
+    for (const [i, p] of plan.entries()) {
+      const membership =
+        how === "defaults"
+          ? []
+          : [
+              "--name",
+              p.name,
+              "--initial-cluster",
+              how === "together" ? all : `${p.name}=${p.peerURL}`,
+              "--initial-advertise-peer-urls",
+              p.peerURL,
+            ];
+      await run("etcdctl", ["snapshot", "restore", snapshot, ...membership, "--data-dir", join(dir, `etcd-${i}`)], {
+        env: { ...process.env, ETCDCTL_API: "3" },
+      });
     }
-    const existing = plan.map((p) => ({
+    // A single member never talks to peers: one restored with the defaults serves on any peer port.
+    const existing = plan.map((p, i) => ({
       name: p.name,
-      dataDir: join(dir, p.name),
+      dataDir: join(dir, `etcd-${i}`),
       peerPort: p.peerPort,
       clientPort: p.clientPort,
     }));
@@ -114,7 +119,7 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
     };
     try {
       // The hosted cluster's Secrets carry the lab's CA and client certificate: the restored members serve with them.
-      if (together) clusters.push(await EtcdCluster.start({ existing, pki: lab.etcd.pki }));
+      if (how === "together") clusters.push(await EtcdCluster.start({ existing, pki: lab.etcd.pki }));
       else for (const e of existing) clusters.push(await EtcdCluster.start({ existing: [e], pki: lab.etcd.pki }));
     } catch (err) {
       await stop();
@@ -143,7 +148,7 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
     runCli(["restore", "watch", "example", ...kube, "--poll-interval", "200ms", "--timeout", "60s", ...extra]);
 
   it("a 3-member cluster restored from the backup: 3 members, one cluster ID, one leader, revision >= the backup's; exit 0", async () => {
-    const r = await restoreMembers(join(ref, "snapshot.db"), true);
+    const r = await restoreMembers(join(ref, "snapshot.db"), "together");
     try {
       podsServe(r);
       const text = await watch("--backup", ref);
@@ -191,7 +196,7 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
   });
 
   it("split brain: each member restored alone is its own cluster behind one hosted cluster; named with the three cluster IDs, exit 3", async () => {
-    const r = await restoreMembers(join(ref, "snapshot.db"), false);
+    const r = await restoreMembers(join(ref, "snapshot.db"), "alone");
     try {
       podsServe(r);
       const ids = await Promise.all(r.clusters.map((c) => clusterIdOf(c)));
@@ -215,8 +220,32 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
     }
   });
 
+  it("split brain as HyperShift's etcd-init makes it (etcdctl's defaults): one cluster ID, one member ID, three leaders; exit 3", async () => {
+    const r = await restoreMembers(join(ref, "snapshot.db"), "defaults");
+    try {
+      podsServe(r);
+      const ids = await Promise.all(r.clusters.map((c) => clusterIdOf(c)));
+      assert.equal(new Set(ids).size, 1, "etcdctl sees the same cluster ID three times");
+      const w = await watch("--backup", ref);
+      assert.equal(w.code, 3, w.stderr + w.stdout);
+      const lines = w.stdout.trim().split("\n");
+      assert.match(
+        lines[1] ?? "",
+        new RegExp(
+          `^ {2}split brain: 3 members \\(etcd-0, etcd-1, etcd-2\\) each lead a cluster of their own under the same cluster ID ${ids[0]} as the same member [0-9a-f]+ — `,
+        ),
+      );
+      assert.equal(
+        lines[2],
+        "  member list does not have the StatefulSet's 3 members: etcd-0 lists 1 (default); etcd-1 lists 1 (default); etcd-2 lists 1 (default)",
+      );
+    } finally {
+      await r.stop();
+    }
+  });
+
   it("restored from an older snapshot than the backup named: the revision below the backup's is reported, exit 3", async () => {
-    const r = await restoreMembers(olderSnapshot, true);
+    const r = await restoreMembers(olderSnapshot, "together");
     try {
       podsServe(r);
       const w = await watch("--backup", ref);
@@ -237,7 +266,7 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
   });
 
   it("a member that does not answer keeps the watch waiting; at the timeout it is named (each survey waits 5 s for it)", async () => {
-    const r = await restoreMembers(join(ref, "snapshot.db"), true);
+    const r = await restoreMembers(join(ref, "snapshot.db"), "together");
     try {
       podsServe(r);
       await (r.clusters[0] as EtcdCluster).kill(2);

@@ -216,6 +216,38 @@ describe("judgeEtcd", () => {
     );
   });
 
+  it("split brain as HyperShift's etcd-init makes it: one cluster ID, one member ID, three leaders of one-member clusters", () => {
+    // etcdctl snapshot restore with its defaults gives every pod the same member "default".
+    const alike = (at: string, revision: number) =>
+      member(at, {
+        name: "default",
+        memberId: "8e9e05c52164694d",
+        clusterId: "cdf818194e3a8c32",
+        leaderId: "8e9e05c52164694d",
+        isLeader: true,
+        memberList: ["default"],
+        revision,
+      });
+    const findings = judgeEtcd(evidence([alike("etcd-0", 120), alike("etcd-1", 131), alike("etcd-2", 120)]));
+    assert.deepEqual(
+      findings.map((f) => [f.check, f.fatal]),
+      [
+        ["cluster-id", true],
+        ["members", true],
+      ],
+    );
+    assert.equal(
+      findings[0]?.line,
+      "split brain: 3 members (etcd-0, etcd-1, etcd-2) each lead a cluster of their own under the same cluster ID cdf818194e3a8c32 as the same member 8e9e05c52164694d — each restored the snapshot alone with etcdctl's defaults (OCPBUGS-99534); restore again with one --initial-cluster for all members",
+    );
+    // The same member reached twice through --endpoints, in a healthy cluster: not a split brain.
+    const twice = judgeEtcd(evidence([member("etcd-0"), member("etcd-0"), member("etcd-1"), member("etcd-2")]));
+    assert.equal(
+      twice.some((f) => f.check === "cluster-id"),
+      false,
+    );
+  });
+
   it("revisions that disagree may settle; below the backup's cannot", () => {
     const f = judgeEtcd(
       evidence([member("etcd-0"), member("etcd-1", { revision: 99 }), member("etcd-2")], { backupRevision: 100 }),
