@@ -147,6 +147,14 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
   const watch = (...extra: string[]) =>
     runCli(["restore", "watch", "example", ...kube, "--poll-interval", "200ms", "--timeout", "60s", ...extra]);
 
+  it("a hosted cluster that restores nothing (no restoreSnapshotURL): only etcd is proven; the source itself passes", async () => {
+    const w = await watch("--backup", ref);
+    assert.equal(w.code, 0, w.stderr + w.stdout);
+    assert.match(w.stderr, /no restoreSnapshotURL: checking etcd only/);
+    assert.match(w.stdout, /^ {2}members {5}3 of 3 answered \(reached by port-forward\)$/m);
+    assert.doesNotMatch(w.stdout, /condition|from /, "no restore, no condition to report");
+  });
+
   it("a 3-member cluster restored from the backup: 3 members, one cluster ID, one leader, revision >= the backup's; exit 0", async () => {
     const r = await restoreMembers(join(ref, "snapshot.db"), "together");
     try {
