@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { V1Pod } from "@kubernetes/client-node";
 import { CancelledError, describe, UsageError } from "../errors.js";
 import { surveyMembers } from "../etcd/survey.js";
 import { discoverHostedCluster, type HostedClusterTarget } from "../hostedcluster/discovery.js";
@@ -185,38 +186,11 @@ async function evaluate(o: WatchOptions, obs: Observation, logs: Map<string, str
   if (!obs.statefulSet)
     missing.push({ source: "waiting", line: `StatefulSet ${obs.hcpNamespace}/etcd does not exist yet` });
   for (const pod of obs.pods) {
-    const view = initContainerView(pod);
-    const log = hasExited(view)
-      ? await readLog(o, obs.hcpNamespace, view.pod, ETCD_INIT, view.logKey, logs)
-      : undefined;
-    const verdict = judgeInit(view, log);
-    const subject = `${view.pod} init container ${ETCD_INIT}`;
-    let state: string;
-    switch (verdict.outcome) {
-      case "absent":
-        state = "no etcd-init";
-        break;
-      case "restored":
-        state = "restored the snapshot";
-        break;
-      case "pending":
-        state = verdict.what;
-        missing.push({ source: "waiting", line: `${view.pod}: ${verdict.what}` });
-        break;
-      case "failed":
-        state = verdict.diagnosis.summary;
-        (verdict.diagnosis.fatal ? fatal : missing).push({ source: "etcd-init", line: `${subject}: ${state}` });
-        break;
-    }
-    const trouble = etcdContainerTrouble(pod);
-    if (trouble) {
-      const etcdLog = await readLog(o, obs.hcpNamespace, trouble.pod, ETCD_CONTAINER, trouble.logKey, logs);
-      const j = judgeEtcdContainer(trouble, etcdLog);
-      (j.fatal ? fatal : missing).push({ source: "etcd-pod", line: j.line });
-      status.set(`${view.pod}/etcd`, j.line);
-    }
-    pods.push({ pod: view.pod, etcdInit: state });
-    status.set(view.pod, `${view.pod}: ${state}${view.podReady ? " (ready)" : ""}`);
+    const p = await evaluatePod(o, obs.hcpNamespace, pod, logs);
+    fatal.push(...p.fatal);
+    missing.push(...p.missing);
+    for (const [k, line] of p.status) status.set(k, line);
+    pods.push({ pod: p.pod, etcdInit: p.state });
   }
   for (const [who, c] of [
     [hcp, obs.controlPlane?.condition],
@@ -241,6 +215,50 @@ async function evaluate(o: WatchOptions, obs: Observation, logs: Map<string, str
     if (ready < replicas) missing.push({ source: "waiting", line: `etcd has ${ready}/${replicas} members ready` });
   }
   return { fatal, missing, status, pods };
+}
+
+/** One etcd pod: its etcd-init (state and log), and its etcd container if that keeps exiting. */
+async function evaluatePod(
+  o: WatchOptions,
+  namespace: string,
+  pod: V1Pod,
+  logs: Map<string, string>,
+): Promise<{ pod: string; state: string; fatal: Finding[]; missing: Finding[]; status: Map<string, string> }> {
+  const fatal: Finding[] = [];
+  const missing: Finding[] = [];
+  const status = new Map<string, string>();
+  const view = initContainerView(pod);
+  const log = hasExited(view) ? await readLog(o, namespace, view.pod, ETCD_INIT, view.logKey, logs) : undefined;
+  const verdict = judgeInit(view, log);
+  let state: string;
+  switch (verdict.outcome) {
+    case "absent":
+      state = "no etcd-init";
+      break;
+    case "restored":
+      state = "restored the snapshot";
+      break;
+    case "pending":
+      state = verdict.what;
+      missing.push({ source: "waiting", line: `${view.pod}: ${verdict.what}` });
+      break;
+    case "failed":
+      state = verdict.diagnosis.summary;
+      (verdict.diagnosis.fatal ? fatal : missing).push({
+        source: "etcd-init",
+        line: `${view.pod} init container ${ETCD_INIT}: ${state}`,
+      });
+      break;
+  }
+  status.set(view.pod, `${view.pod}: ${state}${view.podReady ? " (ready)" : ""}`);
+  const trouble = etcdContainerTrouble(pod);
+  if (trouble) {
+    const etcdLog = await readLog(o, namespace, trouble.pod, ETCD_CONTAINER, trouble.logKey, logs);
+    const j = judgeEtcdContainer(trouble, etcdLog);
+    (j.fatal ? fatal : missing).push({ source: "etcd-pod", line: j.line });
+    status.set(`${view.pod}/etcd`, j.line);
+  }
+  return { pod: view.pod, state, fatal, missing, status };
 }
 
 /** The log of one container instance (`key`), read once; a failed read is retried on the next look. */
