@@ -228,8 +228,10 @@ async function evaluatePod(
   const missing: Finding[] = [];
   const status = new Map<string, string>();
   const view = initContainerView(pod);
-  const log = hasExited(view) ? await readLog(o, namespace, view.pod, ETCD_INIT, view.logKey, logs) : undefined;
-  const verdict = judgeInit(view, log);
+  const log = hasExited(view) ? await readLog(o, namespace, view.pod, ETCD_INIT, view.logKey, logs) : {};
+  if (log.refused)
+    fatal.push({ source: "etcd-init", line: `cannot read the ${ETCD_INIT} log of ${view.pod}: ${log.refused}` });
+  const verdict = judgeInit(view, log.text);
   let state: string;
   switch (verdict.outcome) {
     case "absent":
@@ -254,14 +256,23 @@ async function evaluatePod(
   const trouble = etcdContainerTrouble(pod);
   if (trouble) {
     const etcdLog = await readLog(o, namespace, trouble.pod, ETCD_CONTAINER, trouble.logKey, logs);
-    const j = judgeEtcdContainer(trouble, etcdLog);
+    if (etcdLog.refused)
+      fatal.push({
+        source: "etcd-pod",
+        line: `cannot read the ${ETCD_CONTAINER} log of ${view.pod}: ${etcdLog.refused}`,
+      });
+    const j = judgeEtcdContainer(trouble, etcdLog.text);
     (j.fatal ? fatal : missing).push({ source: "etcd-pod", line: j.line });
     status.set(`${view.pod}/etcd`, j.line);
   }
   return { pod: view.pod, state, fatal, missing, status };
 }
 
-/** The log of one container instance (`key`), read once; a failed read is retried on the next look. */
+/**
+ * The log of one container instance (`key`), read once. A read the API server may answer later
+ * (a container not started yet: 400; a hiccup: 5xx) is retried on the next look; a refusal (RBAC)
+ * is returned as `refused`, since without the log the failure cannot be named.
+ */
 async function readLog(
   o: WatchOptions,
   namespace: string,
@@ -269,17 +280,20 @@ async function readLog(
   container: string,
   key: string,
   cache: Map<string, string>,
-): Promise<string | undefined> {
+): Promise<{ text?: string; refused?: string }> {
   const cached = cache.get(key);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) return { text: cached };
   try {
     const text = withoutUrlSecrets(await o.cluster.readPodLog(namespace, pod, container, 200, o.signal));
     cache.set(key, text);
-    return text;
+    return { text };
   } catch (err) {
     if (err instanceof CancelledError) throw err;
-    o.logger.debug({ pod, container, error: describe(err) }, "container log not readable yet");
-    return undefined;
+    if (err instanceof KubeTransientError || /\(400\)/.test(describe(err))) {
+      o.logger.debug({ pod, container, error: describe(err) }, "container log not readable yet");
+      return {};
+    }
+    return { refused: describe(err) };
   }
 }
 

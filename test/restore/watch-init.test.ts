@@ -209,6 +209,23 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
     }
   });
 
+  it("RBAC refuses pods/log: said at once (without the log the failure cannot be named), exit 1", async () => {
+    restore.begin(URL);
+    restore.crashLooping("etcd-0", s3Error("AccessDenied", "Request has expired"));
+    sim.faults.forbid({ verb: "get", resource: "pods/log", times: 100 });
+    try {
+      const r = await watch();
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.match(
+        lines[1] ?? "",
+        /^ {2}cannot read the etcd-init log of etcd-0: not allowed to get pods\/log "etcd-0" in namespace clusters-example: pods "etcd-0" is forbidden/,
+      );
+    } finally {
+      sim.faults.clear();
+    }
+  });
+
   it("SIGINT while waiting ends the watch at once (130), whatever the timeout", async () => {
     restore.begin(URL);
     const cli = spawnCli(["restore", "watch", "example", ...kube, "--timeout", "1h", "--poll-interval", "30s"]);
