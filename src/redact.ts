@@ -6,10 +6,18 @@ export function withoutCredentials(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i, "$1***@");
 }
 
+// Query parameters of a presigned S3 URL that grant access (SigV4 and SigV2): anyone holding them
+// can read the object until it expires. The credential scope (key ID, date, region) is kept: it says
+// which key signed, which is what a user needs to fix a refusal.
+const URL_SECRETS = /\b(X-Amz-Signature|X-Amz-Security-Token|Signature|x-amz-security-token)=[^&\s"'<>]+/g;
+// What S3 echoes back in an error body: the signature it was given and the request it signed.
+const XML_SECRETS =
+  /<(SignatureProvided|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes)>[^<]*<\/\1>/g;
+
 /**
- * Text that may quote a presigned URL (an API server's error echoes the field it refused): the query
- * that makes it a bearer credential — signature, credential scope, session token — is masked.
+ * Text that may carry a presigned URL or an S3 error body (a restore's init-container logs, a
+ * rendered HostedCluster) with the signatures and session tokens replaced.
  */
-export function withoutPresignedQuery(text: string): string {
-  return text.replace(/(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"']*/gi, "$1***");
+export function withoutUrlSecrets(text: string): string {
+  return text.replace(URL_SECRETS, "$1=***").replace(XML_SECRETS, "<$1>***</$1>");
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "./context.js";
 import { registerRestorePrepare } from "./restore-prepare.js";
+import { registerRestoreWatch } from "./restore-watch.js";
 
 /**
  * The `restore` group. Each subcommand lives in its own file (restore-prepare.ts, restore-watch.ts,
@@ -11,4 +12,5 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .command("restore")
     .description("bring a backup back: a restore-ready HostedCluster, proof that etcd came back, local data dirs");
   registerRestorePrepare(restore, ctx);
+  registerRestoreWatch(restore, ctx);
 }

@@ -8,6 +8,8 @@ export interface SurveyedMember {
   readonly endpoint: Endpoint;
   readonly name: string;
   readonly status: MemberStatus;
+  /** The member list as this member sees it (after a bad restore, members disagree); absent when not asked. */
+  readonly memberList?: readonly Member[];
 }
 
 export interface MemberSurvey {
@@ -59,7 +61,7 @@ export async function surveyMembers(
     else {
       const status = a.status;
       const name = memberList.find((m) => m.id === status.memberId)?.name ?? status.memberId;
-      members.push({ endpoint: a.endpoint, name, status });
+      members.push({ endpoint: a.endpoint, name, status, memberList: a.members ?? [] });
     }
   }
   return { members, unreachable, memberList, leader: members.find((m) => m.status.isLeader) };

@@ -214,6 +214,13 @@ export class ManagementCluster {
     );
   }
 
+  /** The last `tailLines` lines a container printed (its newest instance, or the one that just failed). */
+  readPodLog(namespace: string, name: string, container: string, tailLines = 200, signal?: AbortSignal) {
+    return this.call({ verb: "get", resource: "pods/log", namespace, name }, signal, () =>
+      this.core.readNamespacedPodLog({ namespace, name, container, tailLines }),
+    );
+  }
+
   getSecret(namespace: string, name: string, signal?: AbortSignal) {
     return this.call({ verb: "get", resource: "secrets", namespace, name }, signal, () =>
       this.core.readNamespacedSecret({ namespace, name }),

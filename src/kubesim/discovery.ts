@@ -94,6 +94,9 @@ function subEntries(r: ResourceType): JsonObject[] {
       verbs: ["create", "get"],
     });
   }
+  if (r.podLog) {
+    out.push({ name: `${r.resource}/log`, singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] });
+  }
   return out;
 }
 

@@ -1,5 +1,6 @@
 export { SimClock } from "./clock.js";
 export { type ControllerOptions, HyperShiftControllers } from "./controllers.js";
+export { EtcdRestoreScenario } from "./etcd-restore.js";
 export { FaultInjector, type FaultMatch, type FaultRule } from "./faults.js";
 export { controlPlaneNamespace, WRITER_DEPLOYMENTS } from "./names.js";
 export { pauseState, reconciliationActive } from "./paused.js";

@@ -68,6 +68,7 @@ function allowedSubresource(rt: ResourceType, sub: string): boolean {
   if (sub === "status") return rt.statusSubresource;
   if (sub === "scale") return rt.scaleSubresource;
   if (sub === "portforward") return rt.portForward === true;
+  if (sub === "log") return rt.podLog === true;
   return false;
 }
 

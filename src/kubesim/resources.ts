@@ -16,6 +16,8 @@ export interface ResourceType {
   /** `/scale` maps to `spec.replicas` and `status.replicas`. */
   readonly scaleSubresource: boolean;
   readonly portForward?: boolean;
+  /** `pods/log`: a container's output as plain text. */
+  readonly podLog?: boolean;
 }
 
 const VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"] as const;
@@ -49,7 +51,7 @@ function builtinKind(group: string, resource: string, kind: string, extra: Parti
 
 export const RESOURCES: readonly ResourceType[] = [
   core("namespaces", "Namespace", { namespaced: false, shortNames: ["ns"], statusSubresource: true }),
-  core("pods", "Pod", { shortNames: ["po"], statusSubresource: true, portForward: true }),
+  core("pods", "Pod", { shortNames: ["po"], statusSubresource: true, portForward: true, podLog: true }),
   core("secrets", "Secret"),
   core("configmaps", "ConfigMap", { shortNames: ["cm"] }),
   core("services", "Service", { shortNames: ["svc"], statusSubresource: true }),

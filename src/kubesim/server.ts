@@ -14,6 +14,7 @@ import type { Json, JsonObject } from "./json.js";
 import { meta, stringMap } from "./json.js";
 import { writeKubeconfig } from "./kubeconfig.js";
 import { JSON_PATCH, MERGE_PATCH, mediaType, STRATEGIC_MERGE_PATCH } from "./patch.js";
+import { PodLogs } from "./pod-logs.js";
 import { FORWARD_ANNOTATION_PREFIX, PortForwarder } from "./portforward.js";
 import { authorize, type ServiceAccountIdentity, serviceAccountUser } from "./rbac.js";
 import { parseResourcePath, type ResourceRequest } from "./request-info.js";
@@ -46,6 +47,8 @@ export class KubeApiServer {
   readonly store = new ObjectStore();
   readonly clock: SimClock;
   readonly faults: FaultInjector;
+  /** What each container printed, served by `pods/log`; tests write it. */
+  readonly logs = new PodLogs();
   readonly token: string;
   readonly user: string;
   /** The serving CA (PEM), as a kubeconfig's certificate-authority-data. */
@@ -222,6 +225,10 @@ export class KubeApiServer {
     const strict = url.searchParams.get("fieldValidation") === "Strict";
     switch (r.verb) {
       case "get": {
+        if (r.subresource === "log") {
+          const pod = this.store.mustGet(r.rt, r.namespace, r.name as string);
+          return sendText(res, this.logs.read(pod, url.searchParams));
+        }
         const obj = get(ctx, r);
         return send(
           res,
@@ -326,6 +333,12 @@ function send(
 ): void {
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** kubelet's container log: plain text, as `kubectl logs` and client-node's readNamespacedPodLog expect. */
+function sendText(res: ServerResponse, text: string): void {
+  res.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(text) });
   res.end(text);
 }
 

@@ -33,9 +33,35 @@ function podReady(o: JsonObject): string {
   return `${ready}/${statuses.length}`;
 }
 
+function podRestarts(o: JsonObject): number {
+  const st = isObject(o.status) ? o.status : {};
+  return [st.initContainerStatuses, st.containerStatuses]
+    .flatMap((l) => (Array.isArray(l) ? l : []))
+    .reduce((n: number, c) => n + (isObject(c) && typeof c.restartCount === "number" ? c.restartCount : 0), 0);
+}
+
 function podStatus(o: JsonObject): string {
   if (meta(o).deletionTimestamp) return "Terminating";
-  return isObject(o.status) && typeof o.status.phase === "string" ? o.status.phase : "Unknown";
+  return initStatus(o) ?? (isObject(o.status) && typeof o.status.phase === "string" ? o.status.phase : "Unknown");
+}
+
+/** While init containers run, kubectl's STATUS as kube-apiserver's pod printer words it (Init:0/1, Init:CrashLoopBackOff). */
+function initStatus(o: JsonObject): string | undefined {
+  const list =
+    isObject(o.status) && Array.isArray(o.status.initContainerStatuses) ? o.status.initContainerStatuses : [];
+  for (const [i, c] of list.entries()) {
+    if (!isObject(c) || !isObject(c.state)) continue;
+    const { terminated, waiting } = c.state;
+    if (isObject(terminated) && terminated.exitCode === 0) continue;
+    if (isObject(terminated))
+      return typeof terminated.reason === "string"
+        ? `Init:${terminated.reason}`
+        : `Init:ExitCode:${terminated.exitCode}`;
+    if (isObject(waiting) && typeof waiting.reason === "string" && waiting.reason !== "PodInitializing")
+      return `Init:${waiting.reason}`;
+    return `Init:${i}/${list.length}`;
+  }
+  return undefined;
 }
 
 function columns(rt: ResourceType): Column[] {
@@ -45,7 +71,7 @@ function columns(rt: ResourceType): Column[] {
         NAME,
         { name: "Ready", type: "string", cell: podReady },
         { name: "Status", type: "string", cell: podStatus },
-        { name: "Restarts", type: "integer", cell: () => 0 },
+        { name: "Restarts", type: "integer", cell: podRestarts },
         AGE,
       ];
     case "deployments":

@@ -8,7 +8,7 @@ import {
 import { OperationError } from "../../errors.js";
 import { kubeError } from "../../hostedcluster/kube.js";
 import { AESCBC_SECRET_KEY, hcpNamespace } from "../../hostedcluster/names.js";
-import { withoutPresignedQuery } from "../../redact.js";
+import { withoutUrlSecrets } from "../../redact.js";
 import { block, type Check, notRun, pass } from "./checks.js";
 import type { RenderedHostedCluster } from "./rendered.js";
 
@@ -156,7 +156,7 @@ export class TargetCluster {
         );
         // The API server's message may quote the field it refused, the presigned URL included.
         throw new OperationError(
-          `${withoutPresignedQuery(e.message)} (created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`,
+          `${withoutUrlSecrets(e.message)} (created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`,
           { cause: err },
         );
       }

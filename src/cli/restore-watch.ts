@@ -1,0 +1,107 @@
+import type { Command } from "commander";
+import { OperationError, UsageError, VerificationError } from "../errors.js";
+import type { WatchResult } from "../restore/watch.js";
+import type { CliContext } from "./context.js";
+import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
+import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
+import { toJson, write } from "./output.js";
+
+interface WatchFlags extends KubeFlags, StoreFlags {
+  timeout: string;
+  pollInterval: string;
+  endpoints?: string;
+  portForward?: boolean;
+  backup?: string;
+  output: "text" | "json";
+}
+
+export function registerRestoreWatch(restore: Command, ctx: CliContext): void {
+  const cmd = restore
+    .command("watch <hosted-cluster>")
+    .description(
+      "follow a hosted cluster's restore (etcd-init containers, EtcdSnapshotRestored), then prove etcd came back whole: every member answers, one cluster ID, the StatefulSet's member count, one leader, agreeing revisions (exit 0 only then)",
+    )
+    .option("--timeout <duration>", "give up after this long, saying what is still missing (e.g. 90s, 15m)", "15m")
+    .option("--poll-interval <duration>", "time between two looks at the cluster and etcd", "2s")
+    .option("--endpoints <urls>", "reach etcd at these URLs (TLS still from the cluster's etcd-ca and etcd-client-tls)")
+    .option("--port-forward", "reach etcd through a port-forward even inside a pod")
+    .option("--backup <backup-ref>", "the backup that was restored: etcd's revision must be at least its manifest's")
+    .addOption(outputOption());
+  addKubeOptions(cmd);
+  addStoreReadOptions(cmd);
+  cmd.action(async (name: string, flags: WatchFlags) => {
+    if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+    const timeoutMs = parseWait("--timeout", flags.timeout);
+    const pollMs = parseWait("--poll-interval", flags.pollInterval);
+    const [{ loadKubeConfig, ManagementCluster }, { watchRestore }] = await Promise.all([
+      import("../hostedcluster/kube.js"),
+      import("../restore/watch.js"),
+    ]);
+    const backupRevision = flags.backup ? await manifestRevision(flags.backup, flags, ctx.signal) : undefined;
+    const cluster = new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
+    const text = flags.output === "text";
+    const r = await watchRestore({
+      cluster,
+      namespace: flags.namespace,
+      name,
+      timeoutMs,
+      pollMs,
+      endpoints: flags.endpoints,
+      portForward: flags.portForward,
+      backupRevision,
+      signal: ctx.signal,
+      logger: ctx.logger,
+      onProgress: text ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
+    });
+    if (text) printText(r, backupRevision);
+    else write(toJson({ ...r, ...(backupRevision !== undefined ? { backupRevision } : {}) }));
+    if (r.verdict === "proven") return;
+    const n = r.findings.length;
+    const summary = `restore of ${r.cluster} ${r.verdict === "timed-out" ? `not finished after ${flags.timeout}` : "is not sound"}: ${n} finding${n === 1 ? "" : "s"} (${r.findings[0]?.line ?? "none"})`;
+    // Etcd answered and is wrong (split brain, older data): the restore failed verification.
+    if (r.verdict === "failed" && r.findings.some((f) => f.source === "etcd")) throw new VerificationError(summary);
+    throw new OperationError(summary);
+  });
+}
+
+async function manifestRevision(ref: string, flags: StoreFlags, signal: AbortSignal): Promise<number> {
+  const [{ openStore }, { MANIFEST_FILE, parseManifest }] = await Promise.all([
+    import("../store/open-store.js"),
+    import("../store/manifest.js"),
+  ]);
+  const store = openStore(ref, storeSettings(flags));
+  const manifest = parseManifest(await store.read(MANIFEST_FILE, { signal }), store.urlOf(MANIFEST_FILE));
+  return manifest.snapshot.revision;
+}
+
+function printText(r: WatchResult, backupRevision: number | undefined): void {
+  if (r.verdict === "proven") {
+    write(`restore of ${r.cluster} proven in ${r.seconds.toFixed(1)}s`);
+    if (r.restoreUrl) write(`  from        ${r.restoreUrl}`);
+    const c = r.controlPlaneCondition;
+    if (c) write(`  condition   EtcdSnapshotRestored=${c.status} (${c.reason ?? ""})`);
+    const e = r.etcd;
+    if (e) {
+      const m = e.members;
+      const leader = m.find((x) => x.isLeader);
+      write(`  members     ${m.length} of ${e.expectedMembers} answered (reached by ${e.reachedBy})`);
+      write(`  cluster ID  ${m[0]?.clusterId ?? "-"}`);
+      write(`  leader      ${leader ? `${leader.name} (${leader.memberId})` : "-"}`);
+      const rev = m[0]?.revision ?? 0;
+      write(`  revision    ${rev}${backupRevision !== undefined ? ` (backup's ${backupRevision})` : ""}`);
+    }
+    return;
+  }
+  write(`restore of ${r.cluster}: ${r.verdict === "timed-out" ? "TIMED OUT" : "FAILED"}`);
+  for (const f of r.findings) write(`  ${f.line}`);
+}
+
+/** A wait like 500ms, 90s, 15m or 1h (a bare number is seconds). */
+function parseWait(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`${flag} must be a duration like 90s, 15m or 1h, got "${value}"`);
+  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  if (ms < 100 || ms > 7 * 24 * 3_600_000)
+    throw new UsageError(`${flag} must be between 100ms and 7 days, got "${value}"`);
+  return ms;
+}
