@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "./context.js";
+import { registerRestoreLocal } from "./restore-local.js";
 
 /**
  * The `restore` group. Each subcommand lives in its own file (restore-prepare.ts, restore-watch.ts,
@@ -9,6 +10,5 @@ export function registerRestore(program: Command, ctx: CliContext): void {
   const restore = program
     .command("restore")
     .description("bring a backup back: a restore-ready HostedCluster, proof that etcd came back, local data dirs");
-  void restore;
-  void ctx;
+  registerRestoreLocal(restore, ctx);
 }

@@ -111,6 +111,9 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
       await mkdir(join(temp, "pki"), { mode: 0o700 });
       const pki = await createPki(join(temp, "pki"), "hcpeb-restore-ca");
       await chmod(pki.caKey, 0o600);
+      // Only the certificates and keys stay: the requests and openssl's serial file are of no further use.
+      for (const f of await readdir(pki.dir))
+        if (/\.(csr|ext|srl)$/.test(f)) await rm(join(pki.dir, f), { force: true });
       const inFinal = (p: string) => join(dataDir, "pki", basename(p));
       tls = { caCert: inFinal(pki.caCert), serverCert: inFinal(pki.serverCert), serverKey: inFinal(pki.serverKey) };
       clientTls = { caCert: inFinal(pki.caCert), cert: inFinal(pki.clientCert), key: inFinal(pki.clientKey) };
