@@ -31,7 +31,7 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     const { restoreLocal } = await import("../restore/local.js");
     const { shellLine } = await import("../restore/member-plan.js");
     const source = await resolveSource(ref, storeSettings(flags));
-    const r = await restoreLocal({ source, dataDir: flags.dataDir, layout, signal: ctx.signal });
+    const r = await restoreLocal({ source, dataDir: flags.dataDir, layout, signal: ctx.signal, logger: ctx.logger });
     if (flags.output === "json") {
       write(toJson(r));
       return;

@@ -5,6 +5,7 @@ import { CancelledError, OperationError, UsageError } from "../errors.js";
 import { createPki } from "../localetcd/certs.js";
 import { LocalEtcdCluster } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
+import { type Logger, silentLogger } from "../logging.js";
 import { fsCause } from "../snapshot/errors.js";
 import {
   initialClusterOf,
@@ -39,6 +40,7 @@ export interface RestoreLocalOptions {
   readonly layout: RestoreLayout;
   /** Removes whatever was made and rejects with a CancelledError. */
   readonly signal?: AbortSignal;
+  readonly logger?: Logger;
 }
 
 export interface RestoredMember {
@@ -69,6 +71,7 @@ export interface RestoreLocalResult {
  */
 export async function restoreLocal(options: RestoreLocalOptions): Promise<RestoreLocalResult> {
   const { signal } = options;
+  const log = options.logger ?? silentLogger();
   const dataDir = resolve(options.dataDir);
   const layout = options.layout;
   const named = layout.kind === "member" ? memberPlan(layout) : undefined;
@@ -88,6 +91,7 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
     await chmod(temp, 0o700);
     const verified = await verifySource(options.source, { stageTo: join(temp, "snapshot.db"), signal });
     if (verified.problems.length > 0) throw unsoundSnapshot(verified);
+    log.info({ origin: verified.origin, revision: verified.revision, checks: verified.checks }, "snapshot verified");
     checkAborted(signal);
 
     let members: PlannedMember[];
@@ -121,6 +125,7 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
     const initialCluster = initialClusterOf(members);
     const restoring = named ? [named.self] : members;
     for (const m of restoring) {
+      log.info({ member: m.name, tool: tool.path }, "restoring member");
       await restoreMember(
         tool,
         verified.file,
@@ -144,6 +149,7 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
     if (named) await rm(temp, { recursive: true, force: true });
     releaseDir(temp);
     temp = undefined;
+    log.info({ dataDir, members: restoring.length }, "data directories in place");
     return {
       dataDir,
       origin: verified.origin,

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalEtcdCluster } from "../../src/localetcd/cluster.js";
-import { runCli } from "../support/cli.js";
-import { EtcdCluster } from "../support/etcd-cluster.js";
+import { runCli, spawnCli } from "../support/cli.js";
+import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
 import { flipByte } from "../support/files.js";
 import { fillSource, PrintedMembers, type RestoreOutput, servedContents, snapshotContents } from "./helpers.js";
@@ -22,6 +22,7 @@ describe("restore local (real etcd 3.4, etcdctl snapshot restore)", () => {
   let file: string;
   let backupRef: string;
   let revision: number;
+  let bigFile: string;
 
   before(async () => {
     source = await EtcdCluster.start({ members: 1 });
@@ -48,6 +49,10 @@ describe("restore local (real etcd 3.4, etcdctl snapshot restore)", () => {
     ]);
     assert.equal(b.code, 0, b.stderr);
     backupRef = (JSON.parse(b.stdout) as { ref: string }).ref;
+    // A larger snapshot, whose restores take long enough to be interrupted half-way.
+    await loadCluster(source, { targetBytes: 48 * 1024 * 1024, valueSize: [65536, 262144] });
+    bigFile = join(work, "big.db");
+    await etcdctl(source, ["snapshot", "save", bigFile]);
   });
   after(async () => {
     await source?.stop();
@@ -206,5 +211,26 @@ describe("restore local (real etcd 3.4, etcdctl snapshot restore)", () => {
     const ok = await runCli(["restore", "local", file, "--data-dir", empty]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual((await readdir(empty)).sort(), ["member-0", "pki"]);
+  });
+
+  it("SIGINT while members are being restored: exit 130, and neither the data directory nor its temp sibling remains", async () => {
+    const parent = join(work, "interrupted");
+    await mkdir(parent);
+    const cli = spawnCli([
+      "--log-format",
+      "json",
+      "restore",
+      "local",
+      bigFile,
+      "--data-dir",
+      join(parent, "data"),
+      "--members",
+      "3",
+    ]);
+    await cli.waitForLine(/"msg":"restoring member"/);
+    cli.child.kill("SIGINT");
+    const exit = await cli.exited;
+    assert.equal(exit.code, 130, cli.stderr());
+    onlyEntries(parent, []);
   });
 });
