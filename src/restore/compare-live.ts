@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { EtcdError } from "../errors.js";
-import type { EtcdClient, KeyValue } from "../etcd/client.js";
+import type { EtcdClient, KeyValue, RangePage } from "../etcd/client.js";
 import type { KeyState } from "./sorted-live-keys.js";
 
 export interface KeyDifference {
@@ -108,7 +108,7 @@ export function printable(key: Buffer): string {
 export interface LiveReadOptions {
   /** Read at this revision (the snapshot's): later writes, such as expired leases deleting keys, are not seen. */
   readonly revision: number;
-  /** Aim for pages of about this many bytes of keys and values (default 4 MiB). */
+  /** Aim for pages of about this many bytes of keys and values (default 8 MiB). */
   readonly pageBytes?: number;
 }
 
@@ -121,34 +121,39 @@ const ALL_KEYS_END = Buffer.from([0]);
  * values seen so far (bounded bytes per page); a page refused as too large is asked again at half size.
  */
 export async function* liveKeyStates(client: EtcdClient, options: LiveReadOptions): AsyncGenerator<KeyState> {
-  const target = options.pageBytes ?? 4 * 1024 * 1024;
-  let from = Buffer.from([0]);
+  const target = options.pageBytes ?? 8 * 1024 * 1024;
   let limit = FIRST_PAGE;
-  for (;;) {
-    let page: Awaited<ReturnType<EtcdClient["range"]>>;
-    try {
-      page = await client.range({ key: from, rangeEnd: ALL_KEYS_END, revision: options.revision, limit });
-    } catch (err) {
-      if (
-        limit > 1 &&
-        err instanceof EtcdError &&
-        /RESOURCE_EXHAUSTED|larger than max|message too large/i.test(describeCause(err))
-      ) {
-        limit = Math.max(1, Math.floor(limit / 2));
-        continue;
+  const fetch = async (from: Buffer): Promise<RangePage> => {
+    for (;;) {
+      try {
+        return await client.range({ key: from, rangeEnd: ALL_KEYS_END, revision: options.revision, limit });
+      } catch (err) {
+        if (limit > 1 && err instanceof EtcdError && tooLarge(err)) {
+          limit = Math.max(1, Math.floor(limit / 2));
+          continue;
+        }
+        throw err;
       }
-      throw err;
     }
-    let bytes = 0;
-    for (const kv of page.kvs) {
-      bytes += kv.key.length + kv.value.length;
-      yield stateOf(kv);
+  };
+  let pending: Promise<RangePage> | undefined = fetch(Buffer.from([0]));
+  try {
+    while (pending) {
+      const page = await pending;
+      pending = undefined;
+      const last = page.kvs.at(-1);
+      if (page.more && last) {
+        const bytes = page.kvs.reduce((n, kv) => n + kv.key.length + kv.value.length, 0);
+        const perKey = Math.max(1, bytes / page.kvs.length);
+        limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(target / perKey)));
+        // The next page is on its way while this one is hashed and compared: two pages in memory at most.
+        pending = fetch(Buffer.concat([last.key, Buffer.from([0])]));
+        pending.catch(() => {}); // awaited on the next turn; the consumer may stop before
+      }
+      for (const kv of page.kvs) yield stateOf(kv);
     }
-    const last = page.kvs.at(-1);
-    if (!page.more || !last) return;
-    from = Buffer.concat([last.key, Buffer.from([0])]);
-    const perKey = Math.max(1, bytes / page.kvs.length);
-    limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(target / perKey)));
+  } finally {
+    await pending?.catch(() => {});
   }
 }
 
@@ -164,7 +169,8 @@ function stateOf(kv: KeyValue): KeyState {
   };
 }
 
-function describeCause(err: Error): string {
-  const cause = (err as { cause?: { code?: number; details?: string } }).cause;
-  return `${err.message} ${cause?.code === 8 ? "RESOURCE_EXHAUSTED" : ""} ${cause?.details ?? ""}`;
+/** A page refused for its size: grpc's RESOURCE_EXHAUSTED (code 8), or the words for it. */
+function tooLarge(err: Error): boolean {
+  const cause = (err as { cause?: { code?: number } }).cause;
+  return cause?.code === 8 || /larger than max|message too large|RESOURCE_EXHAUSTED/i.test(err.message);
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
+import { createPki } from "../localetcd/certs.js";
 import { LocalEtcdCluster } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
@@ -93,6 +94,11 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
         signal,
       );
       restoring.catch(() => {}); // awaited below; the sort may throw first
+      // The throwaway etcd's certificates are made meanwhile too (openssl, other processes).
+      const pkiDir = join(scratch, "pki");
+      await mkdir(pkiDir, { mode: 0o700 });
+      const making = createPki(pkiDir, "hcpeb-drill-ca");
+      making.catch(() => {});
       checks.push("restore");
       sorted = sortLiveKeys(check.file, {
         scratchDir: scratch,
@@ -111,9 +117,11 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
       if (restored) {
         checks.push("etcd-start");
         const dbSize = manifest.snapshot.dbSize;
+        const pki = await making;
         try {
           cluster = await LocalEtcdCluster.start({
             existing: [{ name: member.name, dataDir, peerPort: member.peerPort, clientPort: member.clientPort }],
+            pki,
             baseDir: scratch,
             etcdBinary: etcd,
             // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
