@@ -5,15 +5,15 @@ import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
-import { createPki } from "../localetcd/certs.js";
-import { LocalEtcdCluster } from "../localetcd/cluster.js";
+import { createPki, type SandboxPki } from "../localetcd/certs.js";
+import { LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import type { Manifest, Verification } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
 import { type Comparison, compareKeyStreams, liveKeyStates } from "./compare-live.js";
-import { findEtcd, findRestoreTool, restoreMember } from "./restore-tool.js";
+import { findEtcd, findRestoreTool, type RestoreTool, restoreMember } from "./restore-tool.js";
 import { type SortedLiveKeys, sortLiveKeys } from "./sorted-live-keys.js";
 
 export interface DrillOptions {
@@ -49,118 +49,26 @@ const GiB = 1024 ** 3;
  */
 export async function restoreDrill(store: Store, options: DrillOptions = {}): Promise<DrillResult> {
   const { signal } = options;
-  const log = options.logger ?? silentLogger();
-  const started = performance.now();
-  const phases: Record<string, number> = {};
-  let mark = started;
-  const phase = (name: string) => {
-    const now = performance.now();
-    phases[name] = (now - mark) / 1000;
-    mark = now;
-  };
   const manifest = await readManifest(store, signal);
   // Tools first: a machine without them says so, and no verdict is recorded about the backup.
   const [tool, etcd] = await Promise.all([findRestoreTool(), findEtcd()]);
   const scratch = await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-drill-"));
   trackDir(scratch);
-  const problems: string[] = [];
-  const checks: string[] = [];
-  let comparison: Comparison | undefined;
-  let sorted: SortedLiveKeys | undefined;
-  let cluster: LocalEtcdCluster | undefined;
-  let client: EtcdClient | undefined;
+  const run = new DrillRun(store, manifest, scratch, options);
   try {
     await chmod(scratch, 0o700);
-    const check = await checkBackupSnapshot(store, manifest, { stageTo: join(scratch, "snapshot.db"), signal });
-    checks.push(...check.checks);
-    problems.push(...check.problems);
-    phase("verify");
-    log.info({ ref: store.url, ok: problems.length === 0, seconds: phases.verify }, "backup verified");
-    if (problems.length === 0 && check.file) {
-      const [plan] = await LocalEtcdCluster.plan(1);
-      const member = plan as NonNullable<typeof plan>;
-      const dataDir = join(scratch, member.name);
-      // The restore runs in its own process while this one sorts the snapshot's keys.
-      const restoring = restoreMember(
-        tool,
-        check.file,
-        {
-          name: member.name,
-          dataDir,
-          initialCluster: `${member.name}=${member.peerURL}`,
-          initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
-          advertisePeerUrls: member.peerURL,
-        },
-        signal,
-      );
-      restoring.catch(() => {}); // awaited below; the sort may throw first
-      // The throwaway etcd's certificates are made meanwhile too (openssl, other processes).
-      const pkiDir = join(scratch, "pki");
-      await mkdir(pkiDir, { mode: 0o700 });
-      const making = createPki(pkiDir, "hcpeb-drill-ca");
-      making.catch(() => {});
-      checks.push("restore");
-      sorted = sortLiveKeys(check.file, {
-        scratchDir: scratch,
-        ...(options.sortMemoryBytes ? { memoryBytes: options.sortMemoryBytes } : {}),
-      });
-      const restored = await restoring.then(
-        () => true,
-        (err: unknown) => {
-          if (!(err instanceof VerificationError)) throw err;
-          problems.push(describe(err));
-          return false;
-        },
-      );
-      phase("restore");
-      log.info({ seconds: phases.restore, spilledRuns: sorted.spilledRuns }, "snapshot restored and its keys sorted");
-      if (restored) {
-        checks.push("etcd-start");
-        const dbSize = manifest.snapshot.dbSize;
-        const pki = await making;
-        try {
-          cluster = await LocalEtcdCluster.start({
-            existing: [{ name: member.name, dataDir, peerPort: member.peerPort, clientPort: member.clientPort }],
-            pki,
-            baseDir: scratch,
-            etcdBinary: etcd,
-            // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
-            quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
-            startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
-          });
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          problems.push(`etcd did not start on the restored data: ${describe(err)}`);
-        }
-        phase("start");
-      }
-      if (cluster) {
-        checks.push("live-keys");
-        client = await EtcdClient.connect({
-          endpoint: cluster.endpoint(0),
-          tls: await cluster.tlsMaterial(),
-          callTimeoutMs: 120_000,
-          ...(signal ? { signal } : {}),
-        });
-        comparison = await compareKeyStreams(sorted, liveKeyStates(client, { revision: manifest.snapshot.revision }));
-        phase("compare");
-        log.info({ ...summary(comparison), seconds: phases.compare }, "live keys compared");
-        if (!comparison.equal) problems.push(differenceLine(comparison, manifest.snapshot.revision));
-      }
-    }
+    const file = await run.verify();
+    if (file && (await run.restore(file, tool)) && (await run.start(etcd))) await run.compare();
   } catch (err) {
-    if (signal?.aborted)
-      throw new CancelledError("the restore drill was cancelled; its etcd and scratch data were removed");
+    if (signal?.aborted) throw cancelled();
     throw err;
   } finally {
-    client?.close();
-    await cluster?.stop();
-    sorted?.dispose();
+    await run.cleanup();
     releaseDir(scratch);
   }
-  if (signal?.aborted)
-    throw new CancelledError("the restore drill was cancelled; its etcd and scratch data were removed");
-  const seconds = (performance.now() - started) / 1000;
+  if (signal?.aborted) throw cancelled();
+  const { checks, problems, comparison, phases } = run;
+  const seconds = (performance.now() - run.startedAt) / 1000;
   const ok = problems.length === 0;
   const verification: Verification = {
     at: new Date().toISOString(),
@@ -184,8 +92,151 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
   };
 }
 
-function summary(c: Comparison) {
-  return { snapshotKeys: c.snapshotKeys, liveKeys: c.liveKeys, missing: c.missing, extra: c.extra, changed: c.changed };
+const cancelled = () => new CancelledError("the restore drill was cancelled; its etcd and scratch data were removed");
+
+/**
+ * One drill's steps and what they found. Each step records its checks and problems and says whether
+ * the next one can run; what a step starts (the sort's runs, etcd, a client) is released by cleanup().
+ */
+class DrillRun {
+  readonly startedAt = performance.now();
+  readonly checks: string[] = [];
+  readonly problems: string[] = [];
+  readonly phases: Record<string, number> = {};
+  comparison: Comparison | undefined;
+  private mark = this.startedAt;
+  private readonly log: Logger;
+  private readonly signal: AbortSignal | undefined;
+  private member: MemberPlan | undefined;
+  private pki: Promise<SandboxPki> | undefined;
+  private sorted: SortedLiveKeys | undefined;
+  private cluster: LocalEtcdCluster | undefined;
+  private client: EtcdClient | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly manifest: Manifest,
+    private readonly scratch: string,
+    private readonly options: DrillOptions,
+  ) {
+    this.log = options.logger ?? silentLogger();
+    this.signal = options.signal;
+  }
+
+  private phase(name: string): number {
+    const now = performance.now();
+    this.phases[name] = (now - this.mark) / 1000;
+    this.mark = now;
+    return this.phases[name] as number;
+  }
+
+  /** As `verify` does, on a copy staged in the scratch directory (a local store's file is read in place). */
+  async verify(): Promise<string | undefined> {
+    const check = await checkBackupSnapshot(this.store, this.manifest, {
+      stageTo: join(this.scratch, "snapshot.db"),
+      ...(this.signal ? { signal: this.signal } : {}),
+    });
+    this.checks.push(...check.checks);
+    this.problems.push(...check.problems);
+    const ok = this.problems.length === 0;
+    this.log.info({ ref: this.store.url, ok, seconds: this.phase("verify") }, "backup verified");
+    return ok ? check.file : undefined;
+  }
+
+  /**
+   * Restores into the scratch directory. The restore runs in its own process while this one sorts
+   * the snapshot's keys and openssl makes the throwaway etcd's certificates.
+   */
+  async restore(file: string, tool: RestoreTool): Promise<boolean> {
+    const [member] = await LocalEtcdCluster.plan(1);
+    this.member = member as MemberPlan;
+    const restoring = restoreMember(
+      tool,
+      file,
+      {
+        name: this.member.name,
+        dataDir: join(this.scratch, this.member.name),
+        initialCluster: `${this.member.name}=${this.member.peerURL}`,
+        initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
+        advertisePeerUrls: this.member.peerURL,
+      },
+      this.signal,
+    );
+    restoring.catch(() => {}); // awaited below; the sort may throw first
+    const pkiDir = join(this.scratch, "pki");
+    await mkdir(pkiDir, { mode: 0o700 });
+    this.pki = createPki(pkiDir, "hcpeb-drill-ca");
+    this.pki.catch(() => {}); // awaited by start()
+    this.checks.push("restore");
+    const memoryBytes = this.options.sortMemoryBytes;
+    this.sorted = sortLiveKeys(file, { scratchDir: this.scratch, ...(memoryBytes ? { memoryBytes } : {}) });
+    const restored = await restoring.then(
+      () => true,
+      (err: unknown) => {
+        if (!(err instanceof VerificationError)) throw err;
+        this.problems.push(describe(err));
+        return false;
+      },
+    );
+    const seconds = this.phase("restore");
+    this.log.info({ seconds, spilledRuns: this.sorted.spilledRuns }, "snapshot restored and its keys sorted");
+    return restored;
+  }
+
+  /** A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an error. */
+  async start(etcd: string): Promise<boolean> {
+    const member = this.member as MemberPlan;
+    const dbSize = this.manifest.snapshot.dbSize;
+    const pki = await (this.pki as Promise<SandboxPki>);
+    this.checks.push("etcd-start");
+    try {
+      this.cluster = await LocalEtcdCluster.start({
+        existing: [
+          {
+            name: member.name,
+            dataDir: join(this.scratch, member.name),
+            peerPort: member.peerPort,
+            clientPort: member.clientPort,
+          },
+        ],
+        pki,
+        baseDir: this.scratch,
+        etcdBinary: etcd,
+        // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
+        quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
+        startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
+      });
+    } catch (err) {
+      if (this.signal?.aborted) throw err;
+      this.problems.push(`etcd did not start on the restored data: ${describe(err)}`);
+    }
+    this.phase("start");
+    return this.cluster !== undefined;
+  }
+
+  /** Every key etcd serves at the backup's revision against the snapshot's, as two key-ordered streams. */
+  async compare(): Promise<void> {
+    const cluster = this.cluster as LocalEtcdCluster;
+    this.checks.push("live-keys");
+    this.client = await EtcdClient.connect({
+      endpoint: cluster.endpoint(0),
+      tls: await cluster.tlsMaterial(),
+      callTimeoutMs: 120_000,
+      ...(this.signal ? { signal: this.signal } : {}),
+    });
+    const revision = this.manifest.snapshot.revision;
+    const c = await compareKeyStreams(this.sorted as SortedLiveKeys, liveKeyStates(this.client, { revision }));
+    this.comparison = c;
+    const counts = { snapshotKeys: c.snapshotKeys, liveKeys: c.liveKeys, missing: c.missing, extra: c.extra };
+    this.log.info({ ...counts, changed: c.changed, seconds: this.phase("compare") }, "live keys compared");
+    if (!c.equal) this.problems.push(differenceLine(c, revision));
+  }
+
+  async cleanup(): Promise<void> {
+    this.client?.close();
+    await this.cluster?.stop();
+    this.sorted?.dispose();
+  }
 }
 
 /** One line for a comparison that found differences: the counts, then the first few keys. */

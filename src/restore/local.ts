@@ -73,8 +73,8 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
   const { signal } = options;
   const log = options.logger ?? silentLogger();
   const dataDir = resolve(options.dataDir);
-  const layout = options.layout;
-  const named = layout.kind === "member" ? memberPlan(layout) : undefined;
+  // Flags are checked before anything is touched.
+  const named = options.layout.kind === "member" ? namedMember(options.layout) : undefined;
   await refuseNonEmpty(dataDir);
   const tool = await findRestoreTool();
   const made = await mkdir(dirname(dataDir), { recursive: true }).catch((err: unknown) => {
@@ -93,76 +93,43 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
     if (verified.problems.length > 0) throw unsoundSnapshot(verified);
     log.info({ origin: verified.origin, revision: verified.revision, checks: verified.checks }, "snapshot verified");
     checkAborted(signal);
-
-    let members: PlannedMember[];
-    let token: string;
-    let tls: MemberTls | undefined;
-    let clientTls: RestoreLocalResult["clientTls"];
-    const finalDir = (m: PlannedMember) => (named ? dataDir : join(dataDir, m.name));
-    const workDir = (m: PlannedMember) => join(temp as string, named ? "member" : m.name);
-    if (named) {
-      members = named.cluster;
-      token = named.token;
-    } else {
-      const count = (layout as { members: number }).members;
-      members = (await LocalEtcdCluster.plan(count)).map((p) => ({
-        name: p.name,
-        peerURLs: [p.peerURL],
-        clientURL: `https://127.0.0.1:${p.clientPort}`,
-      }));
-      // Its own token: the cluster ID differs from any other restore of the same snapshot.
-      token = `hcpeb-restore-${randomBytes(6).toString("hex")}`;
-      await mkdir(join(temp, "pki"), { mode: 0o700 });
-      const pki = await createPki(join(temp, "pki"), "hcpeb-restore-ca");
-      await chmod(pki.caKey, 0o600);
-      // Only the certificates and keys stay: the requests and openssl's serial file are of no further use.
-      for (const f of await readdir(pki.dir))
-        if (/\.(csr|ext|srl)$/.test(f)) await rm(join(pki.dir, f), { force: true });
-      const inFinal = (p: string) => join(dataDir, "pki", basename(p));
-      tls = { caCert: inFinal(pki.caCert), serverCert: inFinal(pki.serverCert), serverKey: inFinal(pki.serverKey) };
-      clientTls = { caCert: inFinal(pki.caCert), cert: inFinal(pki.clientCert), key: inFinal(pki.clientKey) };
-    }
-    const initialCluster = initialClusterOf(members);
-    const restoring = named ? [named.self] : members;
-    for (const m of restoring) {
+    const plan = named ?? (await loopbackCluster(options.layout as LoopbackLayout, temp, dataDir));
+    const initialCluster = initialClusterOf(plan.cluster);
+    for (const m of plan.restoring) {
       log.info({ member: m.name, tool: tool.path }, "restoring member");
-      await restoreMember(
-        tool,
-        verified.file,
-        {
-          name: m.name,
-          dataDir: workDir(m),
-          initialCluster,
-          initialClusterToken: token,
-          advertisePeerUrls: m.peerURLs.join(","),
-        },
-        signal,
-      );
+      const member = {
+        name: m.name,
+        dataDir: join(temp, plan.workDir(m)),
+        initialCluster,
+        initialClusterToken: plan.token,
+        advertisePeerUrls: m.peerURLs.join(","),
+      };
+      await restoreMember(tool, verified.file, member, signal);
       checkAborted(signal);
     }
     if (verified.file.startsWith(temp)) await rm(verified.file, { force: true });
     // An empty data directory is replaced by the rename (rename(2) allows that); one that gained
     // content meanwhile makes it fail, and nothing is overwritten.
-    await rename(named ? workDir(named.self) : temp, dataDir).catch((err: unknown) => {
+    await rename(join(temp, plan.moved), dataDir).catch((err: unknown) => {
       throw new OperationError(`cannot move the restored data into ${dataDir}: ${fsCause(err)}`);
     });
-    if (named) await rm(temp, { recursive: true, force: true });
     releaseDir(temp);
     temp = undefined;
-    log.info({ dataDir, members: restoring.length }, "data directories in place");
+    log.info({ dataDir, members: plan.restoring.length }, "data directories in place");
+    const finalDir = (m: PlannedMember) => join(dataDir, plan.finalDir(m));
     return {
       dataDir,
       origin: verified.origin,
       revision: verified.revision,
-      token,
-      members: restoring.map((m) => ({
+      token: plan.token,
+      members: plan.restoring.map((m) => ({
         name: m.name,
         dataDir: finalDir(m),
         peerURLs: m.peerURLs,
         ...(m.clientURL ? { clientURL: m.clientURL } : {}),
-        command: startCommand(m, members, finalDir(m), token, tls),
+        command: startCommand(m, plan.cluster, finalDir(m), plan.token, plan.tls),
       })),
-      ...(clientTls ? { clientTls } : {}),
+      ...(plan.clientTls ? { clientTls: plan.clientTls } : {}),
       checks: verified.checks,
     };
   } catch (err) {
@@ -172,10 +139,61 @@ export async function restoreLocal(options: RestoreLocalOptions): Promise<Restor
   }
 }
 
-function memberPlan(layout: Extract<RestoreLayout, { kind: "member" }>) {
+type LoopbackLayout = Extract<RestoreLayout, { kind: "loopback" }>;
+
+/** Who is restored where: paths relative to the temp sibling (work) and to the data directory (final). */
+interface ClusterPlan {
+  readonly cluster: readonly PlannedMember[];
+  readonly restoring: readonly PlannedMember[];
+  readonly token: string;
+  workDir(m: PlannedMember): string;
+  /** What is renamed to the data directory ("" for the temp sibling itself). */
+  readonly moved: string;
+  finalDir(m: PlannedMember): string;
+  readonly tls?: MemberTls;
+  readonly clientTls?: RestoreLocalResult["clientTls"];
+}
+
+/** One member of a real cluster: the temp sibling's `member` becomes the data directory. */
+function namedMember(layout: Extract<RestoreLayout, { kind: "member" }>): ClusterPlan {
   const cluster = parseInitialCluster(layout.initialCluster);
   const self = memberNamed(cluster, layout.name);
-  return { cluster, self, token: layout.token ?? "etcd-cluster" };
+  return {
+    cluster,
+    restoring: [self],
+    token: layout.token ?? "etcd-cluster",
+    workDir: () => "member",
+    moved: "member",
+    finalDir: () => "",
+  };
+}
+
+/**
+ * A cluster on 127.0.0.1: ports free now, a token of its own (so its cluster ID differs from any other
+ * restore of the same snapshot), and mutual-TLS certificates in `pki`, beside the members' directories.
+ */
+async function loopbackCluster(layout: LoopbackLayout, temp: string, dataDir: string): Promise<ClusterPlan> {
+  const cluster = (await LocalEtcdCluster.plan(layout.members)).map((p) => ({
+    name: p.name,
+    peerURLs: [p.peerURL],
+    clientURL: `https://127.0.0.1:${p.clientPort}`,
+  }));
+  await mkdir(join(temp, "pki"), { mode: 0o700 });
+  const pki = await createPki(join(temp, "pki"), "hcpeb-restore-ca");
+  await chmod(pki.caKey, 0o600);
+  // Only the certificates and keys stay: the requests and openssl's serial file are of no further use.
+  for (const f of await readdir(pki.dir)) if (/\.(csr|ext|srl)$/.test(f)) await rm(join(pki.dir, f), { force: true });
+  const inFinal = (p: string) => join(dataDir, "pki", basename(p));
+  return {
+    cluster,
+    restoring: cluster,
+    token: `hcpeb-restore-${randomBytes(6).toString("hex")}`,
+    workDir: (m) => m.name,
+    moved: "",
+    finalDir: (m) => m.name,
+    tls: { caCert: inFinal(pki.caCert), serverCert: inFinal(pki.serverCert), serverKey: inFinal(pki.serverKey) },
+    clientTls: { caCert: inFinal(pki.caCert), cert: inFinal(pki.clientCert), key: inFinal(pki.clientKey) },
+  };
 }
 
 async function refuseNonEmpty(dataDir: string): Promise<void> {

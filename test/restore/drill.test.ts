@@ -146,6 +146,18 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     assert.equal(m.verifications.at(-1)?.ok, true);
     assert.ok(m.verifications.at(-1)?.checks.includes("live-keys"));
     assert.deepEqual(readdirSync(scratch), []);
+
+    // restore local from the same S3 backup: staged beside the target, verified, then gone.
+    const parent = join(work, "from-s3");
+    await mkdir(parent);
+    const local = await runCli(
+      ["restore", "local", s3ref, "--data-dir", join(parent, "data"), "--s3-endpoint", s3.endpoint, "-o", "json"],
+      { env },
+    );
+    assert.equal(local.code, 0, local.stderr);
+    assert.ok((JSON.parse(local.stdout) as { checks: string[] }).checks.includes("manifest"));
+    assert.deepEqual(readdirSync(parent), ["data"], "no temp sibling left");
+    assert.deepEqual(readdirSync(join(parent, "data")).sort(), ["member-0", "pki"], "no staged snapshot left");
   });
 
   describe("the comparison itself", () => {
