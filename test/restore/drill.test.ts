@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import { sortLiveKeys } from "../../src/restore/sorted-live-keys.js";
 import { liveKeys, sortedKeys } from "../../src/snapshot/keys.js";
 import type { Manifest } from "../../src/store/manifest.js";
 import { openStore } from "../../src/store/open-store.js";
-import { runCli } from "../support/cli.js";
+import { runCli, spawnCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
 import { flipByte } from "../support/files.js";
 import { S3Server } from "../support/s3-server.js";
@@ -21,6 +21,21 @@ interface DrillOutput {
   comparison?: { snapshotKeys: number; liveKeys: number; equal: boolean };
   phases: Record<string, number>;
   verification: { checks: string[]; ok: boolean; seconds: number; detail: string };
+}
+
+/** Pids of live processes whose command line names `path`. */
+function processesMentioning(path: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (/\) Z /.test(stat)) continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(path)) pids.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 async function manifestAt(ref: string): Promise<Manifest> {
@@ -158,6 +173,18 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     assert.ok((JSON.parse(local.stdout) as { checks: string[] }).checks.includes("manifest"));
     assert.deepEqual(readdirSync(parent), ["data"], "no temp sibling left");
     assert.deepEqual(readdirSync(join(parent, "data")).sort(), ["member-0", "pki"], "no staged snapshot left");
+  });
+
+  it("SIGINT during the drill: exit 130, its etcd stopped, scratch removed, the manifest left as it was", async () => {
+    const before = await readFile(join(ref, "manifest.json"), "utf8");
+    const cli = spawnCli(["--log-format", "json", "verify", ref, "--restore-drill", "--scratch-dir", scratch]);
+    await cli.waitForLine(/"msg":"snapshot restored and its keys sorted"/);
+    cli.child.kill("SIGINT");
+    const exit = await cli.exited;
+    assert.equal(exit.code, 130, cli.stderr());
+    assert.deepEqual(readdirSync(scratch), []);
+    assert.equal(await readFile(join(ref, "manifest.json"), "utf8"), before);
+    assert.deepEqual(processesMentioning(scratch), [], "no etcd left running on the scratch data");
   });
 
   describe("the comparison itself", () => {
