@@ -163,13 +163,22 @@ describe("restore local (real etcd 3.4, etcdctl snapshot restore)", () => {
     }
   });
 
-  it("a corrupted snapshot: exit 3, one line, and no data directory (nor temp sibling) left behind", async () => {
+  it("a corrupted snapshot: exit 3, one line, and no data directory (nor temp sibling, nor parent made for it) left behind", async () => {
     const parent = join(work, "corrupt");
     await mkdir(parent);
     const bad = join(parent, "bad.db");
     await copyFile(file, bad);
     await flipByte(bad, 9000);
-    const r = await runCli(["restore", "local", bad, "--data-dir", join(parent, "data"), "--members", "3"]);
+    // Under parents that do not exist yet: they are made for the temp sibling, and removed again.
+    const r = await runCli([
+      "restore",
+      "local",
+      bad,
+      "--data-dir",
+      join(parent, "new", "parents", "data"),
+      "--members",
+      "3",
+    ]);
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /^hcp-etcd-backup: snapshot .*bad\.db failed verification, nothing was restored: /);
     assert.equal(r.stderr.trimEnd().split("\n").length, 1);
