@@ -4,3 +4,4 @@ await import("./snapshot-files.js");
 await import("./backup.js");
 await import("./hosted.js");
 await import("./fleet-all.js");
+await import("./restore-drill.js");

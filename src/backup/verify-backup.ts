@@ -45,20 +45,83 @@ export interface VerifyOptions {
  */
 export async function verifyBackup(store: Store, options: VerifyOptions = {}): Promise<BackupVerification> {
   const signal = options.signal;
-  const manifest = parseManifest(await store.read(MANIFEST_FILE, { signal }), store.urlOf(MANIFEST_FILE));
+  const manifest = await readManifest(store, signal);
+  // A store with the bytes on disk is walked in place; a remote one is staged first.
+  const staging =
+    store.localPath(SNAPSHOT_FILE) === undefined && options.scratchDir !== false
+      ? await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-verify-"))
+      : undefined;
+  let check: SnapshotCheck;
+  try {
+    check = await checkBackupSnapshot(store, manifest, {
+      ...(staging ? { stageTo: join(staging, SNAPSHOT_FILE) } : {}),
+      signal,
+    });
+  } finally {
+    if (staging) await rm(staging, { recursive: true, force: true });
+  }
+  const { checks, problems } = check;
+  const verification: Verification = {
+    at: new Date().toISOString(),
+    toolVersion: toolVersion(),
+    checks,
+    ok: problems.length === 0,
+    ...(problems.length > 0 ? { detail: problems.slice(0, 5).join("; ") } : {}),
+  };
+  const updated = await recordVerification(store, manifest, verification, signal);
+  return { ref: store.url, manifest: updated, verification, problems };
+}
+
+export async function readManifest(store: Store, signal?: AbortSignal): Promise<Manifest> {
+  return parseManifest(await store.read(MANIFEST_FILE, { signal }), store.urlOf(MANIFEST_FILE));
+}
+
+/** Appends a verification to the backup's manifest and writes it back. */
+export async function recordVerification(
+  store: Store,
+  manifest: Manifest,
+  verification: Verification,
+  signal?: AbortSignal,
+): Promise<Manifest> {
+  const updated: Manifest = { ...manifest, verifications: [...manifest.verifications, verification] };
+  // Under S3 Object Lock the rewrite is a new version of the manifest: it keeps the lock of the one it follows.
+  const lock = await store.lockOf(MANIFEST_FILE, { signal });
+  const retention =
+    lock?.mode && lock.retainUntil && lock.retainUntil > new Date()
+      ? { mode: lock.mode, retainUntil: lock.retainUntil }
+      : undefined;
+  await store.put(MANIFEST_FILE, serializeManifest(updated), { contentType: "application/json", signal, retention });
+  return updated;
+}
+
+export interface SnapshotCheck {
+  /** What was checked, as recorded in `verifications`. */
+  readonly checks: string[];
+  /** One line per check that failed. */
+  readonly problems: string[];
+  /** A file holding the verified bytes: the local store's own, or the staged copy. */
+  readonly file?: string;
+}
+
+/**
+ * Reads a backup's snapshot and proves it is what the manifest says (SHA-256 and trailer, size,
+ * status), then walks its structure when the bytes are on disk: in place for a local store, else in
+ * `stageTo` (written 0600 while the object streams, left for the caller). Changes nothing in the store.
+ */
+export async function checkBackupSnapshot(
+  store: Store,
+  manifest: Manifest,
+  options: { stageTo?: string; signal?: AbortSignal } = {},
+): Promise<SnapshotCheck> {
+  const { stageTo, signal } = options;
   const problems: string[] = [];
   const checks = ["sha256-trailer", "byte-count", "status", "manifest"];
   const verifier = new SnapshotVerifier();
-  // A store with the bytes on disk is walked in place; a remote one is staged first.
   const inPlace = store.localPath(SNAPSHOT_FILE);
-  const local = inPlace !== undefined;
-  const staging =
-    !local && options.scratchDir !== false
-      ? await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-verify-"))
-      : undefined;
+  const file = inPlace ?? stageTo;
   try {
     const bytes = verifier.pipe(store.get(SNAPSHOT_FILE, { signal }), store.urlOf(SNAPSHOT_FILE));
-    await (staging ? stage(bytes, join(staging, SNAPSHOT_FILE)) : drain(bytes));
+    await (inPlace === undefined && stageTo ? stage(bytes, stageTo) : drain(bytes));
     const v = verifier.result;
     const want = manifest.snapshot;
     const compare = (what: string, got: string | number, expected: string | number) => {
@@ -70,34 +133,16 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     compare("revision", Number(v.status.revision), want.revision);
     compare("total keys", v.status.totalKey, want.totalKeys);
     compare("total size", v.status.totalSize, want.totalSize);
-    if ((local || staging) && problems.length === 0) {
+    if (file && problems.length === 0) {
       checks.push("structure", "etcd-encoding");
-      const file = staging ? join(staging, SNAPSHOT_FILE) : (inPlace as string);
       const report = await verifySnapshot(file);
       for (const f of report.findings) if (f.severity === "error") problems.push(`[${f.code}] ${f.message}`);
     }
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;
     problems.push(describe(err));
-  } finally {
-    if (staging) await rm(staging, { recursive: true, force: true });
   }
-  const verification: Verification = {
-    at: new Date().toISOString(),
-    toolVersion: toolVersion(),
-    checks,
-    ok: problems.length === 0,
-    ...(problems.length > 0 ? { detail: problems.slice(0, 5).join("; ") } : {}),
-  };
-  const updated: Manifest = { ...manifest, verifications: [...manifest.verifications, verification] };
-  // Under S3 Object Lock the rewrite is a new version of the manifest: it keeps the lock of the one it follows.
-  const lock = await store.lockOf(MANIFEST_FILE, { signal });
-  const retention =
-    lock?.mode && lock.retainUntil && lock.retainUntil > new Date()
-      ? { mode: lock.mode, retainUntil: lock.retainUntil }
-      : undefined;
-  await store.put(MANIFEST_FILE, serializeManifest(updated), { contentType: "application/json", signal, retention });
-  return { ref: store.url, manifest: updated, verification, problems };
+  return { checks, problems, ...(file ? { file } : {}) };
 }
 
 async function drain(bytes: AsyncIterable<Buffer>): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "./context.js";
+import { registerRestoreLocal } from "./restore-local.js";
 import { registerRestorePrepare } from "./restore-prepare.js";
 import { registerRestoreWatch } from "./restore-watch.js";
 
@@ -13,4 +14,5 @@ export function registerRestore(program: Command, ctx: CliContext): void {
     .description("bring a backup back: a restore-ready HostedCluster, proof that etcd came back, local data dirs");
   registerRestorePrepare(restore, ctx);
   registerRestoreWatch(restore, ctx);
+  registerRestoreLocal(restore, ctx);
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { VerificationError } from "../errors.js";
+import { UsageError, VerificationError } from "../errors.js";
 import type { CliContext } from "./context.js";
-import { addMetricsOptions, type MetricsFlags, metricsReport } from "./metrics-options.js";
+import { addMetricsOptions, type MetricsFlags, type MetricsReport, metricsReport } from "./metrics-options.js";
 import { addStoreReadOptions, addStoreUploadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 
@@ -9,6 +9,7 @@ interface VerifyFlags extends StoreFlags, MetricsFlags {
   output: "text" | "json";
   scratchDir?: string;
   structure: boolean;
+  restoreDrill?: boolean;
 }
 
 export function registerVerify(program: Command, ctx: CliContext): void {
@@ -17,6 +18,10 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .description("re-read a stored backup and prove it matches its manifest (exit 3 if not)")
     .option("--scratch-dir <dir>", "where a remote snapshot is staged for the structural check (default: temp dir)")
     .option("--no-structure", "skip the structural check of remote snapshots (no local disk needed)")
+    .option(
+      "--restore-drill",
+      "also restore it into a throwaway etcd on 127.0.0.1 and compare every key it serves with the snapshot",
+    )
     .addOption(outputOption());
   addStoreReadOptions(verify);
   // verify writes the manifest back with its result: a bucket that demands encryption headers needs them here too.
@@ -24,6 +29,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
   addMetricsOptions(verify);
   verify.action(async (ref: string, flags: VerifyFlags) => {
     const metrics = await metricsReport(flags, ctx);
+    if (flags.restoreDrill) return drill(ref, flags, ctx, metrics);
     const { openStore } = await import("../store/open-store.js");
     const { verifyBackup } = await import("../backup/verify-backup.js");
     const { storeRootOf } = await import("../store/layout.js");
@@ -42,4 +48,43 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     }
     if (!r.verification.ok) throw new VerificationError(`backup ${ref} failed verification: ${r.problems[0]}`);
   });
+}
+
+async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: MetricsReport): Promise<void> {
+  if (flags.structure === false)
+    throw new UsageError(
+      "--no-structure cannot go with --restore-drill: the drill needs the snapshot on local disk anyway",
+    );
+  const { openStore } = await import("../store/open-store.js");
+  const { restoreDrill } = await import("../restore/drill.js");
+  const r = await restoreDrill(openStore(ref, storeSettings(flags)), {
+    ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
+    signal: ctx.signal,
+    logger: ctx.logger,
+  });
+  const v = r.verification;
+  const { storeRootOf } = await import("../store/layout.js");
+  metrics.verified({ cluster: r.manifest.label, store: storeRootOf(r.ref, r.manifest.label, r.manifest.backupId) }, v);
+  await metrics.publish();
+  if (flags.output === "json") {
+    write(
+      toJson({
+        ref: r.ref,
+        ok: v.ok,
+        verification: v,
+        problems: r.problems,
+        comparison: r.comparison,
+        phases: r.phases,
+      }),
+    );
+  } else {
+    const phases = Object.entries(r.phases)
+      .map(([name, s]) => `${name} ${s.toFixed(1)} s`)
+      .join(", ");
+    write(`${r.ref}: restore drill ${v.ok ? "OK" : "FAILED"} in ${r.seconds.toFixed(1)} s (${phases})`);
+    write(`  checks: ${v.checks.join(", ")}`);
+    if (v.ok) write(`  ${v.detail}`);
+    for (const p of r.problems) write(`  ${p}`);
+  }
+  if (!v.ok) throw new VerificationError(`backup ${ref} failed the restore drill: ${r.problems[0]}`);
 }

@@ -64,6 +64,20 @@ export interface KeyValue {
   readonly lease: string;
 }
 
+export interface RangeRequest {
+  readonly key: Buffer;
+  readonly rangeEnd: Buffer;
+  readonly revision?: number;
+  readonly limit?: number;
+}
+
+export interface RangePage {
+  /** The store's current revision (not the one read at). */
+  readonly revision: number;
+  readonly kvs: KeyValue[];
+  readonly more: boolean;
+}
+
 export interface SnapshotChunk {
   readonly blob: Buffer;
   /** Bytes the server still has to send after this chunk (0 on the last data chunk and the trailer). */
@@ -195,15 +209,23 @@ export class EtcdClient {
     };
     return {
       revision: Number(res.header.revision),
-      kvs: res.kvs.map((kv) => ({
-        key: kv.key,
-        value: kv.value,
-        createRevision: Number(kv.create_revision),
-        modRevision: Number(kv.mod_revision),
-        version: Number(kv.version),
-        lease: kv.lease,
-      })),
+      kvs: res.kvs.map(toKeyValue),
     };
+  }
+
+  /**
+   * One page of a range read: keys from `key` (inclusive) to `rangeEnd` (exclusive; a single 0 byte
+   * means "to the end of the keyspace"), in key order, at `revision` (0: the current one), at most
+   * `limit` keys (0: no limit). `more` says whether keys remain after the last one returned.
+   */
+  async range(request: RangeRequest): Promise<RangePage> {
+    const res = (await this.unary("KV", "Range", {
+      key: request.key,
+      range_end: request.rangeEnd,
+      limit: String(request.limit ?? 0),
+      revision: String(request.revision ?? 0),
+    })) as { header: RawHeader; kvs: RawKeyValue[]; more: boolean };
+    return { revision: Number(res.header.revision), kvs: res.kvs.map(toKeyValue), more: res.more };
   }
 
   /** Number of live keys under `prefix` (all keys for an empty prefix). */
@@ -272,6 +294,17 @@ export class EtcdClient {
       call.cancel();
     }
   }
+}
+
+function toKeyValue(kv: RawKeyValue): KeyValue {
+  return {
+    key: kv.key,
+    value: kv.value,
+    createRevision: Number(kv.create_revision),
+    modRevision: Number(kv.mod_revision),
+    version: Number(kv.version),
+    lease: kv.lease,
+  };
 }
 
 function isServiceError(err: unknown): err is grpc.ServiceError {

@@ -17,14 +17,27 @@ export interface LiveKey {
 }
 
 /**
- * The live keyspace of a snapshot: bucket `key` replayed in revision order, tombstones applied.
- * Keyed by the key's bytes as latin1 (lossless, unlike utf8). Memory grows with the number of live
- * keys, not with value sizes.
+ * One entry of bucket `key`: a put (with its KeyValue) or a tombstone. `key` and `value` are views
+ * into the file's cache, valid during the callback only.
  */
-export function liveKeys(path: string, options: { prefix?: Buffer } = {}): Map<string, LiveKey> {
+export interface RevisionEntry {
+  readonly key: Buffer;
+  readonly tombstone: boolean;
+  readonly createRevision: bigint;
+  readonly modRevision: bigint;
+  readonly version: bigint;
+  readonly lease: bigint;
+  readonly value: Buffer;
+}
+
+/**
+ * Visits bucket `key` in revision order (the order etcd replays it in at start-up): every stored
+ * revision of every key, tombstones included. Throws SnapshotFileError on damage. Memory stays flat.
+ */
+export function forEachRevision(path: string, visit: (entry: RevisionEntry) => void): void {
   const file = BoltFile.open(path);
   try {
-    const report = (p: { message: string }) => {
+    const report = (p: { message: string }): never => {
       throw new SnapshotFileError(`${path}: ${p.message} (run "snapshot verify" for a full report)`);
     };
     const walk = { visited: new Bitset(file.highWaterMark), checkOrder: false, report };
@@ -32,43 +45,48 @@ export function liveKeys(path: string, options: { prefix?: Buffer } = {}): Map<s
     walkBucket(file, { root: Number(file.meta.root) }, walk, (e) => {
       if (e.isBucket && e.key.toString("latin1") === "key") keyBucket = Buffer.from(e.value);
     });
-    const live = new Map<string, LiveKey>();
-    if (!keyBucket) return live;
+    if (!keyBucket) return;
     const ref = openBucket(keyBucket);
     if (typeof ref === "string") throw new SnapshotFileError(`${path}: bucket "key": ${ref}`);
-    const prefix = options.prefix;
     walkBucket(file, ref, walk, (e) => {
       const rev = parseRevisionKey(e.key);
-      if (typeof rev === "string") {
-        report({ message: `bucket "key": ${rev}` });
-        return;
-      }
+      if (typeof rev === "string") throw report({ message: `bucket "key": ${rev}` });
       if (e.value.length === 0) return; // revision-bump marker left by `snapshot restore --bump-revision`
       const kv = decodeKeyValue(e.value);
-      if (typeof kv === "string") {
-        report({ message: `bucket "key", revision ${rev.main}: ${kv}` });
-        return;
-      }
-      if (prefix && (kv.key.length < prefix.length || !kv.key.subarray(0, prefix.length).equals(prefix))) return;
-      const name = kv.key.toString("latin1");
-      if (rev.tombstone) {
-        live.delete(name);
-        return;
-      }
-      live.set(name, {
-        key: Buffer.from(kv.key),
-        createRevision: kv.createRevision,
-        modRevision: kv.modRevision,
-        version: kv.version,
-        lease: kv.lease,
-        valueSize: kv.value.length,
-        valueHash: createHash("sha256").update(kv.value).digest("hex"),
-      });
+      if (typeof kv === "string") throw report({ message: `bucket "key", revision ${rev.main}: ${kv}` });
+      visit({ ...kv, tombstone: rev.tombstone });
     });
-    return live;
   } finally {
     file.close();
   }
+}
+
+/**
+ * The live keyspace of a snapshot: bucket `key` replayed in revision order, tombstones applied.
+ * Keyed by the key's bytes as latin1 (lossless, unlike utf8). Memory grows with the number of live
+ * keys, not with value sizes.
+ */
+export function liveKeys(path: string, options: { prefix?: Buffer } = {}): Map<string, LiveKey> {
+  const live = new Map<string, LiveKey>();
+  const prefix = options.prefix;
+  forEachRevision(path, (kv) => {
+    if (prefix && (kv.key.length < prefix.length || !kv.key.subarray(0, prefix.length).equals(prefix))) return;
+    const name = kv.key.toString("latin1");
+    if (kv.tombstone) {
+      live.delete(name);
+      return;
+    }
+    live.set(name, {
+      key: Buffer.from(kv.key),
+      createRevision: kv.createRevision,
+      modRevision: kv.modRevision,
+      version: kv.version,
+      lease: kv.lease,
+      valueSize: kv.value.length,
+      valueHash: createHash("sha256").update(kv.value).digest("hex"),
+    });
+  });
+  return live;
 }
 
 /** Live keys in etcd's order (bytewise), as `etcdctl get --prefix` lists them. */

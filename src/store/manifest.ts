@@ -13,6 +13,8 @@ const verificationSchema = z.object({
   checks: z.array(z.string()),
   ok: z.boolean(),
   detail: z.string().optional(),
+  /** How long the verification took (restore drills record it). */
+  seconds: z.number().nonnegative().optional(),
 });
 
 const memberSchema = z.object({

@@ -1,0 +1,170 @@
+// Benchmark: `hcp-etcd-backup verify <ref> --restore-drill` of a ~1 GiB backup in a local store, against the same
+// by hand (etcdctl snapshot restore + start etcd + wait for health + count keys with etcdctl + stop), same run.
+// Wall time and peak RSS from GNU `time -v`; our own process's peak (VmHWM) sampled apart, because time's figure
+// is the largest of the process tree, i.e. the etcd that serves the restore.
+//   BENCH_SIZES_MIB=1024 BENCH_RUNS=1 node --import tsx bench/restore-drill.ts
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadKubernetesData } from "../src/demo/sample-data.js";
+import { freePorts } from "../src/localetcd/ports.js";
+import { runCli } from "../test/support/cli.js";
+import { EtcdCluster } from "../test/support/etcd-cluster.js";
+import { median } from "./measure.js";
+
+const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
+const OUT = fileURLToPath(new URL("./results/", import.meta.url));
+const sizes = (process.env.BENCH_SIZES_MIB ?? "1024").split(",").map(Number);
+const runs = Number(process.env.BENCH_RUNS ?? 1);
+const work = process.env.BENCH_DIR ?? "/var/tmp/hcpeb-bench-drill";
+
+interface TimeV {
+  readonly seconds: number;
+  /** GNU time's "Maximum resident set size": the largest process of the tree (etcd here). */
+  readonly treeRssMiB: number;
+  /** Peak RSS of the command's own process (VmHWM), sampled while it runs. */
+  readonly ownRssMiB: number;
+  readonly stdout: string;
+}
+
+/** Runs `cmd` under `/usr/bin/time -v`; samples the VmHWM of time's child (the command itself). */
+function timeV(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<TimeV> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("/usr/bin/time", ["-v", cmd, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      stderr += d;
+    });
+    let own = 0;
+    const sample = setInterval(() => {
+      try {
+        const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/);
+        const status = readFileSync(`/proc/${kids[0]}/status`, "utf8");
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+        if (hwm) own = Math.max(own, Number(hwm[1]) / 1024);
+      } catch {
+        // between start and exit there is no child to read
+      }
+    }, 50);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearInterval(sample);
+      if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${stderr.slice(-600)}`));
+      const wall = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(stderr);
+      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+      if (!wall || !rss) return reject(new Error(`no figures from time -v: ${stderr.slice(-600)}`));
+      const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+      resolve({ seconds, treeRssMiB: Number(rss[1]) / 1024, ownRssMiB: own, stdout });
+    });
+  });
+}
+
+/** The drill by hand: restore, start etcd on it, wait for health, count the keys, stop, remove. */
+function manualScript(snapshot: string, dir: string, client: number, peer: number): string {
+  const peerUrl = `http://127.0.0.1:${peer}`;
+  const clientUrl = `http://127.0.0.1:${client}`;
+  return [
+    "set -e",
+    `rm -rf ${dir}`,
+    `etcdctl snapshot restore ${snapshot} --data-dir ${dir} --name m0 --initial-cluster m0=${peerUrl} --initial-advertise-peer-urls ${peerUrl} >/dev/null 2>&1`,
+    `etcd --name m0 --data-dir ${dir} --listen-client-urls ${clientUrl} --advertise-client-urls ${clientUrl} --listen-peer-urls ${peerUrl} --initial-advertise-peer-urls ${peerUrl} --initial-cluster m0=${peerUrl} --quota-backend-bytes=8589934592 >${dir}.log 2>&1 &`,
+    "E=$!",
+    `until etcdctl --endpoints ${clientUrl} endpoint health >/dev/null 2>&1; do sleep 0.1; done`,
+    `etcdctl --endpoints ${clientUrl} get "" --prefix --keys-only | grep -c .`,
+    "kill -9 $E; wait $E || true",
+    `rm -rf ${dir} ${dir}.log`,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  await mkdir(OUT, { recursive: true });
+  const rows: string[] = [];
+  const source = await EtcdCluster.start({ members: 1, quotaBytes: 8 * 1024 ** 3, baseDir: work });
+  try {
+    let loaded = 0;
+    for (const mib of sizes) {
+      const client = await source.client(0);
+      try {
+        const t0 = Date.now();
+        await loadKubernetesData(client, {
+          targetBytes: (mib - loaded) * 1024 * 1024,
+          valueSize: [1024, 32768],
+          concurrency: 32,
+          seed: mib,
+        });
+        loaded = mib;
+        process.stderr.write(`loaded to ${mib} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
+      } finally {
+        client.close();
+      }
+      const store = join(work, `store-${mib}`);
+      const b = await runCli(
+        [
+          "backup",
+          "--endpoints",
+          source.endpoint(0),
+          ...source.tlsFlags,
+          "--to",
+          store,
+          "--name",
+          "bench",
+          "-o",
+          "json",
+        ],
+        { timeoutMs: 600_000 },
+      );
+      if (b.code !== 0) throw new Error(`backup failed: ${b.stderr}`);
+      const out = JSON.parse(b.stdout) as { ref: string; snapshot: { dbSize: number } };
+      const snapshot = join(out.ref, "snapshot.db");
+      const ours: TimeV[] = [];
+      const manual: TimeV[] = [];
+      let keys = "";
+      for (let i = 0; i < runs; i++) {
+        // Interleaved, so page-cache state and machine noise hit both alike.
+        const o = await timeV(CLI, ["verify", out.ref, "--restore-drill", "--scratch-dir", work, "-o", "json"]);
+        ours.push(o);
+        const drill = JSON.parse(o.stdout) as { ok: boolean; comparison: { liveKeys: number } };
+        if (!drill.ok) throw new Error(`the drill failed: ${o.stdout}`);
+        const [c, p] = (await freePorts(2)) as [number, number];
+        const script = join(work, "manual.sh");
+        await writeFile(script, manualScript(snapshot, join(work, "manual-data"), c, p));
+        const m = await timeV("sh", [script], { ...process.env, ETCDCTL_API: "3" });
+        manual.push(m);
+        keys = `${drill.comparison.liveKeys} (etcdctl: ${m.stdout.trim()})`;
+        process.stderr.write(
+          `run ${i + 1}: ours ${o.seconds.toFixed(2)} s, manual ${m.seconds.toFixed(2)} s, keys ${keys}\n`,
+        );
+      }
+      const med = (xs: TimeV[], f: (t: TimeV) => number) => median(xs.map(f));
+      const o = med(ours, (t) => t.seconds);
+      const m = med(manual, (t) => t.seconds);
+      rows.push(
+        `| ${(out.snapshot.dbSize / 1024 ** 3).toFixed(2)} GiB | ${keys} | ${runs} | ${o.toFixed(2)} s | ${m.toFixed(2)} s | ${(o / m).toFixed(2)}x | ${med(ours, (t) => t.ownRssMiB).toFixed(0)} MiB | ${med(ours, (t) => t.treeRssMiB).toFixed(0)} MiB | ${med(manual, (t) => t.treeRssMiB).toFixed(0)} MiB |`,
+      );
+      process.stderr.write(`${rows.at(-1)}\n`);
+    }
+  } finally {
+    await source.stop();
+  }
+  const kernel = (await readFile("/proc/version", "utf8")).split(" ")[2];
+  const header = [
+    `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}, kernel ${kernel}, etcd/etcdctl 3.4.23 (Debian).`,
+    `Backup: a 1-member etcd loaded with values of 1-32 KiB, backed up into a local store. ${runs} run(s) of each, interleaved.`,
+    "",
+    "| backup db | live keys | runs | verify --restore-drill | by hand (restore + start + count) | ratio | our peak RSS | peak RSS of the tree (etcd) | by hand: peak RSS (etcd) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  await writeFile(join(OUT, "restore-drill.md"), `${[...header, ...rows].join("\n")}\n`);
+  if (process.env.BENCH_KEEP !== "1") await rm(work, { recursive: true, force: true });
+}
+
+await main();

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { compareKeyStreams, liveKeyStates } from "../../src/restore/compare-live.js";
+import { sortLiveKeys } from "../../src/restore/sorted-live-keys.js";
+import { liveKeys, sortedKeys } from "../../src/snapshot/keys.js";
+import type { Manifest } from "../../src/store/manifest.js";
+import { openStore } from "../../src/store/open-store.js";
+import { runCli, spawnCli } from "../support/cli.js";
+import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
+import { etcdctl } from "../support/etcdctl.js";
+import { flipByte } from "../support/files.js";
+import { S3Server } from "../support/s3-server.js";
+import { fillSource } from "./helpers.js";
+
+interface DrillOutput {
+  ok: boolean;
+  problems: string[];
+  comparison?: { snapshotKeys: number; liveKeys: number; equal: boolean };
+  phases: Record<string, number>;
+  verification: { checks: string[]; ok: boolean; seconds: number; detail: string };
+}
+
+/** Pids of live processes whose command line names `path`. */
+function processesMentioning(path: string): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (/\) Z /.test(stat)) continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(path)) pids.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function manifestAt(ref: string): Promise<Manifest> {
+  return JSON.parse(await readFile(join(ref, "manifest.json"), "utf8")) as Manifest;
+}
+
+describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () => {
+  let source: EtcdCluster;
+  let s3: S3Server;
+  let work: string;
+  let scratch: string;
+  let ref: string;
+  let revision: number;
+
+  before(async () => {
+    [source, s3] = await Promise.all([EtcdCluster.start({ members: 1 }), S3Server.start()]);
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    scratch = join(work, "scratch");
+    await mkdir(scratch);
+    const client = await source.client(0);
+    try {
+      revision = await fillSource(client);
+    } finally {
+      client.close();
+    }
+    const b = await runCli([
+      "backup",
+      "--endpoints",
+      source.endpoint(0),
+      ...source.tlsFlags,
+      "--to",
+      join(work, "store"),
+      "--name",
+      "lab",
+      "-o",
+      "json",
+    ]);
+    assert.equal(b.code, 0, b.stderr);
+    ref = (JSON.parse(b.stdout) as { ref: string }).ref;
+  });
+  after(async () => {
+    await Promise.all([source?.stop(), s3?.stop()]);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("passes on a good backup, records it with its time in the manifest, and leaves nothing running or on disk", async () => {
+    const before = (await manifestAt(ref)).verifications.length;
+    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as DrillOutput;
+    assert.equal(out.ok, true);
+    const expectedKeys = liveKeys(join(ref, "snapshot.db")).size;
+    assert.equal(out.comparison?.equal, true);
+    assert.equal(out.comparison?.snapshotKeys, expectedKeys);
+    assert.equal(out.comparison?.liveKeys, expectedKeys);
+    assert.deepEqual(Object.keys(out.phases), ["verify", "restore", "start", "compare"]);
+    const m = await manifestAt(ref);
+    assert.equal(m.verifications.length, before + 1);
+    const v = m.verifications.at(-1);
+    assert.equal(v?.ok, true);
+    for (const c of ["sha256-trailer", "structure", "restore", "etcd-start", "live-keys"])
+      assert.ok(v?.checks.includes(c), c);
+    assert.ok((v?.seconds ?? 0) > 0);
+    assert.match(v?.detail ?? "", new RegExp(`served ${expectedKeys} live keys at revision ${revision}`));
+    assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
+
+    const text = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /restore drill OK in [\d.]+ s \(verify [\d.]+ s, restore [\d.]+ s, start [\d.]+ s, compare [\d.]+ s\)/,
+    );
+  });
+
+  it("fails on a tampered backup (exit 3, one line) and records the failure in the manifest", async () => {
+    const tampered = join(work, "tampered");
+    await cp(ref, tampered, { recursive: true });
+    await flipByte(join(tampered, "snapshot.db"), 12_000);
+    const r = await runCli(["verify", tampered, "--restore-drill", "--scratch-dir", scratch]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /^hcp-etcd-backup: backup .* failed the restore drill: .*SHA-256/);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+    assert.match(r.stdout, /restore drill FAILED/);
+    const v = (await manifestAt(tampered)).verifications.at(-1);
+    assert.equal(v?.ok, false);
+    assert.match(v?.detail ?? "", /SHA-256/);
+    assert.equal(v?.checks.includes("restore"), false, "a backup that fails verification is not restored");
+    assert.deepEqual(readdirSync(scratch), []);
+  });
+
+  it("passes on a backup in Ceph RGW: streamed to a scratch copy, result written back to the S3 manifest", async () => {
+    const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region };
+    const b = await runCli(
+      [
+        "backup",
+        "--endpoints",
+        source.endpoint(0),
+        ...source.tlsFlags,
+        "--to",
+        `s3://${s3.bucket}/drill`,
+        "--name",
+        "lab",
+        "--s3-endpoint",
+        s3.endpoint,
+        "-o",
+        "json",
+      ],
+      { env },
+    );
+    assert.equal(b.code, 0, b.stderr);
+    const s3ref = (JSON.parse(b.stdout) as { ref: string }).ref;
+    const r = await runCli(
+      ["verify", s3ref, "--restore-drill", "--scratch-dir", scratch, "--s3-endpoint", s3.endpoint, "-o", "json"],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as DrillOutput).comparison?.equal, true);
+    const store = openStore(s3ref, {
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    });
+    const m = JSON.parse((await store.read("manifest.json")).toString("utf8")) as Manifest;
+    assert.equal(m.verifications.at(-1)?.ok, true);
+    assert.ok(m.verifications.at(-1)?.checks.includes("live-keys"));
+    assert.deepEqual(readdirSync(scratch), []);
+
+    // restore local from the same S3 backup: staged beside the target, verified, then gone.
+    const parent = join(work, "from-s3");
+    await mkdir(parent);
+    const local = await runCli(
+      ["restore", "local", s3ref, "--data-dir", join(parent, "data"), "--s3-endpoint", s3.endpoint, "-o", "json"],
+      { env },
+    );
+    assert.equal(local.code, 0, local.stderr);
+    assert.ok((JSON.parse(local.stdout) as { checks: string[] }).checks.includes("manifest"));
+    assert.deepEqual(readdirSync(parent), ["data"], "no temp sibling left");
+    assert.deepEqual(readdirSync(join(parent, "data")).sort(), ["member-0", "pki"], "no staged snapshot left");
+  });
+
+  it("SIGINT during the drill: exit 130, its etcd stopped, scratch removed, the manifest left as it was", async () => {
+    const before = await readFile(join(ref, "manifest.json"), "utf8");
+    const cli = spawnCli(["--log-format", "json", "verify", ref, "--restore-drill", "--scratch-dir", scratch]);
+    await cli.waitForLine(/"msg":"snapshot restored and its keys sorted"/);
+    cli.child.kill("SIGINT");
+    const exit = await cli.exited;
+    assert.equal(exit.code, 130, cli.stderr());
+    assert.deepEqual(readdirSync(scratch), []);
+    assert.equal(await readFile(join(ref, "manifest.json"), "utf8"), before);
+    assert.deepEqual(processesMentioning(scratch), [], "no etcd left running on the scratch data");
+  });
+
+  describe("the comparison itself", () => {
+    it("sorts the snapshot's live keys the same when spilled to disk in many runs", async () => {
+      const file = join(ref, "snapshot.db");
+      const expected = sortedKeys(liveKeys(file)).map(
+        (k) => `${k.key.toString("hex")}:${k.valueHash}:${k.modRevision}`,
+      );
+      const sorted = sortLiveKeys(file, { scratchDir: scratch, memoryBytes: 4096 });
+      assert.ok(sorted.spilledRuns > 5, `runs: ${sorted.spilledRuns}`);
+      const got: string[] = [];
+      for await (const k of sorted)
+        got.push(`${k.key.toString("hex")}:${k.valueHash.toString("hex")}:${k.modRevision}`);
+      assert.deepEqual(got, expected);
+      assert.deepEqual(readdirSync(scratch), [], "runs removed");
+    });
+
+    it("reads a live etcd in small pages at the snapshot's revision: equal; at the current revision: the changes", async () => {
+      const file = join(ref, "snapshot.db");
+      const client = await source.client(0);
+      try {
+        await client.put("/registry/configmaps/ns-0/cm-5", "changed after the backup");
+        await client.delete("/registry/configmaps/ns-1/cm-6");
+        await client.put("/registry/configmaps/ns-9/new", "added after the backup");
+        const atBackup = await compareKeyStreams(
+          sortLiveKeys(file, { scratchDir: scratch }),
+          liveKeyStates(client, { revision, pageBytes: 2000 }),
+        );
+        assert.equal(atBackup.equal, true, JSON.stringify(atBackup.examples));
+        const now = await compareKeyStreams(
+          sortLiveKeys(file, { scratchDir: scratch }),
+          liveKeyStates(client, { revision: 0, pageBytes: 2000 }),
+        );
+        assert.equal(now.equal, false);
+        assert.deepEqual([now.missing, now.extra, now.changed], [1, 1, 1]);
+        assert.deepEqual(
+          now.examples.map((e) => [e.key, e.problem, e.fields?.join()]),
+          [
+            ["/registry/configmaps/ns-0/cm-5", "changed", "value,mod_revision,version"],
+            ["/registry/configmaps/ns-1/cm-6", "missing", undefined],
+            ["/registry/configmaps/ns-9/new", "extra", undefined],
+          ],
+        );
+      } finally {
+        client.close();
+      }
+      assert.equal(existsSync(scratch), true);
+    });
+    it("reads values too large for one page of 100 keys (past gRPC's 64 MiB message limit) by halving the page", async () => {
+      const client = await source.client(0);
+      try {
+        // 1 MiB values under /kubernetes.io/, which sorts first: a first page of 100 keys would be ~90 MiB.
+        await loadKubernetesData(client, { targetBytes: 90 * 1024 * 1024, valueSize: 1024 * 1024, seed: 7 });
+        const file = join(work, "large-values.db");
+        await etcdctl(source, ["snapshot", "save", file]);
+        const c = await compareKeyStreams(
+          sortLiveKeys(file, { scratchDir: scratch }),
+          liveKeyStates(client, { revision: 0 }),
+        );
+        assert.equal(c.equal, true, JSON.stringify(c.examples));
+        assert.equal(c.liveKeys, liveKeys(file).size);
+      } finally {
+        client.close();
+      }
+    });
+  });
+});
