@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -84,6 +84,20 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
     assert.match(r.stdout, /encryption key key-\d+ sealed as encryption-key\.age; .* matches the cluster's key: yes/);
     assert.match(r.stdout, /list: 1 backup\(s\) in the store\n .*clusters\/example {2}quiesced/);
     assert.match(r.stdout, /verify: OK \(sha256-trailer, byte-count, status, manifest, structure, etcd-encoding\)/);
+    // The restore half: a drill, the patched manifests, a local restore that serves exactly the loaded keys.
+    assert.match(r.stdout, /verify --restore-drill: OK in [\d.]+s: restore drill: etcd served \d+ live keys/);
+    assert.doesNotMatch(r.stdout, /\bBLOCK\b/);
+    assert.match(r.stdout, /PASS {4}key-fingerprint: key-\d+, SHA-256 [0-9a-f]{16}… as the manifest records/);
+    assert.match(r.stdout, /restoreSnapshotURL: absent -> \[presigned URL\]/);
+    assert.match(r.stdout, /data\.key: \[the rendered key\] -> \[the saved key\]/);
+    assert.match(r.stdout, /started: 3 members, 1 cluster ID, 1 leader/);
+    const served =
+      /the restored etcd serves (\d+) keys at revision \d+; the backup holds (\d+): every key and value equal/.exec(
+        r.stdout,
+      );
+    assert.ok(served, r.stdout);
+    // The sample data plus nothing else: HyperShift's simulated objects live in the simulator, not in etcd.
+    assert.equal(served[1], loaded[1]);
     assert.match(r.stdout, /removed the temporary store .* \(keep one with --store DIR\)/);
     assert.match(r.stdout, /demo finished\n$/);
     assert.deepEqual(leftoverProcesses(), []);
@@ -110,6 +124,13 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
       assert.equal(key.length, 32);
       const v = await runCli(["verify", entry?.ref ?? ""]);
       assert.equal(v.code, 0, v.stdout + v.stderr);
+      // The patched manifests stay too, private, with the saved key in the encryption Secret.
+      const patched = join(store, "restore-example.yaml");
+      assert.equal(statSync(patched).mode & 0o777, 0o600);
+      assert.match(
+        readFileSync(patched, "utf8"),
+        new RegExp(`key: ${Buffer.from(key).toString("base64").replace(/[+/]/g, "\\$&")}`),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -20,9 +20,20 @@ import { isEmptyDocument, parseRendered } from "./rendered.js";
 import { type KeySource, loadSavedKey } from "./saved-key.js";
 import { clusterChecksNotRun, type TargetCluster } from "./target-cluster.js";
 
+/** Where HyperShift's etcd-init will download the snapshot from, and what signed that URL. */
+export interface SnapshotLink {
+  presign(expiresInSeconds: number, signingDate: Date): Promise<string>;
+  credentials(): Promise<{ readonly temporary: boolean; readonly expiration?: Date }>;
+}
+
 export interface PrepareRequest {
   /** The backup's folder. */
   readonly store: Store;
+  /**
+   * The snapshot's URL when it does not come from presigning the store (the demo's local store has no
+   * URL etcd-init could download; it shows the rest of the patch with a stand-in). Default: the S3 store presigns.
+   */
+  readonly link?: SnapshotLink;
   readonly rendered: { readonly text: string; readonly where: string };
   readonly expiresInSeconds: number;
   /** Where the saved aescbc key comes from (aescbc sources). */
@@ -56,7 +67,8 @@ export interface PrepareResult {
 export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult> {
   const logger = req.logger ?? silentLogger();
   const { store, signal } = req;
-  if (!(store instanceof S3Store)) {
+  const link = req.link ?? (store instanceof S3Store ? s3Link(store) : undefined);
+  if (!link) {
     throw new UsageError(
       `${store.url} is a local store and a local file cannot be presigned: copy the backup folder to S3 (aws s3 cp --recursive) and prepare from there, or restore it into data directories with 'restore local'`,
     );
@@ -100,14 +112,14 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   checks.push(...operatorTrapChecks(hc));
 
   const signedAt = new Date();
-  const url = await store.presignGet(SNAPSHOT_FILE, req.expiresInSeconds, { signingDate: signedAt });
+  const url = await link.presign(req.expiresInSeconds, signedAt);
   checks.push(
     ...urlChecks({
       length: url.length,
       scheme: new URL(url).protocol,
       expiresInSeconds: req.expiresInSeconds,
       expiresAt: new Date(signedAt.getTime() + req.expiresInSeconds * 1000),
-      credentials: await store.signingCredentials(),
+      credentials: await link.credentials(),
     }),
   );
   logger.info({ length: url.length }, "snapshot presigned");
@@ -131,5 +143,12 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
     url,
     changes: patched.changes,
     objects,
+  };
+}
+
+function s3Link(store: S3Store): SnapshotLink {
+  return {
+    presign: (expiresInSeconds, signingDate) => store.presignGet(SNAPSHOT_FILE, expiresInSeconds, { signingDate }),
+    credentials: () => store.signingCredentials(),
   };
 }

@@ -73,7 +73,8 @@ export function patchRendered(r: RenderedManifests, patch: RenderPatch): Patched
   if (patch.key && r.keySecret) {
     const doc = r.docs[r.keySecret.index] as Document;
     const name = `Secret ${hc.namespace}/${r.keySecret.name}`;
-    set(doc, name, ["data", "key"], Buffer.from(patch.key).toString("base64"), () => "[key]");
+    const saved = Buffer.from(patch.key).toString("base64");
+    set(doc, name, ["data", "key"], saved, (v) => (v === saved ? "[the saved key]" : "[the rendered key]"));
     // stringData wins over data when the API server stores a Secret: a rendered stringData.key would undo the key.
     if (doc.hasIn(["stringData", "key"])) {
       doc.deleteIn(["stringData", "key"]);
