@@ -35,6 +35,11 @@ export interface VerifyOptions {
   readonly scratchDir?: string | false;
   /** Stops the re-read; the manifest is then left as it was. */
   readonly signal?: AbortSignal;
+  /**
+   * When the result cannot be written back (read-only credentials, a lock the principal may not
+   * extend), this hears why and the verification still stands; without it that write's error is thrown.
+   */
+  readonly onRecordFailed?: (err: unknown) => void;
 }
 
 /**
@@ -68,7 +73,13 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     ok: problems.length === 0,
     ...(problems.length > 0 ? { detail: problems.slice(0, 5).join("; ") } : {}),
   };
-  const updated = await recordVerification(store, manifest, verification, signal);
+  let updated = manifest;
+  try {
+    updated = await recordVerification(store, manifest, verification, signal);
+  } catch (err) {
+    if (!options.onRecordFailed || signal?.aborted) throw err;
+    options.onRecordFailed(err);
+  }
   return { ref: store.url, manifest: updated, verification, problems };
 }
 

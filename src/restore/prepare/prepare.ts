@@ -1,11 +1,11 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { verifyBackup } from "../../backup/verify-backup.js";
-import { UsageError } from "../../errors.js";
+import { describe, UsageError } from "../../errors.js";
 import { type Logger, silentLogger } from "../../logging.js";
 import { SNAPSHOT_FILE } from "../../store/manifest.js";
 import { S3Store } from "../../store/s3-store.js";
 import type { Store } from "../../store/store.js";
-import { block, blocked, type Check, pass } from "./checks.js";
+import { block, blocked, type Check, pass, warn } from "./checks.js";
 import {
   availabilityCheck,
   encryptionTypeCheck,
@@ -77,9 +77,14 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   const hc = rendered.hostedCluster;
   const checks: Check[] = [];
 
+  // A restore is often prepared with read-only credentials: the result not written back is a warning.
+  let unrecorded: string | undefined;
   const verified = await verifyBackup(store, {
     signal,
     ...(req.scratchDir !== undefined ? { scratchDir: req.scratchDir } : {}),
+    onRecordFailed: (err) => {
+      unrecorded = describe(err).split("\n")[0];
+    },
   });
   logger.info({ ref: verified.ref, ok: verified.verification.ok }, "backup verified");
   const manifest = verified.manifest;
@@ -88,6 +93,8 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
     return { ref: store.url, checks, blocked: true, changes: [], objects: [] };
   }
   checks.push(pass("backup-verified", `${verified.verification.checks.join(", ")} match the manifest`));
+  if (unrecorded)
+    checks.push(warn("verification-recorded", `the result was not added to the manifest (${unrecorded})`));
   checks.push(
     manifest.source.kind === "hosted-cluster"
       ? pass(
