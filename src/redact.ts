@@ -21,3 +21,8 @@ const XML_SECRETS =
 export function withoutUrlSecrets(text: string): string {
   return text.replace(URL_SECRETS, "$1=***").replace(XML_SECRETS, "<$1>***</$1>");
 }
+
+/** A URL of a service (not a presigned object) as it may be shown: no user-info, no query (tokens ride there). */
+export function shownEndpoint(url: string): string {
+  return withoutCredentials(url).replace(/\?.*$/s, "?***");
+}

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { MetricsReporter } from "../metrics/publish.js";
+import { shownEndpoint } from "../redact.js";
 import type { CliContext } from "./context.js";
 
 export interface MetricsFlags {
@@ -36,10 +37,7 @@ const NONE: MetricsReport = {
 export async function metricsReport(flags: MetricsFlags, ctx: CliContext): Promise<MetricsReport> {
   const { pushgateway, metricsFile } = flags;
   if (pushgateway === undefined && metricsFile === undefined) return NONE;
-  if (pushgateway !== undefined && !/^https?:\/\/[^/]+/.test(pushgateway))
-    throw new UsageError(
-      `--pushgateway must be an http(s) URL like http://pushgateway:9091, got "${pushgateway.replace(/^[^@]*@/, "***@")}"`,
-    );
+  if (pushgateway !== undefined) checkPushgatewayUrl(pushgateway);
   if (metricsFile !== undefined) {
     if (!metricsFile.endsWith(".prom"))
       throw new UsageError(`--metrics-file must end in .prom (node-exporter reads only those), got "${metricsFile}"`);
@@ -49,4 +47,18 @@ export async function metricsReport(flags: MetricsFlags, ctx: CliContext): Promi
   }
   const { MetricsReporter } = await import("../metrics/publish.js");
   return new MetricsReporter({ pushgateway, file: metricsFile }, (line) => ctx.logger.warn(line));
+}
+
+/**
+ * An http(s) URL; with `inline` (it will be written into a CronJob for anyone who can read it) also
+ * one without credentials or a query, which would sit there in clear.
+ */
+export function checkPushgatewayUrl(url: string, options: { inline?: boolean } = {}): void {
+  const shown = shownEndpoint(url);
+  if (!/^https?:\/\/[^/]+/.test(url))
+    throw new UsageError(`--pushgateway must be an http(s) URL like http://pushgateway:9091, got "${shown}"`);
+  if (options.inline && (/^[a-z]+:\/\/[^/]*@/i.test(url) || url.includes("?")))
+    throw new UsageError(
+      `--pushgateway ${shown}: credentials in the URL would be stored in clear in the CronJob; give the Pushgateway its own network policy or an authenticating proxy`,
+    );
 }

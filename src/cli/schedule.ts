@@ -5,6 +5,7 @@ import type { FleetMember, ScheduleScope, StoreCredentials } from "../schedule/m
 import { parseDuration } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
+import { checkPushgatewayUrl } from "./metrics-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
 import { write } from "./output.js";
 
@@ -36,7 +37,7 @@ export function defaultImage(): string {
   return `ghcr.io/hcp-etcd-backup/hcp-etcd-backup:${toolVersion()}`;
 }
 
-export function registerSchedule(program: Command, ctx: CliContext): void {
+export function registerSchedule(program: Command, _ctx: CliContext): void {
   const cmd = program
     .command("schedule [hosted-cluster]")
     .description(
@@ -88,10 +89,10 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     const cron = validateCron(expr);
     const store = openStore(to, storeSettings(flags));
     if (!store.url.startsWith("s3://"))
-      ctx.logger.warn(
-        { store: store.url },
-        `--to is a path inside the backup's pod, whose filesystem is read-only but for ${manifests.SCRATCH_DIR}: use s3://`,
+      throw new UsageError(
+        `--to ${store.url}: a scheduled backup needs an s3:// store; a path would be inside the Job's pod, whose only writable place is an emptyDir deleted with it`,
       );
+    if (flags.pushgateway !== undefined) checkPushgatewayUrl(flags.pushgateway, { inline: true });
     const management = flags.apply || (scopeKind !== "cluster" && flags.clusters === undefined);
     const cluster = management ? await managementCluster(flags) : undefined;
     const scope = await resolveScope(scopeKind, hostedCluster, flags, cluster);

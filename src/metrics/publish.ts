@@ -1,6 +1,6 @@
 import { Pushgateway } from "prom-client";
 import { describe } from "../errors.js";
-import { withoutCredentials } from "../redact.js";
+import { shownEndpoint } from "../redact.js";
 import type { Manifest, Verification } from "../store/manifest.js";
 import { BackupMetrics, type MetricsTarget } from "./backup-metrics.js";
 import { writeTextfile } from "./textfile.js";
@@ -76,7 +76,7 @@ export class MetricsReporter {
         }
       } catch (err) {
         this.warn(
-          `metrics not pushed to ${withoutCredentials(pushgateway)} (${targets.length - pushed} of ${targets.length} group(s)): ${describe(err).split("\n")[0]}; the backup's own result stands`,
+          `metrics not pushed to ${shownEndpoint(pushgateway)} (${targets.length - pushed} of ${targets.length} group(s)): ${describe(err).split("\n")[0]}; the backup's own result stands`,
         );
       }
     }

@@ -120,6 +120,21 @@ describe("schedule renders the manifests (built CLI)", () => {
         [...base, "--cron", "@daily", "--no-key", "--credentials-secret", "S3 Creds"],
         /--credentials-secret "S3 Creds"/,
       ],
+      // Every night's backup would go into an emptyDir deleted with its pod.
+      [
+        ["schedule", "example", "-n", "clusters", "--to", "/var/backups", "--cron", "@daily", "--no-key"],
+        /--to \/var\/backups: a scheduled backup needs an s3:\/\/ store/,
+      ],
+      // A secret in the Pushgateway URL would sit in clear in the CronJob (and is not echoed here).
+      [
+        [...base, "--cron", "@daily", "--no-key", "--pushgateway", "http://ops:hunter2@pg:9091"],
+        /--pushgateway http:\/\/\*\*\*@pg:9091: credentials in the URL would be stored in clear/,
+      ],
+      [
+        [...base, "--cron", "@daily", "--no-key", "--pushgateway", "http://pg:9091/?token=hunter2"],
+        /credentials in the URL would be stored in clear/,
+      ],
+      [[...base, "--cron", "@daily", "--no-key", "--pushgateway", "ftp://pg"], /must be an http\(s\) URL/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args);
@@ -128,6 +143,7 @@ describe("schedule renders the manifests (built CLI)", () => {
       assert.match(r.stderr, message);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert.ok(!r.stderr.includes(identity.slice(16)), "the identity is not echoed");
+      assert.ok(!r.stderr.includes("hunter2"), "a password is not echoed");
     }
   });
 });
