@@ -74,6 +74,12 @@ export async function runFleetList(
     const summary = summarize(rows);
     throw code === 3 ? new VerificationError(summary) : new OperationError(summary);
   }
+  // A probe must not stay green on a store it cannot read: a wrong prefix, or a cluster whose manifests all broke.
+  if (rows.length === 0) throw new OperationError(`no backups in ${store.url}: check --from (bucket and prefix)`);
+  if (broken.length > 0)
+    throw new OperationError(
+      `${summarize(rows)}; ${broken.length} backup folder(s) with an unreadable manifest (warnings above)`,
+    );
 }
 
 function summarize(rows: readonly ClusterFreshness[]): string {
@@ -82,5 +88,5 @@ function summarize(rows: readonly ClusterFreshness[]): string {
     .map((status) => [status, rows.filter((r) => r.status === status).length] as const)
     .filter(([, n]) => n > 0)
     .map(([status, n]) => `${n} ${status}`);
-  return `${ok} of ${rows.length} clusters ok; ${parts.join(", ")}`;
+  return [`${ok} of ${rows.length} clusters ok`, ...(parts.length > 0 ? [parts.join(", ")] : [])].join("; ");
 }

@@ -163,8 +163,15 @@ describe("list --fleet over 1,000 manifests of 50 hosted clusters (local store, 
       "{",
     );
     const broken = await runCli(["list", "--fleet", "--from", only, "-o", "json"]);
-    assert.equal(broken.code, 0, "the unreadable manifest counts for no cluster");
+    assert.equal(broken.code, 1, "an unreadable manifest keeps a probe red: its cluster would vanish otherwise");
     assert.match(broken.stderr, /warning: a\/z\/.*manifest\.json is not valid JSON/);
+    assert.match(
+      broken.stderr,
+      /hcp-etcd-backup: 2 of 2 clusters ok; 1 backup folder\(s\) with an unreadable manifest/,
+    );
+    const empty = await runCli(["list", "--fleet", "--from", join(only, "no-such-prefix")]);
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /no backups in .*no-such-prefix: check --from/);
     assert.deepEqual(
       (JSON.parse(broken.stdout) as Row[]).map((r) => r.label),
       ["a/x", "a/y"],
