@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -169,6 +169,7 @@ describe("list --fleet over 1,000 manifests of 50 hosted clusters (local store, 
       broken.stderr,
       /hcp-etcd-backup: 2 of 2 clusters ok; 1 backup folder\(s\) with an unreadable manifest/,
     );
+    await mkdir(join(only, "no-such-prefix"));
     const empty = await runCli(["list", "--fleet", "--from", join(only, "no-such-prefix")]);
     assert.equal(empty.code, 1);
     assert.match(empty.stderr, /no backups in .*no-such-prefix: check --from/);
