@@ -16,6 +16,7 @@ import { compareKeyStreams, liveKeyStates } from "../restore/compare-live.js";
 import { restoreDrill } from "../restore/drill.js";
 import { restoreLocal } from "../restore/local.js";
 import { DEFAULT_EXPIRY_SECONDS } from "../restore/prepare/expiry.js";
+import { writeSecretFile } from "../restore/prepare/files.js";
 import { prepareRestore, type SnapshotLink } from "../restore/prepare/prepare.js";
 import { sortLiveKeys } from "../restore/sorted-live-keys.js";
 import { readCatalog } from "../store/catalog.js";
@@ -198,7 +199,7 @@ async function restoreSteps(
   for (const ch of prepared.changes) report(`  changed ${ch.object}: ${ch.path}: ${ch.from} -> ${ch.to}`);
   if (o.kept && prepared.yaml !== undefined) {
     const out = join(o.storeDir, "restore-example.yaml");
-    await writeFile(out, prepared.yaml, { mode: 0o600 });
+    await writeSecretFile(out, prepared.yaml);
     report(`  wrote ${out} (0600: it holds the saved key)`);
   }
 
