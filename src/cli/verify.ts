@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UsageError, VerificationError } from "../errors.js";
+import type { Verification } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
 import { addMetricsOptions, type MetricsFlags, type MetricsReport, metricsReport } from "./metrics-options.js";
 import { addStoreReadOptions, addStoreUploadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
@@ -32,14 +33,12 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     if (flags.restoreDrill) return drill(ref, flags, ctx, metrics);
     const { openStore } = await import("../store/open-store.js");
     const { verifyBackup } = await import("../backup/verify-backup.js");
-    const { storeRootOf } = await import("../store/layout.js");
     const r = await verifyBackup(openStore(ref, storeSettings(flags)), {
       scratchDir: flags.structure === false ? false : flags.scratchDir,
       signal: ctx.signal,
     });
     const { label, backupId } = r.manifest;
-    metrics.verified({ cluster: label, store: storeRootOf(r.ref, label, backupId) }, r.verification);
-    await metrics.publish();
+    await reportVerified(metrics, flags, ctx, r.ref, { label, backupId }, r.verification);
     if (flags.output === "json")
       write(toJson({ ref: r.ref, ok: r.verification.ok, verification: r.verification, problems: r.problems }));
     else {
@@ -63,9 +62,7 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     logger: ctx.logger,
   });
   const v = r.verification;
-  const { storeRootOf } = await import("../store/layout.js");
-  metrics.verified({ cluster: r.manifest.label, store: storeRootOf(r.ref, r.manifest.label, r.manifest.backupId) }, v);
-  await metrics.publish();
+  await reportVerified(metrics, flags, ctx, r.ref, r.manifest, v);
   if (flags.output === "json") {
     write(
       toJson({
@@ -87,4 +84,30 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     for (const p of r.problems) write(`  ${p}`);
   }
   if (!v.ok) throw new VerificationError(`backup ${ref} failed the restore drill: ${r.problems[0]}`);
+}
+
+/** The cluster's verification metrics follow its newest backup only; an older one's result is left out (and said). */
+async function reportVerified(
+  metrics: MetricsReport,
+  flags: VerifyFlags,
+  ctx: CliContext,
+  ref: string,
+  backup: { readonly label: string; readonly backupId: string },
+  verification: Verification,
+): Promise<void> {
+  if (flags.pushgateway === undefined && flags.metricsFile === undefined) return;
+  const [{ storeRootOf }, { isNewestBackup }, { openStore }] = await Promise.all([
+    import("../store/layout.js"),
+    import("../store/catalog.js"),
+    import("../store/open-store.js"),
+  ]);
+  const root = storeRootOf(ref, backup.label, backup.backupId);
+  if (await isNewestBackup(openStore(root, storeSettings(flags)), backup.label, backup.backupId, ctx.signal)) {
+    metrics.verified({ cluster: backup.label, store: root }, verification);
+    await metrics.publish();
+  } else
+    ctx.logger.warn(
+      { ref },
+      `not the newest backup of ${backup.label}: its result is recorded in its manifest, not in the cluster's metrics`,
+    );
 }

@@ -88,3 +88,12 @@ export async function readCatalog(
   );
   return { backups, leftovers, broken };
 }
+
+/**
+ * Whether `id` is the newest committed backup of `label` under `root`: what a cluster's freshness
+ * and verification metrics speak about (verifying an older backup says nothing about the newest).
+ */
+export async function isNewestBackup(root: Store, label: string, id: string, signal?: AbortSignal): Promise<boolean> {
+  const { backups } = await readCatalog(root, { label, ...(signal ? { signal } : {}) });
+  return backups.find((b) => b.manifest.label === label)?.manifest.backupId === id;
+}

@@ -128,6 +128,16 @@ describe("metrics of plain etcd backups: a real Pushgateway and a node-exporter 
     const file = await readFile(textfile, "utf8");
     assert.equal(sampleValue(file, "hcp_etcd_backup_verification_success", { cluster: "lab" }), 0);
     assert.ok(sampleValue(text, "hcp_etcd_backup_last_success_timestamp_seconds", labels()), "backup series kept");
+
+    // Once a newer backup exists, the old one's result is its own (in its manifest), not the cluster's.
+    const newer = await backup(etcd.endpoints.join(","));
+    assert.equal(newer.code, 0, newer.stderr);
+    assert.equal(sampleValue(await gateway.scrape(), "hcp_etcd_backup_verification_success", labels()), 1);
+    const old = await runCli(["verify", firstRef, "--pushgateway", gateway.url, "--metrics-file", textfile]);
+    assert.equal(old.code, 3, old.stderr);
+    assert.match(old.stderr, /not the newest backup of lab: its result is recorded in its manifest/);
+    assert.equal(sampleValue(await gateway.scrape(), "hcp_etcd_backup_verification_success", labels()), 1);
+    assert.equal((await readManifest(firstRef)).verifications.at(-1)?.ok, false);
   });
 
   it("a Pushgateway that is down: the backup still succeeds (exit 0) with one warning line", async () => {
