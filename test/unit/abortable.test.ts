@@ -18,11 +18,16 @@ describe("abortable(): cancellation for a stream of chunks", () => {
     const before = process.memoryUsage().arrayBuffers;
     let seen = 0;
     for await (const c of abortable(chunks(8192, 32 * 1024), new AbortController().signal, "test")) seen += c.length;
+    // V8 frees the backing stores of collected buffers after the collection, not during it: a second
+    // collection after the current task lets the count catch up (one run counted 37 MiB without it).
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
     gc();
     const retained = process.memoryUsage().arrayBuffers - before;
     assert.equal(seen, 256 * 1024 * 1024);
-    // A race against one long-lived promise per chunk kept every chunk (the whole 256 MiB).
-    assert.ok(retained < 32 * 1024 * 1024, `retained ${(retained / 1048576).toFixed(0)} MiB`);
+    // A race against one long-lived promise per chunk kept every chunk (the whole 256 MiB); a quarter
+    // of that is far from both the leak and what a correct version retains.
+    assert.ok(retained < 64 * 1024 * 1024, `retained ${(retained / 1048576).toFixed(0)} MiB`);
   });
 
   it("rejects a next() that never comes as soon as the signal fires", async () => {
