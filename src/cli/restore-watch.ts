@@ -51,7 +51,8 @@ export function registerRestoreWatch(restore: Command, ctx: CliContext): void {
       backupRevision,
       signal: ctx.signal,
       logger: ctx.logger,
-      onProgress: text ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
+      // Plain progress lines would break a JSON log stream: there the logger's events say it.
+      onProgress: text && ctx.logFormat === "text" ? (line) => process.stderr.write(`  ${line}\n`) : undefined,
     });
     if (text) printText(r, backupRevision);
     else write(toJson({ ...r, ...(backupRevision !== undefined ? { backupRevision } : {}) }));
@@ -76,8 +77,13 @@ async function manifestRevision(ref: string, flags: StoreFlags, signal: AbortSig
 
 function printText(r: WatchResult, backupRevision: number | undefined): void {
   if (r.verdict === "proven") {
-    write(`restore of ${r.cluster} proven in ${r.seconds.toFixed(1)}s`);
-    if (r.restoreUrl) write(`  from        ${r.restoreUrl}`);
+    if (r.restoreUrl) {
+      write(`restore of ${r.cluster} proven in ${r.seconds.toFixed(1)}s`);
+      write(`  from        ${r.restoreUrl}`);
+    } else
+      write(
+        `etcd of ${r.cluster} proven sound in ${r.seconds.toFixed(1)}s (no restoreSnapshotURL: HyperShift restored no snapshot here)`,
+      );
     const c = r.controlPlaneCondition;
     if (c) write(`  condition   EtcdSnapshotRestored=${c.status} (${c.reason ?? ""})`);
     const e = r.etcd;

@@ -112,6 +112,8 @@ class DrillRun {
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
   private client: EtcdClient | undefined;
+  /** Stops what a step left running when a later step threw (the restore process, while the sort failed). */
+  private readonly stopped = new AbortController();
 
   constructor(
     private readonly store: Store,
@@ -160,7 +162,7 @@ class DrillRun {
         initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
         advertisePeerUrls: this.member.peerURL,
       },
-      this.signal,
+      this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal,
     );
     restoring.catch(() => {}); // awaited below; the sort may throw first
     const pkiDir = join(this.scratch, "pki");
@@ -233,6 +235,7 @@ class DrillRun {
   }
 
   async cleanup(): Promise<void> {
+    this.stopped.abort();
     this.client?.close();
     await this.cluster?.stop();
     this.sorted?.dispose();

@@ -3,6 +3,7 @@ import { access, constants } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import { CancelledError, OperationError, VerificationError } from "../errors.js";
+import { trackChild } from "../localetcd/reaper.js";
 
 const run = promisify(execFile);
 
@@ -103,6 +104,8 @@ export async function restoreMember(
     env: { ...process.env, ETCDCTL_API: "3" },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  // Killed with this process whatever way it ends (the reaper), like every etcd the tool starts.
+  trackChild(child);
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => {
     // The tool logs a few lines; only the last ones matter for a diagnosis.

@@ -151,6 +151,10 @@ describe("restore watch: the proof over etcd (real etcd processes, built CLI)", 
     const w = await watch("--backup", ref);
     assert.equal(w.code, 0, w.stderr + w.stdout);
     assert.match(w.stderr, /no restoreSnapshotURL: checking etcd only/);
+    assert.match(
+      w.stdout,
+      /^etcd of clusters\/example proven sound in [\d.]+s \(no restoreSnapshotURL: HyperShift restored no snapshot here\)$/m,
+    );
     assert.match(w.stdout, /^ {2}members {5}3 of 3 answered \(reached by port-forward\)$/m);
     assert.doesNotMatch(w.stdout, /condition|from /, "no restore, no condition to report");
   });
