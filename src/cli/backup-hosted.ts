@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { parseDurationMs } from "../duration.js";
 import { UsageError } from "../errors.js";
 import type { EncryptionFacts } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
@@ -49,11 +50,8 @@ export function addHostedOptions(cmd: Command): Command {
 }
 
 export function parseDuration(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new UsageError(`${flag} must be a duration like 90s, 30m or 1h, got "${value}"`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
-  const ms = n * unit;
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new UsageError(`${flag} must be a duration like 90s, 30m or 1h, got "${value}"`);
   if (ms < 60_000 || ms > 24 * 3_600_000) throw new UsageError(`${flag} must be between 1m and 24h, got "${value}"`);
   return ms;
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseDurationMs } from "../duration.js";
 import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { ClusterFreshness } from "../fleet/freshness.js";
 import type { Store } from "../store/store.js";
@@ -27,8 +28,7 @@ export function addFleetListOptions(cmd: Command): Command {
 
 /** `90s`, `30m`, `25h`, `7d`: a positive age. */
 export function parseAge(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
-  const ms = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"] : 0;
+  const ms = parseDurationMs(value) ?? 0;
   if (!(ms > 0)) throw new UsageError(`${flag} must be a duration like 90m, 25h or 7d, got "${value}"`);
   return ms;
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseDurationMs } from "../duration.js";
 import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { WatchResult } from "../restore/watch.js";
 import type { CliContext } from "./context.js";
@@ -104,9 +105,8 @@ function printText(r: WatchResult, backupRevision: number | undefined): void {
 
 /** A wait like 500ms, 90s, 15m or 1h (a bare number is seconds). */
 function parseWait(flag: string, value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new UsageError(`${flag} must be a duration like 90s, 15m or 1h, got "${value}"`);
-  const ms = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new UsageError(`${flag} must be a duration like 90s, 15m or 1h, got "${value}"`);
   if (ms < 100 || ms > 7 * 24 * 3_600_000)
     throw new UsageError(`${flag} must be between 100ms and 7 days, got "${value}"`);
   return ms;

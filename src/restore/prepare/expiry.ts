@@ -1,3 +1,4 @@
+import { parseDurationMs } from "../../duration.js";
 import { UsageError } from "../../errors.js";
 
 /** S3's limit for a SigV4 presigned URL. */
@@ -12,21 +13,13 @@ export const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
  */
 export const DEFAULT_EXPIRY_SECONDS = 24 * 3600;
 
-const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
-
 /** `90m`, `24h`, `7d`, `3600s` (or a bare number of seconds), combinable as in `1d12h`; absent: the default. */
 export function parseExpiry(text: string | undefined): number {
   if (text === undefined) return DEFAULT_EXPIRY_SECONDS;
-  const t = text.trim();
-  let seconds = 0;
-  if (/^\d+$/.test(t)) seconds = Number(t);
-  else {
-    const parts = [...t.matchAll(/(\d+)([smhd])/g)];
-    if (parts.length === 0 || parts.map((p) => p[0]).join("") !== t) {
-      throw new UsageError(`--expires "${text}" is not a duration: use e.g. 90m, 24h, 7d (at most 7d)`);
-    }
-    for (const [, n, unit] of parts) seconds += Number(n) * (UNITS[unit as string] as number);
-  }
+  const ms = parseDurationMs(text);
+  if (ms === undefined)
+    throw new UsageError(`--expires "${text}" is not a duration: use e.g. 90m, 24h, 7d (at most 7d)`);
+  const seconds = Math.floor(ms / 1000);
   if (seconds < 60) throw new UsageError(`--expires ${text} is too short: the URL must outlive the etcd pods' start`);
   if (seconds > MAX_EXPIRY_SECONDS) {
     throw new UsageError(`--expires ${text} is over 7 days, the longest S3 signs a URL for: use 7d or less`);
