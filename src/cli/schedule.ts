@@ -87,10 +87,13 @@ export function registerSchedule(program: Command, _ctx: CliContext): void {
     // An identity given by mistake is refused here, before it is written into a CronJob.
     if (recipients.length > 0) checkRecipients(recipients);
     const cron = validateCron(expr);
-    const store = openStore(to, storeSettings(flags));
-    if (!store.url.startsWith("s3://"))
+    // Opening it checks the URL and the store flags the Job will be given (nothing is contacted).
+    openStore(to, storeSettings(flags));
+    // A plain path is most likely a mistake: inside the Job's pod it is an emptyDir deleted with the pod.
+    // file:// says "a volume I mount there myself".
+    if (!/^(s3|file):\/\//.test(to))
       throw new UsageError(
-        `--to ${store.url}: a scheduled backup needs an s3:// store; a path would be inside the Job's pod, whose only writable place is an emptyDir deleted with it`,
+        `--to ${to}: a scheduled backup needs an s3:// store; a plain path would be inside the Job's pod, whose only writable place is an emptyDir deleted with it (file://${to.startsWith("/") ? "" : "/"}${to} if you mount a volume there yourself)`,
       );
     if (flags.pushgateway !== undefined) checkPushgatewayUrl(flags.pushgateway, { inline: true });
     const management = flags.apply || (scopeKind !== "cluster" && flags.clusters === undefined);
@@ -210,7 +213,7 @@ async function resolveScope(
         return { namespace: ns, name, keySecrets: [fleet.conventionalKeySecret(name)] };
       });
   } else {
-    clusters = await fleet.listFleet(cluster as NonNullable<typeof cluster>, namespace);
+    clusters = await fleet.scheduledClusters(cluster as NonNullable<typeof cluster>, namespace);
   }
   if (clusters.length === 0)
     throw new UsageError(`no hosted cluster with managed etcd in ${namespace ?? "any namespace"}: nothing to schedule`);

@@ -1,7 +1,5 @@
-import { CustomObjectsApi } from "@kubernetes/client-node";
 import { parseHostedCluster } from "../hostedcluster/discovery.js";
-import { kubeError, type ManagementCluster } from "../hostedcluster/kube.js";
-import { HYPERSHIFT_GROUP } from "./backup-access.js";
+import type { ManagementCluster } from "../hostedcluster/kube.js";
 import type { FleetMember } from "./manifests.js";
 
 /**
@@ -9,15 +7,11 @@ import type { FleetMember } from "./manifests.js";
  * namespace. Clusters with Unmanaged etcd are left out (the backup refuses them, so the schedule
  * grants nothing for them).
  */
-export async function listFleet(cluster: ManagementCluster, namespace: string | undefined): Promise<FleetMember[]> {
-  const api = cluster.config.makeApiClient(CustomObjectsApi);
-  const where = { group: HYPERSHIFT_GROUP, version: "v1beta1", plural: "hostedclusters" };
-  const list = (await (namespace === undefined
-    ? api.listClusterCustomObject(where)
-    : api.listNamespacedCustomObject({ ...where, namespace })
-  ).catch((err: unknown) => {
-    throw kubeError(err, { verb: "list", resource: "hostedclusters", namespace: namespace ?? "(all)" }, cluster.server);
-  })) as { items?: unknown[] };
+export async function scheduledClusters(
+  cluster: ManagementCluster,
+  namespace: string | undefined,
+): Promise<FleetMember[]> {
+  const list = (await cluster.listHostedClusters(namespace)) as { items?: unknown[] };
   return (list.items ?? [])
     .map((raw) => fleetMember(raw))
     .filter((m): m is FleetMember => m !== undefined)

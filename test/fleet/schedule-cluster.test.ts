@@ -49,13 +49,16 @@ describe("schedule on the simulated management cluster", () => {
   let lab: HostedLab;
   let identity: string;
   let store: string;
+  let storeDir: string;
   let args: string[];
   let objects: KubernetesObjectApi;
 
   before(async () => {
     lab = await startHostedLab();
     identity = await generateIdentity();
-    store = join(lab.work, "store");
+    // A volume the Job would mount there (file://): the test runs its command on this machine.
+    storeDir = join(lab.work, "store");
+    store = `file://${storeDir}`;
     args = ["schedule", "example", "-n", "clusters", "--to", store, "--cron", "*/30 * * * *"];
     args.push("--key-recipient", await identityToRecipient(identity), "--kubeconfig", lab.kubeconfig);
     objects = KubernetesObjectApi.makeApiClient(lab.api.config);
@@ -233,8 +236,8 @@ describe("schedule on the simulated management cluster", () => {
         events.some((e) => e.msg === "manifest committed"),
         r.stderr,
       );
-      const [id] = await readdir(join(store, "clusters", "example"));
-      const folder = join(store, "clusters", "example", id as string);
+      const [id] = await readdir(join(storeDir, "clusters", "example"));
+      const folder = join(storeDir, "clusters", "example", id as string);
       const manifest = JSON.parse(await readFile(join(folder, "manifest.json"), "utf8"));
       assert.equal(manifest.mode, "online");
       assert.equal(manifest.label, "clusters/example");

@@ -123,7 +123,7 @@ describe("schedule renders the manifests (built CLI)", () => {
       // Every night's backup would go into an emptyDir deleted with its pod.
       [
         ["schedule", "example", "-n", "clusters", "--to", "/var/backups", "--cron", "@daily", "--no-key"],
-        /--to \/var\/backups: a scheduled backup needs an s3:\/\/ store/,
+        /--to \/var\/backups: a scheduled backup needs an s3:\/\/ store; .* \(file:\/\/\/var\/backups if you mount a volume there yourself\)/,
       ],
       // A secret in the Pushgateway URL would sit in clear in the CronJob (and is not echoed here).
       [
