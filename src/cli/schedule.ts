@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import { UsageError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
-import type { FleetMember, ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
+import type { ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
 import { parseDuration } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
@@ -98,7 +98,17 @@ export function registerSchedule(program: Command, _ctx: CliContext): void {
     if (flags.pushgateway !== undefined) checkPushgatewayUrl(flags.pushgateway, { inline: true });
     const management = flags.apply || (scopeKind !== "cluster" && flags.clusters === undefined);
     const cluster = management ? await managementCluster(flags) : undefined;
-    const scope = await resolveScope(scopeKind, hostedCluster, flags, cluster);
+    const { resolveScope } = await import("../schedule/scope.js");
+    const scope = await resolveScope(
+      {
+        kind: scopeKind,
+        ...(hostedCluster !== undefined ? { hostedCluster } : {}),
+        ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+        ...(flags.keySecret ? { keySecrets: flags.keySecret } : {}),
+        ...(flags.clusters !== undefined ? { clusters: flags.clusters } : {}),
+      },
+      cluster,
+    );
     const deadline = flags.activeDeadline ?? (scopeKind === "cluster" ? "1h" : "6h");
     const objects = manifests.renderSchedule({
       scope,
@@ -177,49 +187,6 @@ function scopeOf(hostedCluster: string | undefined, flags: ScheduleFlags): Scope
 async function managementCluster(flags: ScheduleFlags) {
   const { loadKubeConfig, ManagementCluster } = await import("../hostedcluster/kube.js");
   return new ManagementCluster(loadKubeConfig(kubeAccess(flags)));
-}
-
-async function resolveScope(
-  kind: ScopeKind,
-  hostedCluster: string | undefined,
-  flags: ScheduleFlags,
-  cluster: Awaited<ReturnType<typeof managementCluster>> | undefined,
-): Promise<ScheduleScope> {
-  const fleet = await import("../schedule/fleet.js");
-  const withKeys = (m: FleetMember): FleetMember => (flags.keySecret ? { ...m, keySecrets: flags.keySecret } : m);
-  if (kind === "cluster") {
-    const namespace = flags.namespace as string;
-    const name = hostedCluster as string;
-    const member =
-      cluster && !flags.keySecret
-        ? fleet.fleetMember(await cluster.getHostedCluster(namespace, name))
-        : { namespace, name, keySecrets: [fleet.conventionalKeySecret(name)] };
-    if (!member)
-      throw new UsageError(`the etcd of ${namespace}/${name} is Unmanaged: there is no etcd here to back up`);
-    return { kind, cluster: withKeys(member) };
-  }
-  const namespace = kind === "namespace" ? flags.namespace : undefined;
-  let clusters: FleetMember[];
-  if (flags.clusters !== undefined) {
-    clusters = flags.clusters
-      .split(",")
-      .map((c) => c.trim())
-      .filter(Boolean)
-      .map((c) => {
-        const [ns, name, extra] = c.split("/");
-        if (!ns || !name || extra !== undefined) throw new UsageError(`--clusters: "${c}" is not namespace/name`);
-        if (namespace !== undefined && ns !== namespace)
-          throw new UsageError(`--clusters: ${c} is not in namespace ${namespace}`);
-        return { namespace: ns, name, keySecrets: [fleet.conventionalKeySecret(name)] };
-      });
-  } else {
-    clusters = await fleet.scheduledClusters(cluster as NonNullable<typeof cluster>, namespace);
-  }
-  if (clusters.length === 0)
-    throw new UsageError(`no hosted cluster with managed etcd in ${namespace ?? "any namespace"}: nothing to schedule`);
-  return kind === "namespace"
-    ? { kind, namespace: namespace as string, clusters: clusters.map(withKeys) }
-    : { kind, clusters: clusters.map(withKeys) };
 }
 
 /** Flags passed through to `backup` as given: the store's, and where metrics go. */
