@@ -1,11 +1,11 @@
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, OperationError, VerificationError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
+import { makeScratchDir } from "../scratch.js";
 import { verifySnapshot } from "../snapshot/verify.js";
 import {
   MANIFEST_FILE,
@@ -54,7 +54,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
   // A store with the bytes on disk is walked in place; a remote one is staged first.
   const staging =
     store.localPath(SNAPSHOT_FILE) === undefined && options.scratchDir !== false
-      ? await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-verify-"))
+      ? await makeScratchDir(options.scratchDir, "hcpeb-verify-")
       : undefined;
   let check: SnapshotCheck;
   try {

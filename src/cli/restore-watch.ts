@@ -103,7 +103,7 @@ function printText(r: WatchResult, backupRevision: number | undefined): void {
   for (const f of r.findings) write(`  ${f.line}`);
 }
 
-/** A wait like 500ms, 90s, 15m or 1h (a bare number is seconds). */
+/** A wait like 500ms, 90s, 15m or 1h. */
 function parseWait(flag: string, value: string): number {
   const ms = parseDurationMs(value);
   if (ms === undefined) throw new UsageError(`${flag} must be a duration like 90s, 15m or 1h, got "${value}"`);

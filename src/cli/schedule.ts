@@ -37,7 +37,7 @@ export function defaultImage(): string {
   return `ghcr.io/hcp-etcd-backup/hcp-etcd-backup:${toolVersion()}`;
 }
 
-export function registerSchedule(program: Command, _ctx: CliContext): void {
+export function registerSchedule(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("schedule [hosted-cluster]")
     .description(
@@ -123,6 +123,10 @@ export function registerSchedule(program: Command, _ctx: CliContext): void {
       credentials: credentials(flags),
       activeDeadlineSeconds: Math.round(parseDuration("--active-deadline", deadline) / 1000),
     });
+    if (!cluster && !flags.keySecret)
+      ctx.logger.warn(
+        "key Secret names assumed as HyperShift's CLI names them (<cluster>-etcd-encryption-key): this render read no cluster; pass --key-secret, or --apply / --kubeconfig with --all, if yours differ",
+      );
     if (!flags.apply || !cluster) {
       const { toYaml } = await import("../schedule/yaml.js");
       process.stdout.write(toYaml(objects));

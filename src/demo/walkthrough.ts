@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
@@ -97,8 +97,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const kept = options.storeDir !== undefined;
     const storeDir = options.storeDir ?? join(work, "store");
-    const identity = await generateIdentity();
     const identityFile = join(kept ? storeDir : work, "demo-age-identity.txt");
+    // A kept store's identity opens the keys of its earlier backups too: reuse it, never replace it.
+    const identity =
+      (await readFile(identityFile, "utf8").catch(() => undefined))?.trim() || (await generateIdentity());
     const store = openStore(storeDir);
     report(
       `backing up ${NAMESPACE}/${NAME} into ${storeDir}: pause, writers to 0, snapshot (verified), resume, key sealed with age ...`,

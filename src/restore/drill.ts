@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
@@ -10,6 +9,7 @@ import { LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
+import { makeScratchDir } from "../scratch.js";
 import type { Manifest, Verification } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
 import { type Comparison, compareKeyStreams, liveKeyStates } from "./compare-live.js";
@@ -52,7 +52,7 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
   const manifest = await readManifest(store, signal);
   // Tools first: a machine without them says so, and no verdict is recorded about the backup.
   const [tool, etcd] = await Promise.all([findRestoreTool(), findEtcd()]);
-  const scratch = await mkdtemp(join(options.scratchDir ?? tmpdir(), "hcpeb-drill-"));
+  const scratch = await makeScratchDir(options.scratchDir, "hcpeb-drill-");
   trackDir(scratch);
   const run = new DrillRun(store, manifest, scratch, options);
   try {

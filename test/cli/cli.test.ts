@@ -131,6 +131,13 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
         readFileSync(patched, "utf8"),
         new RegExp(`key: ${Buffer.from(key).toString("base64").replace(/[+/]/g, "\\$&")}`),
       );
+      // A second demo into the same store keeps the identity: both backups' keys still open.
+      const again = await runCli(["demo", "--members", "1", "--data-mib", "1", "--store", store]);
+      assert.equal(again.code, 0, again.stderr);
+      const both = JSON.parse((await runCli(["list", "--from", store, "-o", "json"])).stdout) as Array<{ ref: string }>;
+      assert.equal(both.length, 2);
+      const identityNow = readFileSync(join(store, "demo-age-identity.txt"), "utf8");
+      for (const b of both) await openKey(readFileSync(join(b.ref, "encryption-key.age")), identityNow);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

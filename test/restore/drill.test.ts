@@ -111,6 +111,14 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     );
   });
 
+  it("a --scratch-dir that does not exist is the user's mistake: one line, exit 2, nothing recorded", async () => {
+    const before = readFileSync(join(ref, "manifest.json"), "utf8");
+    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", join(work, "no-such-dir")]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^hcp-etcd-backup: --scratch-dir .*no-such-dir does not exist\n$/);
+    assert.equal(readFileSync(join(ref, "manifest.json"), "utf8"), before);
+  });
+
   it("fails on a tampered backup (exit 3, one line) and records the failure in the manifest", async () => {
     const tampered = join(work, "tampered");
     await cp(ref, tampered, { recursive: true });

@@ -20,14 +20,15 @@ describe("restore prepare: expiry, PV size, URL and operator-version checks", ()
     assert.equal(parseExpiry("90m"), 5400);
     assert.equal(parseExpiry("1d12h"), 129600);
     assert.equal(parseExpiry("7d"), 604800);
-    assert.equal(parseExpiry("3600"), 3600);
+    assert.equal(parseExpiry("3600s"), 3600);
     const refused = (text: string, pattern: RegExp) =>
       assert.throws(
         () => parseExpiry(text),
         (e: Error) => e instanceof UsageError && pattern.test(e.message) && !e.message.includes("\n"),
       );
     refused("8d", /over 7 days/);
-    refused("604801", /over 7 days/);
+    refused("604801s", /over 7 days/);
+    refused("24", /not a duration/);
     refused("10s", /too short/);
     refused("tomorrow", /not a duration/);
     refused("24h30", /not a duration/);

@@ -13,7 +13,7 @@ export const MAX_EXPIRY_SECONDS = 7 * 24 * 3600;
  */
 export const DEFAULT_EXPIRY_SECONDS = 24 * 3600;
 
-/** `90m`, `24h`, `7d`, `3600s` (or a bare number of seconds), combinable as in `1d12h`; absent: the default. */
+/** `90m`, `24h`, `7d`, `3600s`, combinable as in `1d12h`; absent: the default. */
 export function parseExpiry(text: string | undefined): number {
   if (text === undefined) return DEFAULT_EXPIRY_SECONDS;
   const ms = parseDurationMs(text);
