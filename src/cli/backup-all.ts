@@ -4,7 +4,7 @@ import type { ClusterResult, FleetBackupReport } from "../fleet/backup-all.js";
 import { type HostedFlags, hostedBackupSettings } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { metricsReport } from "./metrics-options.js";
-import { toJson, write } from "./output.js";
+import { sizeText, toJson, write } from "./output.js";
 import { table } from "./table.js";
 
 export interface FleetFlags {
@@ -86,7 +86,7 @@ function columns(r: ClusterResult): [string, string, string, string] {
     case "ok":
       return [
         r.backupId,
-        `${(r.size / 1048576).toFixed(1)} MiB`,
+        sizeText(r.size),
         took,
         r.writerDowntimeSeconds !== undefined ? `writers down ${r.writerDowntimeSeconds.toFixed(1)}s` : "online",
       ];

@@ -42,7 +42,11 @@ export function exitReport(err: unknown): ExitReport {
     // A command group run without its subcommand: commander printed the help to stderr already.
     if (err.code === "commander.help") return { code: 2 };
     // Commander puts its suggestion ("Did you mean backup?") on a second line: keep one line.
-    return { code: 2, message: err.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ") };
+    const message = err.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
+    // Without a suggestion (`restore <ref>`: the subcommand is missing), say where the choices are.
+    if (err.code === "commander.unknownCommand" && !/Did you mean/.test(message))
+      return { code: 2, message: `${message}: --help lists the commands (of a group too: restore --help)` };
+    return { code: 2, message };
   }
   if (err instanceof HcpError) return { code: err.exitCode, message: err.message };
   // A file that cannot be read is a failure (1); one that was read and is unsound failed verification (3).

@@ -4,7 +4,7 @@ import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { ClusterFreshness } from "../fleet/freshness.js";
 import type { Store } from "../store/store.js";
 import type { CliContext } from "./context.js";
-import { toJson, write } from "./output.js";
+import { sizeText, toJson, write } from "./output.js";
 import { table } from "./table.js";
 
 export interface FleetListFlags {
@@ -61,7 +61,7 @@ export async function runFleetList(
         r.status.toUpperCase(),
         `${formatAge(r.lastBackup.ageSeconds)} ago`,
         r.lastVerified ? `${formatAge(r.lastVerified.ageSeconds)} ago` : "never",
-        `${(r.size / 1048576).toFixed(1)} MiB`,
+        sizeText(r.size),
         sizeTrend(r.size, r.previousSize),
         String(r.backups),
         r.problems.join("; "),

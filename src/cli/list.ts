@@ -3,7 +3,7 @@ import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
 import { addFleetListOptions, type FleetListFlags, runFleetList } from "./list-fleet.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
-import { toJson, write } from "./output.js";
+import { sizeText, toJson, write } from "./output.js";
 import { table } from "./table.js";
 
 interface ListFlags extends StoreFlags, FleetListFlags {
@@ -75,7 +75,7 @@ export function registerList(program: Command, ctx: CliContext): void {
         m.createdAt,
         String(m.snapshot.revision),
         String(m.snapshot.totalKeys),
-        `${(m.snapshot.objectSize / 1048576).toFixed(1)} MiB`,
+        sizeText(m.snapshot.objectSize),
         b.verified ? "yes" : "FAILED",
       ]);
     }

@@ -38,3 +38,8 @@ export function endQuietlyOnClosedStdout(): void {
 export function totalKeysText(totalKeys: number): string {
   return `${totalKeys} stored entries (etcdctl's TOTAL KEYS, not live keys)`;
 }
+
+/** A size for a table: MiB with one decimal, KiB below one MiB (a small backup is not "0.0 MiB"). */
+export function sizeText(bytes: number): string {
+  return bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`;
+}

@@ -184,6 +184,8 @@ async function restoreSteps(
   const standIn: SnapshotLink = {
     presign: async () => `https://s3.example.invalid/backups/${o.ref.split("/").slice(-3).join("/")}/snapshot.db`,
     credentials: async () => ({ temporary: false }),
+    standIn:
+      "a stand-in: a local store has no URL etcd-init could download; an S3 store gives a presigned SigV4 URL, checked for length, scheme, expiry and the credentials that signed it",
   };
   const prepared = await prepareRestore({
     store: openStore(o.ref),

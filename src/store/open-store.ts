@@ -18,7 +18,8 @@ export interface StoreSettings extends S3Settings {
  * at the backup's folder, so opening a ref gives a store rooted at that backup.
  */
 export function openStore(url: string, settings: StoreSettings = {}): Store {
-  if (url.trim() === "") throw new UsageError("no store given: pass --to s3://bucket/prefix or a local directory");
+  if (url.trim() === "")
+    throw new UsageError("no store or backup given: an s3://bucket/prefix URL or a local directory");
   if (url.startsWith("s3://")) {
     const rest = url.slice(5);
     const slash = rest.indexOf("/");

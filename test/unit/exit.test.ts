@@ -20,6 +20,11 @@ it("exitReport: each error class gets its exit code and one line", () => {
       2,
       "unknown command 'bakup' (Did you mean backup?)",
     ],
+    [
+      new CommanderError(1, "commander.unknownCommand", "error: unknown command 's3://b/p/x'"),
+      2,
+      "unknown command 's3://b/p/x': --help lists the commands (of a group too: restore --help)",
+    ],
     [new OperationError("op failed"), 1, "op failed"],
     [new EtcdError("etcd failed"), 1, "etcd failed"],
     [new StoreError("store failed"), 1, "store failed"],

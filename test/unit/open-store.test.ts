@@ -46,5 +46,5 @@ it("openStore: file:// URLs and plain paths give a local store whose url is the 
 it("openStore: unsupported schemes and empty URLs are usage errors", () => {
   assert.throws(() => openStore("ftp://x/y"), /unsupported store URL "ftp:\/\/x\/y"/);
   assert.throws(() => openStore("gs://bucket"), UsageError);
-  assert.throws(() => openStore("   "), /no store given/);
+  assert.throws(() => openStore("   "), /no store or backup given/);
 });
