@@ -67,7 +67,7 @@ test-unit: npm
 	$(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
 
 demo: apt-demo npm build
-	node dist/src/cli/main.js demo
+	./dist/src/cli/main.js demo
 
 bench: EXTRA_APT := $(BENCH_APT_PACKAGES)
 bench: setup build
