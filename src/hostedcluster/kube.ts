@@ -7,6 +7,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  type KubernetesObject,
+  loadYaml,
   PatchStrategy,
   setHeaderOptions,
 } from "@kubernetes/client-node";
@@ -232,4 +234,13 @@ export class ManagementCluster {
       this.core.readNamespacedConfigMap({ namespace, name }),
     );
   }
+}
+
+/**
+ * A plain object (parsed YAML, rendered JSON) as the model client-node's KubernetesObjectApi sends:
+ * it serializes its model classes, not plain JSON, and drops a field whose model name differs from
+ * the wire name (a NetworkPolicy's `from` is the model's `_from`: the rule would admit every source).
+ */
+export function asClientModel<T extends KubernetesObject>(obj: T): T {
+  return loadYaml<T>(JSON.stringify(obj));
 }

@@ -1,5 +1,5 @@
-import { ApiException, type KubernetesObject, KubernetesObjectApi, loadYaml } from "@kubernetes/client-node";
-import { kubeError, type ManagementCluster } from "../hostedcluster/kube.js";
+import { ApiException, type KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
+import { asClientModel, kubeError, type ManagementCluster } from "../hostedcluster/kube.js";
 import type { KubeObject } from "./manifests.js";
 
 export interface Applied {
@@ -18,9 +18,7 @@ export async function applyObjects(cluster: ManagementCluster, objects: readonly
   const done: Applied[] = [];
   for (const obj of objects) {
     const { name, namespace } = obj.metadata;
-    // client-node serializes its model classes, not plain JSON: a NetworkPolicy's `from` (the model's
-    // `_from`) would be dropped, and the rule would admit every source. loadYaml builds the models.
-    const model = loadYaml<KubernetesObject>(JSON.stringify(obj));
+    const model = asClientModel<KubernetesObject>(obj);
     const req = (verb: "create" | "get" | "update") => ({
       verb,
       resource: obj.kind,

@@ -6,7 +6,7 @@ import {
   KubernetesObjectApi,
 } from "@kubernetes/client-node";
 import { OperationError } from "../../errors.js";
-import { kubeError } from "../../hostedcluster/kube.js";
+import { asClientModel, kubeError } from "../../hostedcluster/kube.js";
 import { AESCBC_SECRET_KEY, hcpNamespace } from "../../hostedcluster/names.js";
 import { withoutUrlSecrets } from "../../redact.js";
 import { block, type Check, notRun, pass } from "./checks.js";
@@ -131,7 +131,7 @@ export class TargetCluster {
       if (signal?.aborted) throw new OperationError(`apply cancelled after ${done.length} object(s)`);
       const name = `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}`;
       try {
-        await this.objects.create(o);
+        await this.objects.create(asClientModel(o));
         done.push({ object: name, result: "created" });
       } catch (err) {
         if (err instanceof ApiException && err.code === 409 && o.kind === "Namespace") {
