@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { parseDurationMs } from "../duration.js";
+import { durationFlag, PHASE_RANGE } from "../duration.js";
 import { UsageError } from "../errors.js";
 import type { EncryptionFacts } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
@@ -49,13 +49,6 @@ export function addHostedOptions(cmd: Command): Command {
     .option("--dry-run", "print the plan and change nothing");
 }
 
-export function parseDuration(flag: string, value: string): number {
-  const ms = parseDurationMs(value);
-  if (ms === undefined) throw new UsageError(`${flag} must be a duration like 90s, 30m or 1h, got "${value}"`);
-  if (ms < 60_000 || ms > 24 * 3_600_000) throw new UsageError(`${flag} must be between 1m and 24h, got "${value}"`);
-  return ms;
-}
-
 /**
  * What every form of a hosted cluster's backup takes from the flags (one cluster or `--all`): the
  * management cluster, the store, the mode, where the key goes. Checks the key flags first.
@@ -69,7 +62,7 @@ export async function hostedBackupSettings(flags: HostedFlags & { to: string }, 
   const recipients = flags.keyRecipient ?? [];
   const chosen = [recipients.length > 0, flags.keyTo !== undefined, noKey].filter(Boolean).length;
   if (chosen > 1) throw new UsageError("choose one of --key-recipient, --key-to and --no-key");
-  const pauseTimeoutMs = parseDuration("--pause-timeout", flags.pauseTimeout ?? "30m");
+  const pauseTimeoutMs = durationFlag("--pause-timeout", flags.pauseTimeout ?? "30m", "90s, 30m or 1h", PHASE_RANGE);
   const [{ openStore }, { loadKubeConfig, ManagementCluster }] = await Promise.all([
     import("../store/open-store.js"),
     import("../hostedcluster/kube.js"),

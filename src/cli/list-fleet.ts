@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { parseDurationMs } from "../duration.js";
-import { OperationError, UsageError, VerificationError } from "../errors.js";
+import { durationFlag } from "../duration.js";
+import { OperationError, VerificationError } from "../errors.js";
 import type { ClusterFreshness } from "../fleet/freshness.js";
 import type { Store } from "../store/store.js";
 import type { CliContext } from "./context.js";
@@ -27,12 +27,6 @@ export function addFleetListOptions(cmd: Command): Command {
 }
 
 /** `90s`, `30m`, `25h`, `7d`: a positive age. */
-export function parseAge(flag: string, value: string): number {
-  const ms = parseDurationMs(value) ?? 0;
-  if (!(ms > 0)) throw new UsageError(`${flag} must be a duration like 90m, 25h or 7d, got "${value}"`);
-  return ms;
-}
-
 /**
  * `list --fleet`: prints every cluster's row, then fails the command when any needs attention, so
  * a cron job or a monitoring probe can run it as is: exit 3 when a verification is failing, 1 when
@@ -43,9 +37,9 @@ export async function runFleetList(
   flags: FleetListFlags & { output: "table" | "json" },
   ctx: CliContext,
 ): Promise<void> {
-  const maxAgeMs = parseAge("--max-age", flags.maxAge ?? "25h");
+  const maxAgeMs = durationFlag("--max-age", flags.maxAge ?? "25h", AGE_LIKE);
   const maxVerifyAgeMs =
-    flags.maxVerifyAge !== undefined ? parseAge("--max-verify-age", flags.maxVerifyAge) : undefined;
+    flags.maxVerifyAge !== undefined ? durationFlag("--max-verify-age", flags.maxVerifyAge, AGE_LIKE) : undefined;
   const [{ readFleetStatus }, { fleetExitCode, formatAge, sizeTrend }] = await Promise.all([
     import("../fleet/fleet-status.js"),
     import("../fleet/freshness.js"),
@@ -90,3 +84,5 @@ function summarize(rows: readonly ClusterFreshness[]): string {
     .map(([status, n]) => `${n} ${status}`);
   return [`${ok} of ${rows.length} clusters ok`, ...(parts.length > 0 ? [parts.join(", ")] : [])].join("; ");
 }
+
+const AGE_LIKE = "90m, 25h or 7d";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseDurationMs } from "../duration.js";
+import { type DurationRange, durationFlag } from "../duration.js";
 import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { WatchResult } from "../restore/watch.js";
 import type { CliContext } from "./context.js";
@@ -32,8 +32,8 @@ export function registerRestoreWatch(restore: Command, ctx: CliContext): void {
   addStoreReadOptions(cmd);
   cmd.action(async (name: string, flags: WatchFlags) => {
     if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
-    const timeoutMs = parseWait("--timeout", flags.timeout);
-    const pollMs = parseWait("--poll-interval", flags.pollInterval);
+    const timeoutMs = durationFlag("--timeout", flags.timeout, "90s, 15m or 1h", WAIT_RANGE);
+    const pollMs = durationFlag("--poll-interval", flags.pollInterval, "90s, 15m or 1h", WAIT_RANGE);
     const [{ loadKubeConfig, ManagementCluster }, { watchRestore }] = await Promise.all([
       import("../hostedcluster/kube.js"),
       import("../restore/watch.js"),
@@ -103,11 +103,4 @@ function printText(r: WatchResult, backupRevision: number | undefined): void {
   for (const f of r.findings) write(`  ${f.line}`);
 }
 
-/** A wait like 500ms, 90s, 15m or 1h. */
-function parseWait(flag: string, value: string): number {
-  const ms = parseDurationMs(value);
-  if (ms === undefined) throw new UsageError(`${flag} must be a duration like 90s, 15m or 1h, got "${value}"`);
-  if (ms < 100 || ms > 7 * 24 * 3_600_000)
-    throw new UsageError(`${flag} must be between 100ms and 7 days, got "${value}"`);
-  return ms;
-}
+const WAIT_RANGE: DurationRange = { min: 100, max: 7 * 24 * 3_600_000, text: "100ms and 7 days" };

@@ -1,8 +1,8 @@
 import { type Command, Option } from "commander";
+import { durationFlag, PHASE_RANGE } from "../duration.js";
 import { UsageError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import type { ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
-import { parseDuration } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
 import { checkPushgatewayUrl } from "./metrics-options.js";
@@ -121,7 +121,9 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       passThroughArgs: passThroughArgs(flags),
       keyRecipients: recipients,
       credentials: credentials(flags),
-      activeDeadlineSeconds: Math.round(parseDuration("--active-deadline", deadline) / 1000),
+      activeDeadlineSeconds: Math.round(
+        durationFlag("--active-deadline", deadline, "90s, 30m or 1h", PHASE_RANGE) / 1000,
+      ),
     });
     if (!cluster && !flags.keySecret)
       ctx.logger.warn(
