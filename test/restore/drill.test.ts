@@ -14,7 +14,7 @@ import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
 import { flipByte } from "../support/files.js";
 import { S3Server } from "../support/s3-server.js";
-import { fillSource } from "./helpers.js";
+import { backupToLocalStore, fillSource } from "./helpers.js";
 
 interface DrillOutput {
   ok: boolean;
@@ -62,20 +62,7 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     } finally {
       client.close();
     }
-    const b = await runCli([
-      "backup",
-      "--endpoints",
-      source.endpoint(0),
-      ...source.tlsFlags,
-      "--to",
-      join(work, "store"),
-      "--name",
-      "lab",
-      "-o",
-      "json",
-    ]);
-    assert.equal(b.code, 0, b.stderr);
-    ref = (JSON.parse(b.stdout) as { ref: string }).ref;
+    ref = await backupToLocalStore(source, join(work, "store"));
   });
   after(async () => {
     await Promise.all([source?.stop(), s3?.stop()]);

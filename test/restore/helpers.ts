@@ -1,9 +1,12 @@
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { EtcdClient, type MemberStatus } from "../../src/etcd/client.js";
 import { trackChild } from "../../src/localetcd/reaper.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
+import { runCli } from "../support/cli.js";
+import type { EtcdCluster } from "../support/etcd-cluster.js";
 import { waitFor } from "../support/wait.js";
 
 /** What `restore local -o json` prints. */
@@ -115,4 +118,22 @@ export async function fillSource(client: EtcdClient): Promise<number> {
   await client.put("/registry/leases/kube-system/holder", "leased", lease);
   await client.put("/registry/secrets/ns-1/big", Buffer.alloc(50_000, 7));
   return client.put(Buffer.from([0x2f, 0xff, 0x00, 0x01]), "binary key");
+}
+
+/** `backup --endpoints` of a test etcd into a local store, through the built CLI: the new backup's ref. */
+export async function backupToLocalStore(etcd: EtcdCluster, store: string, label = "lab"): Promise<string> {
+  const b = await runCli([
+    "backup",
+    "--endpoints",
+    etcd.endpoint(0),
+    ...etcd.tlsFlags,
+    "--to",
+    store,
+    "--name",
+    label,
+    "-o",
+    "json",
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  return (JSON.parse(b.stdout) as { ref: string }).ref;
 }

@@ -9,7 +9,14 @@ import { runCli, spawnCli } from "../support/cli.js";
 import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
 import { flipByte } from "../support/files.js";
-import { fillSource, PrintedMembers, type RestoreOutput, servedContents, snapshotContents } from "./helpers.js";
+import {
+  backupToLocalStore,
+  fillSource,
+  PrintedMembers,
+  type RestoreOutput,
+  servedContents,
+  snapshotContents,
+} from "./helpers.js";
 
 /** Nothing but `keep` in `dir`: no data directory, no temp sibling. */
 function onlyEntries(dir: string, keep: string[]): void {
@@ -35,20 +42,7 @@ describe("restore local (real etcd 3.4, etcdctl snapshot restore)", () => {
     }
     file = join(work, "snap.db");
     await etcdctl(source, ["snapshot", "save", file]);
-    const b = await runCli([
-      "backup",
-      "--endpoints",
-      source.endpoint(0),
-      ...source.tlsFlags,
-      "--to",
-      join(work, "store"),
-      "--name",
-      "lab",
-      "-o",
-      "json",
-    ]);
-    assert.equal(b.code, 0, b.stderr);
-    backupRef = (JSON.parse(b.stdout) as { ref: string }).ref;
+    backupRef = await backupToLocalStore(source, join(work, "store"));
     // A larger snapshot, whose restores take long enough to be interrupted half-way.
     await loadCluster(source, { targetBytes: 48 * 1024 * 1024, valueSize: [65536, 262144] });
     bigFile = join(work, "big.db");

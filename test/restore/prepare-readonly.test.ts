@@ -11,8 +11,8 @@ import { StoreError } from "../../src/errors.js";
 import { prepareRestore } from "../../src/restore/prepare/prepare.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { Store } from "../../src/store/store.js";
-import { runCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
+import { backupToLocalStore } from "./helpers.js";
 
 /** The store as a read-only principal sees it: every write is refused the way S3 refuses it. */
 function readOnly(store: Store): Store {
@@ -36,20 +36,7 @@ describe("restore prepare with read-only access to the store", () => {
   before(async () => {
     etcd = await EtcdCluster.start({ members: 1 });
     work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    const b = await runCli([
-      "backup",
-      "--endpoints",
-      etcd.endpoint(0),
-      ...etcd.tlsFlags,
-      "--to",
-      join(work, "store"),
-      "--name",
-      "lab",
-      "-o",
-      "json",
-    ]);
-    assert.equal(b.code, 0, b.stderr);
-    ref = (JSON.parse(b.stdout) as { ref: string }).ref;
+    ref = await backupToLocalStore(etcd, join(work, "store"));
   });
   after(async () => {
     await etcd?.stop();
