@@ -7,10 +7,9 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeleteObjectsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { loadKubernetesData } from "../src/demo/sample-data.js";
 import { EtcdCluster } from "../test/support/etcd-cluster.js";
 import { S3Server } from "../test/support/s3-server.js";
-import { cpuOf, measure, median, type Sample } from "./measure.js";
+import { cpuOf, loadBenchData, measure, median, type Sample } from "./measure.js";
 
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
 const OUT = fileURLToPath(new URL("./results/", import.meta.url));
@@ -67,15 +66,8 @@ async function main(): Promise<void> {
     const client = await cluster.client(0);
     try {
       for (const mib of sizes) {
-        const t0 = Date.now();
-        await loadKubernetesData(client, {
-          targetBytes: (mib - loaded) * 1024 * 1024,
-          valueSize: [1024, 32768],
-          concurrency: 32,
-          seed: mib,
-        });
+        await loadBenchData(client, mib, { fromMiB: loaded, seed: mib });
         loaded = mib;
-        process.stderr.write(`loaded to ${mib} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
         const samples = new Map<string, Sample[]>();
         // CPU the daemons spent during each command: etcd serving the snapshot, Ceph (mon, OSD, RGW) ingesting it.
         const daemonCpu = new Map<string, Array<{ etcd: number; ceph: number }>>();

@@ -8,11 +8,10 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateIdentity, identityToRecipient } from "age-encryption";
-import { loadKubernetesData } from "../src/demo/sample-data.js";
 import { etcdCertificateNames } from "../src/hostedcluster/names.js";
 import { KubeSim } from "../src/kubesim/index.js";
 import { EtcdCluster } from "../test/support/etcd-cluster.js";
-import { measure, median, type Sample } from "./measure.js";
+import { loadBenchData, measure, median, type Sample } from "./measure.js";
 
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
 const OUT = fileURLToPath(new URL("./results/", import.meta.url));
@@ -46,13 +45,7 @@ async function main(): Promise<void> {
   try {
     const client = await etcd.client(0);
     try {
-      const t0 = Date.now();
-      await loadKubernetesData(client, {
-        targetBytes: sizeMiB * 1024 * 1024,
-        valueSize: [1024, 32768],
-        concurrency: 32,
-      });
-      process.stderr.write(`loaded ${sizeMiB} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
+      await loadBenchData(client, sizeMiB);
     } finally {
       client.close();
     }

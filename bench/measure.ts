@@ -1,6 +1,8 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
+import { type LoadResult, loadKubernetesData } from "../src/demo/sample-data.js";
+import type { EtcdClient } from "../src/etcd/client.js";
 
 const run = promisify(execFile);
 
@@ -38,4 +40,24 @@ export function cpuOf(pids: readonly number[]): number {
     ticks += Number(fields[11]) + Number(fields[12]);
   }
   return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * Grows a benchmark's etcd from `fromMiB` to `toMiB` with Kubernetes-like objects of 1-32 KiB (a busy
+ * cluster's secrets, configmaps and CRs), 32 puts in flight; logs how long it took.
+ */
+export async function loadBenchData(
+  client: EtcdClient,
+  toMiB: number,
+  options: { fromMiB?: number; seed?: number } = {},
+): Promise<LoadResult> {
+  const t0 = Date.now();
+  const r = await loadKubernetesData(client, {
+    targetBytes: (toMiB - (options.fromMiB ?? 0)) * 1024 * 1024,
+    valueSize: [1024, 32768],
+    concurrency: 32,
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  });
+  process.stderr.write(`loaded to ${toMiB} MiB (${r.keys} keys) in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
+  return r;
 }

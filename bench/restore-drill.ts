@@ -9,11 +9,10 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadKubernetesData } from "../src/demo/sample-data.js";
 import { freePorts } from "../src/localetcd/ports.js";
 import { runCli } from "../test/support/cli.js";
 import { EtcdCluster } from "../test/support/etcd-cluster.js";
-import { median } from "./measure.js";
+import { loadBenchData, median } from "./measure.js";
 
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
 const OUT = fileURLToPath(new URL("./results/", import.meta.url));
@@ -94,15 +93,8 @@ async function main(): Promise<void> {
     for (const mib of sizes) {
       const client = await source.client(0);
       try {
-        const t0 = Date.now();
-        await loadKubernetesData(client, {
-          targetBytes: (mib - loaded) * 1024 * 1024,
-          valueSize: [1024, 32768],
-          concurrency: 32,
-          seed: mib,
-        });
+        await loadBenchData(client, mib, { fromMiB: loaded, seed: mib });
         loaded = mib;
-        process.stderr.write(`loaded to ${mib} MiB in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
       } finally {
         client.close();
       }

@@ -7,9 +7,8 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { loadKubernetesData } from "../src/demo/sample-data.js";
 import { EtcdCluster } from "../test/support/etcd-cluster.js";
-import { measure, median, type Sample } from "./measure.js";
+import { loadBenchData, measure, median, type Sample } from "./measure.js";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
@@ -31,14 +30,7 @@ async function makeSnapshot(mib: number): Promise<string> {
   try {
     const client = await cluster.client(0);
     try {
-      const t0 = Date.now();
-      // Object sizes from small to large, like a busy cluster's secrets, configmaps and CRs.
-      const r = await loadKubernetesData(client, {
-        targetBytes: mib * 1024 * 1024,
-        valueSize: [1024, 32768],
-        concurrency: 32,
-      });
-      process.stderr.write(`loaded ${r.keys} keys (${mib} MiB) in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
+      await loadBenchData(client, mib);
     } finally {
       client.close();
     }
