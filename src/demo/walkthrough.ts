@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
@@ -14,7 +14,7 @@ import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import type { Logger } from "../logging.js";
 import { compareKeyStreams, liveKeyStates } from "../restore/compare-live.js";
 import { restoreDrill } from "../restore/drill.js";
-import { restoreLocal } from "../restore/local.js";
+import { type RestoreLocalResult, restoreLocal } from "../restore/local.js";
 import { DEFAULT_EXPIRY_SECONDS } from "../restore/prepare/expiry.js";
 import { writeSecretFile } from "../restore/prepare/files.js";
 import { prepareRestore, type SnapshotLink } from "../restore/prepare/prepare.js";
@@ -207,23 +207,33 @@ async function restoreSteps(
     report(`  wrote ${out} (0600: it holds the saved key)`);
   }
 
-  const restored = await restoreLocal({
-    source: { kind: "backup", store: openStore(o.ref) },
-    dataDir: join(o.work, "restored"),
-    layout: { kind: "loopback", members: 3 },
-    signal,
-    logger,
+  // restore local chooses the ports the data is restored for; should one be taken before etcd starts
+  // on it (a busy machine), the data is restored again for new ones.
+  let restored: RestoreLocalResult | undefined;
+  const cluster = await LocalEtcdCluster.startRestored(async (attempt) => {
+    if (attempt > 1) report("  a port was taken before etcd started on it: restoring again for new ports");
+    const dataDir = join(o.work, `restored-${attempt}`);
+    const r = await restoreLocal({
+      source: { kind: "backup", store: openStore(o.ref) },
+      dataDir,
+      layout: { kind: "loopback", members: 3 },
+      signal,
+      logger,
+    });
+    report(
+      `restore local: ${r.members.length} data directories for a new cluster on 127.0.0.1 (${r.members.map((m) => m.name).join(", ")}), revision ${r.revision}`,
+    );
+    restored = r;
+    return {
+      members: r.members.map((m) => ({
+        name: m.name,
+        dataDir: m.dataDir,
+        peerPort: Number(new URL(m.peerURLs[0] as string).port),
+      })),
+      discard: () => rm(dataDir, { recursive: true, force: true }),
+    };
   });
-  report(
-    `restore local: ${restored.members.length} data directories for a new cluster on 127.0.0.1 (${restored.members.map((m) => m.name).join(", ")}), revision ${restored.revision}`,
-  );
-  const cluster = await LocalEtcdCluster.start({
-    existing: restored.members.map((m) => ({
-      name: m.name,
-      dataDir: m.dataDir,
-      peerPort: Number(new URL(m.peerURLs[0] as string).port),
-    })),
-  });
+  const revision = (restored as RestoreLocalResult).revision;
   try {
     const statuses = await cluster.statuses();
     const ids = new Set(statuses.map((s) => s.clusterId));
@@ -237,9 +247,9 @@ async function restoreSteps(
     });
     const sorted = sortLiveKeys(join(o.ref, "snapshot.db"), { scratchDir: o.work });
     try {
-      const c = await compareKeyStreams(sorted, liveKeyStates(client, { revision: restored.revision }));
+      const c = await compareKeyStreams(sorted, liveKeyStates(client, { revision: revision }));
       report(
-        `  the restored etcd serves ${c.liveKeys} keys at revision ${restored.revision}; the backup holds ${c.snapshotKeys}: ${c.equal ? "every key and value equal" : `DIFFERENT (${c.missing} missing, ${c.extra} extra, ${c.changed} changed)`}`,
+        `  the restored etcd serves ${c.liveKeys} keys at revision ${revision}; the backup holds ${c.snapshotKeys}: ${c.equal ? "every key and value equal" : `DIFFERENT (${c.missing} missing, ${c.extra} extra, ${c.changed} changed)`}`,
       );
       if (!c.equal) throw new Error("the restored etcd does not hold the backed-up keys");
     } finally {
