@@ -1,5 +1,9 @@
 import type { Command } from "commander";
 import type { CliContext } from "./context.js";
+import { countFlag } from "./options.js";
+
+/** The demo's etcd keeps its default 2 GiB quota; the data, its revisions and the restore's copy fit under it. */
+const MAX_DATA_MIB = 1024;
 
 export function registerDemo(program: Command, ctx: CliContext): void {
   program
@@ -7,8 +11,13 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .description(
       "walk through a hosted cluster's backup: a local 3-member etcd with mutual TLS and a simulated management cluster (no cloud account needed)",
     )
-    .option("--members <n>", "etcd members", (v) => Number.parseInt(v, 10), 3)
-    .option("--data-mib <n>", "MiB of sample data to load", (v) => Number.parseInt(v, 10), 8)
+    .option("--members <n>", "etcd members (1 to 9)", (v) => countFlag("--members", v, 1, 9), 3)
+    .option(
+      "--data-mib <n>",
+      `MiB of sample data to load (1 to ${MAX_DATA_MIB})`,
+      (v) => countFlag("--data-mib", v, 1, MAX_DATA_MIB),
+      8,
+    )
     .option("--store <dir>", "back up into this directory and keep it (default: a temp directory, removed)")
     .action(async (opts: { members: number; dataMib: number; store?: string }) => {
       const { runDemo } = await import("../demo/walkthrough.js");
