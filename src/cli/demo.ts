@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import type { Command } from "commander";
 import type { CliContext } from "./context.js";
 import { countFlag } from "./options.js";
@@ -19,7 +20,11 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       8,
     )
     .option("--store <dir>", "back up into this directory and keep it (default: a temp directory, removed)")
-    .action(async (opts: { members: number; dataMib: number; store?: string }) => {
+    .option(
+      "--keep-running",
+      "afterwards leave the simulated management cluster and its etcd up and print commands to try against them; Ctrl-C stops them (exit 130)",
+    )
+    .action(async (opts: { members: number; dataMib: number; store?: string; keepRunning?: boolean }) => {
       const { runDemo } = await import("../demo/walkthrough.js");
       await runDemo({
         members: opts.members,
@@ -29,6 +34,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         logger: ctx.logger,
         defer: (what, cleanup) => ctx.defer(what, cleanup),
         report: (line) => process.stdout.write(`${line}\n`),
+        ...(opts.keepRunning ? { keepRunning: { command: realpathSync(process.argv[1] as string) } } : {}),
       });
       process.stdout.write("demo finished\n");
     });
