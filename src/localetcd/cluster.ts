@@ -266,7 +266,8 @@ export class LocalEtcdCluster {
   }
 
   private async killAndWait(): Promise<void> {
-    const exits = this.procs.map((p) => (p ? onceExit(p) : Promise.resolve()));
+    // A process that never spawned (no binary) has nothing to wait for.
+    const exits = this.procs.map((p) => (p?.pid !== undefined ? onceExit(p) : Promise.resolve()));
     this.killAll();
     await Promise.all(exits);
   }
