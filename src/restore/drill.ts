@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "../localetcd/certs.js";
-import { LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
+import { type ExistingMember, LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
@@ -58,7 +58,8 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
   try {
     await chmod(scratch, 0o700);
     const file = await run.verify();
-    if (file && (await run.restore(file, tool)) && (await run.start(etcd))) await run.compare();
+    const restored = file ? await run.restore(file, tool) : undefined;
+    if (restored && (await run.start(etcd, restored))) await run.compare();
   } catch (err) {
     if (signal?.aborted) throw cancelled();
     throw err;
@@ -107,7 +108,7 @@ class DrillRun {
   private mark = this.startedAt;
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
-  private member: MemberPlan | undefined;
+  private restoredFrom: { file: string; tool: RestoreTool } | undefined;
   private pki: Promise<SandboxPki> | undefined;
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
@@ -149,21 +150,9 @@ class DrillRun {
    * Restores into the scratch directory. The restore runs in its own process while this one sorts
    * the snapshot's keys and openssl makes the throwaway etcd's certificates.
    */
-  async restore(file: string, tool: RestoreTool): Promise<boolean> {
-    const [member] = await LocalEtcdCluster.plan(1);
-    this.member = member as MemberPlan;
-    const restoring = restoreMember(
-      tool,
-      file,
-      {
-        name: this.member.name,
-        dataDir: join(this.scratch, this.member.name),
-        initialCluster: `${this.member.name}=${this.member.peerURL}`,
-        initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
-        advertisePeerUrls: this.member.peerURL,
-      },
-      this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal,
-    );
+  async restore(file: string, tool: RestoreTool): Promise<ExistingMember | undefined> {
+    this.restoredFrom = { file, tool };
+    const restoring = this.restoreMember();
     restoring.catch(() => {}); // awaited below; the sort may throw first
     const pkiDir = join(this.scratch, "pki");
     await mkdir(pkiDir, { mode: 0o700 });
@@ -172,42 +161,59 @@ class DrillRun {
     this.checks.push("restore");
     const memoryBytes = this.options.sortMemoryBytes;
     this.sorted = sortLiveKeys(file, { scratchDir: this.scratch, ...(memoryBytes ? { memoryBytes } : {}) });
-    const restored = await restoring.then(
-      () => true,
-      (err: unknown) => {
-        if (!(err instanceof VerificationError)) throw err;
-        this.problems.push(describe(err));
-        return false;
-      },
-    );
+    const restored = await restoring.catch((err: unknown) => {
+      if (!(err instanceof VerificationError)) throw err;
+      this.problems.push(describe(err));
+      return undefined;
+    });
     const seconds = this.phase("restore");
     this.log.info({ seconds, spilledRuns: this.sorted.spilledRuns }, "snapshot restored and its keys sorted");
     return restored;
   }
 
-  /** A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an error. */
-  async start(etcd: string): Promise<boolean> {
-    const member = this.member as MemberPlan;
+  /** Restores the snapshot into `<scratch>/<member>` for a peer port free now; resolves to that member. */
+  private async restoreMember(): Promise<ExistingMember> {
+    const { file, tool } = this.restoredFrom as { file: string; tool: RestoreTool };
+    const [plan] = (await LocalEtcdCluster.plan(1)) as [MemberPlan];
+    const dataDir = join(this.scratch, plan.name);
+    await restoreMember(
+      tool,
+      file,
+      {
+        name: plan.name,
+        dataDir,
+        initialCluster: `${plan.name}=${plan.peerURL}`,
+        initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
+        advertisePeerUrls: plan.peerURL,
+      },
+      this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal,
+    );
+    return { name: plan.name, dataDir, peerPort: plan.peerPort };
+  }
+
+  /**
+   * A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an
+   * error. A peer port taken since the restore means restoring again for a new one.
+   */
+  async start(etcd: string, restored: ExistingMember): Promise<boolean> {
     const dbSize = this.manifest.snapshot.dbSize;
     const pki = await (this.pki as Promise<SandboxPki>);
     this.checks.push("etcd-start");
     try {
-      this.cluster = await LocalEtcdCluster.start({
-        existing: [
-          {
-            name: member.name,
-            dataDir: join(this.scratch, member.name),
-            peerPort: member.peerPort,
-            clientPort: member.clientPort,
-          },
-        ],
-        pki,
-        baseDir: this.scratch,
-        etcdBinary: etcd,
-        // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
-        quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
-        startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
-      });
+      this.cluster = await LocalEtcdCluster.startRestored(
+        async (attempt) => {
+          const member = attempt === 1 ? restored : await this.restoreMember();
+          return { members: [member], discard: () => rm(member.dataDir, { recursive: true, force: true }) };
+        },
+        {
+          pki,
+          baseDir: this.scratch,
+          etcdBinary: etcd,
+          // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
+          quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
+          startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
+        },
+      );
     } catch (err) {
       if (this.signal?.aborted) throw err;
       this.problems.push(`etcd did not start on the restored data: ${describe(err)}`);
