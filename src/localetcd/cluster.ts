@@ -277,7 +277,9 @@ export class LocalEtcdCluster {
       `--quota-backend-bytes=${this.quotaBytes}`,
     ];
     const log = createWriteStream(s.logFile, { flags: "a" });
-    const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // A process group of its own: a terminal's Ctrl-C goes to the foreground group, and the members
+    // must outlive the run's own cleanup (a hosted cluster's resume writes to them); the reaper stops them last.
+    const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     child.on("error", () => {
