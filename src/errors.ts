@@ -27,6 +27,26 @@ export class StoreError extends OperationError {}
 /** The caller cancelled the operation (its AbortSignal fired); whatever it had started was cleaned up. Exit 1. */
 export class CancelledError extends OperationError {}
 
+/**
+ * A run stopped (failed or cancelled) and could not put back what it changed (a hosted cluster left
+ * paused or scaled down): said even after a Ctrl-C, when every other failure is only its echo. Exit 1.
+ */
+export class NotRestoredError extends OperationError {}
+
+/** True when `err` or one of its causes is a CancelledError: the failure is the echo of a cancel. */
+export function causedByCancel(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++)
+    if (e instanceof CancelledError) return true;
+  return false;
+}
+
+/** True when `err` or one of its causes says something was left changed (NotRestoredError). */
+export function leftSomethingChanged(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++)
+    if (e instanceof NotRestoredError) return true;
+  return false;
+}
+
 /** The user asked for something that cannot be done as asked: bad flag, bad URL, missing file. Exit 2. */
 export class UsageError extends HcpError {
   readonly exitCode = 2 as const;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { describe, EtcdError, OperationError, UsageError } from "../errors.js";
+import { describe, EtcdError, NotRestoredError, OperationError, UsageError } from "../errors.js";
 import {
   type MemberSurvey,
   requireAnswers,
@@ -289,7 +289,7 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
         await resume(!req.signal?.aborted);
       } catch (resumeErr) {
         if (resumeErr === err) throw err;
-        throw new OperationError(
+        throw new NotRestoredError(
           `${describe(err)}; resuming ${label} failed too (${describe(resumeErr)}): run hcp-etcd-backup resume ${req.name} -n ${req.namespace}`,
           { cause: err },
         );

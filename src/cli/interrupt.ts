@@ -1,4 +1,4 @@
-import { CancelledError, describe } from "../errors.js";
+import { CancelledError, causedByCancel, describe, leftSomethingChanged } from "../errors.js";
 
 /** What a command gets from the process owner: a signal to honour and a place to register cleanups. */
 export interface RunContext {
@@ -118,7 +118,7 @@ export class Interrupt implements RunContext {
       this.work.then(
         () => {},
         (err: unknown) => {
-          if (!(err instanceof CancelledError) && err !== reason) this.report(describe(err).split("\n")[0] ?? "");
+          if (!isEchoOf(reason, err)) this.report(describe(err).split("\n")[0] ?? "");
         },
       ),
       new Promise<void>((resolve) => {
@@ -139,4 +139,14 @@ export class Interrupt implements RunContext {
     clearTimeout(deadline);
     this.exit(code);
   }
+}
+
+/**
+ * Whether the work's failure after a stop is only its echo: the stop itself, a call it cancelled, or
+ * anything wrapping one (a lookup that "failed: ... was cancelled"). A cancelled run prints the
+ * cancellation only, except when something was left changed: that is said whatever caused it.
+ */
+function isEchoOf(reason: unknown, err: unknown): boolean {
+  if (leftSomethingChanged(err)) return false;
+  return err === reason || causedByCancel(err);
 }

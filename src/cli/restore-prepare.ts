@@ -87,7 +87,10 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
       const first = result.checks.find((c) => c.status === "block") as Check;
       const n = result.checks.filter((c) => c.status === "block").length;
       const message = `restore prepare blocked by ${n} check(s), nothing written or applied: ${first.id}: ${first.reason}`;
-      throw first.id === "backup-verified" ? new VerificationError(message) : new OperationError(message);
+      if (first.id === "backup-verified") throw new VerificationError(message);
+      // A local store: the findings above are all there is; the way out is the line that ends the run.
+      if (result.unpresignable) throw new UsageError(result.unpresignable);
+      throw new OperationError(message);
     }
     const yaml = result.yaml as string;
     if (flags.output) await writeSecretFile(flags.output, yaml);

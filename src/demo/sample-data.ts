@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { CancelledError } from "../errors.js";
 import type { EtcdClient } from "../etcd/client.js";
 
 export interface LoadOptions {
@@ -10,6 +11,8 @@ export interface LoadOptions {
   readonly concurrency?: number;
   /** Seed for key names and sizes, so a run can be repeated (default 1). */
   readonly seed?: number;
+  /** Stops the loading between two puts (Ctrl-C during the demo). */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadResult {
@@ -68,6 +71,7 @@ export async function loadKubernetesData(client: EtcdClient, options: LoadOption
 
   const worker = async (): Promise<void> => {
     for (let item = nextPut(); item; item = nextPut()) {
+      if (options.signal?.aborted) throw new CancelledError("loading the sample data was cancelled");
       const rev = await client.put(item.key, item.value);
       keys++;
       if (rev > revision) revision = rev;

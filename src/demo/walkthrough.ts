@@ -87,7 +87,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     try {
       const target = options.dataBytes ?? 8 * 1024 * 1024;
       report(`loading ${(target / 1048576).toFixed(0)} MiB of Kubernetes-like objects under /kubernetes.io/ ...`);
-      const load = await loadKubernetesData(client, { targetBytes: target });
+      const load = await loadKubernetesData(client, { targetBytes: target, signal: options.signal });
       count = await client.count("/kubernetes.io/");
       report(
         `loaded ${load.keys} keys; etcd reports ${count} live keys under /kubernetes.io/, revision ${load.revision}`,

@@ -76,6 +76,58 @@ export class KubeTransientError extends OperationError {}
 /** 409: the object changed since it was read (a resourceVersion precondition failed). */
 export class KubeConflictError extends KubeTransientError {}
 
+/**
+ * The API server could not be talked to at all: connection refused, its name not found, or its TLS
+ * certificate not trusted. Worth retrying once it has answered before (a restart, a DNS blip); on the
+ * first call it almost always means a wrong kubeconfig, which waiting does not fix.
+ */
+export class KubeUnreachableError extends KubeTransientError {}
+
+/** Node's codes for a certificate the client does not trust (or a TLS handshake that failed). */
+const TLS_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_REVOKED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "EPROTO",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+]);
+
+function unreachableError(
+  code: string | undefined,
+  err: unknown,
+  server: string,
+  what: string,
+): KubeUnreachableError | undefined {
+  const fix = "check the server in the kubeconfig (--kubeconfig, --context) and that the API server is up";
+  if (code === "ECONNREFUSED")
+    return new KubeUnreachableError(
+      `cannot reach the Kubernetes API at ${server} to ${what}: connection refused (ECONNREFUSED): ${fix}`,
+      { cause: err },
+    );
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN")
+    return new KubeUnreachableError(
+      `cannot reach the Kubernetes API at ${server} to ${what}: its host name does not resolve (${code}): check the server in the kubeconfig (--kubeconfig, --context) and DNS`,
+      { cause: err },
+    );
+  if (code !== undefined && TLS_CODES.has(code)) {
+    // Node's reason says which check failed ("unable to verify the first certificate"); the code names it.
+    const reason = /reason: (.*)$/.exec(firstLine(err))?.[1] ?? code;
+    return new KubeUnreachableError(
+      `cannot talk TLS to the Kubernetes API at ${server} to ${what}: ${reason} (${code}): the kubeconfig's certificate-authority-data must be the CA that signed the API server's certificate for that address (--kubeconfig, --context)`,
+      { cause: err },
+    );
+  }
+  return undefined;
+}
+
 /** One line from a client-node failure: who refused what, and what to do. */
 export function kubeError(err: unknown, req: KubeRequest, server: string): HcpError {
   if (err instanceof OperationError || err instanceof UsageError) return err;
@@ -104,7 +156,9 @@ export function kubeError(err: unknown, req: KubeRequest, server: string): HcpEr
     }
   }
   const code = (err as { code?: string }).code;
-  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH" || code === "ETIMEDOUT")
+  const unreachable = unreachableError(code, err, server, what);
+  if (unreachable) return unreachable;
+  if (code === "EHOSTUNREACH" || code === "ETIMEDOUT")
     return new KubeTransientError(`cannot reach the Kubernetes API at ${server} (${code}) to ${what}`, { cause: err });
   return new KubeTransientError(`the Kubernetes API at ${server} failed to ${what}: ${firstLine(err)}`, { cause: err });
 }

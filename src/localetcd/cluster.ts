@@ -316,7 +316,9 @@ export class LocalEtcdCluster {
       `--quota-backend-bytes=${this.quotaBytes}`,
     ];
     const log = createWriteStream(s.logFile, { flags: "a" });
-    const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // A process group of its own: a terminal's Ctrl-C goes to the foreground group, and the members
+    // must outlive the run's own cleanup (a hosted cluster's resume writes to them); the reaper stops them last.
+    const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
     // Two sources into one file: the log ends when both have (on 'close'), not when the first does,
     // or etcd's last words (why it exited) would be cut off.
     child.stdout?.pipe(log, { end: false });

@@ -4,7 +4,7 @@ import { CancelledError, describe, UsageError } from "../errors.js";
 import { surveyMembers } from "../etcd/survey.js";
 import { discoverHostedCluster, type HostedClusterTarget } from "../hostedcluster/discovery.js";
 import { type EtcdAccess, reachEtcd } from "../hostedcluster/etcd-access.js";
-import { KubeTransientError, type ManagementCluster } from "../hostedcluster/kube.js";
+import { KubeTransientError, KubeUnreachableError, type ManagementCluster } from "../hostedcluster/kube.js";
 import type { Logger } from "../logging.js";
 import { withoutUrlSecrets } from "../redact.js";
 import { type EtcdEvidence, type EtcdFinding, evidenceFrom, judgeEtcd } from "./watch-etcd.js";
@@ -124,10 +124,13 @@ export async function watchRestore(options: WatchOptions): Promise<WatchResult> 
       missing.map((m) => ({ source: m.source, line: `still missing after ${formatDuration(o.timeoutMs)}: ${m.line}` })),
     );
   let missing: Finding[] = [{ source: "waiting", line: "no answer from the API server yet" }];
+  // Until the API server has answered once, not reaching it is a wrong kubeconfig, not a hiccup to wait out.
+  let answered = false;
   try {
     for (;;) {
       try {
         const obs = await observe(o.cluster, o.namespace, o.name, o.signal);
+        answered = true;
         const step = await evaluate(o, obs, logs);
         last = { ...last, obs, step };
         report(o, shown, step.status);
@@ -153,6 +156,7 @@ export async function watchRestore(options: WatchOptions): Promise<WatchResult> 
         }
       } catch (err) {
         if (expiry.aborted && !options.signal?.aborted) return timedOut(missing);
+        if (err instanceof KubeUnreachableError && !answered) throw err;
         // The API server or etcd not answering for a moment is something to wait out, not a verdict.
         if (!(err instanceof KubeTransientError) && !isNotReadyYet(err)) throw err;
         missing = [{ source: "waiting", line: describe(err) }];

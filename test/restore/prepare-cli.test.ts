@@ -247,7 +247,7 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     }
   });
 
-  it("refusals are one line: a URL over 1024 characters, --expires over 7 days, a local store, wrong flags", async () => {
+  it("refusals are one line: a URL over 1024 characters, --expires over 7 days, a missing local store, wrong flags", async () => {
     // A key prefix long enough to push the URL past what HyperShift's CRD accepts.
     const longRef = await copyBackup(`clusters/${"a".repeat(400)}/${"b".repeat(400)}`);
     const long = await prepare(["--key-identity", identityFile], longRef);
@@ -287,11 +287,10 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       "--rendered",
       FIXTURE,
     ]);
-    assert.equal(local.code, 2);
-    assert.match(
-      oneLine(local),
-      /is a local store and a local file cannot be presigned: copy the backup folder to S3 .* or .*'restore local'/,
-    );
+    // A local store is read and checked before it is refused (test/restore/prepare-local.test.ts); one
+    // that does not exist ends there.
+    assert.equal(local.code, 1);
+    assert.match(oneLine(local), /no store at .*backups\/clusters\/example\/x: the directory does not exist/);
     const noRendered = await runCli(["restore", "prepare", ref]);
     assert.equal(noRendered.code, 2);
     assert.match(oneLine(noRendered), /required option '--rendered <file>' not specified/);

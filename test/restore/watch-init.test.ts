@@ -2,7 +2,7 @@
 // EtcdSnapshotRestored condition as the simulator plays them, read through the real client-node
 // (pod status, pods/log), with the built CLI run as a user runs it.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,6 +11,7 @@ import { EtcdRestoreScenario } from "../../src/kubesim/etcd-restore.js";
 import { KubeSim } from "../../src/kubesim/simulator.js";
 import { runCli, spawnCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
+import { TcpRelay } from "../support/tcp-relay.js";
 
 const SIGNATURE = "5f0e4c2b9d1a8e7f6c3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a2918f7e6d5c";
 const TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD";
@@ -206,6 +207,45 @@ describe("restore watch: etcd-init and EtcdSnapshotRestored (simulator, built CL
       assert.equal(out[3], "  members     3 of 3 answered (reached by port-forward)");
     } finally {
       if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill("SIGKILL");
+    }
+  });
+
+  it("the API server gone after it answered is waited out until --timeout (a restart, not a wrong kubeconfig)", async () => {
+    restore.begin(URL);
+    for (const pod of ["etcd-0", "etcd-1", "etcd-2"]) restore.running(pod, CURL);
+    // The simulator behind a relay: once the relay stops, connections to that address are refused.
+    const relay = await TcpRelay.start(Number(new globalThis.URL(sim.url).port), Number.POSITIVE_INFINITY);
+    const relayed = join(work, "relayed.kubeconfig");
+    await writeFile(relayed, (await readFile(kube[3] as string, "utf8")).replace(sim.url, relay.endpoint), {
+      mode: 0o600,
+    });
+    const cli = spawnCli([
+      "restore",
+      "watch",
+      "example",
+      "-n",
+      "clusters",
+      "--kubeconfig",
+      relayed,
+      "--timeout",
+      "5s",
+      "--poll-interval",
+      "100ms",
+    ]);
+    try {
+      await cli.waitForLine(/etcd-2: etcd-init is still running/);
+      await relay.stop();
+      const exit = await cli.exited;
+      assert.equal(exit.code, 1, cli.stderr());
+      const out = cli.stdout().trim().split("\n");
+      assert.equal(out[0], "restore of clusters/example: TIMED OUT", cli.stdout());
+      assert.match(
+        out[1] ?? "",
+        new RegExp(`^ {2}still missing after 5s: .*Kubernetes API at ${relay.endpoint.replace(/\./g, "\\.")} `),
+      );
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill("SIGKILL");
+      await relay.stop().catch(() => {});
     }
   });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Interrupt } from "../../src/cli/interrupt.js";
-import { CancelledError } from "../../src/errors.js";
+import { CancelledError, NotRestoredError, OperationError } from "../../src/errors.js";
 
 /** An Interrupt whose exit is recorded instead of ending the test process. */
 function harness(deadlineMs = 30_000) {
@@ -172,6 +172,38 @@ describe("Interrupt and the interrupted work", () => {
       lines.some((l) => /resuming clusters\/example failed/.test(l)),
       lines.join("\n"),
     );
+  });
+
+  it("a failure that wraps a cancelled call is the echo of the signal: the cancellation line only", async () => {
+    const { interrupt, lines, exited } = make(10_000);
+    interrupt.track(
+      Promise.reject(
+        new OperationError("no etcd StatefulSet clusters-example/etcd: get statefulsets was cancelled", {
+          cause: new CancelledError("get statefulsets was cancelled"),
+        }),
+      ),
+    );
+    void interrupt.handle("SIGINT");
+    assert.equal(await exited, 130);
+    assert.deepEqual(lines, ["received SIGINT: stopping and cleaning up"]);
+  });
+
+  it("something left changed is said even when a cancel caused it (NotRestoredError)", async () => {
+    const { interrupt, lines, exited } = make(10_000);
+    const cancelled = new CancelledError("interrupted by SIGINT");
+    interrupt.track(
+      Promise.reject(
+        new NotRestoredError("interrupted by SIGINT; resuming clusters/example failed too (forbidden)", {
+          cause: cancelled,
+        }),
+      ),
+    );
+    void interrupt.handle("SIGINT");
+    assert.equal(await exited, 130);
+    assert.deepEqual(lines, [
+      "received SIGINT: stopping and cleaning up",
+      "interrupted by SIGINT; resuming clusters/example failed too (forbidden)",
+    ]);
   });
 
   it("runs the cleanups after the grace period when the work does not unwind", async () => {

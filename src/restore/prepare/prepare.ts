@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { verifyBackup } from "../../backup/verify-backup.js";
-import { describe, UsageError } from "../../errors.js";
+import { describe } from "../../errors.js";
 import { type Logger, silentLogger } from "../../logging.js";
 import { SNAPSHOT_FILE } from "../../store/manifest.js";
 import { S3Store } from "../../store/s3-store.js";
@@ -59,6 +59,11 @@ export interface PrepareResult {
   readonly changes: readonly Change[];
   /** The patched objects, in document order, for `TargetCluster.apply`. */
   readonly objects: readonly KubernetesObject[];
+  /**
+   * Why no URL could be made (a local store cannot be presigned): every other check still ran, so the
+   * findings are worth printing, but the result is blocked and the caller refuses with this line.
+   */
+  readonly unpresignable?: string;
 }
 
 /**
@@ -70,11 +75,11 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   const logger = req.logger ?? silentLogger();
   const { store, signal } = req;
   const link = req.link ?? (store instanceof S3Store ? s3Link(store) : undefined);
-  if (!link) {
-    throw new UsageError(
-      `${store.url} is a local store and a local file cannot be presigned: copy the backup folder to S3 (aws s3 cp --recursive) and prepare from there, or restore it into data directories with 'restore local'`,
-    );
-  }
+  // Without a URL the rest still runs: the backup, the key and the rendered file's findings are worth
+  // knowing before the backup is copied to S3 (the demo's kept output is re-checked this way).
+  const unpresignable = link
+    ? undefined
+    : `${store.url} is a local store and a local file cannot be presigned: copy the backup folder to S3 (aws s3 cp --recursive) and prepare from there, or restore it into data directories with 'restore local'`;
   const rendered = parseRendered(req.rendered.text, req.rendered.where);
   const hc = rendered.hostedCluster;
   const checks: Check[] = [];
@@ -92,7 +97,14 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   const manifest = verified.manifest;
   if (!verified.verification.ok) {
     checks.push(block("backup-verified", `the backup failed verification: ${verified.problems[0]}`));
-    return { ref: store.url, checks, blocked: true, changes: [], objects: [] };
+    return {
+      ref: store.url,
+      checks,
+      blocked: true,
+      changes: [],
+      objects: [],
+      ...(unpresignable ? { unpresignable } : {}),
+    };
   }
   checks.push(pass("backup-verified", `${verified.verification.checks.join(", ")} match the manifest`));
   if (unrecorded)
@@ -121,8 +133,9 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
   checks.push(...operatorTrapChecks(hc));
 
   const signedAt = new Date();
-  const url = await link.presign(req.expiresInSeconds, signedAt);
-  if (link.standIn) checks.push(notRun("url", link.standIn));
+  const url = link ? await link.presign(req.expiresInSeconds, signedAt) : undefined;
+  if (!link || url === undefined) checks.push(block("url", "a local store cannot be presigned"));
+  else if (link.standIn) checks.push(notRun("url", link.standIn));
   else
     checks.push(
       ...urlChecks({
@@ -133,12 +146,20 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
         credentials: await link.credentials(),
       }),
     );
-  logger.info({ length: url.length }, "snapshot presigned");
+  if (url !== undefined) logger.info({ length: url.length }, "snapshot presigned");
 
   if (req.target) checks.push(...(await req.target.checks(hc, saved.key)));
   else checks.push(clusterChecksNotRun());
 
-  if (blocked(checks).length > 0) return { ref: store.url, checks, blocked: true, changes: [], objects: [] };
+  if (url === undefined || blocked(checks).length > 0)
+    return {
+      ref: store.url,
+      checks,
+      blocked: true,
+      changes: [],
+      objects: [],
+      ...(unpresignable ? { unpresignable } : {}),
+    };
 
   const patched = patchRendered(rendered, {
     restoreSnapshotURL: url,
