@@ -60,7 +60,11 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       "Secret in the job's namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optional AWS_SESSION_TOKEN)",
     )
     .option("--role-arn <arn>", "IAM role for the ServiceAccount (IRSA: eks.amazonaws.com/role-arn)")
-    .option("--image <ref>", "the tool's container image", defaultImage())
+    .option(
+      "--image <ref>",
+      "the tool's container image: none is published yet, so build the Containerfile, push it and pass its reference here",
+      defaultImage(),
+    )
     .option("--name <name>", "name of the CronJob and its objects (default: hcp-etcd-backup-<cluster>, -all or -fleet)")
     .option("--job-namespace <ns>", "namespace of the CronJob (default: -n; required with --all-namespaces)")
     .option(
@@ -78,7 +82,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
   addKubeOptions(cmd);
   cmd.action(async (hostedCluster: string | undefined, flags: ScheduleFlags) => {
     const { scopeKind, recipients, jobNamespace, to, cron: expr } = checkFlags(hostedCluster, flags);
-    const [{ validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
+    const [{ cronRarityWarning, validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
       import("../schedule/cron.js"),
       import("../schedule/manifests.js"),
       import("../store/open-store.js"),
@@ -125,6 +129,13 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         durationFlag("--active-deadline", deadline, "90s, 30m or 1h", PHASE_RANGE) / 1000,
       ),
     });
+    // Warnings once everything is known good: about what the CronJob will do, not about a typo.
+    const rarely = cronRarityWarning(cron);
+    if (rarely) ctx.logger.warn(rarely);
+    if (flags.image === defaultImage())
+      ctx.logger.warn(
+        `--image: the default ${flags.image} is not published yet; build the image from the Containerfile, push it to a registry the cluster can pull from, and pass --image <that reference>`,
+      );
     if (!cluster && !flags.keySecret)
       ctx.logger.warn(
         "key Secret names assumed as HyperShift's CLI names them (<cluster>-etcd-encryption-key): this render read no cluster; pass --key-secret, or --apply / --kubeconfig with --all, if yours differ",
