@@ -262,6 +262,26 @@ describe("CLI edges (built binary, no daemon)", () => {
     });
   });
 
+  it("list --fleet on an empty store says so once, on stderr, and fails (a probe must not stay green)", async () => {
+    const store = join(work, "empty-store");
+    await mkdir(store);
+    const r = await runCli(["list", "--fleet", "--from", store]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    oneLine(r.stderr, /^hcp-etcd-backup: no backups in .*empty-store: check --from \(bucket and prefix\)$/);
+  });
+
+  it("verify of a folder with no backup says a backup ref is needed (exit 2)", async () => {
+    const store = join(work, "not-a-backup");
+    await mkdir(store);
+    const r = await runCli(["verify", store]);
+    assert.equal(r.code, 2);
+    oneLine(
+      r.stderr,
+      /is not a backup \(it has no manifest\.json\): pass a backup's ref, as `hcp-etcd-backup list --from <store>` prints them$/,
+    );
+  });
+
   it("prune says what it removed in words true of a local store", async () => {
     const store = join(work, "store");
     await mkdir(store);
