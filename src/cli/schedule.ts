@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import type { ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
 import { checkPushgatewayUrl } from "./metrics-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
@@ -79,7 +80,20 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms")
     .option("--pushgateway <url>", "the backup pushes its metrics there (backup --pushgateway)")
     .option("--apply", "create or replace the objects on the management cluster instead of printing them");
-  addKubeOptions(cmd);
+  addKubeOptions(cmd, "namespace of the HostedCluster (required, except with --all --all-namespaces)");
+  cmd.addHelpText(
+    "after",
+    examples(
+      [
+        "Print the CronJob and its RBAC for one hosted cluster, every 6 hours (no image is published yet: pass your own)",
+        'schedule example -n clusters --to s3://hcp-backups/prod --cron "0 */6 * * *" --key-recipient age1... --image registry.example.com/hcp-etcd-backup:0.1.0',
+      ],
+      [
+        "Create them for every hosted cluster of a namespace, nightly, with S3 credentials from a Secret",
+        'schedule --all -n clusters --to s3://hcp-backups/prod --cron "30 1 * * *" --key-recipient age1... --credentials-secret hcp-backup-s3 --image registry.example.com/hcp-etcd-backup:0.1.0 --apply',
+      ],
+    ),
+  );
   cmd.action(async (hostedCluster: string | undefined, flags: ScheduleFlags) => {
     const { scopeKind, recipients, jobNamespace, to, cron: expr } = checkFlags(hostedCluster, flags);
     const [{ cronRarityWarning, validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
