@@ -46,11 +46,10 @@ node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# npm's build script also makes the CLI executable and copies the HyperShift CRDs that the Kubernetes
+# simulator reads beside its compiled modules, so `npm run build` alone gives a working dist/.
 build: npm
-	npx tsc -p tsconfig.json
-	chmod +x dist/src/cli/main.js
-	@# The Kubernetes simulator reads the HyperShift CRDs beside its compiled modules.
-	mkdir -p dist/src/kubesim/crds && cp src/kubesim/crds/*.yaml dist/src/kubesim/crds/
+	npm run --silent build
 
 lint: npm
 	npx biome check .

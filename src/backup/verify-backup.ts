@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { describe, OperationError, VerificationError } from "../errors.js";
+import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
 import { verifySnapshot } from "../snapshot/verify.js";
@@ -84,7 +84,33 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
 }
 
 export async function readManifest(store: Store, signal?: AbortSignal): Promise<Manifest> {
-  return parseManifest(await store.read(MANIFEST_FILE, { signal }), store.urlOf(MANIFEST_FILE));
+  let body: Buffer;
+  try {
+    body = await store.read(MANIFEST_FILE, { signal });
+  } catch (err) {
+    if (signal?.aborted || (await store.exists(MANIFEST_FILE, { signal }).catch(() => true))) throw err;
+    throw await notABackup(store, err, signal);
+  }
+  return parseManifest(body, store.urlOf(MANIFEST_FILE));
+}
+
+/**
+ * The ref has no manifest: most often it is the store (or a cluster's folder in it) rather than one
+ * backup. Say what a backup ref is and how to get one; a store that cannot even be listed keeps its error.
+ */
+async function notABackup(store: Store, cause: unknown, signal?: AbortSignal): Promise<Error> {
+  try {
+    for await (const o of store.list("", { signal }))
+      if (o.key.endsWith(`/${MANIFEST_FILE}`))
+        return new UsageError(
+          `${store.url} holds backups but is not one: pass a backup's ref, as \`hcp-etcd-backup list --from ${store.url}\` prints them`,
+        );
+  } catch {
+    return cause instanceof Error ? cause : new OperationError(String(cause));
+  }
+  return new UsageError(
+    `${store.url} is not a backup (it has no ${MANIFEST_FILE}): pass a backup's ref, as \`hcp-etcd-backup list --from <store>\` prints them`,
+  );
 }
 
 /** Appends a verification to the backup's manifest and writes it back. */

@@ -3,6 +3,7 @@ import { UsageError } from "../errors.js";
 import { addFleetOptions, type FleetFlags, runBackupAll, wantsFleet } from "./backup-all.js";
 import { addHostedOptions, type HostedFlags, runHostedBackup } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addKubeOptions } from "./kube-options.js";
 import { addMetricsOptions, type MetricsFlags, metricsReport } from "./metrics-options.js";
 import {
@@ -71,8 +72,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     .description(
       "back up a hosted cluster's etcd (with -n; the documented procedure, made safe), every hosted cluster of a namespace (--all) or any etcd (--endpoints, --name): a verified snapshot into S3 or a local store, manifest last",
     )
-    .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
-    .option("--name <label>", "plain etcd: label of this backup series (required)")
+    .option("--to <store-url>", "s3://bucket/prefix, file:///path or a directory (required in every form)")
+    .option("--name <label>", "plain etcd (with --endpoints): label of this backup series (required there)")
     .option(
       "--member <name>",
       "plain etcd: member to snapshot (default: the leader; falls back to another healthy member)",
@@ -81,11 +82,34 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       "--object-lock <mode:days>",
       "S3 Object Lock on the snapshot, key and manifest: governance:<days> or compliance:<days> (bucket must have Object Lock)",
     )
-    .addOption(outputOption());
-  addKubeOptions(cmd);
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples(
+        [
+          "Back up a hosted cluster (the documented procedure, made safe), its key sealed to your age recipient",
+          "backup example -n clusters --to s3://hcp-backups/prod --key-recipient age1...",
+        ],
+        [
+          "Every hosted cluster of a namespace, two at a time, without pausing them",
+          "backup --all -n clusters --to s3://hcp-backups/prod --no-key --mode online",
+        ],
+        [
+          "Any etcd over mutual TLS (the plain form: --endpoints and --name, no hosted cluster)",
+          "backup --endpoints https://10.0.0.5:2379 --cacert ca.crt --cert client.crt --key client.key --to /var/backups/etcd --name prod-etcd",
+        ],
+      ),
+    );
+  addKubeOptions(
+    cmd,
+    "namespace of the HostedCluster (required with <hosted-cluster> and with --all unless -A; not for plain etcd)",
+  );
   addHostedOptions(cmd);
   addFleetOptions(cmd);
-  addEtcdOptions(cmd);
+  addEtcdOptions(
+    cmd,
+    "etcd client URLs, comma-separated, e.g. https://host:2379: required for plain etcd (with --name); with <hosted-cluster>, reach its etcd there instead of by pod IP or port-forward",
+  );
   addStoreReadOptions(cmd);
   addStoreUploadOptions(cmd);
   addMetricsOptions(cmd);

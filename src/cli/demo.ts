@@ -1,6 +1,7 @@
 import { realpathSync } from "node:fs";
 import type { Command } from "commander";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { countFlag } from "./options.js";
 
 /** The demo's etcd keeps its default 2 GiB quota; the data, its revisions and the restore's copy fit under it. */
@@ -11,6 +12,14 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .command("demo")
     .description(
       "walk through a hosted cluster's backup: a local 3-member etcd with mutual TLS and a simulated management cluster (no cloud account needed)",
+    )
+    .addHelpText(
+      "after",
+      examples(
+        ["The whole walk-through; nothing is left behind", "demo"],
+        ["Keep the backup, the age identity and the patched manifests in a directory", "demo --store ./demo-store"],
+        ["Leave the sandbox up afterwards and try backup, list and restore by hand", "demo --keep-running"],
+      ),
     )
     .option("--members <n>", "etcd members (1 to 9)", (v) => countFlag("--members", v, 1, 9), 3)
     .option(

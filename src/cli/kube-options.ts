@@ -7,10 +7,10 @@ export interface KubeFlags {
   namespace?: string;
 }
 
-/** kubectl's flags: the management cluster and the HostedCluster's namespace. */
-export function addKubeOptions(cmd: Command): Command {
+/** kubectl's flags: the management cluster and the HostedCluster's namespace (its help: when it is required). */
+export function addKubeOptions(cmd: Command, namespaceHelp = "namespace of the HostedCluster (required)"): Command {
   return cmd
-    .option("-n, --namespace <namespace>", "namespace of the HostedCluster (required)")
+    .option("-n, --namespace <namespace>", namespaceHelp)
     .option(
       "--kubeconfig <file>",
       "kubeconfig of the management cluster (default: KUBECONFIG, ~/.kube/config, in-cluster)",

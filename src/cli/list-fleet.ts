@@ -46,8 +46,8 @@ export async function runFleetList(
   ]);
   const { rows, broken } = await readFleetStatus(store, { maxAgeMs, maxVerifyAgeMs }, { signal: ctx.signal });
   if (flags.output === "json") write(toJson(rows));
-  else if (rows.length === 0) write(`no backups in ${store.url}`);
-  else {
+  // An empty store is said once, by the error below (stderr), not also as a table on stdout.
+  else if (rows.length > 0) {
     const lines = [["CLUSTER", "STATUS", "LAST BACKUP", "VERIFIED", "SIZE", "TREND", "BACKUPS", "PROBLEMS"]];
     for (const r of rows)
       lines.push([

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addFleetListOptions, type FleetListFlags, runFleetList } from "./list-fleet.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { sizeText, toJson, write } from "./output.js";
@@ -20,7 +21,20 @@ export function registerList(program: Command, ctx: CliContext): void {
     .option("--from <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--label <label>", "only this backup series")
     .option("--cluster <namespace/name>", "only the backups of this hosted cluster (its label)")
-    .addOption(outputOption(["table", "json"]));
+    .addOption(outputOption(["table", "json"]))
+    .addHelpText(
+      "after",
+      examples(
+        [
+          "The backups of one hosted cluster, with the refs other commands take",
+          "list --from s3://hcp-backups/prod --cluster clusters/example",
+        ],
+        [
+          "One row per cluster with its age and status, for a cron check",
+          "list --fleet --from s3://hcp-backups/prod --max-age 25h",
+        ],
+      ),
+    );
   addStoreReadOptions(list);
   addFleetListOptions(list);
   list.action(async (flags: ListFlags) => {

@@ -16,10 +16,13 @@ export interface EtcdFlags {
   password?: string;
 }
 
-/** etcdctl's connection flags. The password may also come from HCPEB_ETCD_PASSWORD (keeps it out of `ps`). */
-export function addEtcdOptions(cmd: Command): Command {
+/**
+ * etcdctl's connection flags (`endpointsHelp`: what --endpoints means for this command). The password may
+ * also come from HCPEB_ETCD_PASSWORD (keeps it out of `ps`).
+ */
+export function addEtcdOptions(cmd: Command, endpointsHelp: string): Command {
   return cmd
-    .option("--endpoints <urls>", "etcd client URLs, comma-separated, e.g. https://host:2379 (required for plain etcd)")
+    .option("--endpoints <urls>", endpointsHelp)
     .option("--cacert <file>", "CA bundle that signed the etcd server certificates")
     .option("--cert <file>", "client certificate for mutual TLS")
     .option("--key <file>", "client private key for mutual TLS")

@@ -1,3 +1,14 @@
+/** Indentation of toJson: 2 for people; 0 once --log-format json asked for one JSON object a line. */
+let jsonIndent = 2;
+
+/**
+ * With `--log-format json` every line the command writes is a JSON object (a Job's log is parsed line
+ * by line), so `-o json` results are printed on one line too.
+ */
+export function jsonLines(on: boolean): void {
+  jsonIndent = on ? 0 : 2;
+}
+
 /** JSON for scripts: bigints become numbers when exact, strings otherwise (lease and member IDs). */
 export function toJson(value: unknown): string {
   return JSON.stringify(
@@ -9,7 +20,7 @@ export function toJson(value: unknown): string {
       if (v && typeof v === "object" && (v as { type?: string }).type === "Buffer") return undefined;
       return v;
     },
-    2,
+    jsonIndent,
   );
 }
 

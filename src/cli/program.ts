@@ -5,6 +5,7 @@ import { registerBackup } from "./backup.js";
 import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
 import { registerList } from "./list.js";
+import { jsonLines } from "./output.js";
 import { registerPrune } from "./prune.js";
 import { registerRestore } from "./restore.js";
 import { registerResume } from "./resume.js";
@@ -35,6 +36,7 @@ export function buildProgram(ctx: MutableCliContext): Command {
     .hook("preAction", (root) => {
       const o = root.opts<{ logFormat: LogFormat; logLevel?: LogLevel }>();
       ctx.logFormat = o.logFormat;
+      jsonLines(o.logFormat === "json");
       ctx.logger = createLogger({
         format: o.logFormat,
         level: o.logLevel ?? (o.logFormat === "json" ? "info" : "warn"),

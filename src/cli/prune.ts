@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings, wholeNumber } from "./options.js";
 import { toJson, write } from "./output.js";
 
@@ -29,7 +30,17 @@ export function registerPrune(program: Command, ctx: CliContext): void {
       wholeNumber,
       3600,
     )
-    .addOption(outputOption());
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples(
+        [
+          "See what a week of dailies and a month of weeklies would delete",
+          "prune --from s3://hcp-backups/prod --keep-daily 7 --keep-weekly 4 --dry-run",
+        ],
+        ["Keep the newest 10 backups of each cluster", "prune --from s3://hcp-backups/prod --keep-last 10"],
+      ),
+    );
   addStoreReadOptions(pruneCmd);
   pruneCmd.action(async (flags: PruneFlags) => {
     if (!flags.from) throw new UsageError("missing --from: the store to prune");

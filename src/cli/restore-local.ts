@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { RestoreLayout } from "../restore/local.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 
@@ -25,6 +26,19 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     .option("--initial-cluster-token <token>", "cluster token, the same on every member (default etcd-cluster)")
     .addOption(outputOption());
   addStoreReadOptions(cmd);
+  cmd.addHelpText(
+    "after",
+    examples(
+      [
+        "A 3-member cluster on 127.0.0.1 from a snapshot file",
+        "restore local backup.db --data-dir ./restored --members 3",
+      ],
+      [
+        "One member's data directory of a real cluster",
+        "restore local backup.db --data-dir /var/lib/etcd/member --name etcd-0 --initial-cluster etcd-0=https://10.0.0.5:2380,etcd-1=https://10.0.0.6:2380,etcd-2=https://10.0.0.7:2380",
+      ],
+    ),
+  );
   cmd.action(async (ref: string, flags: RestoreLocalFlags) => {
     const layout = layoutOf(flags);
     const { resolveSource } = await import("../restore/source.js");

@@ -4,6 +4,7 @@ import type { Check } from "../restore/prepare/checks.js";
 import type { PrepareResult } from "../restore/prepare/prepare.js";
 import type { AppliedObject, TargetCluster } from "../restore/prepare/target-cluster.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addStoreReadOptions, addStoreUploadOptions, type StoreFlags, storeSettings } from "./options.js";
 import { toJson } from "./output.js";
 
@@ -46,6 +47,19 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
   addStoreReadOptions(cmd);
   // verify records its result in the manifest: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(cmd);
+  cmd.addHelpText(
+    "after",
+    examples(
+      [
+        "Patch the rendered manifests into a restore and run the pre-flight checks",
+        "restore prepare s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef --rendered rendered.yaml -o restore.yaml --key-identity team.agekey",
+      ],
+      [
+        "The same, and create the objects on the management cluster",
+        "restore prepare s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef --rendered rendered.yaml --key-identity team.agekey --apply",
+      ],
+    ),
+  );
   cmd.action(async (ref: string, flags: PrepareFlags) => {
     if (flags.keyIdentity !== undefined && flags.keyFile !== undefined)
       throw new UsageError("choose one of --key-identity and --key-file");

@@ -3,6 +3,7 @@ import { type DurationRange, durationFlag } from "../duration.js";
 import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { WatchResult } from "../restore/watch.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
@@ -30,6 +31,16 @@ export function registerRestoreWatch(restore: Command, ctx: CliContext): void {
     .addOption(outputOption());
   addKubeOptions(cmd);
   addStoreReadOptions(cmd);
+  cmd.addHelpText(
+    "after",
+    examples(
+      [
+        "Follow the restore and prove etcd came back with at least the backup's revision",
+        "restore watch example -n clusters --backup s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef",
+      ],
+      ["Give it 30 minutes, results as JSON", "restore watch example -n clusters --timeout 30m -o json"],
+    ),
+  );
   cmd.action(async (name: string, flags: WatchFlags) => {
     if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
     const timeoutMs = durationFlag("--timeout", flags.timeout, "90s, 15m or 1h", WAIT_RANGE);

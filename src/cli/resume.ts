@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { OperationError, UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
 import { outputOption } from "./options.js";
 import { toJson, write } from "./output.js";
@@ -19,7 +20,14 @@ export function registerResume(program: Command, ctx: CliContext): void {
     )
     .option("--no-wait", "do not wait for the writers to be available again")
     .option("--force", "resume even though the backup that holds the lock may still be running")
-    .addOption(outputOption());
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples(
+        ["Put back what an interrupted backup changed", "resume example -n clusters"],
+        ["The same once you know the run holding the lock is dead", "resume example -n clusters --force"],
+      ),
+    );
   addKubeOptions(cmd);
   cmd.action(async (name: string, flags: ResumeFlags) => {
     if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);

@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import type { ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addKubeOptions, type KubeFlags, kubeAccess } from "./kube-options.js";
 import { checkPushgatewayUrl } from "./metrics-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
@@ -60,7 +61,11 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       "Secret in the job's namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (optional AWS_SESSION_TOKEN)",
     )
     .option("--role-arn <arn>", "IAM role for the ServiceAccount (IRSA: eks.amazonaws.com/role-arn)")
-    .option("--image <ref>", "the tool's container image", defaultImage())
+    .option(
+      "--image <ref>",
+      "the tool's container image: none is published yet, so build the Containerfile, push it and pass its reference here",
+      defaultImage(),
+    )
     .option("--name <name>", "name of the CronJob and its objects (default: hcp-etcd-backup-<cluster>, -all or -fleet)")
     .option("--job-namespace <ns>", "namespace of the CronJob (default: -n; required with --all-namespaces)")
     .option(
@@ -75,10 +80,23 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms")
     .option("--pushgateway <url>", "the backup pushes its metrics there (backup --pushgateway)")
     .option("--apply", "create or replace the objects on the management cluster instead of printing them");
-  addKubeOptions(cmd);
+  addKubeOptions(cmd, "namespace of the HostedCluster (required, except with --all --all-namespaces)");
+  cmd.addHelpText(
+    "after",
+    examples(
+      [
+        "Print the CronJob and its RBAC for one hosted cluster, every 6 hours (no image is published yet: pass your own)",
+        'schedule example -n clusters --to s3://hcp-backups/prod --cron "0 */6 * * *" --key-recipient age1... --image registry.example.com/hcp-etcd-backup:0.1.0',
+      ],
+      [
+        "Create them for every hosted cluster of a namespace, nightly, with S3 credentials from a Secret",
+        'schedule --all -n clusters --to s3://hcp-backups/prod --cron "30 1 * * *" --key-recipient age1... --credentials-secret hcp-backup-s3 --image registry.example.com/hcp-etcd-backup:0.1.0 --apply',
+      ],
+    ),
+  );
   cmd.action(async (hostedCluster: string | undefined, flags: ScheduleFlags) => {
     const { scopeKind, recipients, jobNamespace, to, cron: expr } = checkFlags(hostedCluster, flags);
-    const [{ validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
+    const [{ cronRarityWarning, validateCron }, manifests, { openStore }, { checkRecipients }] = await Promise.all([
       import("../schedule/cron.js"),
       import("../schedule/manifests.js"),
       import("../store/open-store.js"),
@@ -125,6 +143,13 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         durationFlag("--active-deadline", deadline, "90s, 30m or 1h", PHASE_RANGE) / 1000,
       ),
     });
+    // Warnings once everything is known good: about what the CronJob will do, not about a typo.
+    const rarely = cronRarityWarning(cron);
+    if (rarely) ctx.logger.warn(rarely);
+    if (flags.image === defaultImage())
+      ctx.logger.warn(
+        `--image: the default ${flags.image} is not published yet; build the image from the Containerfile, push it to a registry the cluster can pull from, and pass --image <that reference>`,
+      );
     if (!cluster && !flags.keySecret)
       ctx.logger.warn(
         "key Secret names assumed as HyperShift's CLI names them (<cluster>-etcd-encryption-key): this render read no cluster; pass --key-secret, or --apply / --kubeconfig with --all, if yours differ",

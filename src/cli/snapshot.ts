@@ -7,6 +7,7 @@ import type { StatusCompat } from "../snapshot/status.js";
 import type { StatusFormat } from "../snapshot/status-format.js";
 import type { VerifyReport } from "../snapshot/verify.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { ExitAs, ExitStatus } from "./exit.js";
 import { addEtcdOptions, type EtcdFlags, etcdConnection } from "./options.js";
 import { toJson, totalKeysText, write } from "./output.js";
@@ -23,8 +24,15 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
 
   const save = snapshot
     .command("save <file>")
-    .description("etcdctl snapshot save, verified: SHA-256 and structure checked while streaming, 0600, fsync, rename");
-  addEtcdOptions(save);
+    .description("etcdctl snapshot save, verified: SHA-256 and structure checked while streaming, 0600, fsync, rename")
+    .addHelpText(
+      "after",
+      examples([
+        "Save a snapshot of one member over mutual TLS",
+        "snapshot save backup.db --endpoints https://10.0.0.5:2379 --cacert ca.crt --cert client.crt --key client.key",
+      ]),
+    );
+  addEtcdOptions(save, "the etcd member to snapshot: one client URL, e.g. https://host:2379 (required)");
   save.action(async (file: string, flags: EtcdFlags) => {
     const conn = await etcdConnection(flags);
     if (conn.endpoints.length !== 1) throw new UsageError("snapshot save takes exactly one endpoint in --endpoints");
@@ -51,6 +59,13 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
   snapshot
     .command("status <file>")
     .description("hash, revision, total keys and size, exactly as etcdctl/etcdutl print them")
+    .addHelpText(
+      "after",
+      examples(
+        ["Print the status as a table, as etcdctl 3.4 does", "snapshot status backup.db -w table"],
+        ["The same as etcdutl 3.5 prints it, in JSON", "snapshot status backup.db -w json --compat 3.5"],
+      ),
+    )
     .addOption(
       new Option("-w, --write-out <format>", "output format")
         .choices(["simple", "table", "json", "fields"])
@@ -69,6 +84,13 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
   snapshot
     .command("verify <file>")
     .description("prove a snapshot intact: SHA-256 trailer, every page, key order, etcd encoding (exit 3 on findings)")
+    .addHelpText(
+      "after",
+      examples(
+        ["Check a snapshot file before restoring it", "snapshot verify backup.db"],
+        ["The findings as JSON, for a script", "snapshot verify backup.db -o json"],
+      ),
+    )
     .addOption(outputOption())
     .option("--no-etcd-checks", "check the bbolt structure only, not etcd's encoding of its keys")
     .action(async (file: string, opts: { output: "text" | "json"; etcdChecks: boolean }) => {
@@ -84,6 +106,10 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
   snapshot
     .command("keys <file>")
     .description("live keys at the snapshot's revision, with revisions, version, lease and value size")
+    .addHelpText(
+      "after",
+      examples(["The Secrets stored in a snapshot", "snapshot keys backup.db --prefix /kubernetes.io/secrets/"]),
+    )
     .option("--prefix <prefix>", "only keys starting with this prefix")
     .addOption(outputOption())
     .action(async (file: string, opts: { prefix?: string; output: "text" | "json" }) => {
@@ -96,6 +122,13 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
   snapshot
     .command("diff <a> <b>")
     .description("keys added, removed and changed from snapshot a to snapshot b")
+    .addHelpText(
+      "after",
+      examples(
+        ["What changed between two snapshots (exit 1 if anything did)", "snapshot diff monday.db tuesday.db"],
+        ["Only the ConfigMaps", "snapshot diff monday.db tuesday.db --prefix /kubernetes.io/configmaps/"],
+      ),
+    )
     .option("--prefix <prefix>", "only keys starting with this prefix")
     .addOption(outputOption())
     .action(async (a: string, b: string, opts: { prefix?: string; output: "text" | "json" }) => {

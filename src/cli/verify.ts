@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { UsageError, VerificationError } from "../errors.js";
 import type { Verification } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addMetricsOptions, type MetricsFlags, type MetricsReport, metricsReport } from "./metrics-options.js";
 import { addStoreReadOptions, addStoreUploadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
@@ -23,7 +24,20 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       "--restore-drill",
       "also restore it into a throwaway etcd on 127.0.0.1 and compare every key it serves with the snapshot",
     )
-    .addOption(outputOption());
+    .addOption(outputOption())
+    .addHelpText(
+      "after",
+      examples(
+        [
+          "Re-read a stored backup and check it against its manifest (the ref as list prints it)",
+          "verify s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef",
+        ],
+        [
+          "Prove it restores: a throwaway etcd serves it and every key is compared",
+          "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill",
+        ],
+      ),
+    );
   addStoreReadOptions(verify);
   // verify writes the manifest back with its result: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(verify);

@@ -88,7 +88,7 @@ export function validateName(name: string): string {
   return name;
 }
 
-/** The backup's command line in the Job: exactly what a person would type, JSON logs for the log pipeline. */
+/** The backup's command line in the Job: exactly what a person would type, JSON logs and result for the log pipeline. */
 export function backupArgs(req: ScheduleRequest): string[] {
   const s = req.scope;
   const target =
@@ -109,6 +109,9 @@ export function backupArgs(req: ScheduleRequest): string[] {
     req.store,
     ...req.passThroughArgs,
     ...key,
+    // The result as JSON too (one line, as the logs): the Job's log is JSON lines only.
+    "-o",
+    "json",
   ];
 }
 

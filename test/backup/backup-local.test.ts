@@ -77,6 +77,18 @@ describe("backup into a local store (3-member etcd with mutual TLS)", () => {
         `${out.ref.replace(/[/.]/g, "\\$&")}\\s+lab\\s+\\S+\\s+${out.snapshot.revision}\\s+${out.snapshot.totalKeys}\\s.*yes`,
       ),
     );
+    // The store, or a series' folder in it, is not a backup: one line says which ref to pass and how to get it.
+    for (const notOne of [store, join(store, "lab")]) {
+      const wrong = await runCli(["verify", notOne]);
+      assert.equal(wrong.code, 2, wrong.stderr);
+      assert.equal(wrong.stderr.trimEnd().split("\n").length, 1, wrong.stderr);
+      assert.ok(
+        wrong.stderr.includes(
+          `${notOne} holds backups but is not one: pass a backup's ref, as \`hcp-etcd-backup list --from ${notOne}\` prints them`,
+        ),
+        wrong.stderr,
+      );
+    }
 
     const v = await runCli(["verify", out.ref, "-o", "json"]);
     assert.equal(v.code, 0, v.stderr);

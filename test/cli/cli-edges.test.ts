@@ -71,13 +71,28 @@ describe("CLI edges (built binary, no daemon)", () => {
       assert.match(backup.stdout, /--sse-kms-key-id/);
       assert.match(backup.stdout, /--s3-checksums/);
       assert.doesNotMatch(backup.stdout, /\(default: "60"\)/);
-      for (const opt of ["--endpoints <urls>", "--to <store-url>", "--name <label>"]) {
+      // backup has two forms: each option says which form requires it, not a bare "(required)".
+      const required: Array<[string, RegExp]> = [
+        ["--endpoints <urls>", /required for plain etcd \(with --name\); with <hosted-cluster>, reach/],
+        ["--to <store-url>", /\(required in every form\)/],
+        ["--name <label>", /^--name <label> plain etcd \(with --endpoints\): .*\(required there\)/],
+        ["-n, --namespace <namespace>", /required with <hosted-cluster> and with --all unless -A; not for plain etcd/],
+      ];
+      for (const [opt, says] of required) {
         const at = backup.stdout.indexOf(opt);
         assert.ok(at >= 0, opt);
         // The option's description runs until the next option line.
-        const text = backup.stdout.slice(at).split(/\n {2}-/)[0] ?? "";
-        assert.match(text, /\(required/, opt);
+        const text = (backup.stdout.slice(at).split(/\n {2}-/)[0] ?? "").replace(/\s+/g, " ");
+        assert.match(text, says, opt);
+        assert.doesNotMatch(text, /\(required\)/, opt);
       }
+      // snapshot save has one form and one member: no "plain etcd" there.
+      const save = (await runCli(["snapshot", "save", "--help"])).stdout.replace(/\s+/g, " ");
+      assert.match(
+        save,
+        /--endpoints <urls> the etcd member to snapshot: one client URL, e\.g\. https:\/\/host:2379 \(required\)/,
+      );
+      assert.doesNotMatch(save, /plain etcd/);
     });
 
     it("keeps its own one-line messages for a missing --to or an invalid --s3-timeout (exit 2)", async () => {
@@ -278,6 +293,26 @@ describe("CLI edges (built binary, no daemon)", () => {
       oneLine(r.stderr, message);
       assert.equal(r.stdout, "", "nothing started: not even the first step's line");
     }
+  });
+
+  it("list --fleet on an empty store says so once, on stderr, and fails (a probe must not stay green)", async () => {
+    const store = join(work, "empty-store");
+    await mkdir(store);
+    const r = await runCli(["list", "--fleet", "--from", store]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    oneLine(r.stderr, /^hcp-etcd-backup: no backups in .*empty-store: check --from \(bucket and prefix\)$/);
+  });
+
+  it("verify of a folder with no backup says a backup ref is needed (exit 2)", async () => {
+    const store = join(work, "not-a-backup");
+    await mkdir(store);
+    const r = await runCli(["verify", store]);
+    assert.equal(r.code, 2);
+    oneLine(
+      r.stderr,
+      /is not a backup \(it has no manifest\.json\): pass a backup's ref, as `hcp-etcd-backup list --from <store>` prints them$/,
+    );
   });
 
   it("prune says what it removed in words true of a local store", async () => {

@@ -236,7 +236,12 @@ describe("schedule on the simulated management cluster", () => {
         events.some((e) => e.msg === "manifest committed"),
         r.stderr,
       );
+      // The Job's log (stdout and stderr together) is JSON lines only: the result is one JSON line too.
+      const out = r.stdout.trimEnd().split("\n");
+      assert.equal(out.length, 1, r.stdout);
+      const result = JSON.parse(out[0] as string) as { ref: string; backupId: string };
       const [id] = await readdir(join(storeDir, "clusters", "example"));
+      assert.equal(result.backupId, id);
       const folder = join(storeDir, "clusters", "example", id as string);
       const manifest = JSON.parse(await readFile(join(folder, "manifest.json"), "utf8"));
       assert.equal(manifest.mode, "online");

@@ -94,6 +94,25 @@ describe("schedule renders the manifests (built CLI)", () => {
       r.stdout,
       new RegExp(`image: ghcr\\.io/hcp-etcd-backup/hcp-etcd-backup:${pkg.version.replaceAll(".", "\\.")}\\n`),
     );
+    // Nobody can pull it until a release publishes it: the render says so, and how to pass another.
+    assert.match(r.stderr, /warn\s+--image: the default ghcr\.io\S+ is not published yet; .*pass --image /);
+  });
+
+  it("refuses a schedule that never fires (exit 2, one line) and warns about one that fires rarely", async () => {
+    const base = ["schedule", "example", "-n", "clusters", "--to", "s3://backups/p", "--no-key", "--image", "r/i:1"];
+    for (const cron of ["0 0 31 2 *", "0 0 30 2 *"]) {
+      const r = await runCli([...base, "--cron", cron]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^hcp-etcd-backup: --cron "0 0 3[01] 2 \*" never fires: /);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    const rare = await runCli([...base, "--cron", "0 0 29 2 *"]);
+    assert.equal(rare.code, 0, rare.stderr);
+    assert.match(rare.stdout, /schedule: '?0 0 29 2 \*'?\n/);
+    assert.match(rare.stderr, /warn\s+--cron "0 0 29 2 \*" fires rarely: up to 8 years pass between two backups/);
+    const daily = await runCli([...base, "--cron", "0 3 * * *"]);
+    assert.doesNotMatch(daily.stderr, /fires rarely|--image/);
   });
 
   it("bad input is one line on stderr and exit 2, and an age identity given as recipient is never echoed", async () => {

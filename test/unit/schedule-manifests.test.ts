@@ -186,6 +186,9 @@ describe("schedule manifests", () => {
       "eu-west-1",
       "--key-recipient",
       RECIPIENT,
+      // The result as one JSON line: the Job's log is JSON lines only.
+      "-o",
+      "json",
     ];
     assert.deepEqual(backupArgs(request(SCOPES.cluster as ScheduleScope)), [
       "--log-format",
