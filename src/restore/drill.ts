@@ -22,7 +22,7 @@ export interface DrillOptions {
   /** Stops the drill; everything it started is stopped and removed, and the manifest is left as it was. */
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
-  /** Memory for sorting the snapshot's keys before spilling to the scratch directory (default 64 MiB). */
+  /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 32 MiB). */
   readonly sortMemoryBytes?: number;
 }
 
@@ -152,6 +152,7 @@ class DrillRun {
   async restore(file: string, tool: RestoreTool): Promise<boolean> {
     const [member] = await LocalEtcdCluster.plan(1);
     this.member = member as MemberPlan;
+    const stop = this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal;
     const restoring = restoreMember(
       tool,
       file,
@@ -162,7 +163,7 @@ class DrillRun {
         initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
         advertisePeerUrls: this.member.peerURL,
       },
-      this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal,
+      stop,
     );
     restoring.catch(() => {}); // awaited below; the sort may throw first
     const pkiDir = join(this.scratch, "pki");
@@ -171,7 +172,14 @@ class DrillRun {
     this.pki.catch(() => {}); // awaited by start()
     this.checks.push("restore");
     const memoryBytes = this.options.sortMemoryBytes;
-    this.sorted = sortLiveKeys(file, { scratchDir: this.scratch, ...(memoryBytes ? { memoryBytes } : {}) });
+    const sorting = sortLiveKeys(file, {
+      scratchDir: this.scratch,
+      signal: stop,
+      onProgress: (p) => this.log.info(p, "sorting the snapshot's keys"),
+      ...(memoryBytes ? { memoryBytes } : {}),
+    });
+    // Kept as soon as it is there, so cleanup() removes its runs whichever step throws.
+    sorting.then((sorted) => (this.sorted = sorted)).catch(() => {}); // awaited below
     const restored = await restoring.then(
       () => true,
       (err: unknown) => {
@@ -180,8 +188,10 @@ class DrillRun {
         return false;
       },
     );
+    const sorted = await sorting;
+    this.sorted = sorted;
     const seconds = this.phase("restore");
-    this.log.info({ seconds, spilledRuns: this.sorted.spilledRuns }, "snapshot restored and its keys sorted");
+    this.log.info({ seconds, runs: sorted.runs, revisions: sorted.revisions }, "snapshot restored and its keys sorted");
     return restored;
   }
 
@@ -238,7 +248,7 @@ class DrillRun {
     this.stopped.abort();
     this.client?.close();
     await this.cluster?.stop();
-    this.sorted?.dispose();
+    await this.sorted?.dispose();
   }
 }
 
