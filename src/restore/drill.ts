@@ -22,7 +22,7 @@ export interface DrillOptions {
   /** Stops the drill; everything it started is stopped and removed, and the manifest is left as it was. */
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
-  /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 32 MiB). */
+  /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 16 MiB). */
   readonly sortMemoryBytes?: number;
 }
 
@@ -109,6 +109,7 @@ class DrillRun {
   private readonly signal: AbortSignal | undefined;
   private member: MemberPlan | undefined;
   private pki: Promise<SandboxPki> | undefined;
+  private sorting: Promise<SortedLiveKeys> | undefined;
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
   private client: EtcdClient | undefined;
@@ -134,6 +135,7 @@ class DrillRun {
 
   /** As `verify` does, on a copy staged in the scratch directory (a local store's file is read in place). */
   async verify(): Promise<string | undefined> {
+    this.log.info({ ref: this.store.url }, "verifying the backup");
     const check = await checkBackupSnapshot(this.store, this.manifest, {
       stageTo: join(this.scratch, "snapshot.db"),
       ...(this.signal ? { signal: this.signal } : {}),
@@ -179,7 +181,13 @@ class DrillRun {
       ...(memoryBytes ? { memoryBytes } : {}),
     });
     // Kept as soon as it is there, so cleanup() removes its runs whichever step throws.
-    sorting.then((sorted) => (this.sorted = sorted)).catch(() => {}); // awaited below
+    this.sorting = sorting;
+    sorting
+      .then((sorted) => {
+        this.sorted = sorted;
+        this.log.info({ revisions: sorted.revisions, runs: sorted.runs }, "snapshot's keys sorted");
+      })
+      .catch(() => {}); // awaited below
     const restored = await restoring.then(
       () => true,
       (err: unknown) => {
@@ -222,7 +230,8 @@ class DrillRun {
       if (this.signal?.aborted) throw err;
       this.problems.push(`etcd did not start on the restored data: ${describe(err)}`);
     }
-    this.phase("start");
+    const seconds = this.phase("start");
+    if (this.cluster) this.log.info({ seconds }, "throwaway etcd started on the restored data");
     return this.cluster !== undefined;
   }
 
@@ -248,6 +257,8 @@ class DrillRun {
     this.stopped.abort();
     this.client?.close();
     await this.cluster?.stop();
+    // A sort still running was stopped by the abort above: wait for its thread to end.
+    await this.sorting?.catch(() => {});
     await this.sorted?.dispose();
   }
 }

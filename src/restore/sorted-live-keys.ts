@@ -54,7 +54,7 @@ export interface SortedLiveKeys extends AsyncIterable<KeyState> {
 }
 
 const DEFAULT_MEMORY = 16 * 1024 * 1024;
-const PROGRESS_EVERY = 50_000;
+const PROGRESS_EVERY = 10_000;
 const IO_BLOCK = 1 << 20;
 // A packed record, in memory and in a run file alike: u32 key length, key, u8 tombstone,
 // 4 x i64 (create, mod, version, lease), u32 value size, 32-byte SHA-256 of the value.
@@ -106,23 +106,23 @@ type WorkerMessage =
 
 function inWorker(path: string, dir: string, options: SortOptions): Promise<{ runs: string[]; revisions: number }> {
   const { signal, onProgress } = options;
-  // tsx runs the sources (tests): the worker is the .ts file beside this one, loaded the same way.
   const here = fileURLToPath(import.meta.url);
   const script = here.replace(/sorted-live-keys\.(ts|js)$/, "sort-worker.$1");
   const input: WorkerInput = { sortLiveKeysOf: path, dir, memoryBytes: options.memoryBytes ?? DEFAULT_MEMORY };
   return new Promise((resolve, reject) => {
     const worker = script.endsWith(".ts")
       ? // The sources run through tsx (the tests): a worker does not inherit its hooks, so it loads them first.
-        new Worker(`import(${JSON.stringify(tsxApi())}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`, {
-          eval: true,
-          workerData: input,
-          execArgv: [],
-        })
+        new Worker(
+          `import(${JSON.stringify(tsxApi())}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`,
+          {
+            eval: true,
+            workerData: input,
+            execArgv: [],
+          },
+        )
       : new Worker(script, { workerData: input, execArgv: [] });
-    const onAbort = () => {
-      void worker.terminate();
-      finish(() => reject(new CancelledError("sorting the snapshot's keys was cancelled")));
-    };
+    // Settled by the thread's exit, so no run is written into a directory being removed.
+    const onAbort = () => void worker.terminate();
     let settled = false;
     const finish = (then: () => void) => {
       if (settled) return;
@@ -147,7 +147,13 @@ function inWorker(path: string, dir: string, options: SortOptions): Promise<{ ru
       finish(() => reject(new OperationError(`sorting the keys of ${path} failed: ${err.message}`, { cause: err }))),
     );
     worker.on("exit", (code) =>
-      finish(() => reject(new OperationError(`the thread sorting the keys of ${path} exited (${code})`))),
+      finish(() =>
+        reject(
+          signal?.aborted
+            ? new CancelledError("sorting the snapshot's keys was cancelled")
+            : new OperationError(`the thread sorting the keys of ${path} exited (${code})`),
+        ),
+      ),
     );
   });
 }
