@@ -16,6 +16,6 @@ if (port) {
     port.postMessage({ done });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    port.postMessage({ failed: { message, snapshot: err instanceof SnapshotFileError } });
+    port.postMessage({ failed: { message, kind: err instanceof SnapshotFileError ? "snapshot" : "other" } });
   }
 }

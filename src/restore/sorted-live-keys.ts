@@ -2,11 +2,10 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
-import { CancelledError, OperationError } from "../errors.js";
+import { OperationError } from "../errors.js";
 import { SnapshotFileError } from "../snapshot/errors.js";
 import { forEachRevision } from "../snapshot/keys.js";
+import { runWorker, sibling } from "../worker.js";
 
 /** A live key as both sides of a comparison describe it: the value only by size and SHA-256. */
 export interface KeyState {
@@ -69,8 +68,6 @@ const FIXED = 1 + 4 * 8 + 4 + 32;
  * so it wins). Memory stays flat whatever the size of the snapshot.
  */
 export async function sortLiveKeys(path: string, options: SortOptions): Promise<SortedLiveKeys> {
-  const { signal } = options;
-  if (signal?.aborted) throw new CancelledError("sorting the snapshot's keys was cancelled");
   const dir = await mkdtemp(join(options.scratchDir, "hcpeb-keysort-"));
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
@@ -99,67 +96,17 @@ interface WorkerInput {
   readonly memoryBytes: number;
 }
 
-type WorkerMessage =
-  | { readonly progress: SortProgress }
-  | { readonly done: { runs: string[]; revisions: number } }
-  | { readonly failed: { message: string; snapshot: boolean } };
-
 function inWorker(path: string, dir: string, options: SortOptions): Promise<{ runs: string[]; revisions: number }> {
-  const { signal, onProgress } = options;
-  const here = fileURLToPath(import.meta.url);
-  const script = here.replace(/sorted-live-keys\.(ts|js)$/, "sort-worker.$1");
   const input: WorkerInput = { sortLiveKeysOf: path, dir, memoryBytes: options.memoryBytes ?? DEFAULT_MEMORY };
-  return new Promise((resolve, reject) => {
-    const worker = script.endsWith(".ts")
-      ? // The sources run through tsx (the tests): a worker does not inherit its hooks, so it loads them first.
-        new Worker(
-          `import(${JSON.stringify(tsxApi())}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`,
-          {
-            eval: true,
-            workerData: input,
-            execArgv: [],
-          },
-        )
-      : new Worker(script, { workerData: input, execArgv: [] });
-    // Settled by the thread's exit, so no run is written into a directory being removed.
-    const onAbort = () => void worker.terminate();
-    let settled = false;
-    const finish = (then: () => void) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      then();
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    worker.on("message", (m: WorkerMessage) => {
-      if ("progress" in m) onProgress?.(m.progress);
-      else if ("done" in m) finish(() => resolve(m.done));
-      else
-        finish(() =>
-          reject(
-            m.failed.snapshot
-              ? new SnapshotFileError(m.failed.message)
-              : new OperationError(`sorting the keys of ${path} failed: ${m.failed.message}`),
-          ),
-        );
-    });
-    worker.on("error", (err) =>
-      finish(() => reject(new OperationError(`sorting the keys of ${path} failed: ${err.message}`, { cause: err }))),
-    );
-    worker.on("exit", (code) =>
-      finish(() =>
-        reject(
-          signal?.aborted
-            ? new CancelledError("sorting the snapshot's keys was cancelled")
-            : new OperationError(`the thread sorting the keys of ${path} exited (${code})`),
-        ),
-      ),
-    );
+  return runWorker(sibling(import.meta.url, "sort-worker"), input, {
+    what: "sorting the snapshot's keys",
+    signal: options.signal,
+    onProgress: options.onProgress,
+    failure: (f) =>
+      f.kind === "snapshot"
+        ? new SnapshotFileError(f.message)
+        : new OperationError(`sorting the keys of ${path} failed: ${f.message}`),
   });
-}
-
-function tsxApi(): string {
-  return import.meta.resolve("tsx/esm/api");
 }
 
 /** The worker's side (see sort-worker.ts): reads the snapshot, writes sorted runs to `dir`. */
