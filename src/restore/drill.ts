@@ -10,7 +10,7 @@ import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
-import type { Manifest, Verification } from "../store/manifest.js";
+import { type Manifest, SNAPSHOT_FILE, type Verification } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
 import { type Comparison, compareKeyStreams, liveKeyStates } from "./compare-live.js";
 import { findEtcd, findRestoreTool, type RestoreTool, restoreMember } from "./restore-tool.js";
@@ -57,6 +57,10 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
   const run = new DrillRun(store, manifest, scratch, options);
   try {
     await chmod(scratch, 0o700);
+    // A backup in a local store is read in place: its restore and sort start with its verification
+    // (on a scratch copy; only the verdict waits for the bytes to be proven).
+    const inPlace = store.localPath(SNAPSHOT_FILE);
+    if (inPlace) run.begin(inPlace, tool);
     const file = await run.verify();
     if (file && (await run.restore(file, tool)) && (await run.start(etcd))) await run.compare();
   } catch (err) {
@@ -109,6 +113,7 @@ class DrillRun {
   private readonly signal: AbortSignal | undefined;
   private member: MemberPlan | undefined;
   private pki: Promise<SandboxPki> | undefined;
+  private begun: Promise<string | undefined> | undefined;
   private sorting: Promise<SortedLiveKeys> | undefined;
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
@@ -148,10 +153,17 @@ class DrillRun {
   }
 
   /**
-   * Restores into the scratch directory. The restore runs in its own process while this one sorts
-   * the snapshot's keys and openssl makes the throwaway etcd's certificates.
+   * Starts the restore into the scratch directory, in its own process, while this one sorts the
+   * snapshot's keys and openssl makes the throwaway etcd's certificates. Settles (never rejects
+   * before the drill looks at it) with the restore tool's refusal, if any.
    */
-  async restore(file: string, tool: RestoreTool): Promise<boolean> {
+  begin(file: string, tool: RestoreTool): Promise<string | undefined> {
+    this.begun ??= this.restoreAndSort(file, tool);
+    this.begun.catch(() => {}); // awaited by restore(), or by cleanup() when verification failed
+    return this.begun;
+  }
+
+  private async restoreAndSort(file: string, tool: RestoreTool): Promise<string | undefined> {
     const [member] = await LocalEtcdCluster.plan(1);
     this.member = member as MemberPlan;
     const stop = this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal;
@@ -168,11 +180,6 @@ class DrillRun {
       stop,
     );
     restoring.catch(() => {}); // awaited below; the sort may throw first
-    const pkiDir = join(this.scratch, "pki");
-    await mkdir(pkiDir, { mode: 0o700 });
-    this.pki = createPki(pkiDir, "hcpeb-drill-ca");
-    this.pki.catch(() => {}); // awaited by start()
-    this.checks.push("restore");
     const memoryBytes = this.options.sortMemoryBytes;
     const sorting = sortLiveKeys(file, {
       scratchDir: this.scratch,
@@ -188,19 +195,30 @@ class DrillRun {
         this.log.info({ revisions: sorted.revisions, runs: sorted.runs }, "snapshot's keys sorted");
       })
       .catch(() => {}); // awaited below
-    const restored = await restoring.then(
-      () => true,
+    const pkiDir = join(this.scratch, "pki");
+    await mkdir(pkiDir, { mode: 0o700 });
+    this.pki = createPki(pkiDir, "hcpeb-drill-ca");
+    this.pki.catch(() => {}); // awaited by start()
+    const refused = await restoring.then(
+      () => undefined,
       (err: unknown) => {
         if (!(err instanceof VerificationError)) throw err;
-        this.problems.push(describe(err));
-        return false;
+        return describe(err);
       },
     );
-    const sorted = await sorting;
-    this.sorted = sorted;
+    await sorting;
+    return refused;
+  }
+
+  /** The restore of a verified backup (begun with its verification when it was read in place). */
+  async restore(file: string, tool: RestoreTool): Promise<boolean> {
+    this.checks.push("restore");
+    const refused = await this.begin(file, tool);
+    if (refused) this.problems.push(refused);
+    const sorted = this.sorted as SortedLiveKeys;
     const seconds = this.phase("restore");
     this.log.info({ seconds, runs: sorted.runs, revisions: sorted.revisions }, "snapshot restored and its keys sorted");
-    return restored;
+    return refused === undefined;
   }
 
   /** A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an error. */
@@ -257,7 +275,9 @@ class DrillRun {
     this.stopped.abort();
     this.client?.close();
     await this.cluster?.stop();
-    // A sort still running was stopped by the abort above: wait for its thread to end.
+    // A restore or sort still running (verification failed, a signal) was stopped by the abort
+    // above: wait for its process and thread to end before the scratch directory goes.
+    await this.begun?.catch(() => {});
     await this.sorting?.catch(() => {});
     await this.sorted?.dispose();
   }
