@@ -22,7 +22,7 @@ export interface DrillOptions {
   /** Stops the drill; everything it started is stopped and removed, and the manifest is left as it was. */
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
-  /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 16 MiB). */
+  /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 8 MiB). */
   readonly sortMemoryBytes?: number;
 }
 

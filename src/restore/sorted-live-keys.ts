@@ -33,7 +33,7 @@ export interface SortOptions {
   /** Where the sorted runs go (a directory is made inside and removed by `dispose()`). */
   readonly scratchDir: string;
   /**
-   * Bytes of packed records sorted at once before a run is written (default 32 MiB): bounds the
+   * Bytes of packed records sorted at once before a run is written (default 8 MiB): bounds the
    * sort's memory whatever the number of keys.
    */
   readonly memoryBytes?: number;
@@ -52,7 +52,7 @@ export interface SortedLiveKeys extends AsyncIterable<KeyState> {
   dispose(): Promise<void>;
 }
 
-const DEFAULT_MEMORY = 16 * 1024 * 1024;
+const DEFAULT_MEMORY = 8 * 1024 * 1024;
 const PROGRESS_EVERY = 10_000;
 const IO_BLOCK = 1 << 20;
 // A packed record, in memory and in a run file alike: u32 key length, key, u8 tombstone,
