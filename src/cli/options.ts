@@ -119,6 +119,14 @@ function positiveSeconds(flag: string, value: string): number {
   return n;
 }
 
+/** A count flag's value (digits only, within min..max), or the one-line usage error that says the range. */
+export function countFlag(flag: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
 /** Parser for counts such as --keep-last. */
 export function wholeNumber(value: string): number {
   const n = Number(value);

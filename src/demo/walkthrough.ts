@@ -1,9 +1,10 @@
-import { chmod, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { backupHostedCluster } from "../backup/hosted-backup.js";
 import { verifyBackup } from "../backup/verify-backup.js";
+import { CancelledError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { keyFingerprint } from "../hostedcluster/encryption-key.js";
 import { loadKubeConfig, ManagementCluster } from "../hostedcluster/kube.js";
@@ -14,7 +15,8 @@ import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import type { Logger } from "../logging.js";
 import { compareKeyStreams, liveKeyStates } from "../restore/compare-live.js";
 import { restoreDrill } from "../restore/drill.js";
-import { restoreLocal } from "../restore/local.js";
+import { type RestoreLocalResult, restoreLocal } from "../restore/local.js";
+import { shellLine } from "../restore/member-plan.js";
 import { DEFAULT_EXPIRY_SECONDS } from "../restore/prepare/expiry.js";
 import { writeSecretFile } from "../restore/prepare/files.js";
 import { prepareRestore, type SnapshotLink } from "../restore/prepare/prepare.js";
@@ -36,6 +38,12 @@ export interface DemoOptions {
   readonly defer?: (name: string, cleanup: () => Promise<void>) => () => void;
   /** Receives one human-readable line per step. */
   readonly report: (line: string) => void;
+  /**
+   * After the walk-through, leave the simulated management cluster and its etcd up, print the
+   * commands to try against them (starting with `command`, how this tool is run), and stop only
+   * when `signal` aborts. Requires `signal`.
+   */
+  readonly keepRunning?: { readonly command: string };
 }
 
 export interface DemoResult {
@@ -135,6 +143,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const v = await verifyBackup(openStore(r.ref), { signal: options.signal });
     report(`verify: ${v.verification.ok ? "OK" : "FAILED"} (${v.verification.checks.join(", ")})`);
     await restoreSteps({ ...options, ref: r.ref, work, kept, storeDir, identityFile });
+    if (options.keepRunning) {
+      const recipient = await identityToRecipient(identity);
+      await keepRunning(options, {
+        kubeconfig,
+        storeDir,
+        ref: r.ref,
+        recipient,
+        restoreDir: join(work, "try-restore"),
+      });
+    }
     if (kept)
       report(
         `the backup stays in ${storeDir} with the age identity that opens its key and the patched restore-example.yaml (try: hcp-etcd-backup list --from ${storeDir})`,
@@ -153,6 +171,32 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     releaseDir(work);
     report("stopped the local etcd and the simulated cluster, removed their files");
   }
+}
+
+/**
+ * Leaves everything up and prints what to try, then waits for Ctrl-C/SIGTERM (the interrupt aborts
+ * `signal`); the caller's finally stops the daemons and removes the temp files, and the interrupt
+ * exits 130/143.
+ */
+async function keepRunning(
+  o: DemoOptions,
+  at: { kubeconfig: string; storeDir: string; ref: string; recipient: string; restoreDir: string },
+): Promise<void> {
+  const signal = o.signal;
+  if (!signal || !o.keepRunning) throw new Error("keepRunning needs an abort signal");
+  const tool = shellLine([o.keepRunning.command]);
+  const q = (args: string[]) => `${tool} ${shellLine(args)}`;
+  o.report("the simulated management cluster and its etcd keep running; try (in another shell):");
+  const kube = ["-n", NAMESPACE, "--kubeconfig", at.kubeconfig];
+  o.report(`  ${q(["backup", NAME, ...kube, "--to", at.storeDir, "--key-recipient", at.recipient])}`);
+  o.report(`  ${q(["list", "--from", at.storeDir])}`);
+  o.report(`  ${q(["verify", at.ref, "--restore-drill"])}`);
+  o.report(`  ${q(["restore", "local", at.ref, "--members", "3", "--data-dir", at.restoreDir])}`);
+  o.report(`  ${q(["resume", NAME, ...kube])}`);
+  o.report(`kubeconfig: ${at.kubeconfig}`);
+  o.report("press Ctrl-C to stop everything and remove the temporary files");
+  if (!signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  throw signal.reason instanceof Error ? signal.reason : new CancelledError("the demo was stopped");
 }
 
 async function describeCluster(cluster: ManagementCluster, hcpNs: string): Promise<string> {
@@ -207,23 +251,33 @@ async function restoreSteps(
     report(`  wrote ${out} (0600: it holds the saved key)`);
   }
 
-  const restored = await restoreLocal({
-    source: { kind: "backup", store: openStore(o.ref) },
-    dataDir: join(o.work, "restored"),
-    layout: { kind: "loopback", members: 3 },
-    signal,
-    logger,
+  // restore local chooses the ports the data is restored for; should one be taken before etcd starts
+  // on it (a busy machine), the data is restored again for new ones.
+  let restored: RestoreLocalResult | undefined;
+  const cluster = await LocalEtcdCluster.startRestored(async (attempt) => {
+    if (attempt > 1) report("  a port was taken before etcd started on it: restoring again for new ports");
+    const dataDir = join(o.work, `restored-${attempt}`);
+    const r = await restoreLocal({
+      source: { kind: "backup", store: openStore(o.ref) },
+      dataDir,
+      layout: { kind: "loopback", members: 3 },
+      signal,
+      logger,
+    });
+    report(
+      `restore local: ${r.members.length} data directories for a new cluster on 127.0.0.1 (${r.members.map((m) => m.name).join(", ")}), revision ${r.revision}`,
+    );
+    restored = r;
+    return {
+      members: r.members.map((m) => ({
+        name: m.name,
+        dataDir: m.dataDir,
+        peerPort: Number(new URL(m.peerURLs[0] as string).port),
+      })),
+      discard: () => rm(dataDir, { recursive: true, force: true }),
+    };
   });
-  report(
-    `restore local: ${restored.members.length} data directories for a new cluster on 127.0.0.1 (${restored.members.map((m) => m.name).join(", ")}), revision ${restored.revision}`,
-  );
-  const cluster = await LocalEtcdCluster.start({
-    existing: restored.members.map((m) => ({
-      name: m.name,
-      dataDir: m.dataDir,
-      peerPort: Number(new URL(m.peerURLs[0] as string).port),
-    })),
-  });
+  const revision = (restored as RestoreLocalResult).revision;
   try {
     const statuses = await cluster.statuses();
     const ids = new Set(statuses.map((s) => s.clusterId));
@@ -237,9 +291,9 @@ async function restoreSteps(
     });
     const sorted = sortLiveKeys(join(o.ref, "snapshot.db"), { scratchDir: o.work, signal });
     try {
-      const c = await compareKeyStreams(await sorted, liveKeyStates(client, { revision: restored.revision }));
+      const c = await compareKeyStreams(await sorted, liveKeyStates(client, { revision: revision }));
       report(
-        `  the restored etcd serves ${c.liveKeys} keys at revision ${restored.revision}; the backup holds ${c.snapshotKeys}: ${c.equal ? "every key and value equal" : `DIFFERENT (${c.missing} missing, ${c.extra} extra, ${c.changed} changed)`}`,
+        `  the restored etcd serves ${c.liveKeys} keys at revision ${revision}; the backup holds ${c.snapshotKeys}: ${c.equal ? "every key and value equal" : `DIFFERENT (${c.missing} missing, ${c.extra} extra, ${c.changed} changed)`}`,
       );
       if (!c.equal) throw new Error("the restored etcd does not hold the backed-up keys");
     } finally {

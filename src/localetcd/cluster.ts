@@ -19,6 +19,12 @@ export interface ExistingMember {
   readonly clientPort?: number;
 }
 
+/** Data directories restored for a cluster to start on, and how to remove them when their ports are lost. */
+export interface RestoredData {
+  readonly members: readonly ExistingMember[];
+  discard(): Promise<void>;
+}
+
 export interface EtcdClusterOptions {
   /** Number of fresh members (default 3); ignored with `existing`. */
   readonly members?: number;
@@ -71,6 +77,8 @@ export class LocalEtcdCluster {
   readonly pki: SandboxPki;
   protected readonly specs: MemberSpec[];
   protected readonly procs: Array<ChildProcess | undefined>;
+  /** Per member: settles once everything the process wrote is in its log file. */
+  private readonly logsWritten: Array<Promise<void> | undefined>;
   private readonly binary: string;
   private readonly quotaBytes: number;
   private readonly startTimeoutMs: number;
@@ -81,6 +89,7 @@ export class LocalEtcdCluster {
     this.pki = pki;
     this.specs = specs;
     this.procs = specs.map(() => undefined);
+    this.logsWritten = specs.map(() => undefined);
     this.binary = options.etcdBinary ?? "etcd";
     this.quotaBytes = options.quotaBytes ?? 0;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
@@ -105,6 +114,28 @@ export class LocalEtcdCluster {
     return LocalEtcdCluster.launch(options, (dir, pki, specs) => new LocalEtcdCluster(dir, pki, specs, options));
   }
 
+  /**
+   * Starts etcd on data directories that `restore` makes for ports it chooses just before (with
+   * `plan()`). etcd keeps a restored member's peer URL in its data, so a peer port another process
+   * takes between the restore and the start cannot be changed at start: that data is discarded and
+   * `restore` is called again (it chooses new ports), up to three times in all.
+   */
+  static async startRestored(
+    restore: (attempt: number) => Promise<RestoredData>,
+    options: Omit<EtcdClusterOptions, "existing" | "members"> = {},
+  ): Promise<LocalEtcdCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const data = await restore(attempt);
+      try {
+        return await LocalEtcdCluster.start({ ...options, existing: data.members });
+      } catch (err) {
+        if (!(err instanceof PortInUseError)) throw err;
+        if (attempt >= PORT_ATTEMPTS) throw err.withAttempts(attempt, "restores with new ports");
+        await data.discard();
+      }
+    }
+  }
+
   /** Starts a cluster built by `make` (a subclass's constructor): temp dir, PKI, ports, health wait. */
   protected static async launch<T extends LocalEtcdCluster>(
     options: EtcdClusterOptions,
@@ -122,8 +153,9 @@ export class LocalEtcdCluster {
         await mkdir(pkiDir, { mode: 0o700 });
         pki = await createPki(pkiDir, undefined, options.serverNames);
       }
-      // A port taken between our probe and etcd's bind is retried with fresh ports (fresh members only:
-      // a restored member's peer port is fixed by its data directory).
+      // A port taken between our probe and etcd's bind is retried with fresh ports, unless the caller
+      // fixed it (a restored member's peer port is written in its data directory).
+      const fixed = new Set(existing?.flatMap((e) => [e.peerPort, ...(e.clientPort ? [e.clientPort] : [])]) ?? []);
       for (let attempt = 1; ; attempt++) {
         const ports = await freePorts(2 * n);
         const specs = Array.from({ length: n }, (_, i): MemberSpec => {
@@ -141,9 +173,9 @@ export class LocalEtcdCluster {
           await cluster.launchAll();
           return cluster;
         } catch (err) {
-          cluster.killAll();
-          if (attempt < 3 && err instanceof PortInUseError && !existing) continue;
-          throw err;
+          await cluster.killAndWait();
+          if (err instanceof PortInUseError && !fixed.has(err.port) && attempt < PORT_ATTEMPTS) continue;
+          throw err instanceof PortInUseError ? err.withAttempts(attempt) : err;
         }
       }
     } catch (err) {
@@ -233,6 +265,13 @@ export class LocalEtcdCluster {
     return s;
   }
 
+  private async killAndWait(): Promise<void> {
+    // A process that never spawned (no binary) has nothing to wait for.
+    const exits = this.procs.map((p) => (p?.pid !== undefined ? onceExit(p) : Promise.resolve()));
+    this.killAll();
+    await Promise.all(exits);
+  }
+
   protected killAll(): void {
     for (const p of this.procs) if (p && p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   }
@@ -278,9 +317,17 @@ export class LocalEtcdCluster {
     ];
     const log = createWriteStream(s.logFile, { flags: "a" });
     const child = spawn(this.binary, args, { stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Two sources into one file: the log ends when both have (on 'close'), not when the first does,
+    // or etcd's last words (why it exited) would be cut off.
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    this.logsWritten[i] = new Promise((resolve) => {
+      log.once("close", resolve);
+      log.once("error", () => resolve());
+    });
+    child.once("close", () => log.end());
     child.on("error", () => {
+      log.end();
       // Reported by waitHealthy through exitInfo; keeps Node from throwing an unhandled 'error'.
     });
     trackChild(child);
@@ -333,16 +380,43 @@ export class LocalEtcdCluster {
       );
     }
     if (p.exitCode === null && p.signalCode === null) return undefined;
-    const log = await readFile(this.spec(i).logFile, "utf8").catch(() => "");
-    if (/address already in use/.test(log)) return new PortInUseError(`etcd ${this.spec(i).name}: port already in use`);
+    await this.logsWritten[i];
+    const s = this.spec(i);
+    const log = await readFile(s.logFile, "utf8").catch(() => "");
+    const taken = /listen tcp [^ ]*:(\d+): bind: address already in use/.exec(log);
+    if (taken) {
+      const port = Number(taken[1]);
+      return new PortInUseError(s.name, port, port === s.peerPort ? "peer" : "client");
+    }
     const fatal = lastFatalLine(log);
-    return new OperationError(
-      `etcd ${this.spec(i).name} exited (${p.exitCode ?? p.signalCode}) while starting: ${fatal}`,
-    );
+    return new OperationError(`etcd ${s.name} exited (${p.exitCode ?? p.signalCode}) while starting: ${fatal}`);
   }
 }
 
-class PortInUseError extends OperationError {}
+/** How many sets of ports a start tries before it gives up (each after another process took one). */
+const PORT_ATTEMPTS = 3;
+
+/**
+ * etcd could not bind a port we had found free: another process took it in between. Its message
+ * names the member, the port and what to do; `retried` says how many sets of ports were tried.
+ */
+export class PortInUseError extends OperationError {
+  constructor(
+    readonly member: string,
+    readonly port: number,
+    readonly role: "peer" | "client",
+    readonly retried?: string,
+  ) {
+    super(
+      `etcd ${member} cannot listen on 127.0.0.1:${port} (its ${role} port): another process took it after it was found free` +
+        `${retried ? ` (${retried})` : ""}; see which with: ss -ltnp 'sport = :${port}', then run again (new ports are chosen each run)`,
+    );
+  }
+
+  withAttempts(attempts: number, what = "sets of free ports"): PortInUseError {
+    return attempts > 1 ? new PortInUseError(this.member, this.port, this.role, `${attempts} ${what} tried`) : this;
+  }
+}
 
 function checkSize(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 9)

@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "../localetcd/certs.js";
-import { LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
+import { type ExistingMember, LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
@@ -62,7 +62,8 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
     const inPlace = store.localPath(SNAPSHOT_FILE);
     if (inPlace) run.begin(inPlace, tool);
     const file = await run.verify();
-    if (file && (await run.restore(file, tool)) && (await run.start(etcd))) await run.compare();
+    const restored = file ? await run.restore(file, tool) : undefined;
+    if (restored && (await run.start(etcd, restored))) await run.compare();
   } catch (err) {
     if (signal?.aborted) throw cancelled();
     throw err;
@@ -102,6 +103,12 @@ const cancelled = () => new CancelledError("the restore drill was cancelled; its
  * One drill's steps and what they found. Each step records its checks and problems and says whether
  * the next one can run; what a step starts (the sort's runs, etcd, a client) is released by cleanup().
  */
+/** What the restore step came to: the restored member, or the restore tool's refusal of the file. */
+interface Restored {
+  readonly member?: ExistingMember;
+  readonly refused?: string;
+}
+
 class DrillRun {
   readonly startedAt = performance.now();
   readonly checks: string[] = [];
@@ -111,15 +118,17 @@ class DrillRun {
   private mark = this.startedAt;
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
-  private member: MemberPlan | undefined;
+  private restoredFrom: { file: string; tool: RestoreTool } | undefined;
   private pki: Promise<SandboxPki> | undefined;
-  private begun: Promise<string | undefined> | undefined;
+  private begun: Promise<Restored> | undefined;
   private sorting: Promise<SortedLiveKeys> | undefined;
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
   private client: EtcdClient | undefined;
   /** Stops what a step left running when a later step threw (the restore process, while the sort failed). */
   private readonly stopped = new AbortController();
+  /** The drill's signal or cleanup(): what stops the restore process and the sort's thread. */
+  private readonly stop: AbortSignal;
 
   constructor(
     private readonly store: Store,
@@ -129,6 +138,7 @@ class DrillRun {
   ) {
     this.log = options.logger ?? silentLogger();
     this.signal = options.signal;
+    this.stop = this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal;
   }
 
   private phase(name: string): number {
@@ -157,33 +167,20 @@ class DrillRun {
    * snapshot's keys and openssl makes the throwaway etcd's certificates. Settles (never rejects
    * before the drill looks at it) with the restore tool's refusal, if any.
    */
-  begin(file: string, tool: RestoreTool): Promise<string | undefined> {
+  begin(file: string, tool: RestoreTool): Promise<Restored> {
     this.begun ??= this.restoreAndSort(file, tool);
     this.begun.catch(() => {}); // awaited by restore(), or by cleanup() when verification failed
     return this.begun;
   }
 
-  private async restoreAndSort(file: string, tool: RestoreTool): Promise<string | undefined> {
-    const [member] = await LocalEtcdCluster.plan(1);
-    this.member = member as MemberPlan;
-    const stop = this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal;
-    const restoring = restoreMember(
-      tool,
-      file,
-      {
-        name: this.member.name,
-        dataDir: join(this.scratch, this.member.name),
-        initialCluster: `${this.member.name}=${this.member.peerURL}`,
-        initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
-        advertisePeerUrls: this.member.peerURL,
-      },
-      stop,
-    );
+  private async restoreAndSort(file: string, tool: RestoreTool): Promise<Restored> {
+    this.restoredFrom = { file, tool };
+    const restoring = this.restoreMember();
     restoring.catch(() => {}); // awaited below; the sort may throw first
     const memoryBytes = this.options.sortMemoryBytes;
     const sorting = sortLiveKeys(file, {
       scratchDir: this.scratch,
-      signal: stop,
+      signal: this.stop,
       onProgress: (p) => this.log.info(p, "sorting the snapshot's keys"),
       ...(memoryBytes ? { memoryBytes } : {}),
     });
@@ -199,51 +196,71 @@ class DrillRun {
     await mkdir(pkiDir, { mode: 0o700 });
     this.pki = createPki(pkiDir, "hcpeb-drill-ca");
     this.pki.catch(() => {}); // awaited by start()
-    const refused = await restoring.then(
-      () => undefined,
-      (err: unknown) => {
+    const restored = await restoring.then(
+      (member): Restored => ({ member }),
+      (err: unknown): Restored => {
         if (!(err instanceof VerificationError)) throw err;
-        return describe(err);
+        return { refused: describe(err) };
       },
     );
     await sorting;
-    return refused;
+    return restored;
   }
 
   /** The restore of a verified backup (begun with its verification when it was read in place). */
-  async restore(file: string, tool: RestoreTool): Promise<boolean> {
+  async restore(file: string, tool: RestoreTool): Promise<ExistingMember | undefined> {
     this.checks.push("restore");
-    const refused = await this.begin(file, tool);
+    const { member, refused } = await this.begin(file, tool);
     if (refused) this.problems.push(refused);
     const sorted = this.sorted as SortedLiveKeys;
     const seconds = this.phase("restore");
     this.log.info({ seconds, runs: sorted.runs, revisions: sorted.revisions }, "snapshot restored and its keys sorted");
-    return refused === undefined;
+    return member;
   }
 
-  /** A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an error. */
-  async start(etcd: string): Promise<boolean> {
-    const member = this.member as MemberPlan;
+  /** Restores the snapshot into `<scratch>/<member>` for a peer port free now; resolves to that member. */
+  private async restoreMember(): Promise<ExistingMember> {
+    const { file, tool } = this.restoredFrom as { file: string; tool: RestoreTool };
+    const [plan] = (await LocalEtcdCluster.plan(1)) as [MemberPlan];
+    const dataDir = join(this.scratch, plan.name);
+    await restoreMember(
+      tool,
+      file,
+      {
+        name: plan.name,
+        dataDir,
+        initialCluster: `${plan.name}=${plan.peerURL}`,
+        initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
+        advertisePeerUrls: plan.peerURL,
+      },
+      this.stop,
+    );
+    return { name: plan.name, dataDir, peerPort: plan.peerPort };
+  }
+
+  /**
+   * A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an
+   * error. A peer port taken since the restore means restoring again for a new one.
+   */
+  async start(etcd: string, restored: ExistingMember): Promise<boolean> {
     const dbSize = this.manifest.snapshot.dbSize;
     const pki = await (this.pki as Promise<SandboxPki>);
     this.checks.push("etcd-start");
     try {
-      this.cluster = await LocalEtcdCluster.start({
-        existing: [
-          {
-            name: member.name,
-            dataDir: join(this.scratch, member.name),
-            peerPort: member.peerPort,
-            clientPort: member.clientPort,
-          },
-        ],
-        pki,
-        baseDir: this.scratch,
-        etcdBinary: etcd,
-        // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
-        quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
-        startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
-      });
+      this.cluster = await LocalEtcdCluster.startRestored(
+        async (attempt) => {
+          const member = attempt === 1 ? restored : await this.restoreMember();
+          return { members: [member], discard: () => rm(member.dataDir, { recursive: true, force: true }) };
+        },
+        {
+          pki,
+          baseDir: this.scratch,
+          etcdBinary: etcd,
+          // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
+          quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
+          startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
+        },
+      );
     } catch (err) {
       if (this.signal?.aborted) throw err;
       this.problems.push(`etcd did not start on the restored data: ${describe(err)}`);
@@ -279,6 +296,7 @@ class DrillRun {
     // above: wait for its process and thread to end before the scratch directory goes.
     await this.begun?.catch(() => {});
     await this.sorting?.catch(() => {});
+    await this.pki?.catch(() => {}); // openssl, started with the restore, writes into the scratch directory
     await this.sorted?.dispose();
   }
 }

@@ -262,6 +262,24 @@ describe("CLI edges (built binary, no daemon)", () => {
     });
   });
 
+  it("demo refuses a count that is not one before it starts anything (exit 2, one line)", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["--data-mib", "abc"], /^hcp-etcd-backup: --data-mib must be a whole number from 1 to \d+, got "abc"$/],
+      [["--data-mib", "-1"], /--data-mib must be a whole number from 1 to \d+, got "-1"$/],
+      [["--data-mib", "0"], /--data-mib must be .*, got "0"$/],
+      [["--data-mib", "2.5"], /--data-mib must be .*, got "2.5"$/],
+      [["--members", "0"], /^hcp-etcd-backup: --members must be a whole number from 1 to 9, got "0"$/],
+      [["--members", "10"], /--members must be .*, got "10"$/],
+      [["--members", "three"], /--members must be .*, got "three"$/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await runCli(["demo", ...flags]);
+      assert.equal(r.code, 2, `demo ${flags.join(" ")}: ${r.stdout}${r.stderr}`);
+      oneLine(r.stderr, message);
+      assert.equal(r.stdout, "", "nothing started: not even the first step's line");
+    }
+  });
+
   it("prune says what it removed in words true of a local store", async () => {
     const store = join(work, "store");
     await mkdir(store);
