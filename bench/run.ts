@@ -5,3 +5,4 @@ await import("./backup.js");
 await import("./hosted.js");
 await import("./fleet-all.js");
 await import("./restore-drill.js");
+await import("./startup.js");

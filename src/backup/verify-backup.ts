@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
-import { verifySnapshot } from "../snapshot/verify.js";
+import { verifySnapshotOffThread } from "../snapshot/verify.js";
 import {
   MANIFEST_FILE,
   type Manifest,
@@ -172,7 +172,8 @@ export async function checkBackupSnapshot(
     compare("total size", v.status.totalSize, want.totalSize);
     if (file && problems.length === 0) {
       checks.push("structure", "etcd-encoding");
-      const report = await verifySnapshot(file);
+      // Off this thread: the walk of a large file must not hold up a signal.
+      const report = await verifySnapshotOffThread(file, { signal });
       for (const f of report.findings) if (f.severity === "error") problems.push(`[${f.code}] ${f.message}`);
     }
   } catch (err) {

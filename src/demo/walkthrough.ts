@@ -289,15 +289,15 @@ async function restoreSteps(
       tls: await cluster.tlsMaterial(),
       signal,
     });
-    const sorted = sortLiveKeys(join(o.ref, "snapshot.db"), { scratchDir: o.work });
+    const sorted = sortLiveKeys(join(o.ref, "snapshot.db"), { scratchDir: o.work, signal });
     try {
-      const c = await compareKeyStreams(sorted, liveKeyStates(client, { revision: revision }));
+      const c = await compareKeyStreams(await sorted, liveKeyStates(client, { revision: revision }));
       report(
         `  the restored etcd serves ${c.liveKeys} keys at revision ${revision}; the backup holds ${c.snapshotKeys}: ${c.equal ? "every key and value equal" : `DIFFERENT (${c.missing} missing, ${c.extra} extra, ${c.changed} changed)`}`,
       );
       if (!c.equal) throw new Error("the restored etcd does not hold the backed-up keys");
     } finally {
-      sorted.dispose();
+      await sorted.then((s) => s.dispose()).catch(() => {});
       client.close();
     }
   } finally {

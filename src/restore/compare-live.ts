@@ -121,7 +121,7 @@ const ALL_KEYS_END = Buffer.from([0]);
  * values seen so far (bounded bytes per page); a page refused as too large is asked again at half size.
  */
 export async function* liveKeyStates(client: EtcdClient, options: LiveReadOptions): AsyncGenerator<KeyState> {
-  const target = options.pageBytes ?? 8 * 1024 * 1024;
+  const target = options.pageBytes ?? 2 * 1024 * 1024;
   let limit = FIRST_PAGE;
   const fetch = async (from: Buffer): Promise<RangePage> => {
     for (;;) {
@@ -136,21 +136,32 @@ export async function* liveKeyStates(client: EtcdClient, options: LiveReadOption
       }
     }
   };
-  let pending: Promise<RangePage> | undefined = fetch(Buffer.from([0]));
+  /**
+   * A page summarised as soon as it arrives, and let go: its buffers die young instead of being
+   * promoted while its keys are compared (then only a full collection would free them, and the
+   * memory outside V8's heap would grow by pages before one ran).
+   */
+  const summarise = async (from: Buffer): Promise<{ states: KeyState[]; next?: Buffer }> => {
+    const page = await fetch(from);
+    const states = page.kvs.map(stateOf);
+    const last = states.at(-1);
+    if (!page.more || !last) return { states };
+    const bytes = page.kvs.reduce((n, kv) => n + kv.key.length + kv.value.length, 0);
+    const perKey = Math.max(1, bytes / page.kvs.length);
+    limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(target / perKey)));
+    return { states, next: Buffer.concat([last.key, Buffer.from([0])]) };
+  };
+  let pending: Promise<{ states: KeyState[]; next?: Buffer }> | undefined = summarise(Buffer.from([0]));
   try {
     while (pending) {
-      const page = await pending;
+      const { states, next } = await pending;
       pending = undefined;
-      const last = page.kvs.at(-1);
-      if (page.more && last) {
-        const bytes = page.kvs.reduce((n, kv) => n + kv.key.length + kv.value.length, 0);
-        const perKey = Math.max(1, bytes / page.kvs.length);
-        limit = Math.min(MAX_PAGE, Math.max(1, Math.floor(target / perKey)));
-        // The next page is on its way while this one is hashed and compared: two pages in memory at most.
-        pending = fetch(Buffer.concat([last.key, Buffer.from([0])]));
+      if (next) {
+        // The next page is on its way while this one is compared: two pages in memory at most.
+        pending = summarise(next);
         pending.catch(() => {}); // awaited on the next turn; the consumer may stop before
       }
-      for (const kv of page.kvs) yield stateOf(kv);
+      yield* states;
     }
   } finally {
     await pending?.catch(() => {});
@@ -159,7 +170,8 @@ export async function* liveKeyStates(client: EtcdClient, options: LiveReadOption
 
 function stateOf(kv: KeyValue): KeyState {
   return {
-    key: kv.key,
+    // A copy: the received key is a view of the whole page's message.
+    key: Buffer.from(kv.key),
     createRevision: BigInt(kv.createRevision),
     modRevision: BigInt(kv.modRevision),
     version: BigInt(kv.version),

@@ -10,7 +10,7 @@ import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
-import type { Manifest, Verification } from "../store/manifest.js";
+import { type Manifest, SNAPSHOT_FILE, type Verification } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
 import { type Comparison, compareKeyStreams, liveKeyStates } from "./compare-live.js";
 import { findEtcd, findRestoreTool, type RestoreTool, restoreMember } from "./restore-tool.js";
@@ -22,7 +22,7 @@ export interface DrillOptions {
   /** Stops the drill; everything it started is stopped and removed, and the manifest is left as it was. */
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
-  /** Memory for sorting the snapshot's keys before spilling to the scratch directory (default 64 MiB). */
+  /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 8 MiB). */
   readonly sortMemoryBytes?: number;
 }
 
@@ -57,6 +57,10 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
   const run = new DrillRun(store, manifest, scratch, options);
   try {
     await chmod(scratch, 0o700);
+    // A backup in a local store is read in place: its restore and sort start with its verification
+    // (on a scratch copy; only the verdict waits for the bytes to be proven).
+    const inPlace = store.localPath(SNAPSHOT_FILE);
+    if (inPlace) run.begin(inPlace, tool);
     const file = await run.verify();
     const restored = file ? await run.restore(file, tool) : undefined;
     if (restored && (await run.start(etcd, restored))) await run.compare();
@@ -99,6 +103,12 @@ const cancelled = () => new CancelledError("the restore drill was cancelled; its
  * One drill's steps and what they found. Each step records its checks and problems and says whether
  * the next one can run; what a step starts (the sort's runs, etcd, a client) is released by cleanup().
  */
+/** What the restore step came to: the restored member, or the restore tool's refusal of the file. */
+interface Restored {
+  readonly member?: ExistingMember;
+  readonly refused?: string;
+}
+
 class DrillRun {
   readonly startedAt = performance.now();
   readonly checks: string[] = [];
@@ -110,11 +120,15 @@ class DrillRun {
   private readonly signal: AbortSignal | undefined;
   private restoredFrom: { file: string; tool: RestoreTool } | undefined;
   private pki: Promise<SandboxPki> | undefined;
+  private begun: Promise<Restored> | undefined;
+  private sorting: Promise<SortedLiveKeys> | undefined;
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
   private client: EtcdClient | undefined;
   /** Stops what a step left running when a later step threw (the restore process, while the sort failed). */
   private readonly stopped = new AbortController();
+  /** The drill's signal or cleanup(): what stops the restore process and the sort's thread. */
+  private readonly stop: AbortSignal;
 
   constructor(
     private readonly store: Store,
@@ -124,6 +138,7 @@ class DrillRun {
   ) {
     this.log = options.logger ?? silentLogger();
     this.signal = options.signal;
+    this.stop = this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal;
   }
 
   private phase(name: string): number {
@@ -135,6 +150,7 @@ class DrillRun {
 
   /** As `verify` does, on a copy staged in the scratch directory (a local store's file is read in place). */
   async verify(): Promise<string | undefined> {
+    this.log.info({ ref: this.store.url }, "verifying the backup");
     const check = await checkBackupSnapshot(this.store, this.manifest, {
       stageTo: join(this.scratch, "snapshot.db"),
       ...(this.signal ? { signal: this.signal } : {}),
@@ -147,28 +163,59 @@ class DrillRun {
   }
 
   /**
-   * Restores into the scratch directory. The restore runs in its own process while this one sorts
-   * the snapshot's keys and openssl makes the throwaway etcd's certificates.
+   * Starts the restore into the scratch directory, in its own process, while this one sorts the
+   * snapshot's keys and openssl makes the throwaway etcd's certificates. Settles (never rejects
+   * before the drill looks at it) with the restore tool's refusal, if any.
    */
-  async restore(file: string, tool: RestoreTool): Promise<ExistingMember | undefined> {
+  begin(file: string, tool: RestoreTool): Promise<Restored> {
+    this.begun ??= this.restoreAndSort(file, tool);
+    this.begun.catch(() => {}); // awaited by restore(), or by cleanup() when verification failed
+    return this.begun;
+  }
+
+  private async restoreAndSort(file: string, tool: RestoreTool): Promise<Restored> {
     this.restoredFrom = { file, tool };
     const restoring = this.restoreMember();
     restoring.catch(() => {}); // awaited below; the sort may throw first
+    const memoryBytes = this.options.sortMemoryBytes;
+    const sorting = sortLiveKeys(file, {
+      scratchDir: this.scratch,
+      signal: this.stop,
+      onProgress: (p) => this.log.info(p, "sorting the snapshot's keys"),
+      ...(memoryBytes ? { memoryBytes } : {}),
+    });
+    // Kept as soon as it is there, so cleanup() removes its runs whichever step throws.
+    this.sorting = sorting;
+    sorting
+      .then((sorted) => {
+        this.sorted = sorted;
+        this.log.info({ revisions: sorted.revisions, runs: sorted.runs }, "snapshot's keys sorted");
+      })
+      .catch(() => {}); // awaited below
     const pkiDir = join(this.scratch, "pki");
     await mkdir(pkiDir, { mode: 0o700 });
     this.pki = createPki(pkiDir, "hcpeb-drill-ca");
     this.pki.catch(() => {}); // awaited by start()
-    this.checks.push("restore");
-    const memoryBytes = this.options.sortMemoryBytes;
-    this.sorted = sortLiveKeys(file, { scratchDir: this.scratch, ...(memoryBytes ? { memoryBytes } : {}) });
-    const restored = await restoring.catch((err: unknown) => {
-      if (!(err instanceof VerificationError)) throw err;
-      this.problems.push(describe(err));
-      return undefined;
-    });
-    const seconds = this.phase("restore");
-    this.log.info({ seconds, spilledRuns: this.sorted.spilledRuns }, "snapshot restored and its keys sorted");
+    const restored = await restoring.then(
+      (member): Restored => ({ member }),
+      (err: unknown): Restored => {
+        if (!(err instanceof VerificationError)) throw err;
+        return { refused: describe(err) };
+      },
+    );
+    await sorting;
     return restored;
+  }
+
+  /** The restore of a verified backup (begun with its verification when it was read in place). */
+  async restore(file: string, tool: RestoreTool): Promise<ExistingMember | undefined> {
+    this.checks.push("restore");
+    const { member, refused } = await this.begin(file, tool);
+    if (refused) this.problems.push(refused);
+    const sorted = this.sorted as SortedLiveKeys;
+    const seconds = this.phase("restore");
+    this.log.info({ seconds, runs: sorted.runs, revisions: sorted.revisions }, "snapshot restored and its keys sorted");
+    return member;
   }
 
   /** Restores the snapshot into `<scratch>/<member>` for a peer port free now; resolves to that member. */
@@ -186,7 +233,7 @@ class DrillRun {
         initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
         advertisePeerUrls: plan.peerURL,
       },
-      this.signal ? AbortSignal.any([this.signal, this.stopped.signal]) : this.stopped.signal,
+      this.stop,
     );
     return { name: plan.name, dataDir, peerPort: plan.peerPort };
   }
@@ -218,7 +265,8 @@ class DrillRun {
       if (this.signal?.aborted) throw err;
       this.problems.push(`etcd did not start on the restored data: ${describe(err)}`);
     }
-    this.phase("start");
+    const seconds = this.phase("start");
+    if (this.cluster) this.log.info({ seconds }, "throwaway etcd started on the restored data");
     return this.cluster !== undefined;
   }
 
@@ -244,7 +292,12 @@ class DrillRun {
     this.stopped.abort();
     this.client?.close();
     await this.cluster?.stop();
-    this.sorted?.dispose();
+    // A restore or sort still running (verification failed, a signal) was stopped by the abort
+    // above: wait for its process and thread to end before the scratch directory goes.
+    await this.begun?.catch(() => {});
+    await this.sorting?.catch(() => {});
+    await this.pki?.catch(() => {}); // openssl, started with the restore, writes into the scratch directory
+    await this.sorted?.dispose();
   }
 }
 

@@ -1,7 +1,11 @@
 import { createHash } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { OperationError } from "../errors.js";
+import { SnapshotFileError } from "../snapshot/errors.js";
 import { forEachRevision } from "../snapshot/keys.js";
+import { runWorker, sibling } from "../worker.js";
 
 /** A live key as both sides of a comparison describe it: the value only by size and SHA-256. */
 export interface KeyState {
@@ -18,131 +22,168 @@ interface Record extends KeyState {
   readonly tombstone: boolean;
 }
 
-export interface SortOptions {
-  /** Where spilled runs go (a temp directory is made inside and removed at the end). */
-  readonly scratchDir: string;
-  /**
-   * Records held in memory before a sorted run is spilled to disk. Bounds memory whatever the
-   * number of keys; a snapshot whose revisions fit stays in memory (default 64 MiB).
-   */
-  readonly memoryBytes?: number;
+export interface SortProgress {
+  /** Revisions of bucket `key` read so far. */
+  readonly revisions: number;
+  /** Sorted runs written so far. */
+  readonly runs: number;
 }
 
-/**
- * Bytes a record costs in memory beyond its key (object, four bigints, two small buffers): about 600
- * by the process's RSS on Node 20 (200,000 records of 52-byte keys took 660 bytes each).
- */
-const RECORD_OVERHEAD = 640;
-const READ_BLOCK = 1 << 20;
-
-/**
- * The live keys of a snapshot in etcd's key order (bytewise), each with the state of its latest
- * revision. Bucket `key` is stored in revision order, so this is an external sort: records are
- * collected in revision order, sorted runs that keep the last revision of each key are spilled when
- * `memoryBytes` is reached, and the runs are merged (a later run holds later revisions, so it wins).
- * Reading the file and spilling happen here, synchronously; iterating then streams the merge.
- * `dispose()` removes the spilled runs (iterating to the end does too).
- */
-export function sortLiveKeys(path: string, options: SortOptions): SortedLiveKeys {
-  const budget = options.memoryBytes ?? 64 * 1024 * 1024;
-  let dir: string | undefined;
-  const runs: string[] = [];
-  let batch: Record[] = [];
-  let bytes = 0;
-  const spill = () => {
-    dir ??= mkdtempSync(join(options.scratchDir, "hcpeb-keysort-"));
-    runs.push(writeRun(join(dir, `run-${runs.length}`), latestPerKey(batch)));
-    batch = [];
-    bytes = 0;
-  };
-  const dispose = () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  };
-  try {
-    forEachRevision(path, (e) => {
-      batch.push({
-        key: Buffer.from(e.key),
-        tombstone: e.tombstone,
-        createRevision: e.createRevision,
-        modRevision: e.modRevision,
-        version: e.version,
-        lease: e.lease,
-        valueSize: e.value.length,
-        // Copied into Node's shared pool: a digest's own buffer costs a separate allocation per record.
-        valueHash: Buffer.from(createHash("sha256").update(e.value).digest()),
-      });
-      bytes += e.key.length + RECORD_OVERHEAD;
-      if (bytes >= budget) spill();
-    });
-    if (runs.length > 0 && batch.length > 0) spill();
-  } catch (err) {
-    dispose();
-    throw err;
-  }
-  const inMemory = runs.length === 0 ? latestPerKey(batch) : [];
-  batch = [];
-  return {
-    spilledRuns: runs.length,
-    dispose,
-    async *[Symbol.asyncIterator]() {
-      try {
-        if (runs.length === 0) {
-          for (const r of inMemory) if (!r.tombstone) yield r;
-        } else {
-          yield* mergeRuns(runs.map((f) => new RunReader(f)));
-        }
-      } finally {
-        dispose();
-      }
-    },
-  };
+export interface SortOptions {
+  /** Where the sorted runs go (a directory is made inside and removed by `dispose()`). */
+  readonly scratchDir: string;
+  /**
+   * Bytes of packed records sorted at once before a run is written (default 8 MiB): bounds the
+   * sort's memory whatever the number of keys.
+   */
+  readonly memoryBytes?: number;
+  /** Stops the sort at once (its thread is terminated) and removes what it wrote. */
+  readonly signal?: AbortSignal;
+  /** Called after each run written and every PROGRESS_EVERY revisions. */
+  readonly onProgress?: (p: SortProgress) => void;
 }
 
 export interface SortedLiveKeys extends AsyncIterable<KeyState> {
-  /** How many sorted runs went to disk (0: everything fitted in memory). */
-  readonly spilledRuns: number;
-  dispose(): void;
+  /** How many sorted runs the sort wrote (they are merged as a stream while iterating). */
+  readonly runs: number;
+  /** Revisions of bucket `key` the sort read. */
+  readonly revisions: number;
+  /** Removes the runs (iterating to the end does too). */
+  dispose(): Promise<void>;
 }
 
-/** Sorted by key; of several revisions of one key (in revision order in `batch`) only the last is kept. */
-function latestPerKey(batch: Record[]): Record[] {
-  const indexed = batch.map((r, i) => ({ r, i }));
-  indexed.sort((a, b) => Buffer.compare(a.r.key, b.r.key) || a.i - b.i);
-  const out: Record[] = [];
-  for (let j = 0; j < indexed.length; j++) {
-    const next = indexed[j + 1];
-    const cur = indexed[j] as { r: Record };
-    if (next?.r.key.equals(cur.r.key)) continue;
-    out.push(cur.r);
-  }
-  return out;
-}
-
-// Run file record: u32 key length, key, u8 tombstone, 4 x i64 (create, mod, version, lease), u32 value size, 32-byte hash.
+const DEFAULT_MEMORY = 8 * 1024 * 1024;
+const PROGRESS_EVERY = 10_000;
+const IO_BLOCK = 1 << 20;
+// A packed record, in memory and in a run file alike: u32 key length, key, u8 tombstone,
+// 4 x i64 (create, mod, version, lease), u32 value size, 32-byte SHA-256 of the value.
 const FIXED = 1 + 4 * 8 + 4 + 32;
 
-function writeRun(file: string, records: Record[]): string {
+/**
+ * The live keys of a snapshot in etcd's key order (bytewise), each with the state of its latest
+ * revision. Bucket `key` is stored in revision order, so this is an external sort, run on a worker
+ * thread (so a signal is answered at once, and its memory is gone when it ends): records are packed
+ * into one buffer of `memoryBytes`, each full buffer is sorted and written as a run keeping the last
+ * revision of each key, and iterating merges the runs from disk (a later run holds later revisions,
+ * so it wins). Memory stays flat whatever the size of the snapshot.
+ */
+export async function sortLiveKeys(path: string, options: SortOptions): Promise<SortedLiveKeys> {
+  const dir = await mkdtemp(join(options.scratchDir, "hcpeb-keysort-"));
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  try {
+    const done = await inWorker(path, dir, options);
+    return {
+      runs: done.runs.length,
+      revisions: done.revisions,
+      dispose,
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield* mergeRuns(done.runs.map((f) => new RunReader(f)));
+        } finally {
+          await dispose();
+        }
+      },
+    };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+interface WorkerInput {
+  readonly sortLiveKeysOf: string;
+  readonly dir: string;
+  readonly memoryBytes: number;
+}
+
+function inWorker(path: string, dir: string, options: SortOptions): Promise<{ runs: string[]; revisions: number }> {
+  const input: WorkerInput = { sortLiveKeysOf: path, dir, memoryBytes: options.memoryBytes ?? DEFAULT_MEMORY };
+  return runWorker(sibling(import.meta.url, "sort-worker"), input, {
+    what: "sorting the snapshot's keys",
+    signal: options.signal,
+    onProgress: options.onProgress,
+    failure: (f) =>
+      f.kind === "snapshot"
+        ? new SnapshotFileError(f.message)
+        : new OperationError(`sorting the keys of ${path} failed: ${f.message}`),
+  });
+}
+
+/** The worker's side (see sort-worker.ts): reads the snapshot, writes sorted runs to `dir`. */
+export function writeSortedRuns(
+  path: string,
+  dir: string,
+  memoryBytes: number,
+  onProgress: (p: SortProgress) => void,
+): { runs: string[]; revisions: number } {
+  const arena = Buffer.allocUnsafe(memoryBytes);
+  let used = 0;
+  let offsets = new Uint32Array(1024);
+  let count = 0;
+  let revisions = 0;
+  const runs: string[] = [];
+  const spill = () => {
+    runs.push(writeRun(join(dir, `run-${runs.length}`), arena, latestPerKey(arena, offsets.subarray(0, count))));
+    used = 0;
+    count = 0;
+    onProgress({ revisions, runs: runs.length });
+  };
+  forEachRevision(path, (e) => {
+    const need = 4 + e.key.length + FIXED;
+    if (need > arena.length) throw new Error(`a key of ${e.key.length} bytes does not fit the sort's memory`);
+    if (used + need > arena.length) spill();
+    if (count === offsets.length) {
+      const grown = new Uint32Array(offsets.length * 2);
+      grown.set(offsets);
+      offsets = grown;
+    }
+    offsets[count++] = used;
+    let p = arena.writeUInt32LE(e.key.length, used);
+    p += e.key.copy(arena, p);
+    p = arena.writeUInt8(e.tombstone ? 1 : 0, p);
+    p = arena.writeBigInt64LE(e.createRevision, p);
+    p = arena.writeBigInt64LE(e.modRevision, p);
+    p = arena.writeBigInt64LE(e.version, p);
+    p = arena.writeBigInt64LE(e.lease, p);
+    p = arena.writeUInt32LE(e.value.length, p);
+    p += createHash("sha256").update(e.value).digest().copy(arena, p);
+    used = p;
+    if (++revisions % PROGRESS_EVERY === 0) onProgress({ revisions, runs: runs.length });
+  });
+  if (count > 0 || runs.length === 0) spill();
+  return { runs, revisions };
+}
+
+/**
+ * The records at `offsets` (in revision order) sorted by key, keeping of several revisions of one
+ * key only the last. Compares in place in the arena: no object per record.
+ */
+function latestPerKey(arena: Buffer, offsets: Uint32Array): Uint32Array {
+  const keyEnd = (o: number) => o + 4 + arena.readUInt32LE(o);
+  offsets.sort((a, b) => arena.compare(arena, b + 4, keyEnd(b), a + 4, keyEnd(a)) || a - b);
+  let out = 0;
+  for (let j = 0; j < offsets.length; j++) {
+    const cur = offsets[j] as number;
+    const next = offsets[j + 1];
+    if (next !== undefined && arena.compare(arena, next + 4, keyEnd(next), cur + 4, keyEnd(cur)) === 0) continue;
+    offsets[out++] = cur;
+  }
+  return offsets.subarray(0, out);
+}
+
+function writeRun(file: string, arena: Buffer, offsets: Uint32Array): string {
   const fd = openSync(file, "wx", 0o600);
   try {
-    let buf = Buffer.allocUnsafe(READ_BLOCK);
+    const buf = Buffer.allocUnsafe(IO_BLOCK);
     let pos = 0;
-    for (const r of records) {
-      const need = 4 + r.key.length + FIXED;
-      if (pos + need > buf.length) {
+    for (const o of offsets) {
+      const len = 4 + arena.readUInt32LE(o) + FIXED;
+      if (pos + len > buf.length) {
         writeSync(fd, buf, 0, pos);
         pos = 0;
-        if (need > buf.length) buf = Buffer.allocUnsafe(need);
       }
-      pos = buf.writeUInt32LE(r.key.length, pos);
-      pos += r.key.copy(buf, pos);
-      pos = buf.writeUInt8(r.tombstone ? 1 : 0, pos);
-      pos = buf.writeBigInt64LE(r.createRevision, pos);
-      pos = buf.writeBigInt64LE(r.modRevision, pos);
-      pos = buf.writeBigInt64LE(r.version, pos);
-      pos = buf.writeBigInt64LE(r.lease, pos);
-      pos = buf.writeUInt32LE(r.valueSize, pos);
-      pos += r.valueHash.copy(buf, pos);
+      if (len > buf.length) writeSync(fd, arena, o, len);
+      else pos += arena.copy(buf, pos, o, o + len);
     }
     if (pos > 0) writeSync(fd, buf, 0, pos);
   } finally {
@@ -196,7 +237,7 @@ class RunReader {
     if (this.buf.length - this.pos >= n) return true;
     if (this.eof) return false;
     const rest = this.buf.subarray(this.pos);
-    const next = Buffer.allocUnsafe(Math.max(READ_BLOCK, n));
+    const next = Buffer.allocUnsafe(Math.max(IO_BLOCK, n));
     rest.copy(next);
     const read = readSync(this.fd, next, rest.length, next.length - rest.length, this.filePos);
     this.filePos += read;

@@ -1,4 +1,6 @@
 import { stat } from "node:fs/promises";
+import { OperationError } from "../errors.js";
+import { runWorker, sibling } from "../worker.js";
 import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } from "./bolt-file.js";
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
 import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
@@ -299,4 +301,27 @@ function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
       });
     }
   };
+}
+
+/**
+ * `verifySnapshot` on a worker thread: the structural walk of a multi-GiB file takes seconds of
+ * synchronous work, during which this thread must still answer a signal (the walk is then stopped).
+ */
+export function verifySnapshotOffThread(
+  path: string,
+  options: VerifyOptions & { readonly signal?: AbortSignal | undefined } = {},
+): Promise<VerifyReport> {
+  const { signal, ...rest } = options;
+  return runWorker<VerifyReport>(
+    sibling(import.meta.url, "verify-worker"),
+    { verifySnapshotOf: path, options: rest },
+    {
+      what: `verifying ${path}`,
+      signal,
+      failure: (f) =>
+        f.kind === "missing" || f.kind === "corrupt"
+          ? new SnapshotFileError(f.message, f.kind)
+          : new OperationError(`verifying ${path} failed: ${f.message}`),
+    },
+  );
 }

@@ -171,16 +171,8 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     assert.deepEqual(readdirSync(join(parent, "data")).sort(), ["member-0", "pki"], "no staged snapshot left");
   });
 
-  it("SIGINT during the drill: exit 130, its etcd stopped, scratch removed, the manifest left as it was", async () => {
-    const before = await readFile(join(ref, "manifest.json"), "utf8");
-    const cli = spawnCli(["--log-format", "json", "verify", ref, "--restore-drill", "--scratch-dir", scratch]);
-    await cli.waitForLine(/"msg":"snapshot restored and its keys sorted"/);
-    cli.child.kill("SIGINT");
-    const exit = await cli.exited;
-    assert.equal(exit.code, 130, cli.stderr());
-    assert.deepEqual(readdirSync(scratch), []);
-    assert.equal(await readFile(join(ref, "manifest.json"), "utf8"), before);
-    assert.deepEqual(processesMentioning(scratch), [], "no etcd left running on the scratch data");
+  it("SIGINT while its etcd starts: exit 130, its etcd stopped, scratch removed, the manifest left as it was", async () => {
+    await interruptDrill(ref, scratch, { after: /"msg":"snapshot restored and its keys sorted"/, signal: "SIGINT" });
   });
 
   describe("the comparison itself", () => {
@@ -189,8 +181,8 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
       const expected = sortedKeys(liveKeys(file)).map(
         (k) => `${k.key.toString("hex")}:${k.valueHash}:${k.modRevision}`,
       );
-      const sorted = sortLiveKeys(file, { scratchDir: scratch, memoryBytes: 4096 });
-      assert.ok(sorted.spilledRuns > 5, `runs: ${sorted.spilledRuns}`);
+      const sorted = await sortLiveKeys(file, { scratchDir: scratch, memoryBytes: 1024 });
+      assert.ok(sorted.runs > 5, `runs: ${sorted.runs}`);
       const got: string[] = [];
       for await (const k of sorted)
         got.push(`${k.key.toString("hex")}:${k.valueHash.toString("hex")}:${k.modRevision}`);
@@ -206,12 +198,12 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
         await client.delete("/registry/configmaps/ns-1/cm-6");
         await client.put("/registry/configmaps/ns-9/new", "added after the backup");
         const atBackup = await compareKeyStreams(
-          sortLiveKeys(file, { scratchDir: scratch }),
+          await sortLiveKeys(file, { scratchDir: scratch }),
           liveKeyStates(client, { revision, pageBytes: 2000 }),
         );
         assert.equal(atBackup.equal, true, JSON.stringify(atBackup.examples));
         const now = await compareKeyStreams(
-          sortLiveKeys(file, { scratchDir: scratch }),
+          await sortLiveKeys(file, { scratchDir: scratch }),
           liveKeyStates(client, { revision: 0, pageBytes: 2000 }),
         );
         assert.equal(now.equal, false);
@@ -237,7 +229,7 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
         const file = join(work, "large-values.db");
         await etcdctl(source, ["snapshot", "save", file]);
         const c = await compareKeyStreams(
-          sortLiveKeys(file, { scratchDir: scratch }),
+          await sortLiveKeys(file, { scratchDir: scratch }),
           liveKeyStates(client, { revision: 0 }),
         );
         assert.equal(c.equal, true, JSON.stringify(c.examples));
@@ -246,5 +238,80 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
         client.close();
       }
     });
+  });
+});
+
+/**
+ * Starts a drill, sends `signal` when its log shows `after`, and checks what an interrupted drill
+ * leaves: the signal's exit status, no etcd of the run, the scratch directory empty, the manifest
+ * as it was. Returns the drill's log, to tell where the signal landed.
+ */
+async function interruptDrill(
+  ref: string,
+  scratch: string,
+  o: { after: RegExp; signal: "SIGINT" | "SIGTERM" },
+): Promise<string> {
+  const before = await readFile(join(ref, "manifest.json"), "utf8");
+  const cli = spawnCli(["--log-format", "json", "verify", ref, "--restore-drill", "--scratch-dir", scratch]);
+  await cli.waitForLine(o.after);
+  cli.child.kill(o.signal);
+  const exit = await cli.exited;
+  assert.equal(exit.code, o.signal === "SIGINT" ? 130 : 143, cli.stderr());
+  assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
+  assert.equal(await readFile(join(ref, "manifest.json"), "utf8"), before, "manifest unchanged");
+  assert.deepEqual(processesMentioning(scratch), [], "no etcd left running on the scratch data");
+  return cli.stderr();
+}
+
+describe("verify --restore-drill interrupted at any point of a large backup (100,000 keys)", () => {
+  let source: EtcdCluster;
+  let work: string;
+  let scratch: string;
+  let ref: string;
+
+  before(async () => {
+    source = await EtcdCluster.start({ members: 1 });
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    scratch = join(work, "scratch");
+    await mkdir(scratch);
+    const client = await source.client(0);
+    try {
+      // Small values, many keys: the sort's work grows with the number of revisions.
+      await loadKubernetesData(client, { targetBytes: 100_000 * 100, valueSize: 100, concurrency: 32, seed: 21 });
+    } finally {
+      client.close();
+    }
+    ref = await backupToLocalStore(source, join(work, "store"));
+  });
+  after(async () => {
+    await source?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("SIGTERM while verifying the backup: exit 143, nothing left, nothing recorded", async () => {
+    const log = await interruptDrill(ref, scratch, { after: /"msg":"verifying the backup"/, signal: "SIGTERM" });
+    assert.doesNotMatch(log, /"msg":"backup verified"/, "the signal landed during verification");
+  });
+
+  it("SIGINT mid-sort (its progress logged, not yet sorted): exit 130, sort thread stopped, runs and etcd gone", async () => {
+    const log = await interruptDrill(ref, scratch, { after: /"msg":"sorting the snapshot's keys"/, signal: "SIGINT" });
+    assert.doesNotMatch(log, /"msg":"snapshot's keys sorted"/, "the signal landed while the keys were being sorted");
+  });
+
+  it("SIGINT while comparing the live keys: exit 130, etcd stopped, scratch removed", async () => {
+    const log = await interruptDrill(ref, scratch, {
+      after: /"msg":"throwaway etcd started on the restored data"/,
+      signal: "SIGINT",
+    });
+    assert.doesNotMatch(log, /"msg":"live keys compared"/, "the signal landed during the comparison");
+  });
+
+  it("and uninterrupted, the same backup passes the drill (so the points above are inside a drill that works)", async () => {
+    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as DrillOutput;
+    assert.equal(out.comparison?.equal, true);
+    assert.ok((out.comparison?.snapshotKeys ?? 0) >= 100_000, `keys: ${out.comparison?.snapshotKeys}`);
+    assert.deepEqual(readdirSync(scratch), []);
   });
 });

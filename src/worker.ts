@@ -1,0 +1,63 @@
+import { Worker } from "node:worker_threads";
+import { CancelledError, OperationError } from "./errors.js";
+
+/**
+ * Runs `script` (a module that answers with one `{ done }` or `{ failed }` message, and may send
+ * `{ progress }` before) on a worker thread. A signal terminates the thread at once, wherever it is,
+ * and settles only once the thread has stopped. When the sources run through tsx (the tests), a
+ * worker does not inherit its hooks: it loads them itself before the .ts script.
+ */
+export function runWorker<Done, Progress = never>(
+  script: string,
+  workerData: unknown,
+  o: {
+    readonly what: string;
+    readonly signal?: AbortSignal | undefined;
+    readonly onProgress?: ((p: Progress) => void) | undefined;
+    readonly failure: (failed: { message: string; kind: string }) => Error;
+  },
+): Promise<Done> {
+  const { signal } = o;
+  if (signal?.aborted) return Promise.reject(new CancelledError(`${o.what} was cancelled`));
+  return new Promise((resolve, reject) => {
+    const worker = script.endsWith(".ts")
+      ? new Worker(
+          `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`,
+          { eval: true, workerData, execArgv: [] },
+        )
+      : new Worker(script, { workerData, execArgv: [] });
+    const onAbort = () => void worker.terminate(); // settled by the thread's exit below
+    let settled = false;
+    const finish = (then: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      then();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    type Message = { progress: Progress } | { done: Done } | { failed: { message: string; kind: string } };
+    worker.on("message", (m: Message) => {
+      if ("progress" in m) o.onProgress?.(m.progress);
+      else if ("done" in m) finish(() => resolve(m.done));
+      else finish(() => reject(o.failure(m.failed)));
+    });
+    worker.on("error", (err) =>
+      finish(() => reject(new OperationError(`${o.what} failed: ${err.message}`, { cause: err }))),
+    );
+    worker.on("exit", (code) =>
+      finish(() =>
+        reject(
+          signal?.aborted
+            ? new CancelledError(`${o.what} was cancelled`)
+            : new OperationError(`the thread of ${o.what} exited (${code})`),
+        ),
+      ),
+    );
+  });
+}
+
+/** The script beside `moduleUrl` named `name`, with the same extension (.ts from the sources, .js built). */
+export function sibling(moduleUrl: string, name: string): string {
+  const file = new URL(moduleUrl).pathname;
+  return file.replace(/[^/]+\.(ts|js)$/, `${name}.$1`);
+}
