@@ -25,6 +25,7 @@ import {
   waitForPause,
   waitForWritersGone,
 } from "../hostedcluster/quiesce.js";
+import { requireSkewWithin, type ServerClock, serverClock } from "../hostedcluster/server-clock.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { backupFolder, backupId, validateLabel } from "../store/layout.js";
 import type { EncryptionFacts, Manifest } from "../store/manifest.js";
@@ -121,6 +122,7 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   const logger = req.logger ?? silentLogger();
   const now = req.now ?? (() => new Date());
   const timeouts = { ...DEFAULT_TIMEOUTS, ...req.timeouts };
+  const pauseTimeoutMs = req.pauseTimeoutMs ?? 30 * 60_000;
   const label = validateLabel(`${req.namespace}/${req.name}`);
   const startedAt = now();
   const timer = new PhaseTimer();
@@ -168,7 +170,20 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   // The key is read and sealed before anything changes: a backup that cannot save it stops here.
   const keys = await timed("read-key", () => prepareKeys(req, target));
 
-  const ctx: QuiesceContext = { cluster: req.cluster, target, logger, signal: req.signal, now, pollMs: req.pollMs };
+  // Deadlines (pausedUntil, the lock's expiry) are the API server's time: HyperShift and other runs judge them by it.
+  let clock: ServerClock | undefined;
+  if (req.mode === "quiesced") {
+    clock = serverClock(await req.cluster.dateSample(req.signal), logger, Date.now, req.cluster.server);
+    requireSkewWithin(clock, pauseTimeoutMs);
+  }
+  const ctx: QuiesceContext = {
+    cluster: req.cluster,
+    target,
+    logger,
+    signal: req.signal,
+    now: clock?.now,
+    pollMs: req.pollMs,
+  };
   // Resume runs without the run's signal: after a Ctrl-C it must still reach the API.
   const resumeCtx: QuiesceContext = { ...ctx, signal: undefined };
   /** Our journal as last intended (set before each request, so a lost reply is still undone). */
@@ -223,14 +238,14 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
           {
             runId: `${startedAt.toISOString()}-${randomBytes(3).toString("hex")}`,
             mode: req.mode,
-            lockMs: (req.pauseTimeoutMs ?? 30 * 60_000) + 5 * 60_000,
+            lockMs: pauseTimeoutMs + 5 * 60_000,
           },
           onJournal,
         ),
       );
       locked = true;
       await timed("pause", async () => {
-        const paused = await pause(ctx, journal as Journal, req.pauseTimeoutMs ?? 30 * 60_000, onJournal);
+        const paused = await pause(ctx, journal as Journal, pauseTimeoutMs, onJournal);
         await waitForPause(ctx, paused.pausedUntil, timeouts.pauseReached);
       });
       downtimeStart = now();

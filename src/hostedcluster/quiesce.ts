@@ -7,7 +7,10 @@ import { isLockFresh, JOURNAL_ANNOTATION, type Journal, parseJournal, serializeJ
 import { KubeConflictError, KubeTransientError, type ManagementCluster } from "./kube.js";
 import { pauseDeadline, pauseState } from "./pause.js";
 
-/** What the quiesce and resume steps need; `now` is the clock the pause deadline is computed from. */
+/**
+ * What the quiesce and resume steps need; `now` is the clock deadlines are computed from: the API
+ * server's (server-clock.ts), as HyperShift reads them by it.
+ */
 export interface QuiesceContext {
   readonly cluster: ManagementCluster;
   readonly target: HostedClusterTarget;
