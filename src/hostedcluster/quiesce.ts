@@ -85,7 +85,7 @@ export async function lockAndJournal(
       );
     } catch (err) {
       // Changed since we read it (its status moves on its own): read it again and decide again.
-      if (!(err instanceof KubeConflictError) || attempt >= 5) throw err;
+      if (!(err instanceof KubeConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err;
       hc = parseHostedCluster(
         await ctx.cluster.getHostedCluster(target.namespace, target.name, ctx.signal),
         where(target),
@@ -226,33 +226,34 @@ export async function resumeFromJournal(
     }
   }
   const restoredPause = journal.changed.pausedUntil !== undefined;
-  if (restoredPause) {
-    try {
-      await retrying(ctx, () =>
-        ctx.cluster.patchHostedCluster(
-          target.namespace,
-          target.name,
-          { spec: { pausedUntil: journal.original.pausedUntil } },
-          ctx.signal,
-        ),
-      );
-    } catch (err) {
-      failures.push(describe(err));
-    }
-  }
+  const pauseBack = restoredPause ? { spec: { pausedUntil: journal.original.pausedUntil } } : {};
   if (failures.length > 0) {
+    // The journal stays for the next `resume`; the pause goes back anyway (once unpaused, the
+    // control-plane operator repairs a writer we could not).
+    if (restoredPause) {
+      try {
+        await writeUnderLock(ctx, journal.runId, () => pauseBack);
+      } catch (err) {
+        failures.push(describe(err));
+      }
+    }
     throw new OperationError(
       `resuming ${where(target)} failed: ${failures.join("; ")}; the journal is kept: run hcp-etcd-backup resume ${target.name} -n ${target.namespace} once the cause is fixed`,
     );
   }
-  await retrying(ctx, () =>
-    ctx.cluster.patchHostedCluster(
-      target.namespace,
-      target.name,
-      { metadata: { annotations: { [JOURNAL_ANNOTATION]: null } } },
-      ctx.signal,
-    ),
-  );
+  // The original pausedUntil and the journal's removal in one conditional write: the lock is released
+  // only if it is still this run's, and never half of it.
+  try {
+    await writeUnderLock(ctx, journal.runId, () => ({
+      ...pauseBack,
+      metadata: { annotations: { [JOURNAL_ANNOTATION]: null } },
+    }));
+  } catch (err) {
+    throw new OperationError(
+      `resuming ${where(target)} failed: ${describe(err)}; the journal is kept: run hcp-etcd-backup resume ${target.name} -n ${target.namespace} once the cause is fixed`,
+      { cause: err },
+    );
+  }
   ctx.logger.info({ cluster: where(target), restoredWriters, restoredPause }, "cluster resumed");
   let available = false;
   if (options.waitAvailable !== false) {
@@ -288,23 +289,85 @@ export async function readJournal(cluster: ManagementCluster, namespace: string,
 }
 
 async function patchJournal(ctx: QuiesceContext, journal: Journal, extra: { spec?: object }): Promise<void> {
-  await retrying(ctx, () =>
-    ctx.cluster.patchHostedCluster(
-      ctx.target.namespace,
-      ctx.target.name,
-      { ...extra, metadata: { annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) } } },
-      ctx.signal,
-    ),
-  );
+  await writeUnderLock(ctx, journal.runId, () => ({
+    ...extra,
+    metadata: { annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) } },
+  }));
+}
+
+/** How many times a write under the lock re-reads after a 409 before it gives up (another writer every 100 ms is survived). */
+const CONFLICT_ATTEMPTS = 10;
+
+/**
+ * A write to the HostedCluster while we hold the lock, as a compare-and-swap: read it, check the
+ * journal on it is still this run's, send the patch conditional on the resourceVersion just read.
+ * A 409 (anything changed it meanwhile: its status, a label, another tool) reads again and decides
+ * again; a journal that is no longer ours (a `resume --force` and another run took over) stops the
+ * write instead of overwriting the other run's journal. `body` gets the object read, so a write can
+ * depend on it.
+ */
+async function writeUnderLock(
+  ctx: Pick<QuiesceContext, "cluster" | "logger" | "signal" | "pollMs"> & {
+    readonly target: { readonly namespace: string; readonly name: string };
+  },
+  runId: string,
+  body: () => { spec?: object; metadata?: { annotations?: Record<string, string | null> } },
+): Promise<void> {
+  const { target } = ctx;
+  for (let attempt = 1; ; attempt++) {
+    const hc = parseHostedCluster(
+      await retrying(ctx, () => ctx.cluster.getHostedCluster(target.namespace, target.name, ctx.signal)),
+      where(target),
+    );
+    const raw = hc.metadata.annotations?.[JOURNAL_ANNOTATION];
+    const holder = raw === undefined ? undefined : parseJournal(raw, where(target));
+    if (holder?.runId !== runId)
+      throw new OperationError(
+        `the lock on ${where(target)} is no longer this run's (${holder ? `backup run ${holder.runId} by ${holder.holder.user}@${holder.holder.host} holds it` : "its journal was removed"}): stopped rather than overwrite it`,
+      );
+    const b = body();
+    try {
+      await retrying(
+        ctx,
+        () =>
+          ctx.cluster.patchHostedCluster(
+            target.namespace,
+            target.name,
+            { ...b, metadata: { ...b.metadata, resourceVersion: hc.metadata.resourceVersion } },
+            ctx.signal,
+          ),
+        // A conflict is decided here, after a fresh read; other transient failures are retried as they are.
+        5,
+        (err) => !(err instanceof KubeConflictError),
+      );
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeConflictError) || attempt >= CONFLICT_ATTEMPTS) {
+        if (err instanceof KubeConflictError)
+          throw new OperationError(
+            `${where(target)} kept changing under us: ${CONFLICT_ATTEMPTS} conditional writes in a row met a conflict (another controller or tool updates it constantly)`,
+            { cause: err },
+          );
+        throw err;
+      }
+      ctx.logger.debug({ attempt, cluster: where(target) }, "HostedCluster changed meanwhile: reading it again");
+      await delay(ctx, Math.min(50 * attempt, 300) * (0.5 + Math.random()));
+    }
+  }
 }
 
 /** Retries what the API may answer differently a moment later (5xx, 429, conflicts, dropped connections). */
-async function retrying<T>(ctx: Waiting, work: () => Promise<T>, attempts = 5): Promise<T> {
+async function retrying<T>(
+  ctx: Waiting,
+  work: () => Promise<T>,
+  attempts = 5,
+  retryable: (err: KubeTransientError) => boolean = () => true,
+): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await work();
     } catch (err) {
-      if (!(err instanceof KubeTransientError) || i >= attempts) throw err;
+      if (!(err instanceof KubeTransientError) || !retryable(err) || i >= attempts) throw err;
       ctx.logger.warn({ attempt: i, error: err.message }, "Kubernetes request failed, retrying");
       await delay(ctx, 200 * 2 ** (i - 1));
     }
