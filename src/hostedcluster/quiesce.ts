@@ -65,7 +65,9 @@ export async function lockAndJournal(
       mode: init.mode,
       original: {
         pausedUntil: hc.spec.pausedUntil ?? null,
-        writers: target.writers.map((w) => ({ namespace: target.hcpNamespace, name: w.name, replicas: w.replicas })),
+        // Not discovery's replicas: they were read before the lock, maybe while another run held the
+        // writers at 0. Each writer's originals are read under the lock, as it is scaled (scaleWritersDown).
+        writers: [],
       },
       changed: { scaledWriters: [] },
     };
@@ -158,10 +160,12 @@ export async function waitForPause(ctx: QuiesceContext, deadline: string, timeou
 }
 
 /**
- * Phase 4c: every writer to zero through the scale subresource, journaled before each change.
- * Each writer's replicas are read again first: discovery read them before the pause took hold, and
- * the control-plane operator (or a person) may have scaled it since; resume must put back what was
- * there when we scaled it down.
+ * Phase 4c: every writer to zero through the scale subresource, journaled before each change. The
+ * rule: a writer's original replicas are read here, under the lock and the pause — never taken from
+ * discovery, which ran before the lock (another run may have held the writers at 0 then, or the
+ * control-plane operator been half-way through a change); resume puts back what was there when we
+ * scaled it. A writer already at 0 (someone else's pause holds it there) is recorded and left exactly
+ * as found: not scaled now, not scaled up by resume.
  */
 export async function scaleWritersDown(
   ctx: QuiesceContext,
@@ -169,22 +173,34 @@ export async function scaleWritersDown(
   onJournal: (j: Journal) => void = () => {},
 ): Promise<Journal> {
   let j = journal;
+  const leftAtZero: string[] = [];
   for (const w of ctx.target.writers) {
     const scale = await retrying(ctx, () =>
       ctx.cluster.getDeploymentScale(ctx.target.hcpNamespace, w.name, ctx.signal),
     );
     const replicas = scale.spec?.replicas ?? 0;
-    const writers = j.original.writers.map((o) => (o.name === w.name ? { ...o, replicas } : o));
+    const scaling = replicas > 0;
     j = {
       ...j,
-      original: { ...j.original, writers },
-      changed: { ...j.changed, scaledWriters: [...j.changed.scaledWriters, w.name] },
+      original: {
+        ...j.original,
+        writers: [
+          ...j.original.writers.filter((o) => o.name !== w.name),
+          { namespace: ctx.target.hcpNamespace, name: w.name, replicas },
+        ],
+      },
+      changed: { ...j.changed, scaledWriters: scaling ? [...j.changed.scaledWriters, w.name] : j.changed.scaledWriters },
     };
     onJournal(j);
     await patchJournal(ctx, j, {});
-    await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
+    if (scaling)
+      await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
+    else leftAtZero.push(w.name);
   }
-  ctx.logger.info({ writers: ctx.target.writers.map((w) => w.name) }, "writers scaled to zero");
+  ctx.logger.info(
+    { writers: j.changed.scaledWriters, ...(leftAtZero.length > 0 ? { leftAtZero } : {}) },
+    "writers scaled to zero",
+  );
   return j;
 }
 

@@ -4,14 +4,22 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { discoverHostedCluster } from "../../src/hostedcluster/discovery.js";
 import { JOURNAL_ANNOTATION, parseJournal } from "../../src/hostedcluster/journal.js";
 import { DEFAULT_WRITERS } from "../../src/hostedcluster/names.js";
-import { lockAndJournal, pause, type QuiesceContext, resumeFromJournal } from "../../src/hostedcluster/quiesce.js";
+import {
+  lockAndJournal,
+  pause,
+  type QuiesceContext,
+  resumeFromJournal,
+  scaleWritersDown,
+  waitForPause,
+} from "../../src/hostedcluster/quiesce.js";
 import { createLogger } from "../../src/logging.js";
 import { runCli } from "../support/cli.js";
-import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
+import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
+import { waitFor } from "../support/wait.js";
 
 const silent = createLogger({ format: "json", level: "silent" });
 
-describe("the lock and every journal write are compare-and-swap on the HostedCluster", () => {
+describe("the lock, the journal and the originals: compare-and-swap, read under the lock", () => {
   let lab: HostedLab;
   let kube: string[];
 
@@ -122,5 +130,86 @@ describe("the lock and every journal write are compare-and-swap on the HostedClu
     assert.match(last, /^hcp-etcd-backup: conflict on patch hostedclusters "example" in namespace clusters/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
+  });
+
+  /** Someone else (a maintenance window) pauses the cluster and holds kube-apiserver at 0. */
+  async function othersPauseWithWriterAtZero(): Promise<void> {
+    await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: "true" } });
+    await waitFor("the pause to reach the HostedControlPlane", async () => {
+      const hcp = (await lab.api.getHostedControlPlane("clusters-example", "example")) as {
+        status?: { conditions?: Array<{ type?: string; status?: string }> };
+      };
+      return hcp.status?.conditions?.some((c) => c.type === "ReconciliationActive" && c.status === "False")
+        ? true
+        : undefined;
+    });
+    await lab.api.scaleDeployment("clusters-example", "kube-apiserver", 0);
+  }
+  async function othersRelease(): Promise<void> {
+    await lab.api.patchHostedCluster("clusters", "example", { spec: { pausedUntil: null } });
+    await writersBack(lab, "the writers back after the other pause");
+  }
+
+  it("a writer held at 0 under someone else's pause is left exactly as found: never scaled, either way", async () => {
+    await othersPauseWithWriterAtZero();
+    try {
+      // Any scale write to it would be refused: the backup must not even try.
+      lab.sim.faults.forbid({ verb: "patch", resource: "deployments/scale", name: "kube-apiserver", times: 100 });
+      const r = await runCli([
+        "backup",
+        "example",
+        ...kube,
+        "--to",
+        join(lab.work, "at-zero"),
+        "--no-key",
+        "--log-format",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(lab.sim.faults.pending, 100, "no scale request reached kube-apiserver");
+      lab.sim.faults.clear();
+      const scaled = r.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as { msg: string; writers?: string[]; leftAtZero?: string[] })
+        .find((l) => l.msg === "writers scaled to zero");
+      assert.deepEqual(scaled?.leftAtZero, ["kube-apiserver"]);
+      assert.deepEqual(scaled?.writers, ["openshift-apiserver", "openshift-oauth-apiserver"]);
+      const state = await clusterState(lab);
+      assert.equal(state.pausedUntil, "true", "the other pause is untouched");
+      assert.equal(state.journal, false);
+      assert.deepEqual(state.writers["kube-apiserver"], { replicas: 0, pods: 0 });
+    } finally {
+      lab.sim.faults.clear();
+      await othersRelease();
+    }
+    assert.deepEqual(await clusterState(lab), ORIGINAL_STATE);
+  });
+
+  it("a run that discovered the writers at 0 under another's pause records what it finds once it holds the lock", async () => {
+    await othersPauseWithWriterAtZero();
+    let ctx: QuiesceContext;
+    try {
+      ctx = await context();
+      assert.equal(ctx.target.writers.find((w) => w.name === "kube-apiserver")?.replicas, 0, "discovery saw 0");
+    } finally {
+      await othersRelease();
+    }
+    let journal = await lockAndJournal(ctx, { runId: "late-lock", mode: "quiesced", lockMs: 60_000 });
+    assert.deepEqual(journal.original.writers, [], "no original is taken from before the lock");
+    try {
+      const paused = await pause(ctx, journal, 60_000, (j) => {
+        journal = j;
+      });
+      await waitForPause(ctx, paused.pausedUntil, 15_000);
+      journal = await scaleWritersDown(ctx, journal);
+      assert.deepEqual(
+        journal.original.writers.map((w) => [w.name, w.replicas]),
+        DEFAULT_WRITERS.map((w) => [w, 3]),
+      );
+    } finally {
+      await resumeFromJournal(ctx, journal, { availableTimeoutMs: 15_000 });
+    }
+    assert.deepEqual(await writersBack(lab), ORIGINAL_STATE);
   });
 });
