@@ -189,12 +189,14 @@ export async function scaleWritersDown(
           { namespace: ctx.target.hcpNamespace, name: w.name, replicas },
         ],
       },
-      changed: { ...j.changed, scaledWriters: scaling ? [...j.changed.scaledWriters, w.name] : j.changed.scaledWriters },
+      changed: {
+        ...j.changed,
+        scaledWriters: scaling ? [...j.changed.scaledWriters, w.name] : j.changed.scaledWriters,
+      },
     };
     onJournal(j);
     await patchJournal(ctx, j, {});
-    if (scaling)
-      await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
+    if (scaling) await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
     else leftAtZero.push(w.name);
   }
   ctx.logger.info(
