@@ -17,6 +17,9 @@ TEST_FILES := $(filter-out $(LAST_TEST),$(shell find test -name '*.test.ts' | so
 # the per-file processes it starts.
 NODE_TEST := node --import tsx --import ./test/support/strict-process.ts --test --test-concurrency=1 --test-timeout=600000
 # Pure tests: no etcd, no Ceph, no network; the whole tier runs in seconds.
+# Run with a scrubbed environment: no AWS_*, KUBECONFIG, in-cluster or proxy variables, TZ=UTC (the
+# preload test/support/hermetic-env.ts does the same for a bare `node --test`).
+UNIT_ENV = env $$(compgen -e | grep -E '^(AWS_|KUBERNETES_SERVICE_|KUBECONFIG$$|([Hh][Tt][Tt][Pp][Ss]?|[Aa][Ll][Ll]|[Nn][Oo])_[Pp][Rr][Oo][Xx][Yy]$$)' | sed 's/^/-u /') TZ=UTC
 UNIT_TEST_FILES := $(shell find test/unit -name '*.test.ts' 2>/dev/null | sort)
 
 .PHONY: help setup apt apt-demo npm build lint typecheck test test-unit demo bench clean
@@ -63,7 +66,7 @@ test: setup build lint
 # npm only: no apt, no build; these tests import the TypeScript sources directly.
 test-unit: npm
 	@test -n "$(UNIT_TEST_FILES)" || { echo "no test files under test/unit"; exit 1; }
-	$(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
+	$(UNIT_ENV) $(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
 
 demo: apt-demo npm build
 	./dist/src/cli/main.js demo

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { describe, EtcdError, NotRestoredError, OperationError, UsageError } from "../errors.js";
+import { CancelledError, describe, EtcdError, NotRestoredError, OperationError, UsageError } from "../errors.js";
 import {
   type MemberSurvey,
   requireAnswers,
@@ -25,6 +25,7 @@ import {
   waitForPause,
   waitForWritersGone,
 } from "../hostedcluster/quiesce.js";
+import { requireSkewWithin, type ServerClock, serverClock } from "../hostedcluster/server-clock.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { backupFolder, backupId, validateLabel } from "../store/layout.js";
 import type { EncryptionFacts, Manifest } from "../store/manifest.js";
@@ -121,6 +122,8 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   const logger = req.logger ?? silentLogger();
   const now = req.now ?? (() => new Date());
   const timeouts = { ...DEFAULT_TIMEOUTS, ...req.timeouts };
+  const pauseTimeoutMs = req.pauseTimeoutMs ?? 30 * 60_000;
+  if (req.mode === "quiesced") requirePauseCoversPhases(pauseTimeoutMs, timeouts);
   const label = validateLabel(`${req.namespace}/${req.name}`);
   const startedAt = now();
   const timer = new PhaseTimer();
@@ -168,7 +171,20 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   // The key is read and sealed before anything changes: a backup that cannot save it stops here.
   const keys = await timed("read-key", () => prepareKeys(req, target));
 
-  const ctx: QuiesceContext = { cluster: req.cluster, target, logger, signal: req.signal, now, pollMs: req.pollMs };
+  // Deadlines (pausedUntil, the lock's expiry) are the API server's time: HyperShift and other runs judge them by it.
+  let clock: ServerClock | undefined;
+  if (req.mode === "quiesced") {
+    clock = serverClock(await req.cluster.dateSample(req.signal), logger, Date.now, req.cluster.server);
+    requireSkewWithin(clock, pauseTimeoutMs);
+  }
+  const ctx: QuiesceContext = {
+    cluster: req.cluster,
+    target,
+    logger,
+    signal: req.signal,
+    now: clock?.now,
+    pollMs: req.pollMs,
+  };
   // Resume runs without the run's signal: after a Ctrl-C it must still reach the API.
   const resumeCtx: QuiesceContext = { ...ctx, signal: undefined };
   /** Our journal as last intended (set before each request, so a lost reply is still undone). */
@@ -223,14 +239,14 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
           {
             runId: `${startedAt.toISOString()}-${randomBytes(3).toString("hex")}`,
             mode: req.mode,
-            lockMs: (req.pauseTimeoutMs ?? 30 * 60_000) + 5 * 60_000,
+            lockMs: pauseTimeoutMs + 5 * 60_000,
           },
           onJournal,
         ),
       );
       locked = true;
       await timed("pause", async () => {
-        const paused = await pause(ctx, journal as Journal, req.pauseTimeoutMs ?? 30 * 60_000, onJournal);
+        const paused = await pause(ctx, journal as Journal, pauseTimeoutMs, onJournal);
         await waitForPause(ctx, paused.pausedUntil, timeouts.pauseReached);
       });
       downtimeStart = now();
@@ -243,15 +259,23 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
     // asked again until they agree, now that nothing writes.
     const survey =
       req.mode === "online" ? first : await timed("survey", () => surveyUntilQuiet(req, reached, logger, timeouts));
+    // Quiesced, one quiet survey is not proof: a second one at least a second later, taken while the
+    // snapshot streams (so it costs no downtime unless the snapshot is faster), must agree with it.
+    const confirmed = req.mode === "quiesced" ? confirmQuiet(req, reached, survey, Date.now(), logger) : undefined;
+    confirmed?.catch(() => {}); // awaited below; a failed capture must not leave it unhandled
     const id = backupId(now(), survey.members[0]?.status.revision ?? 0);
     const folder = backupFolder(label, id);
     const captures = await timed("capture", () =>
       captureMembers(req, reached, survey, folder, logger, () => {
-        // Every byte is here and proven: the writers come back now, while the upload finishes.
-        if (req.mode === "quiesced") void resume(true).catch(() => {});
+        // Every byte is here and proven, and quiet twice: the writers come back now, while the upload finishes.
+        if (confirmed) void confirmed.then(() => resume(true)).catch(() => {});
       }),
     );
-    if (req.mode === "quiesced") await timed("resume", () => resume(true));
+    if (confirmed) {
+      await confirmed;
+      requireSnapshotAtSurvey(captures, survey);
+      await timed("resume", () => resume(true));
+    }
     const encryption = await timed("store-key", () => storeKeys(req, keys, folder));
     const finishedAt = now();
     const [leader, ...others] = captures;
@@ -425,7 +449,10 @@ async function surveyUntilQuiet(
   for (;;) {
     const survey = requireAnswers(await surveyMembers(access.endpoints, access.connect, { signal: req.signal }));
     logger.info(surveyFields(survey), "members surveyed");
-    if (revisionsAgree(survey) && survey.unreachable.length === 0) return survey;
+    if (revisionsAgree(survey) && survey.unreachable.length === 0) {
+      logger.info({ revision: survey.members[0]?.status.revision }, "etcd quiet at one revision; confirming");
+      return survey;
+    }
     if (Date.now() >= deadline) {
       const revisions = survey.members.map((m) => `${m.name}=${m.status.revision}`);
       throw new EtcdError(
@@ -433,6 +460,64 @@ async function surveyUntilQuiet(
       );
     }
     await new Promise((r) => setTimeout(r, req.pollMs ?? 200)); // poll interval while the members catch up
+  }
+}
+
+/** The phases the pause must outlast: reaching the HostedControlPlane, the writers going, etcd going quiet. */
+export function requirePauseCoversPhases(pauseTimeoutMs: number, t: Timeouts): void {
+  const phases = t.pauseReached + t.writersGone + t.revisionsAgree;
+  if (pauseTimeoutMs >= phases) return;
+  const min = (ms: number) => `${Math.ceil(ms / 60_000)}m`;
+  throw new UsageError(
+    `--pause-timeout ${min(pauseTimeoutMs)} is shorter than the phases it must cover (pause ${min(t.pauseReached)}, writers gone ${min(t.writersGone)}, etcd quiet ${min(t.revisionsAgree)}: ${min(phases)}): the pause could end mid-snapshot; use at least ${min(phases)}`,
+  );
+}
+
+/** Quiet is proven by two surveys: the second, at least this long after the first, must see the same revision. */
+const QUIET_PROOF_MS = 1_000;
+
+async function confirmQuiet(
+  req: HostedBackupRequest,
+  access: EtcdAccess,
+  first: MemberSurvey,
+  firstAt: number,
+  logger: Logger,
+): Promise<void> {
+  const wait = firstAt + QUIET_PROOF_MS - Date.now();
+  if (wait > 0) {
+    await new Promise<void>((resolve, reject) => {
+      if (req.signal?.aborted) return reject(new CancelledError("the second survey of etcd was cancelled"));
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(new CancelledError("the second survey of etcd was cancelled"));
+      };
+      const t = setTimeout(() => {
+        req.signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, wait);
+      req.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+  const second = requireAnswers(await surveyMembers(access.endpoints, access.connect, { signal: req.signal }));
+  const before = first.members[0]?.status.revision;
+  const moved = second.members.filter((m) => m.status.revision !== before);
+  if (moved.length > 0 || second.unreachable.length > 0) {
+    const now = second.members.map((m) => `${m.name}=${m.status.revision}`).join(", ");
+    throw new EtcdError(
+      `etcd was not quiet: its revision was ${before} and ${QUIET_PROOF_MS / 1000}s later ${now}${second.unreachable.length ? ` (${second.unreachable.length} unreachable)` : ""}: something still writes to etcd; the backup is not committed`,
+    );
+  }
+  logger.info({ revision: before }, "etcd quiet (two surveys agree)");
+}
+
+/** The snapshot must hold the revision both surveys saw: otherwise a write landed between them and it. */
+function requireSnapshotAtSurvey(captures: readonly CapturedSnapshot[], survey: MemberSurvey): void {
+  const expected = survey.members[0]?.status.revision;
+  for (const c of captures) {
+    if (Number(c.snapshot.status.revision) !== expected)
+      throw new EtcdError(
+        `the snapshot of ${c.member.name} holds revision ${c.snapshot.status.revision}, but etcd was quiet at ${expected}: something wrote to etcd; the backup is not committed`,
+      );
   }
 }
 

@@ -42,7 +42,10 @@ export function registerResume(program: Command, ctx: CliContext): void {
         write(`nothing to resume: ${flags.namespace}/${name} has no backup journal (no backup running or interrupted)`);
       return;
     }
-    const running = runningHolder(journal, new Date(), thisHost());
+    // The lock's expiry was written in the API server's time: judged by it, not by this machine's clock.
+    const { serverClock } = await import("../hostedcluster/server-clock.js");
+    const clock = serverClock(await cluster.dateSample(ctx.signal), ctx.logger, Date.now, cluster.server);
+    const running = runningHolder(journal, clock.now(), thisHost());
     if (running && !flags.force)
       throw new OperationError(
         `${running}: resuming now would undo its pause in the middle of its snapshot; if it is dead, run again with --force`,

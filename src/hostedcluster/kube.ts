@@ -11,8 +11,10 @@ import {
   loadYaml,
   PatchStrategy,
   setHeaderOptions,
+  VersionApi,
 } from "@kubernetes/client-node";
 import { CancelledError, describe, type HcpError, OperationError, UsageError } from "../errors.js";
+import type { DateSample } from "./server-clock.js";
 
 /** Where the credentials come from, resolved as kubectl resolves them. */
 export interface KubeAccess {
@@ -192,12 +194,23 @@ export class ManagementCluster {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly version: VersionApi;
 
   constructor(readonly config: KubeConfig) {
     this.server = config.getCurrentCluster()?.server ?? "(no server)";
     this.core = config.makeApiClient(CoreV1Api);
     this.apps = config.makeApiClient(AppsV1Api);
     this.custom = config.makeApiClient(CustomObjectsApi);
+    this.version = config.makeApiClient(VersionApi);
+  }
+
+  /** The `Date` header of a GET /version (readable by every authenticated user), with when we asked. */
+  dateSample(signal?: AbortSignal): Promise<DateSample> {
+    return this.call({ verb: "get", resource: "version", namespace: "(cluster)" }, signal, async () => {
+      const sentAt = Date.now();
+      const info = await this.version.getCodeWithHttpInfo();
+      return { date: info.headers.date, sentAt, receivedAt: Date.now() };
+    });
   }
 
   private async call<T>(req: KubeRequest, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {

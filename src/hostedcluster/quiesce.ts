@@ -7,7 +7,10 @@ import { isLockFresh, JOURNAL_ANNOTATION, type Journal, parseJournal, serializeJ
 import { KubeConflictError, KubeTransientError, type ManagementCluster } from "./kube.js";
 import { pauseDeadline, pauseState } from "./pause.js";
 
-/** What the quiesce and resume steps need; `now` is the clock the pause deadline is computed from. */
+/**
+ * What the quiesce and resume steps need; `now` is the clock deadlines are computed from: the API
+ * server's (server-clock.ts), as HyperShift reads them by it.
+ */
 export interface QuiesceContext {
   readonly cluster: ManagementCluster;
   readonly target: HostedClusterTarget;
@@ -62,7 +65,9 @@ export async function lockAndJournal(
       mode: init.mode,
       original: {
         pausedUntil: hc.spec.pausedUntil ?? null,
-        writers: target.writers.map((w) => ({ namespace: target.hcpNamespace, name: w.name, replicas: w.replicas })),
+        // Not discovery's replicas: they were read before the lock, maybe while another run held the
+        // writers at 0. Each writer's originals are read under the lock, as it is scaled (scaleWritersDown).
+        writers: [],
       },
       changed: { scaledWriters: [] },
     };
@@ -82,7 +87,7 @@ export async function lockAndJournal(
       );
     } catch (err) {
       // Changed since we read it (its status moves on its own): read it again and decide again.
-      if (!(err instanceof KubeConflictError) || attempt >= 5) throw err;
+      if (!(err instanceof KubeConflictError) || attempt >= CONFLICT_ATTEMPTS) throw err;
       hc = parseHostedCluster(
         await ctx.cluster.getHostedCluster(target.namespace, target.name, ctx.signal),
         where(target),
@@ -155,10 +160,12 @@ export async function waitForPause(ctx: QuiesceContext, deadline: string, timeou
 }
 
 /**
- * Phase 4c: every writer to zero through the scale subresource, journaled before each change.
- * Each writer's replicas are read again first: discovery read them before the pause took hold, and
- * the control-plane operator (or a person) may have scaled it since; resume must put back what was
- * there when we scaled it down.
+ * Phase 4c: every writer to zero through the scale subresource, journaled before each change. The
+ * rule: a writer's original replicas are read here, under the lock and the pause — never taken from
+ * discovery, which ran before the lock (another run may have held the writers at 0 then, or the
+ * control-plane operator been half-way through a change); resume puts back what was there when we
+ * scaled it. A writer already at 0 (someone else's pause holds it there) is recorded and left exactly
+ * as found: not scaled now, not scaled up by resume.
  */
 export async function scaleWritersDown(
   ctx: QuiesceContext,
@@ -166,22 +173,36 @@ export async function scaleWritersDown(
   onJournal: (j: Journal) => void = () => {},
 ): Promise<Journal> {
   let j = journal;
+  const leftAtZero: string[] = [];
   for (const w of ctx.target.writers) {
     const scale = await retrying(ctx, () =>
       ctx.cluster.getDeploymentScale(ctx.target.hcpNamespace, w.name, ctx.signal),
     );
     const replicas = scale.spec?.replicas ?? 0;
-    const writers = j.original.writers.map((o) => (o.name === w.name ? { ...o, replicas } : o));
+    const scaling = replicas > 0;
     j = {
       ...j,
-      original: { ...j.original, writers },
-      changed: { ...j.changed, scaledWriters: [...j.changed.scaledWriters, w.name] },
+      original: {
+        ...j.original,
+        writers: [
+          ...j.original.writers.filter((o) => o.name !== w.name),
+          { namespace: ctx.target.hcpNamespace, name: w.name, replicas },
+        ],
+      },
+      changed: {
+        ...j.changed,
+        scaledWriters: scaling ? [...j.changed.scaledWriters, w.name] : j.changed.scaledWriters,
+      },
     };
     onJournal(j);
     await patchJournal(ctx, j, {});
-    await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
+    if (scaling) await retrying(ctx, () => ctx.cluster.scaleDeployment(ctx.target.hcpNamespace, w.name, 0, ctx.signal));
+    else leftAtZero.push(w.name);
   }
-  ctx.logger.info({ writers: ctx.target.writers.map((w) => w.name) }, "writers scaled to zero");
+  ctx.logger.info(
+    { writers: j.changed.scaledWriters, ...(leftAtZero.length > 0 ? { leftAtZero } : {}) },
+    "writers scaled to zero",
+  );
   return j;
 }
 
@@ -223,33 +244,34 @@ export async function resumeFromJournal(
     }
   }
   const restoredPause = journal.changed.pausedUntil !== undefined;
-  if (restoredPause) {
-    try {
-      await retrying(ctx, () =>
-        ctx.cluster.patchHostedCluster(
-          target.namespace,
-          target.name,
-          { spec: { pausedUntil: journal.original.pausedUntil } },
-          ctx.signal,
-        ),
-      );
-    } catch (err) {
-      failures.push(describe(err));
-    }
-  }
+  const pauseBack = restoredPause ? { spec: { pausedUntil: journal.original.pausedUntil } } : {};
   if (failures.length > 0) {
+    // The journal stays for the next `resume`; the pause goes back anyway (once unpaused, the
+    // control-plane operator repairs a writer we could not).
+    if (restoredPause) {
+      try {
+        await writeUnderLock(ctx, journal.runId, () => pauseBack);
+      } catch (err) {
+        failures.push(describe(err));
+      }
+    }
     throw new OperationError(
       `resuming ${where(target)} failed: ${failures.join("; ")}; the journal is kept: run hcp-etcd-backup resume ${target.name} -n ${target.namespace} once the cause is fixed`,
     );
   }
-  await retrying(ctx, () =>
-    ctx.cluster.patchHostedCluster(
-      target.namespace,
-      target.name,
-      { metadata: { annotations: { [JOURNAL_ANNOTATION]: null } } },
-      ctx.signal,
-    ),
-  );
+  // The original pausedUntil and the journal's removal in one conditional write: the lock is released
+  // only if it is still this run's, and never half of it.
+  try {
+    await writeUnderLock(ctx, journal.runId, () => ({
+      ...pauseBack,
+      metadata: { annotations: { [JOURNAL_ANNOTATION]: null } },
+    }));
+  } catch (err) {
+    throw new OperationError(
+      `resuming ${where(target)} failed: ${describe(err)}; the journal is kept: run hcp-etcd-backup resume ${target.name} -n ${target.namespace} once the cause is fixed`,
+      { cause: err },
+    );
+  }
   ctx.logger.info({ cluster: where(target), restoredWriters, restoredPause }, "cluster resumed");
   let available = false;
   if (options.waitAvailable !== false) {
@@ -285,23 +307,85 @@ export async function readJournal(cluster: ManagementCluster, namespace: string,
 }
 
 async function patchJournal(ctx: QuiesceContext, journal: Journal, extra: { spec?: object }): Promise<void> {
-  await retrying(ctx, () =>
-    ctx.cluster.patchHostedCluster(
-      ctx.target.namespace,
-      ctx.target.name,
-      { ...extra, metadata: { annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) } } },
-      ctx.signal,
-    ),
-  );
+  await writeUnderLock(ctx, journal.runId, () => ({
+    ...extra,
+    metadata: { annotations: { [JOURNAL_ANNOTATION]: serializeJournal(journal) } },
+  }));
+}
+
+/** How many times a write under the lock re-reads after a 409 before it gives up (another writer every 100 ms is survived). */
+const CONFLICT_ATTEMPTS = 10;
+
+/**
+ * A write to the HostedCluster while we hold the lock, as a compare-and-swap: read it, check the
+ * journal on it is still this run's, send the patch conditional on the resourceVersion just read.
+ * A 409 (anything changed it meanwhile: its status, a label, another tool) reads again and decides
+ * again; a journal that is no longer ours (a `resume --force` and another run took over) stops the
+ * write instead of overwriting the other run's journal. `body` gets the object read, so a write can
+ * depend on it.
+ */
+async function writeUnderLock(
+  ctx: Pick<QuiesceContext, "cluster" | "logger" | "signal" | "pollMs"> & {
+    readonly target: { readonly namespace: string; readonly name: string };
+  },
+  runId: string,
+  body: () => { spec?: object; metadata?: { annotations?: Record<string, string | null> } },
+): Promise<void> {
+  const { target } = ctx;
+  for (let attempt = 1; ; attempt++) {
+    const hc = parseHostedCluster(
+      await retrying(ctx, () => ctx.cluster.getHostedCluster(target.namespace, target.name, ctx.signal)),
+      where(target),
+    );
+    const raw = hc.metadata.annotations?.[JOURNAL_ANNOTATION];
+    const holder = raw === undefined ? undefined : parseJournal(raw, where(target));
+    if (holder?.runId !== runId)
+      throw new OperationError(
+        `the lock on ${where(target)} is no longer this run's (${holder ? `backup run ${holder.runId} by ${holder.holder.user}@${holder.holder.host} holds it` : "its journal was removed"}): stopped rather than overwrite it`,
+      );
+    const b = body();
+    try {
+      await retrying(
+        ctx,
+        () =>
+          ctx.cluster.patchHostedCluster(
+            target.namespace,
+            target.name,
+            { ...b, metadata: { ...b.metadata, resourceVersion: hc.metadata.resourceVersion } },
+            ctx.signal,
+          ),
+        // A conflict is decided here, after a fresh read; other transient failures are retried as they are.
+        5,
+        (err) => !(err instanceof KubeConflictError),
+      );
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeConflictError) || attempt >= CONFLICT_ATTEMPTS) {
+        if (err instanceof KubeConflictError)
+          throw new OperationError(
+            `${where(target)} kept changing under us: ${CONFLICT_ATTEMPTS} conditional writes in a row met a conflict (another controller or tool updates it constantly)`,
+            { cause: err },
+          );
+        throw err;
+      }
+      ctx.logger.debug({ attempt, cluster: where(target) }, "HostedCluster changed meanwhile: reading it again");
+      await delay(ctx, Math.min(50 * attempt, 300) * (0.5 + Math.random()));
+    }
+  }
 }
 
 /** Retries what the API may answer differently a moment later (5xx, 429, conflicts, dropped connections). */
-async function retrying<T>(ctx: Waiting, work: () => Promise<T>, attempts = 5): Promise<T> {
+async function retrying<T>(
+  ctx: Waiting,
+  work: () => Promise<T>,
+  attempts = 5,
+  retryable: (err: KubeTransientError) => boolean = () => true,
+): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await work();
     } catch (err) {
-      if (!(err instanceof KubeTransientError) || i >= attempts) throw err;
+      if (!(err instanceof KubeTransientError) || !retryable(err) || i >= attempts) throw err;
       ctx.logger.warn({ attempt: i, error: err.message }, "Kubernetes request failed, retrying");
       await delay(ctx, 200 * 2 ** (i - 1));
     }

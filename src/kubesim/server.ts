@@ -62,6 +62,11 @@ export class KubeApiServer {
   private readonly accounts = new Map<string, ServiceAccountIdentity>();
   private port = 0;
   private stopped = false;
+  /**
+   * Every answer carries a `Date` header from the simulated clock, as kube-apiserver's carry its
+   * host's time; false stands for a proxy in front of it that drops the header.
+   */
+  sendsDate = true;
 
   private constructor(dir: string, caPem: Buffer, key: Buffer, cert: Buffer, options: KubeSimServerOptions) {
     this.dir = dir;
@@ -189,6 +194,8 @@ export class KubeApiServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    res.sendDate = false;
+    if (this.sendsDate) res.setHeader("Date", this.clock.now().toUTCString());
     this.serve(req, res).catch((err: unknown) => {
       const e = err instanceof KubeStatusError ? err : new KubeStatusError(500, "InternalError", describeError(err));
       if (!res.headersSent) send(res, e.code, e.toStatus());

@@ -5,7 +5,12 @@ import { CancelledError, StoreError, UsageError } from "../../src/errors.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { S3Store } from "../../src/store/s3-store.js";
 import { generatedBody, stallingBody } from "../support/bodies.js";
-import { isAbortMultipartUpload, isUploadPart, S3FaultProxy } from "../support/s3-fault-proxy.js";
+import {
+  isAbortMultipartUpload,
+  isCreateMultipartUpload,
+  isUploadPart,
+  S3FaultProxy,
+} from "../support/s3-fault-proxy.js";
 import { S3Server } from "../support/s3-server.js";
 
 const MiB = 1024 * 1024;
@@ -137,6 +142,33 @@ describe("S3Store on Ceph RGW, through a fault proxy", () => {
     );
     assert.deepEqual(await keys("cancel/"), []);
     assert.equal(await uploads("cancel/"), 0);
+  });
+
+  it("a signal that lands while CreateMultipartUpload is in flight still aborts the upload S3 created", async () => {
+    proxy.seen.length = 0;
+    const controller = new AbortController();
+    // S3 has created the upload; the signal fires before its answer reaches us.
+    proxy.onAnswer = (req) => {
+      if (isCreateMultipartUpload(req)) controller.abort(new Error("SIGTERM"));
+    };
+    try {
+      await assert.rejects(
+        store("created").put("x.bin", generatedBody(20 * MiB).body, { signal: controller.signal }),
+        CancelledError,
+      );
+    } finally {
+      proxy.onAnswer = () => {};
+    }
+    assert.ok(
+      proxy.seen.some((r) => r.method === "POST" && /uploads/.test(r.url)),
+      "CreateMultipartUpload reached S3",
+    );
+    assert.ok(
+      proxy.seen.every((r) => !(r.method === "PUT" && /partNumber=/.test(r.url))),
+      "no part was sent once cancelled",
+    );
+    assert.equal(await uploads("created/"), 0, "the upload S3 created was aborted");
+    assert.deepEqual(await keys("created/"), []);
   });
 
   it("cancelling while the body is stuck still returns promptly and aborts the upload", async () => {

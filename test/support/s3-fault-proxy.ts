@@ -22,6 +22,11 @@ export interface SeenRequest {
 export class S3FaultProxy {
   readonly seen: SeenRequest[] = [];
   rule: (req: IncomingMessage, index: number) => FaultAction = () => "pass";
+  /**
+   * Called once the upstream has answered a forwarded request, before the answer goes back: a test
+   * can act at the moment the server's work is done but the client does not know it yet.
+   */
+  onAnswer: (req: IncomingMessage) => void = () => {};
   private constructor(
     private readonly server: Server,
     readonly endpoint: string,
@@ -59,6 +64,7 @@ export class S3FaultProxy {
       const up = request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (upRes) => {
+          p.onAnswer(req);
           const headers = { ...upRes.headers };
           if (action === "strip-etag") delete headers.etag;
           res.writeHead(upRes.statusCode ?? 502, headers);
@@ -82,6 +88,11 @@ export class S3FaultProxy {
 /** True for an UploadPart request (PUT with partNumber & uploadId). */
 export function isUploadPart(req: IncomingMessage): boolean {
   return req.method === "PUT" && /[?&]partNumber=/.test(req.url ?? "") && /[?&]uploadId=/.test(req.url ?? "");
+}
+
+/** True for a CreateMultipartUpload request (POST ?uploads). */
+export function isCreateMultipartUpload(req: IncomingMessage): boolean {
+  return req.method === "POST" && /[?&]uploads(=|&|$)/.test(req.url ?? "");
 }
 
 /** True for an AbortMultipartUpload request (DELETE with uploadId). */
