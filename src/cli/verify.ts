@@ -2,11 +2,12 @@ import type { Command } from "commander";
 import { UsageError, VerificationError } from "../errors.js";
 import type { Verification } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
+import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
 import { addMetricsOptions, type MetricsFlags, type MetricsReport, metricsReport } from "./metrics-options.js";
 import { addStoreReadOptions, addStoreUploadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 
-interface VerifyFlags extends StoreFlags, MetricsFlags {
+interface VerifyFlags extends StoreFlags, MetricsFlags, KeyFlags {
   output: "text" | "json";
   scratchDir?: string;
   structure: boolean;
@@ -24,18 +25,27 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       "also restore it into a throwaway etcd on 127.0.0.1 and compare every key it serves with the snapshot",
     )
     .addOption(outputOption());
+  addKeyOptions(verify);
   addStoreReadOptions(verify);
   // verify writes the manifest back with its result: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(verify);
   addMetricsOptions(verify);
   verify.action(async (ref: string, flags: VerifyFlags) => {
     const metrics = await metricsReport(flags, ctx);
+    const checksKeys = [flags.keyIdentity, flags.keyFile, flags.encryptionConfig].some((f) => f !== undefined);
+    if (checksKeys && flags.restoreDrill)
+      throw new UsageError("the decryption proof runs with a plain verify: drop --restore-drill or the key option");
+    if (checksKeys && flags.structure === false)
+      throw new UsageError("the decryption proof reads the snapshot from local disk: drop --no-structure");
     if (flags.restoreDrill) return drill(ref, flags, ctx, metrics);
     const { openStore } = await import("../store/open-store.js");
     const { verifyBackup } = await import("../backup/verify-backup.js");
-    const r = await verifyBackup(openStore(ref, storeSettings(flags)), {
+    const store = openStore(ref, storeSettings(flags));
+    const keyring = await keyringOf(flags, store, ctx.signal);
+    const r = await verifyBackup(store, {
       scratchDir: flags.structure === false ? false : flags.scratchDir,
       signal: ctx.signal,
+      ...(keyring ? { keyring } : {}),
     });
     const { label, backupId } = r.manifest;
     await reportVerified(metrics, flags, ctx, r.ref, { label, backupId }, r.verification);
@@ -43,6 +53,12 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       write(toJson({ ref: r.ref, ok: r.verification.ok, verification: r.verification, problems: r.problems }));
     else {
       write(`${r.ref}: ${r.verification.ok ? "OK" : "FAILED"} (${r.verification.checks.join(", ")})`);
+      const d = r.verification.decryption;
+      if (d) write(`  decryption: ${(await import("../encryption/decryption-proof.js")).proofSummary(d)}`);
+      else if (r.manifest.encryption)
+        write(
+          `  encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values`,
+        );
       for (const p of r.problems) write(`  ${p}`);
     }
     if (!r.verification.ok) throw new VerificationError(`backup ${ref} failed verification: ${r.problems[0]}`);

@@ -4,12 +4,13 @@ import { isKubernetesValue, type StorageForm, storageForm } from "./storage-form
 
 /** A stored value opened to its plaintext, or why it cannot be: a missing key, KMS, damage. */
 export type Opened =
-  | { readonly ok: true; readonly plain: Buffer; readonly form: StorageForm["form"] }
+  | { readonly ok: true; readonly plain: Buffer; readonly form: StorageForm["form"]; readonly keyName?: string }
   | {
       readonly ok: false;
       readonly form: StorageForm["form"];
       readonly why: "no-key" | "kms" | "damaged" | "unsupported";
       readonly keyName?: string;
+      readonly provider?: string;
       readonly message: string;
     };
 
@@ -41,7 +42,7 @@ export function openValue(value: Buffer, keyring: Keyring | undefined): Opened {
           keyName: f.keyName,
           message: `damaged: aescbc key ${f.keyName} does not open it (${plain ? "the plaintext is not a Kubernetes value" : "bad padding"})`,
         };
-      return { ok: true, plain, form: f.form };
+      return { ok: true, plain, form: f.form, keyName: f.keyName };
     }
     case "kms-v1":
     case "kms-v2":
@@ -49,6 +50,7 @@ export function openValue(value: Buffer, keyring: Keyring | undefined): Opened {
         ok: false,
         form: f.form,
         why: "kms",
+        provider: f.provider,
         message: `encrypted by KMS provider ${f.provider} (${f.form}): only that KMS provider can open it, not offline`,
       };
     case "secretbox":

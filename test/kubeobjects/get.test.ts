@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { generateIdentity, identityToRecipient } from "age-encryption";
 import yaml from "js-yaml";
 import { aescbcKeyName } from "../../src/hostedcluster/encryption-key.js";
+import { sealKey } from "../../src/hostedcluster/key-envelope.js";
 import { KubeSim } from "../../src/kubesim/simulator.js";
+import { backupToLocalStore } from "../restore/helpers.js";
 import { runCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
@@ -36,6 +39,8 @@ describe("get: objects out of a snapshot, decrypted and decoded as kube-apiserve
   const backup = randomBytes(32);
   let keyFile: string;
   let config: string;
+  let ref: string;
+  let identityFile: string;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "hcpeb-get-"));
@@ -56,6 +61,11 @@ describe("get: objects out of a snapshot, decrypted and decoded as kube-apiserve
       await client.put("/kubernetes.io/secrets/clusters/gone", encrypted(active, secret("gone", "x")));
       await client.delete("/kubernetes.io/secrets/clusters/gone");
       await client.put("/kubernetes.io/secrets/other/elsewhere", encrypted(active, secret("elsewhere", "y")));
+      // A value only a KMS plugin can open: named, never a failure of the offline check.
+      await client.put(
+        "/kubernetes.io/secrets/kms-ns/sealed",
+        Buffer.concat([Buffer.from("k8s:enc:kms:v2:aws-kms:"), randomBytes(64)]),
+      );
       await client.put(
         "/kubernetes.io/configmaps/clusters/settings",
         protobufValue("v1", "ConfigMap", { metadata: meta("clusters", "settings"), data: { mode: "fast" } }),
@@ -99,6 +109,14 @@ describe("get: objects out of a snapshot, decrypted and decoded as kube-apiserve
     }
     snapshot = join(dir, "snap.db");
     await etcdctl(etcd, ["snapshot", "save", snapshot]);
+    // A backup of the same data with both keys sealed beside it, as `backup hosted --key-recipient` leaves them.
+    ref = await backupToLocalStore(etcd, join(dir, "store"));
+    const identity = await generateIdentity();
+    const recipient = await identityToRecipient(identity);
+    await writeFile(join(ref, "encryption-key.age"), await sealKey(active, [recipient]));
+    await writeFile(join(ref, "encryption-key-backup.age"), await sealKey(backup, [recipient]));
+    identityFile = join(dir, "identity.txt");
+    await writeFile(identityFile, `${identity}\n`, { mode: 0o600 });
     keyFile = join(dir, "active.key");
     await writeFile(keyFile, active, { mode: 0o600 });
     config = join(dir, "encryption-config.yaml");
@@ -251,5 +269,57 @@ describe("get: objects out of a snapshot, decrypted and decoded as kube-apiserve
       await sim.stop();
       await rm(home, { recursive: true, force: true });
     }
+  });
+
+  it("get reads a backup ref with the keys it saved (--key-identity); a KMS value says it needs its provider", async () => {
+    const r = await runCli([
+      "get",
+      ref,
+      "secrets",
+      "old",
+      "-n",
+      "clusters",
+      "--key-identity",
+      identityFile,
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(Buffer.from(JSON.parse(r.stdout).data.password, "base64").toString(), "from-the-old-key");
+    const k = await runCli(["get", ref, "secrets", "-n", "kms-ns", "--key-identity", identityFile]);
+    assert.equal(k.code, 1);
+    assert.match(k.stderr, /KMS provider aws-kms/);
+  });
+
+  it("verify --key-identity proves every aescbc value opens, counts forms, and records it in the manifest", async () => {
+    const r = await runCli(["verify", ref, "--key-identity", identityFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /decryption/);
+    assert.match(r.stdout, /1 under KMS provider aws-kms \(kms-v2\), not checkable offline/);
+    const manifest = JSON.parse(await readFile(join(ref, "manifest.json"), "utf8"));
+    const d = manifest.verifications.at(-1).decryption;
+    assert.equal(d.ok, true);
+    // pull twice, old, gone, elsewhere: every stored revision of every encrypted key.
+    assert.equal(d.forms.aescbc, 5);
+    assert.deepEqual(d.opened, { [aescbcKeyName(active)]: 4, [aescbcKeyName(backup)]: 1 });
+    assert.equal(d.kms["aws-kms (kms-v2)"], 1);
+  });
+
+  it("verify with a key that does not open everything fails (exit 3), naming the missing key, count and an etcd key", async () => {
+    const r = await runCli(["verify", ref, "--key-file", keyFile]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, new RegExp(`1 value\\(s\\) encrypted with aescbc key ${aescbcKeyName(backup)}`));
+    assert.match(r.stderr, /\/kubernetes.io\/secrets\/clusters\/old/);
+    const manifest = JSON.parse(await readFile(join(ref, "manifest.json"), "utf8"));
+    assert.equal(manifest.verifications.at(-1).ok, false);
+  });
+
+  it("a wrong identity is one line, exit 3, nothing printed", async () => {
+    const other = join(dir, "other.txt");
+    await writeFile(other, `${await generateIdentity()}\n`, { mode: 0o600 });
+    const r = await runCli(["get", ref, "secrets", "-n", "clusters", "--key-identity", other]);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.trim().split("\n").length, 1);
   });
 });
