@@ -3,6 +3,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { type DecryptionProof, proofProblems, proveDecryption } from "../encryption/decryption-proof.js";
+import type { Keyring } from "../encryption/keyring.js";
 import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
@@ -40,6 +42,8 @@ export interface VerifyOptions {
    * extend), this hears why and the verification still stands; without it that write's error is thrown.
    */
   readonly onRecordFailed?: (err: unknown) => void;
+  /** Also prove every encrypted value opens with these keys (needs the snapshot on disk: not with scratchDir false). */
+  readonly keyring?: Keyring;
 }
 
 /**
@@ -57,11 +61,17 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
       ? await makeScratchDir(options.scratchDir, "hcpeb-verify-")
       : undefined;
   let check: SnapshotCheck;
+  let decryption: DecryptionProof | undefined;
   try {
     check = await checkBackupSnapshot(store, manifest, {
       ...(staging ? { stageTo: join(staging, SNAPSHOT_FILE) } : {}),
       signal,
     });
+    if (options.keyring && check.file && check.problems.length === 0) {
+      decryption = proveDecryption(check.file, options.keyring);
+      check.checks.push("decryption");
+      check.problems.push(...proofProblems(decryption));
+    }
   } finally {
     if (staging) await rm(staging, { recursive: true, force: true });
   }
@@ -72,6 +82,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     checks,
     ok: problems.length === 0,
     ...(problems.length > 0 ? { detail: problems.slice(0, 5).join("; ") } : {}),
+    ...(decryption ? { decryption } : {}),
   };
   let updated = manifest;
   try {

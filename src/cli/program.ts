@@ -4,6 +4,7 @@ import { toolVersion } from "../package-info.js";
 import { registerBackup } from "./backup.js";
 import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
+import { registerGet } from "./get.js";
 import { registerList } from "./list.js";
 import { jsonLines } from "./output.js";
 import { registerPrune } from "./prune.js";
@@ -51,5 +52,6 @@ export function buildProgram(ctx: MutableCliContext): Command {
   registerRestore(program, ctx);
   registerDemo(program, ctx);
   registerSchedule(program, ctx);
+  registerGet(program, ctx);
   return program;
 }

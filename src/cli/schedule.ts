@@ -114,7 +114,13 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         `--to ${to}: a scheduled backup needs an s3:// store; a plain path would be inside the Job's pod, whose only writable place is an emptyDir deleted with it (file://${to.startsWith("/") ? "" : "/"}${to} if you mount a volume there yourself)`,
       );
     if (flags.pushgateway !== undefined) checkPushgatewayUrl(flags.pushgateway, { inline: true });
-    const management = flags.apply || (scopeKind !== "cluster" && flags.clusters === undefined);
+    // Whenever a cluster is named (--kubeconfig/--context, or --apply), read the HostedCluster: its
+    // spec.secretEncryption names every key Secret (active and backup) the backup reads.
+    const management =
+      flags.apply ||
+      flags.kubeconfig !== undefined ||
+      flags.context !== undefined ||
+      (scopeKind !== "cluster" && flags.clusters === undefined);
     const cluster = management ? await managementCluster(flags) : undefined;
     const { resolveScope } = await import("../schedule/scope.js");
     const scope = await resolveScope(

@@ -3,11 +3,12 @@ import { UsageError, VerificationError } from "../errors.js";
 import type { Verification } from "../store/manifest.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
+import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
 import { addMetricsOptions, type MetricsFlags, type MetricsReport, metricsReport } from "./metrics-options.js";
 import { addStoreReadOptions, addStoreUploadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 
-interface VerifyFlags extends StoreFlags, MetricsFlags {
+interface VerifyFlags extends StoreFlags, MetricsFlags, KeyFlags {
   output: "text" | "json";
   scratchDir?: string;
   structure: boolean;
@@ -36,20 +37,33 @@ export function registerVerify(program: Command, ctx: CliContext): void {
           "Prove it restores: a throwaway etcd serves it and every key is compared",
           "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill",
         ],
+        [
+          "Prove the saved key opens every encrypted value in the snapshot",
+          "verify s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef --key-identity ./backup-identity.txt",
+        ],
       ),
     );
+  addKeyOptions(verify);
   addStoreReadOptions(verify);
   // verify writes the manifest back with its result: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(verify);
   addMetricsOptions(verify);
   verify.action(async (ref: string, flags: VerifyFlags) => {
     const metrics = await metricsReport(flags, ctx);
+    const checksKeys = [flags.keyIdentity, flags.keyFile, flags.encryptionConfig].some((f) => f !== undefined);
+    if (checksKeys && flags.restoreDrill)
+      throw new UsageError("the decryption proof runs with a plain verify: drop --restore-drill or the key option");
+    if (checksKeys && flags.structure === false)
+      throw new UsageError("the decryption proof reads the snapshot from local disk: drop --no-structure");
     if (flags.restoreDrill) return drill(ref, flags, ctx, metrics);
     const { openStore } = await import("../store/open-store.js");
     const { verifyBackup } = await import("../backup/verify-backup.js");
-    const r = await verifyBackup(openStore(ref, storeSettings(flags)), {
+    const store = openStore(ref, storeSettings(flags));
+    const keyring = await keyringOf(flags, store, ctx.signal);
+    const r = await verifyBackup(store, {
       scratchDir: flags.structure === false ? false : flags.scratchDir,
       signal: ctx.signal,
+      ...(keyring ? { keyring } : {}),
     });
     const { label, backupId } = r.manifest;
     await reportVerified(metrics, flags, ctx, r.ref, { label, backupId }, r.verification);
@@ -57,6 +71,12 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       write(toJson({ ref: r.ref, ok: r.verification.ok, verification: r.verification, problems: r.problems }));
     else {
       write(`${r.ref}: ${r.verification.ok ? "OK" : "FAILED"} (${r.verification.checks.join(", ")})`);
+      const d = r.verification.decryption;
+      if (d) write(`  decryption: ${(await import("../encryption/decryption-proof.js")).proofSummary(d)}`);
+      else if (r.manifest.encryption)
+        write(
+          `  encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values`,
+        );
       for (const p of r.problems) write(`  ${p}`);
     }
     if (!r.verification.ok) throw new VerificationError(`backup ${ref} failed verification: ${r.problems[0]}`);

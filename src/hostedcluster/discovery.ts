@@ -227,6 +227,11 @@ export async function readEncryptionKeys(
   const out = [];
   for (const s of target.encryption.secrets) {
     const secret = await cluster.getSecret(target.namespace, s.name, signal).catch((err: unknown) => {
+      if (/^not allowed to /.test(describe(err)))
+        throw new OperationError(
+          `RBAC: this service account may not read the ${s.role} encryption key Secret ${target.namespace}/${s.name} (${describe(err)}); render the schedule again with --kubeconfig so its Role grants every key Secret the HostedCluster names`,
+          { cause: err },
+        );
       throw new OperationError(
         `the ${s.role} encryption key Secret ${target.namespace}/${s.name} is missing or unreadable (${describe(err)}); without it the backup cannot be restored (--no-key to back up anyway)`,
         { cause: err },

@@ -15,6 +15,17 @@ const verificationSchema = z.object({
   detail: z.string().optional(),
   /** How long the verification took (restore drills record it). */
   seconds: z.number().nonnegative().optional(),
+  /** The decryption proof (`verify --key-identity|--key-file`): values by storage form, keys that opened them. */
+  decryption: z
+    .object({
+      forms: z.record(z.string(), z.number()),
+      opened: z.record(z.string(), z.number()),
+      missingKeys: z.record(z.string(), z.object({ count: z.number(), examples: z.array(z.string()) })),
+      damaged: z.record(z.string(), z.object({ count: z.number(), examples: z.array(z.string()) })),
+      kms: z.record(z.string(), z.number()),
+      ok: z.boolean(),
+    })
+    .optional(),
 });
 
 const memberSchema = z.object({

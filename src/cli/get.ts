@@ -1,0 +1,82 @@
+import { type Command, Option } from "commander";
+import yaml from "js-yaml";
+import { OperationError, UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
+import { addStoreReadOptions, type StoreFlags, storeSettings } from "./options.js";
+import { toJson, write } from "./output.js";
+
+interface GetFlags extends StoreFlags, KeyFlags {
+  namespace?: string;
+  allNamespaces?: boolean;
+  output: "yaml" | "json";
+  raw?: boolean;
+  etcdPrefix: string;
+  scratchDir?: string;
+}
+
+export function registerGet(program: Command, ctx: CliContext): void {
+  const get = program
+    .command("get <source> <resource> [name]")
+    .description(
+      "print objects from a backup or a snapshot file, decrypted and decoded, without a restore (ready for kubectl create -f)",
+    )
+    .option("-n, --namespace <namespace>", "namespace of the objects (default: default)")
+    .option("-A, --all-namespaces", "objects of every namespace")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
+    .option("--raw", "keep resourceVersion, uid, creationTimestamp and managedFields")
+    .option("--etcd-prefix <prefix>", "kube-apiserver's --etcd-prefix", "/kubernetes.io")
+    .option("--scratch-dir <dir>", "where a remote backup's snapshot is staged (default: temp dir)");
+  addKeyOptions(get);
+  addStoreReadOptions(get);
+  get.addHelpText(
+    "after",
+    `
+Examples:
+  hcp-etcd-backup get s3://backups/clusters-orion/20260101T000000Z secrets orion-pull -n clusters --key-identity key.txt
+  hcp-etcd-backup get snapshot.db configmaps -A --encryption-config encryption-config.yaml -o json
+  hcp-etcd-backup get ./store/orion/20260101T000000Z prometheusrules.monitoring.coreos.com -n monitoring`,
+  );
+  get.action(async (source: string, resourceArg: string, name: string | undefined, flags: GetFlags) => {
+    if (flags.allNamespaces && flags.namespace !== undefined) throw new UsageError("use -n or -A, not both");
+    if (flags.allNamespaces && name !== undefined) throw new UsageError("a name cannot go with -A: give -n instead");
+    const { resolveResource } = await import("../kubeobjects/resources.js");
+    const resource = resolveResource(resourceArg);
+    const { backupSnapshot, isSnapshotFile } = await import("../kubeobjects/snapshot-source.js");
+    let snapshot: Awaited<ReturnType<typeof backupSnapshot>>;
+    if (await isSnapshotFile(source)) snapshot = { path: source, release: async () => {} };
+    else {
+      const { openStore } = await import("../store/open-store.js");
+      snapshot = await backupSnapshot(openStore(source, storeSettings(flags)), {
+        ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
+        signal: ctx.signal,
+      });
+    }
+    const undo = ctx.defer("remove the staged snapshot", () => snapshot.release());
+    try {
+      const keyring = await keyringOf(flags, snapshot.store, ctx.signal);
+      const { readObjects } = await import("../kubeobjects/read-objects.js");
+      const found = readObjects(snapshot.path, {
+        resource,
+        etcdPrefix: flags.etcdPrefix,
+        ...(flags.allNamespaces ? {} : { namespace: flags.namespace ?? "default" }),
+        ...(name !== undefined ? { name } : {}),
+        ...(keyring ? { keyring } : {}),
+        raw: flags.raw === true,
+      });
+      for (const f of found) if (f.note) ctx.logger.warn({ key: f.key }, f.note);
+      if (name !== undefined && found.length === 0) {
+        const where = resource.namespaced ? ` in namespace ${flags.namespace ?? "default"}` : "";
+        throw new OperationError(`${resourceArg} "${name}" not found${where} in ${source}`);
+      }
+      const out =
+        name !== undefined && found.length === 1
+          ? found[0]?.object
+          : { apiVersion: "v1", kind: "List", items: found.map((f) => f.object), metadata: {} };
+      write(flags.output === "json" ? toJson(out) : yaml.dump(out, { noRefs: true, lineWidth: -1 }));
+    } finally {
+      undo();
+      await snapshot.release();
+    }
+  });
+}

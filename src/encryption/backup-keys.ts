@@ -1,0 +1,34 @@
+import { readFile } from "node:fs/promises";
+import { RAW_KEY_OBJECT } from "../backup/hosted-backup.js";
+import { describe, UsageError } from "../errors.js";
+import { openKey } from "../hostedcluster/key-envelope.js";
+import type { Store } from "../store/store.js";
+import { hypershiftKey, Keyring } from "./keyring.js";
+
+/**
+ * `--key-identity`: the keys a hosted backup saved beside its snapshot, sealed to age recipients
+ * (`encryption-key.age`, and `encryption-key-backup.age` when there was a backup key), opened with
+ * the identity file. A wrong identity is a VerificationError from openKey.
+ */
+export async function keyringFromBackup(store: Store, identityFile: string, signal?: AbortSignal): Promise<Keyring> {
+  let identity: string;
+  try {
+    identity = await readFile(identityFile, "utf8");
+  } catch (err) {
+    throw new UsageError(`--key-identity ${identityFile}: cannot read it: ${describe(err)}`);
+  }
+  const names: string[] = [];
+  for await (const o of store.list("", { signal }))
+    if (o.key.startsWith(RAW_KEY_OBJECT) && o.key.endsWith(".age")) names.push(o.key);
+  names.sort();
+  if (names.length === 0)
+    throw new UsageError(
+      `${store.url} holds no sealed encryption key (${RAW_KEY_OBJECT}.age): it was backed up without --key-recipient; use --key-file with the key saved by --key-to`,
+    );
+  const ring = new Keyring();
+  for (const name of names) {
+    const sealed = await store.read(name, { signal });
+    ring.add(hypershiftKey(Buffer.from(await openKey(sealed, identity)), `${store.url}/${name}`));
+  }
+  return ring;
+}
