@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import yaml from "js-yaml";
 import { OperationError, UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { examples } from "./examples.js";
 import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
 import { addStoreReadOptions, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
@@ -31,11 +32,20 @@ export function registerGet(program: Command, ctx: CliContext): void {
   addStoreReadOptions(get);
   get.addHelpText(
     "after",
-    `
-Examples:
-  hcp-etcd-backup get s3://backups/clusters-orion/20260101T000000Z secrets orion-pull -n clusters --key-identity key.txt
-  hcp-etcd-backup get snapshot.db configmaps -A --encryption-config encryption-config.yaml -o json
-  hcp-etcd-backup get ./store/orion/20260101T000000Z prometheusrules.monitoring.coreos.com -n monitoring`,
+    examples(
+      [
+        "One Secret out of a stored backup, decrypted with the key the backup saved",
+        "get s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef secrets pull-secret -n clusters --key-identity ./backup-identity.txt",
+      ],
+      [
+        "Every ConfigMap of a snapshot file, with kube-apiserver's own EncryptionConfiguration",
+        "get ./snapshot.db configmaps -A --encryption-config ./encryption-config.yaml -o json",
+      ],
+      [
+        "Custom resources of one namespace",
+        "get /var/backups/etcd/clusters/example/20260101T000000Z-r1234-abcdef prometheusrules.monitoring.coreos.com -n monitoring",
+      ],
+    ),
   );
   get.action(async (source: string, resourceArg: string, name: string | undefined, flags: GetFlags) => {
     if (flags.allNamespaces && flags.namespace !== undefined) throw new UsageError("use -n or -A, not both");
