@@ -13,7 +13,7 @@ import yaml from "js-yaml";
 import { etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { IMAGE_BINARY, SCRATCH_DIR } from "../../src/schedule/manifests.js";
 import { runCli } from "../support/cli.js";
-import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
+import { clusterState, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
 
 const POD_IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 const HCP_NS = "clusters-example";
