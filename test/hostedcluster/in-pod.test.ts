@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dumpYaml, KubernetesObjectApi } from "@kubernetes/client-node";
 import yaml from "js-yaml";
-import { etcdCertificateNames } from "../../src/hostedcluster/names.js";
+import { DEFAULT_WRITERS, etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { IMAGE_BINARY, SCRATCH_DIR } from "../../src/schedule/manifests.js";
 import { runCli } from "../support/cli.js";
-import { clusterState, ORIGINAL_STATE, startHostedLab, writersBack } from "../support/hosted.js";
+import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
 
 const POD_IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 const HCP_NS = "clusters-example";
@@ -106,6 +106,14 @@ async function podLab(certificate: { serverNames: string[]; serverIPs?: string[]
   }
 }
 
+/** The resourceVersions of what a backup could change: the HostedCluster and each writer. */
+async function versions(lab: HostedLab): Promise<Record<string, string | undefined>> {
+  const hc = (await lab.api.getHostedCluster("clusters", "example")) as { metadata: { resourceVersion?: string } };
+  const out: Record<string, string | undefined> = { hostedcluster: hc.metadata.resourceVersion };
+  for (const w of DEFAULT_WRITERS) out[w] = (await lab.api.getDeploymentScale(HCP_NS, w)).metadata?.resourceVersion;
+  return out;
+}
+
 const events = (stderr: string): LogEvent[] =>
   stderr
     .trim()
@@ -134,7 +142,8 @@ describe("the scheduled backup in a pod: service-account credentials, etcd by po
       );
     });
 
-    it("the CronJob's command backs up online through the pod network, verified, and the cluster is as before", async () => {
+    it("the CronJob's command backs up online through the pod network, verified, and the cluster is untouched", async () => {
+      const before = await versions(pod.lab);
       const r = await pod.runJob();
       assert.equal(r.code, 0, r.stderr);
       const log = events(r.stderr);
@@ -148,13 +157,16 @@ describe("the scheduled backup in a pod: service-account credentials, etcd by po
       const result = JSON.parse(r.stdout.trim()) as { ref: string; backupId: string; mode?: string };
       const manifest = JSON.parse(
         await readFile(join(pod.store, "clusters", "example", result.backupId, "manifest.json"), "utf8"),
-      ) as { mode: string; label: string };
+      ) as { mode: string; label: string; source: { endpoints: string[] } };
       assert.equal(manifest.mode, "online");
+      assert.deepEqual(manifest.source.endpoints.slice().sort(), pod.lab.etcd.endpoints);
       assert.equal(manifest.label, "clusters/example");
       // Read back from the store and proven again, by the same CLI.
       const verified = await runCli(["verify", result.ref]);
       assert.equal(verified.code, 0, verified.stderr + verified.stdout);
-      assert.deepEqual(await writersBack(pod.lab), ORIGINAL_STATE);
+      // Online: nothing was written to the HostedCluster or the writers (no lock, no pause, no scaling).
+      assert.deepEqual(await versions(pod.lab), before);
+      assert.deepEqual(await clusterState(pod.lab), ORIGINAL_STATE);
     });
   });
 
