@@ -6,7 +6,7 @@ import { type Endpoint, parseEndpoint, parseEndpoints } from "../etcd/endpoint.j
 import type { Logger } from "../logging.js";
 import type { HostedClusterTarget } from "./discovery.js";
 import type { ManagementCluster } from "./kube.js";
-import { ETCD_CLIENT_PORT, etcdMemberServerName } from "./names.js";
+import { etcdMemberServerName } from "./names.js";
 
 /** How this run reaches the hosted cluster's etcd members, and what to close afterwards. */
 export interface EtcdAccess {
@@ -43,7 +43,7 @@ export async function reachEtcd(
   const inPod = process.env.KUBERNETES_SERVICE_HOST !== undefined && !options.portForward;
   if (inPod) return podNetwork(target);
   const forwards = await Promise.all(
-    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, options.logger)),
+    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, p.clientPort, options.logger)),
   );
   return {
     how: "port-forward",
@@ -92,6 +92,7 @@ async function forwardPod(
   cluster: ManagementCluster,
   namespace: string,
   pod: string,
+  podPort: number,
   logger: Logger,
 ): Promise<{ port: number; close: () => Promise<void> }> {
   const pf = new PortForward(cluster.config, true);
@@ -104,7 +105,7 @@ async function forwardPod(
     socket.on("error", (err) =>
       logger.debug({ pod: `${namespace}/${pod}`, error: err.message }, "port-forward connection ended"),
     );
-    pf.portForward(namespace, pod, [ETCD_CLIENT_PORT], socket, null, socket).then(
+    pf.portForward(namespace, pod, [podPort], socket, null, socket).then(
       (ws) => {
         const close = () => {
           const w = typeof ws === "function" ? ws() : ws;
