@@ -108,11 +108,14 @@ export class EtcdClient {
   private readonly metadata = new grpc.Metadata();
   private readonly callTimeoutMs: number;
   private readonly signal: AbortSignal | undefined;
+  /** The name the server certificate is checked against, when not the endpoint's host (for messages). */
+  private readonly serverName: string | undefined;
 
   private constructor(options: EtcdClientOptions) {
     this.endpoint = typeof options.endpoint === "string" ? parseEndpoint(options.endpoint) : options.endpoint;
     this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
     this.signal = options.signal;
+    this.serverName = options.tls?.serverName;
     const creds = this.endpoint.secure
       ? grpc.credentials.createSsl(options.tls?.ca ?? null, options.tls?.key ?? null, options.tls?.cert ?? null)
       : grpc.credentials.createInsecure();
@@ -169,7 +172,7 @@ export class EtcdClient {
       const call = fn.call(client, req, this.metadata, { deadline: Date.now() + this.callTimeoutMs }, (err, res) => {
         signal?.removeEventListener("abort", onAbort);
         if (err && signal?.aborted) reject(this.cancelled(`${service}.${method}`));
-        else if (err) reject(mapGrpcError(err, this.endpoint.url, `${service}.${method}`));
+        else if (err) reject(mapGrpcError(err, this.endpoint.url, `${service}.${method}`, this.serverName));
         else resolve(res);
       }) as unknown as grpc.ClientUnaryCall;
       const onAbort = () => call.cancel();
@@ -287,7 +290,7 @@ export class EtcdClient {
       }
     } catch (err) {
       if (signal?.aborted) throw new CancelledError(`snapshot stream from ${this.endpoint.url} was cancelled`);
-      if (isServiceError(err)) throw mapGrpcError(err, this.endpoint.url, "Maintenance.Snapshot");
+      if (isServiceError(err)) throw mapGrpcError(err, this.endpoint.url, "Maintenance.Snapshot", this.serverName);
       throw new EtcdError(`snapshot stream from ${this.endpoint.url} failed: ${describe(err)}`, { cause: err });
     } finally {
       signal?.removeEventListener("abort", onAbort);

@@ -21,11 +21,21 @@ const TLS_HINTS: Array<[RegExp, string]> = [
   ],
 ];
 
-/** Turns a grpc-js error into one line that names the endpoint, the cause and what to check. */
-export function mapGrpcError(err: ServiceError, endpoint: string, call: string): EtcdError {
+const NAME_MISMATCH = 1;
+
+/**
+ * Turns a grpc-js error into one line that names the endpoint, the cause and what to check.
+ * `serverName`: the name the certificate was checked against, when it is not the endpoint's host.
+ */
+export function mapGrpcError(err: ServiceError, endpoint: string, call: string, serverName?: string): EtcdError {
   const details = err.details || err.message;
   switch (err.code) {
     case Status.UNAVAILABLE: {
+      if (serverName && (TLS_HINTS[NAME_MISMATCH] as [RegExp, string])[0].test(details))
+        return new EtcdError(
+          `TLS failure talking to etcd at ${endpoint}: the server certificate does not name ${serverName} (the name checked, not the address dialled)`,
+          { cause: err },
+        );
       for (const [re, hint] of TLS_HINTS) {
         if (re.test(details))
           return new EtcdError(`TLS failure talking to etcd at ${endpoint}: ${hint}`, { cause: err });

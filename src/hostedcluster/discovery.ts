@@ -5,7 +5,10 @@ import type { ManagementCluster } from "./kube.js";
 import {
   AESCBC_SECRET_KEY,
   ETCD_CA_CONFIGMAP,
+  ETCD_CLIENT_PORT,
+  ETCD_CLIENT_PORT_NAME,
   ETCD_CLIENT_SECRET,
+  ETCD_CONTAINER,
   ETCD_STATEFULSET,
   etcdServerName,
   hcpNamespace,
@@ -48,6 +51,8 @@ export type HostedCluster = z.infer<typeof hostedClusterSchema>;
 export interface EtcdPod {
   readonly name: string;
   readonly podIP: string | undefined;
+  /** The etcd container's port named `client` (HyperShift: 2379), where the pod IP serves clients. */
+  readonly clientPort: number;
   readonly ready: boolean;
 }
 
@@ -124,6 +129,10 @@ export async function discoverHostedCluster(
   const pods = (await cluster.listPods(hcpNs, "app=etcd", signal)).items.map((p) => ({
     name: p.metadata?.name ?? "?",
     podIP: p.status?.podIP,
+    clientPort:
+      p.spec?.containers
+        .find((c) => c.name === ETCD_CONTAINER)
+        ?.ports?.find((port) => port.name === ETCD_CLIENT_PORT_NAME)?.containerPort ?? ETCD_CLIENT_PORT,
     ready: (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
   }));
   pods.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));

@@ -6,7 +6,7 @@ import { type Endpoint, parseEndpoint, parseEndpoints } from "../etcd/endpoint.j
 import type { Logger } from "../logging.js";
 import type { HostedClusterTarget } from "./discovery.js";
 import type { ManagementCluster } from "./kube.js";
-import { ETCD_CLIENT_PORT } from "./names.js";
+import { etcdMemberServerName } from "./names.js";
 
 /** How this run reaches the hosted cluster's etcd members, and what to close afterwards. */
 export interface EtcdAccess {
@@ -41,15 +41,9 @@ export async function reachEtcd(
     return { how: "endpoints", endpoints: parseEndpoints(options.endpoints), connect, close: async () => {} };
   }
   const inPod = process.env.KUBERNETES_SERVICE_HOST !== undefined && !options.portForward;
-  if (inPod) {
-    const endpoints = target.etcdPods
-      .filter((p) => p.podIP)
-      .map((p) => parseEndpoint(`https://${p.podIP}:${ETCD_CLIENT_PORT}`));
-    if (endpoints.length === 0) throw new OperationError(`no etcd pod of ${target.hcpNamespace} has an IP yet`);
-    return { how: "pod-network", endpoints, connect, close: async () => {} };
-  }
+  if (inPod) return podNetwork(target);
   const forwards = await Promise.all(
-    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, options.logger)),
+    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, p.clientPort, options.logger)),
   );
   return {
     how: "port-forward",
@@ -62,6 +56,35 @@ export async function reachEtcd(
 }
 
 /**
+ * Each member at its pod IP and container port, its certificate checked against that member's own
+ * name (`etcd-N.etcd-discovery.<ns>.svc`): the name says which member answered, where the shared
+ * `etcd-client` name would accept any of them, and the IP is in no HyperShift certificate.
+ */
+function podNetwork(target: HostedClusterTarget): EtcdAccess {
+  const members = target.etcdPods.flatMap((p) =>
+    p.podIP
+      ? [
+          {
+            endpoint: parseEndpoint(`https://${p.podIP}:${p.clientPort}`),
+            serverName: etcdMemberServerName(p.name, target.hcpNamespace),
+          },
+        ]
+      : [],
+  );
+  if (members.length === 0) throw new OperationError(`no etcd pod of ${target.hcpNamespace} has an IP yet`);
+  const byTarget = new Map(
+    members.map((m) => [m.endpoint.target, directConnector({ tls: { ...target.tls, serverName: m.serverName } })]),
+  );
+  const fallback = directConnector({ tls: target.tls });
+  return {
+    how: "pod-network",
+    endpoints: members.map((m) => m.endpoint),
+    connect: (endpoint, opts) => (byTarget.get(endpoint.target) ?? fallback)(endpoint, opts),
+    close: async () => {},
+  };
+}
+
+/**
  * A loopback port whose every connection is a port-forward (WebSocket through the API server) to
  * the pod's etcd client port: what `kubectl port-forward` does, without kubectl.
  */
@@ -69,6 +92,7 @@ async function forwardPod(
   cluster: ManagementCluster,
   namespace: string,
   pod: string,
+  podPort: number,
   logger: Logger,
 ): Promise<{ port: number; close: () => Promise<void> }> {
   const pf = new PortForward(cluster.config, true);
@@ -81,7 +105,7 @@ async function forwardPod(
     socket.on("error", (err) =>
       logger.debug({ pod: `${namespace}/${pod}`, error: err.message }, "port-forward connection ended"),
     );
-    pf.portForward(namespace, pod, [ETCD_CLIENT_PORT], socket, null, socket).then(
+    pf.portForward(namespace, pod, [podPort], socket, null, socket).then(
       (ws) => {
         const close = () => {
           const w = typeof ws === "function" ? ws() : ws;

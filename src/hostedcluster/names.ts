@@ -9,8 +9,12 @@ export function hcpNamespace(namespace: string, name: string): string {
 }
 
 export const ETCD_STATEFULSET = "etcd";
+export const ETCD_CONTAINER = "etcd";
 export const ETCD_CLIENT_SERVICE = "etcd-client";
+export const ETCD_DISCOVERY_SERVICE = "etcd-discovery";
+/** HyperShift's etcd client port, and the name of that port on the etcd container. */
 export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_CLIENT_PORT_NAME = "client";
 /** ConfigMap (not a Secret) holding the CA that signed etcd's server certificates. */
 export const ETCD_CA_CONFIGMAP = { name: "etcd-ca", key: "ca.crt" } as const;
 /** Secret with the client certificate the API servers use (CN etcd-client). */
@@ -35,13 +39,22 @@ export function etcdServerName(hcpNs: string): string {
   return `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc`;
 }
 
+/**
+ * The member's own name, as its peers and a client on the pod network know it: the StatefulSet's
+ * pod behind the headless `etcd-discovery` Service. HyperShift's server certificate covers it with
+ * `*.etcd-discovery.<ns>.svc`; a pod IP it never names.
+ */
+export function etcdMemberServerName(pod: string, hcpNs: string): string {
+  return `${pod}.${ETCD_DISCOVERY_SERVICE}.${hcpNs}.svc`;
+}
+
 /** The DNS names HyperShift's etcd server certificate carries (besides localhost). */
 export function etcdCertificateNames(hcpNs: string): string[] {
   return [
     ETCD_CLIENT_SERVICE,
     `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc`,
     `${ETCD_CLIENT_SERVICE}.${hcpNs}.svc.cluster.local`,
-    `*.etcd-discovery.${hcpNs}.svc`,
-    `*.etcd-discovery.${hcpNs}.svc.cluster.local`,
+    `*.${ETCD_DISCOVERY_SERVICE}.${hcpNs}.svc`,
+    `*.${ETCD_DISCOVERY_SERVICE}.${hcpNs}.svc.cluster.local`,
   ];
 }

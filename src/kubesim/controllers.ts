@@ -362,14 +362,15 @@ export function podObject(
   };
 }
 
-export function readyPodStatus(p: JsonObject, now: Date): JsonObject {
+/** `podIP`: the pod's address (default 127.0.0.1; a loopback address of its own stands for the pod network). */
+export function readyPodStatus(p: JsonObject, now: Date, podIP = "127.0.0.1"): JsonObject {
   const t = kubeTime(now);
   const containers = getObject(p, ["spec"])?.containers;
   const names = Array.isArray(containers) ? containers.map((c) => (isObject(c) ? String(c.name) : "main")) : ["main"];
   return {
     phase: "Running",
-    podIP: "127.0.0.1",
-    podIPs: [{ ip: "127.0.0.1" }],
+    podIP,
+    podIPs: [{ ip: podIP }],
     hostIP: "127.0.0.1",
     startTime: t,
     conditions: ["Initialized", "Ready", "ContainersReady", "PodScheduled"].map((type) => ({

@@ -158,6 +158,12 @@ export async function seedHostedCluster(
   }
 
   const etcdPods = Array.from({ length: etcd.size }, (_, i) => `etcd-${i}`);
+  // A member on its own loopback address stands for a pod on the pod network: that address is the
+  // pod's IP and its port the container's client port (one port for all, as in a StatefulSet). A
+  // member on 127.0.0.1 is reached by port-forward only: its pod shows HyperShift's port 2379.
+  const members = etcdPods.map((_, i) => new URL(etcd.endpoint(i)));
+  const onPodNetwork = members.every((u) => u.hostname !== "127.0.0.1");
+  const containerPort = onPodNetwork ? Number(members[0]?.port) : ETCD_CLIENT_PORT;
   const sts = put("StatefulSet", {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -166,7 +172,7 @@ export async function seedHostedCluster(
       replicas: etcd.size,
       serviceName: "etcd-discovery",
       selector: { matchLabels: { app: "etcd" } },
-      template: { metadata: { labels: { app: "etcd" } }, spec: { containers: [etcdContainer()] } },
+      template: { metadata: { labels: { app: "etcd" } }, spec: { containers: [etcdContainer(containerPort)] } },
     },
     status: {
       observedGeneration: 1,
@@ -179,17 +185,17 @@ export async function seedHostedCluster(
   });
   const stsOwner = owner("StatefulSet", sts);
   for (const [i, podName] of etcdPods.entries()) {
-    const port = new URL(etcd.endpoint(i)).port;
+    const member = members[i] as URL;
     const pod = podObject(
       hcpNs,
       podName,
       { app: "etcd", "statefulset.kubernetes.io/pod-name": podName },
-      { containers: [etcdContainer()] },
+      { containers: [etcdContainer(containerPort)] },
       stsOwner,
     );
     const m = pod.metadata as JsonObject;
-    m.annotations = { [`${FORWARD_ANNOTATION_PREFIX}${ETCD_CLIENT_PORT}`]: port };
-    pod.status = readyPodStatus(pod, now);
+    if (!onPodNetwork) m.annotations = { [`${FORWARD_ANNOTATION_PREFIX}${ETCD_CLIENT_PORT}`]: member.port };
+    pod.status = readyPodStatus(pod, now, onPodNetwork ? member.hostname : undefined);
     put("Pod", pod);
   }
 
@@ -252,12 +258,12 @@ function owner(kind: string, obj: JsonObject): OwnerRef {
   return { apiVersion: "apps/v1", kind, name: String(m.name), uid: String(m.uid) };
 }
 
-function etcdContainer(): JsonObject {
+function etcdContainer(clientPort: number): JsonObject {
   return {
     name: "etcd",
     image: "quay.io/openshift-release-dev/ocp-v4.0-art-dev:etcd",
     ports: [
-      { name: "client", containerPort: ETCD_CLIENT_PORT, protocol: "TCP" },
+      { name: "client", containerPort: clientPort, protocol: "TCP" },
       { name: "peer", containerPort: 2380, protocol: "TCP" },
     ],
   };

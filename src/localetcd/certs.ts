@@ -66,6 +66,7 @@ export async function issueCert(
   cn: string,
   usage: "server" | "client",
   extraDnsNames: readonly string[] = [],
+  ips: readonly string[] = ["127.0.0.1"],
 ): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
@@ -75,7 +76,7 @@ export async function issueCert(
   const lines =
     usage === "server"
       ? [
-          `subjectAltName=${["localhost", ...extraDnsNames].map((n) => `DNS:${n}`).join(",")},IP:127.0.0.1`,
+          `subjectAltName=${[...["localhost", ...extraDnsNames].map((n) => `DNS:${n}`), ...ips.map((ip) => `IP:${ip}`)].join(",")}`,
           "extendedKeyUsage=serverAuth,clientAuth",
         ]
       : ["extendedKeyUsage=clientAuth"];
@@ -125,14 +126,16 @@ export async function issueCert(
  * Creates a fresh PKI in `dir` (which must exist). `serverNames` are extra DNS names for the server
  * certificate: a sandbox standing in for a hosted control plane's etcd carries the names HyperShift's
  * certificates carry (`etcd-client.<ns>.svc`, ...), so clients check the same name they would in a cluster.
+ * `serverIPs` are its IP addresses (default 127.0.0.1; its peers reach each other there).
  */
 export async function createPki(
   dir: string,
   caName = "hcpeb-sandbox-ca",
   serverNames: readonly string[] = [],
+  serverIPs: readonly string[] = ["127.0.0.1"],
 ): Promise<SandboxPki> {
   const ca = await createCa(dir, caName);
-  const server = await issueCert(dir, ca, "server", "etcd-server", "server", serverNames);
+  const server = await issueCert(dir, ca, "server", "etcd-server", "server", serverNames, serverIPs);
   const client = await issueCert(dir, ca, "client", "root", "client");
   return {
     dir,

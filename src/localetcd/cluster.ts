@@ -37,6 +37,13 @@ export interface EtcdClusterOptions {
   readonly pki?: SandboxPki;
   /** Extra DNS names in a new PKI's server certificate (e.g. the names of a hosted control plane's etcd). */
   readonly serverNames?: readonly string[];
+  /** IP addresses in a new PKI's server certificate (default 127.0.0.1, where the peers talk). */
+  readonly serverIPs?: readonly string[];
+  /**
+   * One loopback address per member to serve clients on, all on one port (as pods do, each on its
+   * own IP); peers stay on 127.0.0.1. Default: every member on 127.0.0.1, each on its own port.
+   */
+  readonly clientHosts?: readonly string[];
   /** etcd binary (default `etcd` from PATH). */
   readonly etcdBinary?: string;
   /** How long to wait for a healthy cluster with a leader (default 30 s). */
@@ -49,6 +56,7 @@ export interface EtcdClusterOptions {
 
 export interface MemberSpec {
   readonly name: string;
+  readonly clientHost: string;
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -144,6 +152,9 @@ export class LocalEtcdCluster {
     const existing = options.existing;
     const n = existing?.length ?? options.members ?? 3;
     checkSize(n);
+    const hosts = options.clientHosts;
+    if (hosts && (hosts.length !== n || existing))
+      throw new OperationError(`clientHosts needs one address for each of the ${n} fresh members`);
     const dir = await mkdtemp(join(options.baseDir ?? tmpdir(), SANDBOX_DIR_PREFIX));
     trackDir(dir);
     try {
@@ -151,7 +162,7 @@ export class LocalEtcdCluster {
       if (!pki) {
         const pkiDir = join(dir, "pki");
         await mkdir(pkiDir, { mode: 0o700 });
-        pki = await createPki(pkiDir, undefined, options.serverNames);
+        pki = await createPki(pkiDir, undefined, options.serverNames, options.serverIPs);
       }
       // A port taken between our probe and etcd's bind is retried with fresh ports, unless the caller
       // fixed it (a restored member's peer port is written in its data directory).
@@ -162,7 +173,10 @@ export class LocalEtcdCluster {
           const e = existing?.[i];
           return {
             name: e?.name ?? `member-${i}`,
-            clientPort: e?.clientPort ?? (ports[2 * i] as number),
+            clientHost: hosts?.[i] ?? "127.0.0.1",
+            // On distinct addresses the members share one port (probed free on 127.0.0.1: a port bound
+            // on another loopback address shows as a bind failure, retried with new ports).
+            clientPort: e?.clientPort ?? (ports[hosts ? 0 : 2 * i] as number),
             peerPort: e?.peerPort ?? (ports[2 * i + 1] as number),
             dataDir: e?.dataDir ?? join(dir, `member-${i}.${attempt}`),
             logFile: join(dir, `member-${i}.${attempt}.log`),
@@ -190,11 +204,12 @@ export class LocalEtcdCluster {
 
   /** Client URLs of all members, in member order. */
   get endpoints(): string[] {
-    return this.specs.map((s) => `https://127.0.0.1:${s.clientPort}`);
+    return this.specs.map((s) => `https://${s.clientHost}:${s.clientPort}`);
   }
 
   endpoint(i: number): string {
-    return `https://127.0.0.1:${this.spec(i).clientPort}`;
+    const s = this.spec(i);
+    return `https://${s.clientHost}:${s.clientPort}`;
   }
 
   memberName(i: number): string {
@@ -295,8 +310,8 @@ export class LocalEtcdCluster {
     const args = [
       `--name=${s.name}`,
       `--data-dir=${s.dataDir}`,
-      `--listen-client-urls=https://127.0.0.1:${s.clientPort}`,
-      `--advertise-client-urls=https://127.0.0.1:${s.clientPort}`,
+      `--listen-client-urls=https://${s.clientHost}:${s.clientPort}`,
+      `--advertise-client-urls=https://${s.clientHost}:${s.clientPort}`,
       `--listen-peer-urls=https://127.0.0.1:${s.peerPort}`,
       `--initial-advertise-peer-urls=https://127.0.0.1:${s.peerPort}`,
       `--initial-cluster=${peers}`,
@@ -388,7 +403,9 @@ export class LocalEtcdCluster {
     const taken = /listen tcp [^ ]*:(\d+): bind: address already in use/.exec(log);
     if (taken) {
       const port = Number(taken[1]);
-      return new PortInUseError(s.name, port, port === s.peerPort ? "peer" : "client");
+      return port === s.peerPort
+        ? new PortInUseError(s.name, port, "peer")
+        : new PortInUseError(s.name, port, "client", undefined, s.clientHost);
     }
     const fatal = lastFatalLine(log);
     return new OperationError(`etcd ${s.name} exited (${p.exitCode ?? p.signalCode}) while starting: ${fatal}`);
@@ -408,15 +425,18 @@ export class PortInUseError extends OperationError {
     readonly port: number,
     readonly role: "peer" | "client",
     readonly retried?: string,
+    readonly host = "127.0.0.1",
   ) {
     super(
-      `etcd ${member} cannot listen on 127.0.0.1:${port} (its ${role} port): another process took it after it was found free` +
+      `etcd ${member} cannot listen on ${host}:${port} (its ${role} port): another process took it after it was found free` +
         `${retried ? ` (${retried})` : ""}; see which with: ss -ltnp 'sport = :${port}', then run again (new ports are chosen each run)`,
     );
   }
 
   withAttempts(attempts: number, what = "sets of free ports"): PortInUseError {
-    return attempts > 1 ? new PortInUseError(this.member, this.port, this.role, `${attempts} ${what} tried`) : this;
+    return attempts > 1
+      ? new PortInUseError(this.member, this.port, this.role, `${attempts} ${what} tried`, this.host)
+      : this;
   }
 }
 

@@ -7,7 +7,7 @@ import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { loadKubeConfig, ManagementCluster } from "../../src/hostedcluster/kube.js";
 import { DEFAULT_WRITERS, etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { KubeSim, type KubeSimOptions } from "../../src/kubesim/index.js";
-import { EtcdCluster, loadCluster } from "./etcd-cluster.js";
+import { EtcdCluster, type EtcdClusterOptions, loadCluster } from "./etcd-cluster.js";
 import { waitFor } from "./wait.js";
 
 export interface HostedLab {
@@ -19,9 +19,11 @@ export interface HostedLab {
   stop(): Promise<void>;
 }
 
-export async function startHostedLab(options: { dataBytes?: number; sim?: KubeSimOptions } = {}): Promise<HostedLab> {
+export async function startHostedLab(
+  options: { dataBytes?: number; sim?: KubeSimOptions; etcd?: EtcdClusterOptions } = {},
+): Promise<HostedLab> {
   // The etcd stands in for clusters-example's: its server certificate carries HyperShift's names.
-  const etcd = await EtcdCluster.start({ serverNames: etcdCertificateNames("clusters-example") });
+  const etcd = await EtcdCluster.start({ serverNames: etcdCertificateNames("clusters-example"), ...options.etcd });
   let sim: KubeSim | undefined;
   let work: string | undefined;
   try {

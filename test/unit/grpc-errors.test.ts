@@ -76,6 +76,18 @@ describe("mapGrpcError", () => {
     );
   });
 
+  it("names the name a certificate was checked against when it is not the address dialled", () => {
+    const err = serviceError(
+      status.UNAVAILABLE,
+      "No connection established. Last error: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match certificate's altnames",
+    );
+    assert.equal(
+      mapGrpcError(err, "https://10.128.0.7:2379", "Status", "etcd-0.etcd-discovery.ns.svc").message,
+      "TLS failure talking to etcd at https://10.128.0.7:2379: the server certificate does not name etcd-0.etcd-discovery.ns.svc (the name checked, not the address dialled)",
+    );
+    assert.match(mapGrpcError(err, "https://etcd:2379", "Status").message, /does not name this host/);
+  });
+
   it("keeps other statuses' wording", () => {
     const late = mapGrpcError(
       serviceError(status.DEADLINE_EXCEEDED, "Deadline exceeded"),
