@@ -64,9 +64,10 @@ test: setup build lint
 	$(NODE_TEST) $(TEST_FILES)
 
 # npm only: no apt, no build; these tests import the TypeScript sources directly.
+# Pure tests share nothing (no ports, no daemons), so two files run at once: one per core here.
 test-unit: npm
 	@test -n "$(UNIT_TEST_FILES)" || { echo "no test files under test/unit"; exit 1; }
-	$(UNIT_ENV) $(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
+	$(UNIT_ENV) $(NODE_TEST) --test-timeout=30000 --test-concurrency=2 $(UNIT_TEST_FILES)
 
 demo: apt-demo npm build
 	./dist/src/cli/main.js demo
