@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { OperationError } from "../errors.js";
+import { CancelledError, OperationError } from "../errors.js";
 
 const run = promisify(execFile);
 
@@ -21,7 +21,11 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   try {
     await run("openssl", args, { cwd });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    const e = err as NodeJS.ErrnoException & { stderr?: string; signal?: NodeJS.Signals | null };
+    // A terminal's Ctrl-C reaches every process of the foreground group, openssl included: its death is the
+    // echo of the user's cancel, not a failure of its own to report after "stopping and cleaning up".
+    if (e.signal === "SIGINT" || e.signal === "SIGTERM" || e.signal === "SIGHUP")
+      throw new CancelledError(`openssl ${args[0]} was stopped by ${e.signal}`);
     if (e.code === "ENOENT") throw new OperationError("openssl not found: install it (apt-get install openssl)");
     throw new OperationError(`openssl ${args[0]} failed: ${(e.stderr ?? e.message).trim().split("\n")[0]}`);
   }
