@@ -34,16 +34,12 @@ export function registerVerify(program: Command, ctx: CliContext): void {
           "verify s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef",
         ],
         [
-          "Prove it restores: a throwaway etcd serves it and every key is compared",
-          "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill",
+          "Prove it restores (a throwaway etcd serves it, every key compared) and its saved key opens every value",
+          "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill --key-identity ./backup-identity.txt",
         ],
         [
           "Prove the saved key opens every encrypted value in the snapshot",
           "verify s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef --key-identity ./backup-identity.txt",
-        ],
-        [
-          "The drill and the decryption proof together, recorded in one verification",
-          "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill --key-identity ./backup-identity.txt",
         ],
       ),
     );
