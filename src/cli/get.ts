@@ -52,16 +52,14 @@ export function registerGet(program: Command, ctx: CliContext): void {
     if (flags.allNamespaces && name !== undefined) throw new UsageError("a name cannot go with -A: give -n instead");
     const { resolveResource } = await import("../kubeobjects/resources.js");
     const resource = resolveResource(resourceArg);
-    const { backupSnapshot, isSnapshotFile } = await import("../kubeobjects/snapshot-source.js");
-    let snapshot: Awaited<ReturnType<typeof backupSnapshot>>;
-    if (await isSnapshotFile(source)) snapshot = { path: source, release: async () => {} };
-    else {
-      const { openStore } = await import("../store/open-store.js");
-      snapshot = await backupSnapshot(openStore(source, storeSettings(flags)), {
-        ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
-        signal: ctx.signal,
-      });
-    }
+    const [{ openSnapshotSource }, { openStore }] = await Promise.all([
+      import("../kubeobjects/snapshot-source.js"),
+      import("../store/open-store.js"),
+    ]);
+    const snapshot = await openSnapshotSource(source, () => openStore(source, storeSettings(flags)), {
+      ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
+      signal: ctx.signal,
+    });
     const undo = ctx.defer("remove the staged snapshot", () => snapshot.release());
     try {
       const keyring = await keyringOf(flags, snapshot.store, ctx.signal);

@@ -4,6 +4,7 @@ import { toolVersion } from "../package-info.js";
 import { registerBackup } from "./backup.js";
 import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
+import { registerDiff } from "./diff.js";
 import { registerGet } from "./get.js";
 import { registerList } from "./list.js";
 import { jsonLines } from "./output.js";
@@ -53,5 +54,6 @@ export function buildProgram(ctx: MutableCliContext): Command {
   registerDemo(program, ctx);
   registerSchedule(program, ctx);
   registerGet(program, ctx);
+  registerDiff(program, ctx);
   return program;
 }

@@ -34,8 +34,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
           "verify s3://hcp-backups/prod/clusters/example/20260101T000000Z-r1234-abcdef",
         ],
         [
-          "Prove it restores: a throwaway etcd serves it and every key is compared",
-          "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill",
+          "Prove it restores (a throwaway etcd serves it, every key compared) and its saved key opens every value",
+          "verify /var/backups/etcd/prod-etcd/20260101T000000Z-r1234-abcdef --restore-drill --key-identity ./backup-identity.txt",
         ],
         [
           "Prove the saved key opens every encrypted value in the snapshot",
@@ -51,8 +51,6 @@ export function registerVerify(program: Command, ctx: CliContext): void {
   verify.action(async (ref: string, flags: VerifyFlags) => {
     const metrics = await metricsReport(flags, ctx);
     const checksKeys = [flags.keyIdentity, flags.keyFile, flags.encryptionConfig].some((f) => f !== undefined);
-    if (checksKeys && flags.restoreDrill)
-      throw new UsageError("the decryption proof runs with a plain verify: drop --restore-drill or the key option");
     if (checksKeys && flags.structure === false)
       throw new UsageError("the decryption proof reads the snapshot from local disk: drop --no-structure");
     if (flags.restoreDrill) return drill(ref, flags, ctx, metrics);
@@ -90,8 +88,11 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     );
   const { openStore } = await import("../store/open-store.js");
   const { restoreDrill } = await import("../restore/drill.js");
-  const r = await restoreDrill(openStore(ref, storeSettings(flags)), {
+  const store = openStore(ref, storeSettings(flags));
+  const keyring = await keyringOf(flags, store, ctx.signal);
+  const r = await restoreDrill(store, {
     ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
+    ...(keyring ? { keyring } : {}),
     signal: ctx.signal,
     logger: ctx.logger,
   });
@@ -115,6 +116,10 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     write(`${r.ref}: restore drill ${v.ok ? "OK" : "FAILED"} in ${r.seconds.toFixed(1)} s (${phases})`);
     write(`  checks: ${v.checks.join(", ")}`);
     if (v.ok) write(`  ${v.detail}`);
+    if (v.decryption)
+      write(`  decryption: ${(await import("../encryption/decryption-proof.js")).proofSummary(v.decryption)}`);
+    else if (r.manifest.encryption)
+      write(`  encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values`);
     for (const p of r.problems) write(`  ${p}`);
   }
   if (!v.ok) throw new VerificationError(`backup ${ref} failed the restore drill: ${r.problems[0]}`);

@@ -6,7 +6,8 @@ import { type ApiObject, decodeValue } from "./decode.js";
 import { etcdKeyPrefix, objectOfKey, type ResourceType } from "./resources.js";
 
 export interface ObjectQuery {
-  readonly resource: ResourceType;
+  /** Undefined: every object under the etcd prefix (namespace then read from each object's metadata). */
+  readonly resource?: ResourceType;
   /** kube-apiserver's --etcd-prefix (HyperShift and OpenShift: /kubernetes.io). */
   readonly etcdPrefix: string;
   /** Undefined: every namespace. Ignored for cluster-scoped kinds. */
@@ -29,9 +30,10 @@ export interface FoundObject {
  * or decoded fails the whole query (OperationError naming the key and why): nothing half-printed.
  */
 export function readObjects(snapshot: string, q: ObjectQuery): FoundObject[] {
-  const base = etcdKeyPrefix(q.resource, q.etcdPrefix, {});
-  const scope = q.resource.namespaced && q.namespace !== undefined ? { namespace: q.namespace } : {};
-  const prefix = Buffer.from(etcdKeyPrefix(q.resource, q.etcdPrefix, scope), "latin1");
+  const resource = q.resource;
+  const base = resource ? etcdKeyPrefix(resource, q.etcdPrefix, {}) : `${q.etcdPrefix.replace(/\/+$/, "")}/`;
+  const scope = resource?.namespaced && q.namespace !== undefined ? { namespace: q.namespace } : {};
+  const prefix = Buffer.from(resource ? etcdKeyPrefix(resource, q.etcdPrefix, scope) : base, "latin1");
   const live = new Map<string, { value: Buffer; modRevision: bigint }>();
   forEachRevision(snapshot, (kv) => {
     if (kv.key.length < prefix.length || !kv.key.subarray(0, prefix.length).equals(prefix)) return;
@@ -41,13 +43,16 @@ export function readObjects(snapshot: string, q: ObjectQuery): FoundObject[] {
   });
   const found: FoundObject[] = [];
   for (const key of [...live.keys()].sort()) {
-    const where = objectOfKey(key, base);
-    if (!where || (q.name !== undefined && where.name !== q.name)) continue;
+    if (resource) {
+      const where = objectOfKey(key, base);
+      if (!where || (q.name !== undefined && where.name !== q.name)) continue;
+    }
     const entry = live.get(key) as { value: Buffer; modRevision: bigint };
     const opened = openValue(entry.value, q.keyring);
     if (!opened.ok) throw new OperationError(`${key}: ${opened.message}`);
     const decoded = decodeValue(opened.plain);
     if (!decoded.ok) throw new OperationError(`${key}: ${decoded.reason}`);
+    if (!resource && q.namespace !== undefined && namespaceOf(decoded.object) !== q.namespace) continue;
     found.push({
       key,
       object: q.raw ? withRevision(decoded.object, entry.modRevision) : readyToApply(decoded.object),
@@ -71,4 +76,10 @@ function readyToApply(o: ApiObject): ApiObject {
 function withRevision(o: ApiObject, modRevision: bigint): ApiObject {
   const meta = o.metadata && typeof o.metadata === "object" && !Array.isArray(o.metadata) ? o.metadata : {};
   return { ...o, metadata: { ...meta, resourceVersion: modRevision.toString() } };
+}
+
+function namespaceOf(o: ApiObject): string | undefined {
+  const meta = o.metadata;
+  if (!meta || typeof meta !== "object" || Array.isArray(meta)) return undefined;
+  return typeof meta.namespace === "string" ? meta.namespace : undefined;
 }

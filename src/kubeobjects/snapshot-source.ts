@@ -55,3 +55,13 @@ export async function backupSnapshot(
   }
   return { path, store, release };
 }
+
+/** A snapshot file as it is, else the backup `openStore` opens (staged and checked as backupSnapshot does). */
+export async function openSnapshotSource(
+  source: string,
+  openStore: () => Store,
+  options: { scratchDir?: string; signal?: AbortSignal } = {},
+): Promise<SnapshotSource> {
+  if (await isSnapshotFile(source)) return { path: source, release: async () => {} };
+  return backupSnapshot(openStore(), options);
+}

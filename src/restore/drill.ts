@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
+import { type DecryptionProof, proofProblems, proveDecryption } from "../encryption/decryption-proof.js";
+import type { Keyring } from "../encryption/keyring.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "../localetcd/certs.js";
@@ -24,6 +26,8 @@ export interface DrillOptions {
   readonly logger?: Logger;
   /** Memory for sorting the snapshot's keys, a run at a time, into the scratch directory (default 8 MiB). */
   readonly sortMemoryBytes?: number;
+  /** Also prove every encrypted value opens with these keys, as `verify --key-identity|--key-file` does. */
+  readonly keyring?: Keyring;
 }
 
 export interface DrillResult {
@@ -72,7 +76,7 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
     releaseDir(scratch);
   }
   if (signal?.aborted) throw cancelled();
-  const { checks, problems, comparison, phases } = run;
+  const { checks, problems, comparison, phases, decryption } = run;
   const seconds = (performance.now() - run.startedAt) / 1000;
   const ok = problems.length === 0;
   const verification: Verification = {
@@ -84,6 +88,7 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
       ? `restore drill: etcd served ${comparison?.liveKeys} live keys at revision ${manifest.snapshot.revision}, equal to the snapshot's`
       : problems.slice(0, 5).join("; "),
     seconds: Math.round(seconds * 1000) / 1000,
+    ...(decryption ? { decryption } : {}),
   };
   const updated = await recordVerification(store, manifest, verification, signal);
   return {
@@ -115,6 +120,7 @@ class DrillRun {
   readonly problems: string[] = [];
   readonly phases: Record<string, number> = {};
   comparison: Comparison | undefined;
+  decryption: DecryptionProof | undefined;
   private mark = this.startedAt;
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
@@ -157,6 +163,14 @@ class DrillRun {
     });
     this.checks.push(...check.checks);
     this.problems.push(...check.problems);
+    const keyring = this.options.keyring;
+    // The same proof as verify's, on the verified bytes: a backup whose keys do not open its
+    // Secrets restores into a cluster that cannot read them, so it fails the drill too.
+    if (keyring && check.file && this.problems.length === 0) {
+      this.decryption = proveDecryption(check.file, keyring);
+      this.checks.push("decryption");
+      this.problems.push(...proofProblems(this.decryption));
+    }
     const ok = this.problems.length === 0;
     this.log.info({ ref: this.store.url, ok, seconds: this.phase("verify") }, "backup verified");
     return ok ? check.file : undefined;

@@ -314,6 +314,25 @@ describe("get: objects out of a snapshot, decrypted and decoded as kube-apiserve
     assert.equal(manifest.verifications.at(-1).ok, false);
   });
 
+  it("verify --restore-drill with a key runs the same proof and records it in the drill's verification", async () => {
+    const r = await runCli(["verify", ref, "--restore-drill", "--key-identity", identityFile, "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.ok(out.verification.checks.includes("decryption"), out.verification.checks.join(","));
+    assert.ok(out.verification.checks.includes("live-keys"), out.verification.checks.join(","));
+    const manifest = JSON.parse(await readFile(join(ref, "manifest.json"), "utf8"));
+    const last = manifest.verifications.at(-1);
+    assert.match(last.detail, /restore drill/);
+    assert.deepEqual(last.decryption.opened, { [aescbcKeyName(active)]: 4, [aescbcKeyName(backup)]: 1 });
+    // Only the active key: the drill fails (exit 3) on the value under the backup key, and says which.
+    const partial = await runCli(["verify", ref, "--restore-drill", "--key-file", keyFile]);
+    assert.equal(partial.code, 3, partial.stderr);
+    assert.match(partial.stderr, new RegExp(`encrypted with aescbc key ${aescbcKeyName(backup)}`));
+    const after = JSON.parse(await readFile(join(ref, "manifest.json"), "utf8")).verifications.at(-1);
+    assert.equal(after.ok, false);
+    assert.equal(after.decryption.ok, false);
+  });
+
   it("a wrong identity is one line, exit 3, nothing printed", async () => {
     const other = join(dir, "other.txt");
     await writeFile(other, `${await generateIdentity()}\n`, { mode: 0o600 });
