@@ -13,9 +13,12 @@ BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts
 TEST_FILES := $(filter-out $(LAST_TEST),$(shell find test -name '*.test.ts' | sort)) $(LAST_TEST)
-# strict-process fails a test file's process on any unhandled rejection; node --test passes --import on to
-# the per-file processes it starts.
-NODE_TEST := node --import tsx --import ./test/support/strict-process.ts --test --test-concurrency=1 --test-timeout=600000
+# strict-process fails a test file's process on any unhandled rejection and gives each file a temp directory
+# of its own (test/support/file-tmpdir.ts); node --test passes --import on to the per-file processes it starts.
+# Two files run at once, one per core: most of a file's time is spent waiting on etcd, Ceph and the
+# simulator's controllers. Every port comes from freePorts and every file has its own temp directory, so
+# they never meet; the last file waits for the other before it checks for leftovers.
+NODE_TEST := node --import tsx --import ./test/support/strict-process.ts --test --test-concurrency=2 --test-timeout=600000
 # Pure tests: no etcd, no Ceph, no network; the whole tier runs in seconds.
 # Run with a scrubbed environment: no AWS_*, KUBECONFIG, in-cluster or proxy variables, TZ=UTC (the
 # preload test/support/hermetic-env.ts does the same for a bare `node --test`).
@@ -64,10 +67,9 @@ test: setup build lint
 	$(NODE_TEST) $(TEST_FILES)
 
 # npm only: no apt, no build; these tests import the TypeScript sources directly.
-# Pure tests share nothing (no ports, no daemons), so two files run at once: one per core here.
 test-unit: npm
 	@test -n "$(UNIT_TEST_FILES)" || { echo "no test files under test/unit"; exit 1; }
-	$(UNIT_ENV) $(NODE_TEST) --test-timeout=30000 --test-concurrency=2 $(UNIT_TEST_FILES)
+	$(UNIT_ENV) $(NODE_TEST) --test-timeout=30000 $(UNIT_TEST_FILES)
 
 demo: apt-demo npm build
 	./dist/src/cli/main.js demo

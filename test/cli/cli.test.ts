@@ -100,7 +100,7 @@ describe("hcp-etcd-backup CLI (built binary)", () => {
     assert.equal(served[1], loaded[1]);
     assert.match(r.stdout, /removed the temporary store .* \(keep one with --store DIR\)/);
     assert.match(r.stdout, /demo finished\n$/);
-    assert.deepEqual(leftoverProcesses(), []);
+    assert.deepEqual(leftoverProcesses(tmpdir()), []);
     assert.deepEqual(
       leftoverTempDirs().filter((d) => !dirsBefore.has(d)),
       [],

@@ -10,7 +10,11 @@ export interface Leftover {
   readonly command: string;
 }
 
-export function leftoverProcesses(): Leftover[] {
+/**
+ * Harness daemons still running whose command line names a temp directory of the tests, or only
+ * those under `within` (a test file's own temp directory, see file-tmpdir.ts).
+ */
+export function leftoverProcesses(within?: string): Leftover[] {
   const out: Leftover[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -26,13 +30,38 @@ export function leftoverProcesses(): Leftover[] {
     if (/\) Z /.test(stat)) continue;
     const argv = cmdline.split("\0").filter(Boolean);
     const exe = (argv[0] ?? "").split("/").at(-1) ?? "";
-    if (DAEMONS.has(exe) && argv.some((a) => TEMP_PREFIXES.some((p) => a.includes(p)))) {
+    const ours = within
+      ? argv.some((a) => a.includes(within))
+      : argv.some((a) => TEMP_PREFIXES.some((p) => a.includes(p)));
+    if (DAEMONS.has(exe) && ours) {
       out.push({ pid: Number(entry), command: argv.join(" ").slice(0, 200) });
     }
   }
   return out;
 }
 
-export function leftoverTempDirs(): string[] {
-  return readdirSync(tmpdir()).filter((name) => TEMP_PREFIXES.some((p) => name.startsWith(p)));
+/** The tests' temp directories directly under `root` (by default this file's own temp directory). */
+export function leftoverTempDirs(root: string = tmpdir()): string[] {
+  return readdirSync(root).filter((name) => TEMP_PREFIXES.some((p) => name.startsWith(p)));
+}
+
+/**
+ * The other test files node's runner is still running (its children besides this process). The
+ * last file waits for them before it judges what they left: `make test` runs two files at once.
+ */
+export function siblingTestFiles(): number[] {
+  const siblings: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after the command name in parentheses: state, ppid, ...
+    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (state !== "Z" && Number(ppid) === process.ppid) siblings.push(Number(entry));
+  }
+  return siblings;
 }

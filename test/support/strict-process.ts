@@ -2,9 +2,11 @@
  * Preloaded into every test process (Makefile NODE_TEST: `--import ./test/support/strict-process.ts`).
  * An unhandled rejection is a bug even when every assertion passed (a part upload that failed with
  * nobody listening, say), but node:test may only print it: here it fails the file's process.
- * It also scrubs the caller's environment (hermetic-env.ts) before any test module loads.
+ * It also scrubs the caller's environment (hermetic-env.ts) and gives the file a temp directory of
+ * its own (file-tmpdir.ts) before any test module loads.
  */
 import "./hermetic-env.js";
+import "./file-tmpdir.js";
 
 process.on("unhandledRejection", (reason) => {
   const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
