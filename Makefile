@@ -12,18 +12,7 @@ APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common $(KUB
 BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts
-# The slowest files first (measured with the suite run one file at a time, 2026-12-06: 87 s down to 19 s), so that the two files
-# running at once finish together instead of one long file starting last; a file not listed here runs after them.
-SLOW_TEST_FILES := $(wildcard \
-  test/restore/drill.test.ts test/hostedcluster/crash.test.ts test/fleet/all-backup.test.ts \
-  test/hostedcluster/backup.test.ts test/restore/prepare-cli.test.ts test/hostedcluster/discovery.test.ts \
-  test/cli/cli.test.ts test/restore/watch-etcd.test.ts test/cli/snapshot-cli.test.ts \
-  test/backup/backup-local.test.ts test/hostedcluster/lock.test.ts test/backup/backup-s3.test.ts \
-  test/restore/watch-init.test.ts test/fleet/object-lock-rgw.test.ts test/kubeobjects/get.test.ts \
-  test/cli/npm-build.test.ts test/snapshot/fuzz.test.ts test/cli/doc-examples-run.test.ts \
-  test/hostedcluster/quiet.test.ts test/hostedcluster/clock.test.ts)
-TEST_FILES := $(SLOW_TEST_FILES) \
-  $(filter-out $(LAST_TEST) $(SLOW_TEST_FILES),$(shell find test -name '*.test.ts' | sort)) $(LAST_TEST)
+TEST_FILES := $(filter-out $(LAST_TEST),$(shell find test -name '*.test.ts' | sort)) $(LAST_TEST)
 # strict-process fails a test file's process on any unhandled rejection and gives each file a temp directory
 # of its own (test/support/file-tmpdir.ts); node --test passes --import on to the per-file processes it starts.
 # Two files run at once, one per core: most of a file's time is spent waiting on etcd, Ceph and the
