@@ -18,13 +18,17 @@ interface Condition {
   message: string;
 }
 
+const PROPAGATION_MS = 1500;
+
 describe("kubesim HyperShift behaviours (pause propagation, control-plane operator, deployment controller)", () => {
   let etcd: EtcdCluster;
   let sim: KubeSim;
 
   before(async () => {
     etcd = await EtcdCluster.start({ members: 1 });
-    sim = await KubeSim.start(etcd);
+    // A propagation delay far above a loaded machine's scheduling delays: the first test reads the
+    // HostedControlPlane right after the patch and must find it not yet copied.
+    sim = await KubeSim.start(etcd, { controllers: { pausePropagationMs: PROPAGATION_MS } });
   });
   after(async () => {
     await sim?.stop();
@@ -59,7 +63,7 @@ describe("kubesim HyperShift behaviours (pause propagation, control-plane operat
       { status: "False", reason: "ReconciliationPaused", message: `Reconciliation paused until: ${deadline}` },
       deadline,
     );
-    assert.ok(Date.now() - t0 >= 250, "propagation takes pausePropagationMs");
+    assert.ok(Date.now() - t0 >= PROPAGATION_MS - 50, "propagation takes pausePropagationMs");
     await setPause("true");
     await bothShow({ status: "False", message: "Reconciliation paused until field removed" }, "true");
     await setPause(null);

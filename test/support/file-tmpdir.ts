@@ -9,7 +9,7 @@
  * At exit the directory is removed when empty; one left behind names a leak, and the last file
  * (zz-no-leftovers.test.ts) finds it under the machine's temp root.
  */
-import { mkdtempSync, rmdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { reapAll } from "../../src/localetcd/reaper.js";
@@ -33,6 +33,9 @@ if (process.env.NODE_TEST_CONTEXT?.startsWith("child") && process.env[TEST_TMP_R
     // or the directory of a daemon the reaper is about to remove would count as a leak.
     reapAll();
     try {
+      // tsx's compile cache (tsx-<uid>), made by the TypeScript children a file spawns: not a leak.
+      for (const name of readdirSync(own))
+        if (/^tsx-\d+$/.test(name)) rmSync(join(own, name), { recursive: true, force: true });
       rmdirSync(own);
     } catch {
       // Not empty: something leaked; zz-no-leftovers.test.ts names it.
