@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { RAW_KEY_OBJECT } from "../backup/hosted-backup.js";
+import { RAW_KEY_OBJECT } from "../backup/hosted-keys.js";
 import { describe, UsageError } from "../errors.js";
 import { openKey } from "../hostedcluster/key-envelope.js";
 import type { Store } from "../store/store.js";

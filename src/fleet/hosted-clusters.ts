@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { OperationError } from "../errors.js";
+import { INELIGIBLE_REASON, ineligibility } from "../hostedcluster/eligibility.js";
 import type { ManagementCluster } from "../hostedcluster/kube.js";
 
 /** The part of a listed HostedCluster that decides whether `backup --all` takes it; validated here. */
@@ -47,13 +48,8 @@ export async function listFleet(cluster: ManagementCluster, scope: FleetScope): 
         `HostedCluster #${i + 1} listed in ${where} is malformed: ${hc.error.issues[0]?.path.join(".")}: ${hc.error.issues[0]?.message}`,
       );
     const { namespace, name } = hc.data.metadata;
-    const etcd = hc.data.spec.etcd;
-    const skip =
-      etcd?.managementType === "Unmanaged"
-        ? "etcd is Unmanaged (outside the control plane): back it up with --endpoints and --name"
-        : (etcd?.managed?.shards?.length ?? 0) > 0
-          ? "sharded etcd is not supported yet"
-          : undefined;
+    const ineligible = ineligibility(hc.data.spec.etcd);
+    const skip = ineligible ? INELIGIBLE_REASON[ineligible] : undefined;
     return { namespace, name, ...(skip ? { skip } : {}) };
   });
   return members.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));

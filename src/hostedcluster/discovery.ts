@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { describe, OperationError, UsageError } from "../errors.js";
 import type { TlsMaterial } from "../etcd/client.js";
-import type { ManagementCluster } from "./kube.js";
+import { ineligibility } from "./eligibility.js";
+import { KubeNotFoundError, type ManagementCluster } from "./kube.js";
 import {
   AESCBC_SECRET_KEY,
   ETCD_CA_CONFIGMAP,
@@ -95,7 +96,7 @@ export async function discoverHostedCluster(
   const { signal } = options;
   const hc = parseHostedCluster(
     await cluster.getHostedCluster(namespace, name, signal).catch((err: unknown) => {
-      if (err instanceof OperationError && /not found/.test(err.message))
+      if (err instanceof KubeNotFoundError)
         throw new UsageError(
           `hosted cluster ${namespace}/${name} not found (kubectl get hostedclusters -n ${namespace} lists them)`,
           { cause: err },
@@ -104,12 +105,13 @@ export async function discoverHostedCluster(
     }),
     `${namespace}/${name}`,
   );
-  if (hc.spec.etcd.managementType === "Unmanaged") {
+  const ineligible = ineligibility(hc.spec.etcd);
+  if (ineligible === "unmanaged") {
     throw new UsageError(
       `the etcd of ${namespace}/${name} is Unmanaged (run outside the hosted control plane): back it up with --endpoints and --name instead`,
     );
   }
-  if ((hc.spec.etcd.managed?.shards?.length ?? 0) > 0) {
+  if (ineligible === "sharded") {
     throw new UsageError(`the etcd of ${namespace}/${name} is sharded: sharded etcd is not supported yet`);
   }
   const hcpNs = hcpNamespace(namespace, name);

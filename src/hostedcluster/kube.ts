@@ -78,6 +78,9 @@ export class KubeTransientError extends OperationError {}
 /** 409: the object changed since it was read (a resourceVersion precondition failed). */
 export class KubeConflictError extends KubeTransientError {}
 
+/** 404: the object (or its namespace) does not exist; decided by the status code, never by the message. */
+export class KubeNotFoundError extends OperationError {}
+
 /**
  * The API server could not be talked to at all: connection refused, its name not found, or its TLS
  * certificate not trusted. Worth retrying once it has answered before (a restart, a DNS blip); on the
@@ -144,7 +147,7 @@ export function kubeError(err: unknown, req: KubeRequest, server: string): HcpEr
       case 403:
         return new OperationError(`not allowed to ${what}: ${message}`, { cause: err });
       case 404:
-        return new OperationError(`${req.resource} "${req.name ?? "?"}" not found in namespace ${req.namespace}`, {
+        return new KubeNotFoundError(`${req.resource} "${req.name ?? "?"}" not found in namespace ${req.namespace}`, {
           cause: err,
         });
       case 409:

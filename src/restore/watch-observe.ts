@@ -1,7 +1,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { z } from "zod";
-import { describe, OperationError, UsageError } from "../errors.js";
-import type { ManagementCluster } from "../hostedcluster/kube.js";
+import { OperationError, UsageError } from "../errors.js";
+import { KubeNotFoundError, type ManagementCluster } from "../hostedcluster/kube.js";
 import { ETCD_STATEFULSET, hcpNamespace } from "../hostedcluster/names.js";
 import { withoutUrlSecrets } from "../redact.js";
 
@@ -49,7 +49,7 @@ export async function observe(
 ): Promise<Observation> {
   const hcpNs = hcpNamespace(namespace, name);
   const hcRaw = await cluster.getHostedCluster(namespace, name, signal).catch((err: unknown) => {
-    if (err instanceof OperationError && /not found/.test(err.message))
+    if (err instanceof KubeNotFoundError)
       throw new UsageError(
         `hosted cluster ${namespace}/${name} not found (kubectl get hostedclusters -n ${namespace} lists them)`,
         { cause: err },
@@ -93,7 +93,7 @@ async function orMissing<T>(p: Promise<T>): Promise<T | undefined> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof OperationError && /not found in namespace/.test(describe(err))) return undefined;
+    if (err instanceof KubeNotFoundError) return undefined;
     throw err;
   }
 }

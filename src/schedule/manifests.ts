@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import { ETCD_CLIENT_PORT, hcpNamespace } from "../hostedcluster/names.js";
+import { ETCD_CLIENT_PORT_NAME, hcpNamespace } from "../hostedcluster/names.js";
 import { controlPlaneRules, fleetRules, hostedClusterRules, keySecretRules, type PolicyRule } from "./backup-access.js";
 
 /** A hosted cluster the schedule covers, with the aescbc key Secrets its backup reads (none: kms, unencrypted or --no-key). */
@@ -247,7 +247,9 @@ function networkPolicy(req: ScheduleRequest, namespace: string): KubeObject {
               podSelector: { matchLabels: podLabels(req) },
             },
           ],
-          ports: [{ protocol: "TCP", port: ETCD_CLIENT_PORT }],
+          // By name, as HyperShift's etcd pods declare it (and its Service targets it): the policy
+          // follows the pods' port should it ever move from 2379.
+          ports: [{ protocol: "TCP", port: ETCD_CLIENT_PORT_NAME }],
         },
       ],
     },

@@ -24,12 +24,11 @@ export async function resolveScope(req: ScopeRequest, cluster: ManagementCluster
   if (req.kind === "cluster") {
     const namespace = req.namespace as string;
     const name = req.hostedCluster as string;
-    const member =
+    const { member, skip } =
       cluster && !req.keySecrets
         ? fleetMember(await cluster.getHostedCluster(namespace, name))
-        : { namespace, name, keySecrets: [conventionalKeySecret(name)] };
-    if (!member)
-      throw new UsageError(`the etcd of ${namespace}/${name} is Unmanaged: there is no etcd here to back up`);
+        : { member: { namespace, name, keySecrets: [conventionalKeySecret(name)] } };
+    if (!member) throw new UsageError(`${namespace}/${name} is not backed up: ${skip}`);
     return { kind: "cluster", cluster: withKeys(member) };
   }
   const namespace = req.kind === "namespace" ? req.namespace : undefined;

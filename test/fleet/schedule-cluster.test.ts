@@ -41,7 +41,12 @@ interface CronJobShape {
 interface NetworkPolicyShape {
   spec: {
     podSelector: LabelSelector;
-    ingress: [{ from: [{ podSelector: LabelSelector; namespaceSelector: LabelSelector }] }];
+    ingress: [
+      {
+        from: [{ podSelector: LabelSelector; namespaceSelector: LabelSelector }];
+        ports: [{ protocol: string; port: string | number }];
+      },
+    ];
   };
 }
 
@@ -125,6 +130,13 @@ describe("schedule on the simulated management cluster", () => {
       .map((p) => p.metadata?.name);
     assert.deepEqual(selected.sort(), [...lab.sim.hostedCluster.etcdPods].sort());
     assert.ok(pods.length > selected.length, "the writers' pods are not selected");
+    // The port by the name the etcd pods give it: a named port admits only pods that declare it.
+    const [{ port }] = np.spec.ingress[0].ports;
+    assert.equal(port, "client");
+    for (const p of pods.filter((p) => selects(np.spec.podSelector, p.metadata?.labels ?? {}))) {
+      const named = p.spec?.containers.flatMap((c) => c.ports ?? []).find((cp) => cp.name === port);
+      assert.ok(named, `${p.metadata?.name} declares a port named ${port}`);
+    }
     const cj = (await read({
       apiVersion: "batch/v1",
       kind: "CronJob",

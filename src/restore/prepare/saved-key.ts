@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { KEY_OBJECT } from "../../backup/hosted-backup.js";
+import { KEY_OBJECT } from "../../backup/hosted-keys.js";
 import { describe } from "../../errors.js";
 import { aescbcKeyName, keyFingerprint } from "../../hostedcluster/encryption-key.js";
 import { openKey } from "../../hostedcluster/key-envelope.js";
