@@ -3,9 +3,10 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type DecryptionProof, proofProblems, proveDecryption } from "../encryption/decryption-proof.js";
+import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
 import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
+import type { Logger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
 import { verifySnapshotOffThread } from "../snapshot/verify.js";
@@ -44,6 +45,8 @@ export interface VerifyOptions {
   readonly onRecordFailed?: (err: unknown) => void;
   /** Also prove every encrypted value opens with these keys (needs the snapshot on disk: not with scratchDir false). */
   readonly keyring?: Keyring;
+  /** Hears the decryption proof's progress. */
+  readonly logger?: Logger;
 }
 
 /**
@@ -68,7 +71,11 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
       signal,
     });
     if (options.keyring && check.file && check.problems.length === 0) {
-      decryption = proveDecryption(check.file, options.keyring);
+      options.logger?.info({ keys: options.keyring.names }, "opening every stored value with the saved keys");
+      decryption = await proveDecryptionOffThread(check.file, options.keyring, {
+        signal,
+        onProgress: (p) => options.logger?.info(p, "opening stored values"),
+      });
       check.checks.push("decryption");
       check.problems.push(...proofProblems(decryption));
     }

@@ -61,6 +61,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     const r = await verifyBackup(store, {
       scratchDir: flags.structure === false ? false : flags.scratchDir,
       signal: ctx.signal,
+      logger: ctx.logger,
       ...(keyring ? { keyring } : {}),
     });
     const { label, backupId } = r.manifest;

@@ -1,4 +1,7 @@
+import { OperationError } from "../errors.js";
+import { SnapshotFileError } from "../snapshot/errors.js";
 import { forEachRevision } from "../snapshot/keys.js";
+import { runWorker, sibling } from "../worker.js";
 import type { Keyring } from "./keyring.js";
 import { openValue } from "./open-value.js";
 
@@ -23,13 +26,23 @@ export interface DecryptionProof {
 }
 
 const EXAMPLES = 3;
+const PROGRESS_EVERY = 10_000;
+
+/** How far a proof has gone: stored values read so far. */
+export interface ProofProgress {
+  readonly values: number;
+}
 
 /**
  * Opens every value of the snapshot (each stored revision: a restore brings them all back) with
  * the keyring: each aescbc value must decrypt with the key it names to a Kubernetes value. One
  * pass, nothing kept but counts and a few example keys.
  */
-export function proveDecryption(snapshot: string, keyring: Keyring): DecryptionProof {
+export function proveDecryption(
+  snapshot: string,
+  keyring: Keyring,
+  onProgress?: (p: ProofProgress) => void,
+): DecryptionProof {
   const forms: Record<string, number> = {};
   const opened: Record<string, number> = {};
   const missingKeys: Record<string, KeyTally> = {};
@@ -41,7 +54,9 @@ export function proveDecryption(snapshot: string, keyring: Keyring): DecryptionP
     t.count++;
     if (t.examples.length < EXAMPLES) t.examples.push(key.toString("latin1"));
   };
+  let values = 0;
   forEachRevision(snapshot, (kv) => {
+    if (++values % PROGRESS_EVERY === 0) onProgress?.({ values });
     if (kv.tombstone || kv.value.length === 0) return;
     const r = openValue(kv.value, keyring);
     forms[r.form] = (forms[r.form] ?? 0) + 1;
@@ -56,6 +71,30 @@ export function proveDecryption(snapshot: string, keyring: Keyring): DecryptionP
   });
   const ok = Object.keys(missingKeys).length === 0 && Object.keys(damaged).length === 0;
   return { forms, opened, missingKeys, damaged, kms, ok };
+}
+
+/**
+ * `proveDecryption` on a worker thread: opening every value of a multi-GiB snapshot is seconds of
+ * synchronous work, during which this thread must still answer Ctrl-C (the thread is then stopped).
+ */
+export function proveDecryptionOffThread(
+  snapshot: string,
+  keyring: Keyring,
+  o: { readonly signal?: AbortSignal | undefined; readonly onProgress?: (p: ProofProgress) => void } = {},
+): Promise<DecryptionProof> {
+  return runWorker<DecryptionProof, ProofProgress>(
+    sibling(import.meta.url, "decryption-proof-worker"),
+    { proveDecryptionOf: snapshot, keys: keyring.keys },
+    {
+      what: `opening the encrypted values of ${snapshot}`,
+      signal: o.signal,
+      onProgress: o.onProgress,
+      failure: (f) =>
+        f.kind === "missing" || f.kind === "corrupt"
+          ? new SnapshotFileError(f.message, f.kind)
+          : new OperationError(`opening the encrypted values of ${snapshot} failed: ${f.message}`),
+    },
+  );
 }
 
 /** One line per failure: the key name, how many values, a few etcd keys. */

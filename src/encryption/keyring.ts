@@ -28,6 +28,11 @@ export class Keyring {
     return [...this.byName.keys()];
   }
 
+  /** Every key, to hand the ring to a worker thread. */
+  get keys(): AescbcKey[] {
+    return [...this.byName.values()];
+  }
+
   get size(): number {
     return this.byName.size;
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
-import { type DecryptionProof, proofProblems, proveDecryption } from "../encryption/decryption-proof.js";
+import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
@@ -167,7 +167,10 @@ class DrillRun {
     // The same proof as verify's, on the verified bytes: a backup whose keys do not open its
     // Secrets restores into a cluster that cannot read them, so it fails the drill too.
     if (keyring && check.file && this.problems.length === 0) {
-      this.decryption = proveDecryption(check.file, keyring);
+      this.decryption = await proveDecryptionOffThread(check.file, keyring, {
+        signal: this.signal,
+        onProgress: (p) => this.log.info(p, "opening stored values"),
+      });
       this.checks.push("decryption");
       this.problems.push(...proofProblems(this.decryption));
     }

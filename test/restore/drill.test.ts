@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -304,6 +305,29 @@ describe("verify --restore-drill interrupted at any point of a large backup (100
       signal: "SIGINT",
     });
     assert.doesNotMatch(log, /"msg":"live keys compared"/, "the signal landed during the comparison");
+  });
+
+  it("SIGINT mid-way through verify's decryption proof: exit 130 at once, its thread stopped, nothing recorded", async () => {
+    const keyFile = join(work, "some.key");
+    await writeFile(keyFile, randomBytes(32), { mode: 0o600 });
+    const before = await readFile(join(ref, "manifest.json"), "utf8");
+    const files = readdirSync(ref).sort();
+    const cli = spawnCli(["--log-format", "json", "verify", ref, "--key-file", keyFile]);
+    // The proof's progress reaches the log only while the main thread is free to answer signals.
+    await cli.waitForLine(/"msg":"opening stored values"/);
+    cli.child.kill("SIGINT");
+    const exit = await cli.exited;
+    assert.equal(exit.code, 130, cli.stderr());
+    const seen = [...cli.stderr().matchAll(/"values":(\d+)/g)].map((m) => Number(m[1]));
+    assert.ok((seen.at(-1) ?? 0) < 100_000, `the signal landed mid-proof (values read: ${seen.join(",")})`);
+    assert.equal(await readFile(join(ref, "manifest.json"), "utf8"), before, "manifest unchanged");
+    assert.deepEqual(readdirSync(ref).sort(), files, "nothing left beside the backup");
+    // Uninterrupted, the same proof reads every value and records its result.
+    const r = await runCli(["verify", ref, "--key-file", keyFile, "-o", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const d = (JSON.parse(r.stdout) as { verification: { decryption: { forms: Record<string, number> } } }).verification
+      .decryption;
+    assert.ok(Object.values(d.forms).reduce((a, b) => a + b, 0) >= 100_000, JSON.stringify(d.forms));
   });
 
   it("and uninterrupted, the same backup passes the drill (so the points above are inside a drill that works)", async () => {
