@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # a machine whose kubectl comes from another package (Google's Cloud SDK) keeps its own: dpkg refuses the clash.
 DEMO_APT_PACKAGES := etcd-server etcd-client openssl
 KUBECTL_APT := $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
-APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common $(KUBECTL_APT) prometheus prometheus-pushgateway
+APT_PACKAGES := $(DEMO_APT_PACKAGES) ceph-mon ceph-osd radosgw ceph-common $(KUBECTL_APT) prometheus prometheus-pushgateway zsh
 BENCH_APT_PACKAGES := awscli time
 # Every test file, with the leftover check last: it asserts the others cleaned up after themselves.
 LAST_TEST := test/zz-no-leftovers.test.ts

@@ -1,5 +1,7 @@
 import { realpathSync } from "node:fs";
 import type { Command } from "commander";
+import type * as Sandbox from "../demo/walkthrough.js";
+import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { countFlag } from "./options.js";
@@ -34,7 +36,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       "afterwards leave the simulated management cluster and its etcd up and print commands to try against them; Ctrl-C stops them (exit 130)",
     )
     .action(async (opts: { members: number; dataMib: number; store?: string; keepRunning?: boolean }) => {
-      const { runDemo } = await import("../demo/walkthrough.js");
+      const { runDemo } = await loadSandbox();
       await runDemo({
         members: opts.members,
         dataBytes: opts.dataMib * 1024 * 1024,
@@ -47,4 +49,24 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       });
       process.stdout.write("demo finished\n");
     });
+}
+
+/** What a published install says instead: the sandbox ships with the checkout only. */
+export const NO_SANDBOX =
+  "demo: the sandbox (simulated management cluster and sample data) is not in this install; to run the demo, clone the hcp-etcd-backup repository and run `make demo` in it";
+
+/**
+ * The sandbox (src/demo + src/kubesim) is left out of the published package: the product never imports
+ * it statically, and `demo` loads it here. A missing module of the sandbox itself means a published
+ * install; any other failure to load is a real error and goes on as one.
+ */
+async function loadSandbox(): Promise<typeof Sandbox> {
+  try {
+    return await import("../demo/walkthrough.js");
+  } catch (err) {
+    const missing = (err as { code?: string }).code === "ERR_MODULE_NOT_FOUND";
+    if (missing && /[/\\](demo|kubesim)[/\\][^/\\]+\.js'/.test(String((err as Error).message)))
+      throw new UsageError(NO_SANDBOX, { cause: err });
+    throw err;
+  }
 }

@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { createLogger, LOG_LEVELS, type LogFormat, type LogLevel } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { registerBackup } from "./backup.js";
+import { registerCompletion } from "./completion.js";
 import type { MutableCliContext } from "./context.js";
 import { registerDemo } from "./demo.js";
 import { registerDiff } from "./diff.js";
@@ -55,5 +56,6 @@ export function buildProgram(ctx: MutableCliContext): Command {
   registerSchedule(program, ctx);
   registerGet(program, ctx);
   registerDiff(program, ctx);
+  registerCompletion(program);
   return program;
 }

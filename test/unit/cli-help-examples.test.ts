@@ -9,7 +9,15 @@ describe("help examples", () => {
 
   it("walks every command (the tree is what the CLI has)", () => {
     const paths = leaves.map(commandPath);
-    for (const expected of ["backup", "snapshot save", "restore prepare", "restore watch", "schedule", "demo"])
+    for (const expected of [
+      "backup",
+      "snapshot save",
+      "restore prepare",
+      "restore watch",
+      "schedule",
+      "demo",
+      "completion",
+    ])
       assert.ok(paths.includes(expected), `${expected} in ${paths.join(", ")}`);
   });
 
