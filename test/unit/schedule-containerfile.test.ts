@@ -32,9 +32,11 @@ describe("Containerfile", () => {
   const instr = (kw: string) => lines.filter((l) => l.toUpperCase().startsWith(`${kw} `));
 
   it("has one stage, on a BASE build-arg that defaults to the base `make image` makes here", () => {
-    assert.deepEqual(instr("FROM"), ["FROM ${BASE}"]);
+    const from = instr("FROM");
+    assert.equal(from.length, 1, "one stage");
+    assert.match(from[0] as string, /^FROM \$\{BASE\}$/);
     const arg = lines.find((l) => l.startsWith("ARG BASE="));
-    assert.ok(arg && lines.indexOf(arg) < lines.indexOf("FROM ${BASE}"), "ARG BASE before FROM");
+    assert.ok(arg && lines.indexOf(arg) < lines.indexOf(from[0] as string), "ARG BASE before FROM");
     assert.equal(arg.slice("ARG BASE=".length), makeVar("LOCAL_BASE"));
     assert.match(makeVar("LOCAL_BASE"), /^localhost\//, "no public registry by default");
   });
