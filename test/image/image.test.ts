@@ -12,8 +12,9 @@ import { runCli } from "../support/cli.js";
 import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { S3Server } from "../support/s3-server.js";
 
-const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
-  .version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 const IMAGE = process.env.HCPEB_IMAGE ?? `localhost/hcp-etcd-backup:${VERSION}`;
 /** The Containerfile's USER. */
 const IMAGE_UID = 65532;
