@@ -170,7 +170,7 @@ image-context: build $(NODE_CACHE)/bin/node $(PROD_MODULES)/node_modules/.packag
 	cp -a dist/src $(IMAGE_CONTEXT)/app/$(APP_DIR)/dist/
 	find $(IMAGE_CONTEXT)/app -type f \( -name '*.d.ts' -o -name '*.map' \) -delete
 	@# main.js's shebang runs Node with the flag that keeps streaming memory flat: the CLI is run through it.
-	ln -s /$(APP_DIR)/dist/src/cli/main.js $(IMAGE_CONTEXT)/app/usr/local/bin/hcp-etcd-backup
+	ln -s ../../../$(APP_DIR)/dist/src/cli/main.js $(IMAGE_CONTEXT)/app/usr/local/bin/hcp-etcd-backup
 endif
 	chmod -R u=rwX,go=rX $(IMAGE_CONTEXT)
 

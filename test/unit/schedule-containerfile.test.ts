@@ -1,8 +1,12 @@
 // The Containerfile's structure, line by line, and its agreement with the CronJob that `schedule` renders.
 // Building and running the image is test/image/image.test.ts (`make test-image`: needs podman).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { IMAGE_BINARY, SCRATCH_DIR } from "../../src/schedule/manifests.js";
 
 const root = new URL("../../", import.meta.url);
@@ -69,7 +73,7 @@ describe("Containerfile", () => {
     assert.equal(bin, "dist/src/cli/main.js");
     // The Node payload links it onto PATH; the single executable is copied there under the same name.
     const make = read("Makefile");
-    assert.ok(make.includes(`ln -s /$(APP_DIR)/${bin} $(IMAGE_CONTEXT)/app/usr/local/bin/${IMAGE_BINARY}`));
+    assert.ok(make.includes(`ln -s ../../../$(APP_DIR)/${bin} $(IMAGE_CONTEXT)/app/usr/local/bin/${IMAGE_BINARY}`));
     assert.ok(make.includes(`cp dist/bin/${IMAGE_BINARY} $(IMAGE_CONTEXT)/app/usr/local/bin/`));
   });
 
@@ -78,5 +82,37 @@ describe("Containerfile", () => {
     assert.match(env, new RegExp(`\\bTMPDIR=${SCRATCH_DIR}\\b`));
     assert.match(env, new RegExp(`\\bHOME=${SCRATCH_DIR}\\b`));
     assert.match(env, /\bPATH=\S*\/usr\/local\/bin\b/);
+  });
+});
+
+describe("make image", () => {
+  it("on a machine without podman says what to install, in one line, and fails", () => {
+    // A PATH with what the Makefile itself runs, and no podman.
+    const bin = mkdtempSync(join(tmpdir(), "hcpeb-nopodman-"));
+    try {
+      for (const tool of ["node", "find", "sort"]) {
+        const found = spawnSync("/bin/bash", ["-c", `command -v ${tool}`], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        }).stdout.trim();
+        symlinkSync(found, join(bin, tool));
+      }
+      const r = spawnSync("/usr/bin/make", ["--no-print-directory", "-s", "image"], {
+        cwd: fileURLToPath(root),
+        env: { PATH: bin },
+        encoding: "utf8",
+        // Not a socket on stdin: Debian's bash would take that for rsh and read ~/.bashrc.
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      assert.notEqual(r.status, 0);
+      assert.equal(
+        r.stdout,
+        "make image needs podman: run 'make apt-image' (apt-get install podman runc mmdebstrap binutils)\n",
+      );
+      // make adds only its own "*** [Makefile:N: image-tools] Error 1".
+      assert.match(r.stderr, /^make: \*\*\* \[Makefile:\d+: image-tools\] Error 1\n$/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
