@@ -1,88 +1,118 @@
-// No container engine here: the Containerfile's structure is what can be checked, line by line.
+// The Containerfile's structure, line by line, and its agreement with the CronJob that `schedule` renders.
+// Building and running the image is test/image/image.test.ts (`make test-image`: needs podman).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
-import { IMAGE_BINARY } from "../../src/schedule/manifests.js";
+import { fileURLToPath } from "node:url";
+import { IMAGE_BINARY, SCRATCH_DIR } from "../../src/schedule/manifests.js";
 
 const root = new URL("../../", import.meta.url);
 const read = (f: string) => readFileSync(new URL(f, root), "utf8");
 
-/** Instructions (continuation lines joined, comments dropped), grouped by stage. */
-function stages(text: string): Array<{ from: string; name?: string; lines: string[] }> {
-  const joined = text
+/** Instructions, continuation lines joined, comments dropped. */
+function instructions(text: string): string[] {
+  return text
     .split("\n")
     .filter((l) => !l.trim().startsWith("#"))
     .join("\n")
-    .replace(/\\\n\s*/g, " ");
-  const out: Array<{ from: string; name?: string; lines: string[] }> = [];
-  for (const line of joined.split("\n").map((l) => l.trim())) {
-    if (line === "") continue;
-    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
-    if (from) out.push({ from: from[1] as string, ...(from[2] ? { name: from[2] } : {}), lines: [] });
-    else out.at(-1)?.lines.push(line);
-  }
-  return out;
+    .replace(/\\\n\s*/g, " ")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
+}
+
+/** A `NAME := value` of the Makefile. */
+function makeVar(name: string): string {
+  const m = new RegExp(`^${name} := (.*)$`, "m").exec(read("Makefile"));
+  assert.ok(m, `Makefile sets ${name}`);
+  return (m[1] as string).trim();
 }
 
 describe("Containerfile", () => {
-  const all = stages(read("Containerfile"));
-  const final = all.at(-1) as (typeof all)[number];
-  const instr = (kw: string) => final.lines.filter((l) => l.toUpperCase().startsWith(`${kw} `));
+  const lines = instructions(read("Containerfile"));
+  const instr = (kw: string) => lines.filter((l) => l.toUpperCase().startsWith(`${kw} `));
 
-  it("is multi-stage, every base pinned to an exact version (or digest), never latest", () => {
-    assert.ok(all.length >= 2, "a build stage and a runtime stage");
-    for (const s of all) {
-      assert.match(s.from, /(:[^:@]*\d+\.\d+\.\d+[^:@]*|@sha256:[0-9a-f]{64})$/, `unpinned base ${s.from}`);
-      assert.doesNotMatch(s.from, /:latest\b/);
-    }
+  it("has one stage, on a BASE build-arg that defaults to the base `make image` makes here", () => {
+    const from = instr("FROM");
+    assert.equal(from.length, 1, "one stage");
+    assert.match(from[0] as string, /^FROM \$\{BASE\}$/);
+    const arg = lines.find((l) => l.startsWith("ARG BASE="));
+    assert.ok(arg && lines.indexOf(arg) < lines.indexOf(from[0] as string), "ARG BASE before FROM");
+    assert.equal(arg.slice("ARG BASE=".length), makeVar("LOCAL_BASE"));
+    assert.match(makeVar("LOCAL_BASE"), /^localhost\//, "no public registry by default");
   });
 
-  it("builds with dev dependencies in the build stage only; the runtime installs production dependencies only", () => {
-    const build = all.slice(0, -1).flatMap((s) => s.lines);
-    assert.ok(
-      build.some((l) => /npm ci(?!.*--omit=dev)/.test(l)),
-      "the build stage installs dev dependencies",
-    );
-    assert.ok(build.some((l) => /tsc -p tsconfig\.build\.json/.test(l)));
-    const npm = final.lines.filter((l) => /\bnpm (ci|install|i)\b/.test(l));
-    assert.ok(npm.length > 0);
-    for (const l of npm) assert.match(l, /npm ci --omit=dev/, l);
-    for (const l of instr("COPY")) assert.doesNotMatch(l, /node_modules/, `dependencies copied from a stage: ${l}`);
-    assert.ok(
-      instr("COPY").some((l) => /--from=\S+ \/src\/dist\/src/.test(l)),
-      "compiled code from the build stage",
-    );
-    assert.deepEqual(JSON.parse(read("tsconfig.build.json")).include, ["src/**/*.ts"]);
+  it("runs nothing while building (no RUN): the base needs no shell, no package manager", () => {
+    assert.deepEqual(instr("RUN"), []);
   });
 
-  it("carries etcdctl (Debian etcd-client) for restores", () => {
-    assert.ok(instr("RUN").some((l) => /apt-get install .*\betcd-client\b/.test(l)));
+  it("copies the staged layers only, least often changed first", () => {
+    assert.deepEqual(instr("COPY"), ["COPY runtime/ /", "COPY modules/ /", "COPY app/ /"]);
   });
 
   it("runs as a numeric non-root user, to the end", () => {
     const users = instr("USER");
     const last = users.at(-1);
-    assert.ok(last, "a USER in the runtime stage");
+    assert.ok(last, "a USER");
     const m = /^USER (\d+)(?::(\d+))?$/.exec(last);
     assert.ok(m, `numeric USER, got ${last}`);
     assert.notEqual(Number(m[1]), 0);
-    const after = final.lines.slice(final.lines.indexOf(last) + 1);
-    assert.ok(!after.some((l) => /^(RUN|USER)\b/i.test(l)), "nothing runs as another user after USER");
+    assert.notEqual(Number(m[2] ?? m[1]), 0);
+    const after = lines.slice(lines.indexOf(last) + 1);
+    assert.ok(!after.some((l) => /^(RUN|USER|COPY|ADD)\b/i.test(l)), "nothing changes after USER");
   });
 
-  it("its entrypoint is the CLI, under the name the CronJob runs", () => {
+  it("its entrypoint is the CLI in exec form, under the name the CronJob runs", () => {
     const [entry] = instr("ENTRYPOINT");
     assert.ok(entry);
     assert.deepEqual(JSON.parse(entry.slice("ENTRYPOINT ".length)), [IMAGE_BINARY]);
     const bin = (JSON.parse(read("package.json")) as { bin: Record<string, string> }).bin[IMAGE_BINARY];
     assert.equal(bin, "dist/src/cli/main.js");
-    assert.ok(instr("RUN").some((l) => l.includes(`ln -s /app/${bin} /usr/local/bin/${IMAGE_BINARY}`)));
+    // The Node payload links it onto PATH; the single executable is copied there under the same name.
+    const make = read("Makefile");
+    assert.ok(make.includes(`ln -s ../../../$(APP_DIR)/${bin} $(IMAGE_CONTEXT)/app/usr/local/bin/${IMAGE_BINARY}`));
+    assert.ok(make.includes(`cp dist/bin/${IMAGE_BINARY} $(IMAGE_CONTEXT)/app/usr/local/bin/`));
   });
 
-  it("the build context leaves out dependencies, builds, tests and git", () => {
-    for (const f of [".containerignore", ".dockerignore"]) {
-      const ignored = read(f).split("\n");
-      for (const p of ["node_modules", "dist", ".git", "test"]) assert.ok(ignored.includes(p), `${f} lacks ${p}`);
+  it("writes only where the CronJob mounts its emptyDir, on a read-only root", () => {
+    const env = instr("ENV").join(" ");
+    assert.match(env, new RegExp(`\\bTMPDIR=${SCRATCH_DIR}\\b`));
+    assert.match(env, new RegExp(`\\bHOME=${SCRATCH_DIR}\\b`));
+    assert.match(env, /\bPATH=\S*\/usr\/local\/bin\b/);
+  });
+});
+
+describe("make image", () => {
+  it("on a machine without podman says what to install, in one line, and fails", () => {
+    // A PATH with what the Makefile itself runs, and no podman.
+    const bin = mkdtempSync(join(tmpdir(), "hcpeb-nopodman-"));
+    try {
+      for (const tool of ["node", "find", "sort"]) {
+        const found = spawnSync("/bin/bash", ["-c", `command -v ${tool}`], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        }).stdout.trim();
+        symlinkSync(found, join(bin, tool));
+      }
+      const r = spawnSync("/usr/bin/make", ["--no-print-directory", "-s", "image"], {
+        cwd: fileURLToPath(root),
+        env: { PATH: bin },
+        encoding: "utf8",
+        // Not a socket on stdin: Debian's bash would take that for rsh and read ~/.bashrc.
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      assert.notEqual(r.status, 0);
+      assert.equal(
+        r.stdout,
+        "make image needs podman: run 'make apt-image' (apt-get install podman runc mmdebstrap binutils)\n",
+      );
+      // make adds only its own "*** [Makefile:N: image-tools] Error 1".
+      assert.match(r.stderr, /^make: \*\*\* \[Makefile:\d+: image-tools\] Error 1\n$/);
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
     }
   });
 });
