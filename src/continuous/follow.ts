@@ -58,13 +58,12 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
   let position = await resumePosition(req, label);
   if (position) req.onResume?.(position.folder, position.next);
   else position = await fullBackup(req, "no backup of this name to continue from");
-  let segments = 0;
   for (;;) {
     const endpoint = req.endpoints[0];
     if (!endpoint) throw new Error("no endpoint");
     const client = await connect(endpoint, { signal: req.signal, callTimeoutMs: 30_000 });
     try {
-      segments += await followFrom(client, position, req, { segmentMs, maxBytes });
+      await followFrom(client, position, req, { segmentMs, maxBytes });
     } catch (err) {
       if (!(err instanceof WatchCompactedError)) throw err;
       log.warn({ error: describe(err) }, "watch revision compacted: taking a new full backup");
@@ -131,7 +130,6 @@ async function followFrom(
   let firstAt = 0;
   let lastAt = 0;
   let lastRevision = position.next - 1;
-  let committed = 0;
   const commit = async () => {
     if (events === 0) return;
     const body = Buffer.concat(frames, bytes);
@@ -158,7 +156,6 @@ async function followFrom(
       Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
       { contentType: "application/json" },
     );
-    committed++;
     log.info(
       { segment: `${record.fromRevision}-${record.toRevision}`, events, bytes: body.length },
       "segment committed",
@@ -210,7 +207,6 @@ async function followFrom(
     req.signal?.removeEventListener("abort", stopWatch);
     watching.abort();
     pending?.catch(() => {});
-    void committed;
   }
 }
 
