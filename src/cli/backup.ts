@@ -30,6 +30,9 @@ interface BackupFlags
   to?: string;
   name?: string;
   member?: string;
+  continuous?: boolean;
+  segment?: string;
+  segmentMax?: string;
   output: "text" | "json";
 }
 
@@ -61,6 +64,12 @@ const PLAIN_ONLY: ReadonlyArray<[string, string]> = [
   ["password", "--password"],
 ];
 
+const CONTINUOUS_ONLY: ReadonlyArray<[string, string]> = [
+  ["continuous", "--continuous"],
+  ["segment", "--segment"],
+  ["segmentMax", "--segment-max"],
+];
+
 function refuse(given: (name: string) => boolean, options: ReadonlyArray<[string, string]>, why: string): void {
   const wrong = options.filter(([name]) => given(name)).map(([, flag]) => flag);
   if (wrong.length > 0) throw new UsageError(`${wrong.join(", ")}: ${why}`);
@@ -82,6 +91,12 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       "--object-lock <mode:days>",
       "S3 Object Lock on the snapshot, key and manifest: governance:<days> or compliance:<days> (bucket must have Object Lock)",
     )
+    .option(
+      "--continuous",
+      "plain etcd: after the full backup, follow etcd's watch and store delta segments beside it until stopped (point-in-time restore); resumes the newest chain of --name",
+    )
+    .option("--segment <duration>", "with --continuous: close a segment this long after its first change (default 10s)")
+    .option("--segment-max <size>", "with --continuous: close a segment at this size, e.g. 8MiB (default 8MiB)")
     .addOption(outputOption())
     .addHelpText(
       "after",
@@ -116,6 +131,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
     // Each form refuses the other's flags: a --dry-run that a plain backup ignored would take a real one.
     const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
+    if (wantsFleet(flags) || hostedCluster !== undefined)
+      refuse(given, CONTINUOUS_ONLY, "continuous backup is for plain etcd (--endpoints, --name) so far");
     if (wantsFleet(flags)) {
       if (hostedCluster !== undefined)
         throw new UsageError(`--all backs up every hosted cluster: drop "${hostedCluster}"`);
@@ -144,6 +161,13 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     );
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
+    if (!flags.continuous && (given("segment") || given("segmentMax")))
+      throw new UsageError("--segment and --segment-max go with --continuous");
+    if (flags.continuous) {
+      const { runContinuous } = await import("./backup-continuous.js");
+      await runContinuous({ ...flags, to: flags.to, name: flags.name }, ctx);
+      return;
+    }
     const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");

@@ -12,6 +12,8 @@ interface RestoreLocalFlags extends StoreFlags {
   initialCluster?: string;
   initialClusterToken?: string;
   members?: string;
+  atRevision?: string;
+  atTime?: string;
   output: "text" | "json";
 }
 
@@ -24,6 +26,14 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     .option("--name <name>", "this member's name, for one member of a real cluster (with --initial-cluster)")
     .option("--initial-cluster <list>", "every member's name=peerURL, as etcd takes it (with --name)")
     .option("--initial-cluster-token <token>", "cluster token, the same on every member (default etcd-cluster)")
+    .option(
+      "--at-revision <rev>",
+      "a continuous backup: the state at this etcd revision (the full snapshot plus its delta segments replayed up to it)",
+    )
+    .option(
+      "--at-time <rfc3339>",
+      "a continuous backup: the state at this time (every change the backup had received by then), e.g. 2026-12-06T15:04:05Z",
+    )
     .addOption(outputOption());
   addStoreReadOptions(cmd);
   cmd.addHelpText(
@@ -45,6 +55,28 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     const { restoreLocal } = await import("../restore/local.js");
     const { shellLine } = await import("../restore/member-plan.js");
     const source = await resolveSource(ref, storeSettings(flags));
+    const point = pointOf(flags);
+    if (point) {
+      const { restoreAtPoint } = await import("../continuous/replay.js");
+      const r = await restoreAtPoint({
+        source,
+        point,
+        dataDir: flags.dataDir,
+        layout,
+        signal: ctx.signal,
+        logger: ctx.logger,
+      });
+      if (flags.output === "json") {
+        write(toJson(r));
+        return;
+      }
+      write(
+        `restored ${r.origin} at revision ${r.replayedRevision} (base ${r.baseRevision} + ${r.changes} changes from ${r.segments} segments; ` +
+          `${r.liveKeys} live keys, state sha256 ${r.stateSha256}${r.revisionsAligned ? "" : "; etcd's revisions differ from the source's"}) into ${r.dataDir}`,
+      );
+      for (const m of r.members) write(`  ${shellLine(m.command)}`);
+      return;
+    }
     const r = await restoreLocal({ source, dataDir: flags.dataDir, layout, signal: ctx.signal, logger: ctx.logger });
     if (flags.output === "json") {
       write(toJson(r));
@@ -66,6 +98,24 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
       );
     }
   });
+}
+
+function pointOf(flags: RestoreLocalFlags): { revision: number } | { time: Date } | undefined {
+  if (flags.atRevision !== undefined && flags.atTime !== undefined)
+    throw new UsageError("--at-revision and --at-time cannot be combined: pick one point");
+  if (flags.atRevision !== undefined) {
+    const revision = Number(flags.atRevision);
+    if (!/^\d+$/.test(flags.atRevision) || !Number.isSafeInteger(revision) || revision < 1)
+      throw new UsageError(`--at-revision must be a positive whole number, got "${flags.atRevision}"`);
+    return { revision };
+  }
+  if (flags.atTime !== undefined) {
+    const time = new Date(flags.atTime);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(flags.atTime) || Number.isNaN(time.getTime()))
+      throw new UsageError(`--at-time must be an RFC 3339 time like 2026-12-06T15:04:05Z, got "${flags.atTime}"`);
+    return { time };
+  }
+  return undefined;
 }
 
 function layoutOf(flags: RestoreLocalFlags): RestoreLayout {

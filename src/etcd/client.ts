@@ -104,7 +104,7 @@ const hexId = (decimal: string): string => BigInt(decimal).toString(16);
 /** One connection to one etcd member. */
 export class EtcdClient {
   readonly endpoint: Endpoint;
-  private readonly clients: Record<"KV" | "Lease" | "Cluster" | "Maintenance" | "Auth", grpc.Client>;
+  private readonly clients: Record<"KV" | "Lease" | "Cluster" | "Maintenance" | "Auth" | "Watch", grpc.Client>;
   private readonly metadata = new grpc.Metadata();
   private readonly callTimeoutMs: number;
   private readonly signal: AbortSignal | undefined;
@@ -131,6 +131,7 @@ export class EtcdClient {
       Cluster: new services.Cluster(this.endpoint.target, creds, shared),
       Maintenance: new services.Maintenance(this.endpoint.target, creds, shared),
       Auth: new services.Auth(this.endpoint.target, creds, shared),
+      Watch: new services.Watch(this.endpoint.target, creds, shared),
     };
   }
 
@@ -192,6 +193,69 @@ export class EtcdClient {
   async delete(key: string | Buffer): Promise<number> {
     const res = (await this.unary("KV", "DeleteRange", { key: Buffer.from(key) })) as { deleted: string };
     return Number(res.deleted);
+  }
+
+  /**
+   * Applies puts and deletes atomically in one Txn (no compares): etcd gives them all one revision,
+   * which it returns. Used to replay one source revision of a continuous backup.
+   */
+  async txn(ops: readonly TxnOp[]): Promise<number> {
+    const success = ops.map((op) =>
+      op.type === "put"
+        ? { request_put: { key: op.key, value: op.value, lease: "0" } }
+        : { request_delete_range: { key: op.key } },
+    );
+    const res = (await this.unary("KV", "Txn", { success, failure: [] })) as { header: RawHeader };
+    return Number(res.header.revision);
+  }
+
+  /**
+   * Watches every key from `startRevision`, one batch per WatchResponse (a revision's events are never
+   * split across batches: fragmenting is off). Reading is pulled: while the caller does not ask for the
+   * next batch, grpc-js stops reading and HTTP/2 flow control holds etcd back, so memory stays bounded.
+   * A watch that etcd cancels (compacted revision) ends with a WatchCompactedError.
+   */
+  async *watchAll(startRevision: number, signal: AbortSignal | undefined = this.signal): AsyncGenerator<WatchBatch> {
+    const watch = this.clients.Watch as unknown as {
+      Watch(meta: grpc.Metadata): grpc.ClientDuplexStream<object, RawWatchResponse>;
+    };
+    if (signal?.aborted) throw this.cancelled("Watch.Watch");
+    const call = watch.Watch(this.metadata);
+    const onAbort = () => call.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    call.write({
+      create_request: { key: Buffer.from([0]), range_end: Buffer.from([0]), start_revision: String(startRevision) },
+    });
+    try {
+      for await (const res of call as AsyncIterable<RawWatchResponse>) {
+        if (Number(res.compact_revision) > 0)
+          throw new WatchCompactedError(startRevision, Number(res.compact_revision), this.endpoint.url);
+        if (res.canceled)
+          throw new EtcdError(
+            `etcd at ${this.endpoint.url} cancelled the watch: ${res.cancel_reason || "no reason given"}`,
+          );
+        if (res.created && res.events.length === 0) continue;
+        yield {
+          headerRevision: Number(res.header?.revision ?? 0),
+          events: res.events.map((e) => ({
+            type: e.type === "DELETE" ? ("delete" as const) : ("put" as const),
+            key: e.kv.key,
+            value: e.type === "DELETE" ? Buffer.alloc(0) : e.kv.value,
+            revision: Number(e.kv.mod_revision),
+          })),
+        };
+      }
+      if (signal?.aborted) throw this.cancelled("Watch.Watch");
+      throw new EtcdError(`the watch on etcd at ${this.endpoint.url} ended without an error`);
+    } catch (err) {
+      if (err instanceof WatchCompactedError || err instanceof EtcdError) throw err;
+      if (signal?.aborted) throw this.cancelled("Watch.Watch");
+      if (isServiceError(err)) throw mapGrpcError(err, this.endpoint.url, "Watch.Watch", this.serverName);
+      throw new EtcdError(`the watch on etcd at ${this.endpoint.url} failed: ${describe(err)}`, { cause: err });
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
   }
 
   async compact(revision: number): Promise<void> {
@@ -297,6 +361,45 @@ export class EtcdClient {
       call.cancel();
     }
   }
+}
+
+export type TxnOp =
+  | { readonly type: "put"; readonly key: Buffer; readonly value: Buffer }
+  | { readonly type: "delete"; readonly key: Buffer };
+
+/** One key's change as the watch reports it (a delete's value is empty). */
+export interface WatchEvent {
+  readonly type: "put" | "delete";
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly revision: number;
+}
+
+export interface WatchBatch {
+  readonly headerRevision: number;
+  readonly events: readonly WatchEvent[];
+}
+
+/** etcd no longer has the revision the watch asked to start from. */
+export class WatchCompactedError extends EtcdError {
+  constructor(
+    readonly startRevision: number,
+    readonly compactRevision: number,
+    endpoint: string,
+  ) {
+    super(
+      `etcd at ${endpoint} has compacted revision ${startRevision} away (compacted up to ${compactRevision}): the watch cannot resume there`,
+    );
+  }
+}
+
+interface RawWatchResponse {
+  header?: RawHeader;
+  created: boolean;
+  canceled: boolean;
+  compact_revision: string;
+  cancel_reason: string;
+  events: Array<{ type: string; kv: RawKeyValue }>;
 }
 
 function toKeyValue(kv: RawKeyValue): KeyValue {

@@ -11,6 +11,7 @@ export interface EtcdServices {
   Cluster: ServiceCtor;
   Maintenance: ServiceCtor;
   Auth: ServiceCtor;
+  Watch: ServiceCtor;
 }
 
 let cached: EtcdServices | undefined;

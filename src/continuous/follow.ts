@@ -1,0 +1,220 @@
+import { type BackupResult, backupEtcd, type EtcdBackupRequest } from "../backup/etcd-backup.js";
+import { CancelledError, describe } from "../errors.js";
+import { type EtcdClient, type WatchBatch, WatchCompactedError } from "../etcd/client.js";
+import { directConnector } from "../etcd/connector.js";
+import { silentLogger } from "../logging.js";
+import { readCatalog } from "../store/catalog.js";
+import { backupFolder, validateLabel } from "../store/layout.js";
+import { readChain } from "./chain.js";
+import {
+  encodeEvent,
+  recordKey,
+  SEGMENT_MAGIC,
+  type SegmentEvent,
+  type SegmentRecord,
+  segmentKey,
+  sha256Hex,
+} from "./segment.js";
+
+export interface ContinuousRequest extends EtcdBackupRequest {
+  /** Close a segment this long after its first event (default 10 s). */
+  readonly segmentMs?: number;
+  /** Close a segment once it holds this many bytes (default 8 MiB): also the bound on what is held in memory. */
+  readonly segmentMaxBytes?: number;
+  /** Told about each full backup taken (the first one, or after a compaction). */
+  readonly onFullBackup?: (result: BackupResult, why: string) => void;
+  readonly onSegment?: (record: SegmentRecord) => void;
+  readonly onResume?: (folder: string, fromRevision: number) => void;
+}
+
+export interface ContinuousResult {
+  readonly folder: string;
+  readonly lastRevision: number;
+  readonly segments: number;
+}
+
+/** Where the chain goes on: its backup folder and the next revision it needs. */
+interface Position {
+  readonly backupId: string;
+  readonly folder: string;
+  readonly baseRevision: number;
+  next: number;
+}
+
+/**
+ * Continuous backup of a plain etcd: a full backup (or the newest one of the label, resumed after its
+ * newest committed segment), then etcd's watch of every key from the next revision, written as delta
+ * segments committed one after the other (segment, then its record). Only one segment is held in
+ * memory (at most segmentMaxBytes plus one watch response); the watch is not read while a segment is
+ * written. Runs until the signal: then what it holds is committed and it rejects with a CancelledError.
+ * A compacted start revision means the chain cannot go on: a new full backup starts a new one.
+ */
+export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResult> {
+  const label = validateLabel(req.label);
+  const log = req.logger ?? silentLogger();
+  const segmentMs = req.segmentMs ?? 10_000;
+  const maxBytes = req.segmentMaxBytes ?? 8 * 1024 * 1024;
+  const connect = req.connect ?? directConnector({ tls: req.tls, auth: req.auth });
+  let position = await resumePosition(req, label);
+  if (position) req.onResume?.(position.folder, position.next);
+  else position = await fullBackup(req, "no backup of this name to continue from");
+  for (;;) {
+    const endpoint = req.endpoints[0];
+    if (!endpoint) throw new Error("no endpoint");
+    const client = await connect(endpoint, { signal: req.signal, callTimeoutMs: 30_000 });
+    try {
+      await followFrom(client, position, req, { segmentMs, maxBytes });
+    } catch (err) {
+      if (!(err instanceof WatchCompactedError)) throw err;
+      log.warn({ error: describe(err) }, "watch revision compacted: taking a new full backup");
+      position = await fullBackup(
+        req,
+        `etcd compacted revision ${err.startRevision} before the chain got there: the chain ${position.folder} ends at ${err.startRevision - 1}`,
+      );
+    } finally {
+      client.close();
+    }
+  }
+}
+
+async function fullBackup(req: ContinuousRequest, why: string): Promise<Position> {
+  const result = await backupEtcd(req);
+  req.onFullBackup?.(result, why);
+  const m = result.manifest;
+  return {
+    backupId: m.backupId,
+    folder: backupFolder(m.label, m.backupId),
+    baseRevision: m.snapshot.revision,
+    next: m.snapshot.revision + 1,
+  };
+}
+
+/** The newest backup of the label and the revision after its newest committed segment; removes uncommitted ones. */
+async function resumePosition(req: ContinuousRequest, label: string): Promise<Position | undefined> {
+  const signal = req.signal;
+  const { backups } = await readCatalog(req.store, { label, ...(signal ? { signal } : {}) });
+  const newest = backups.find((b) => b.manifest.label === label);
+  if (!newest) return undefined;
+  const baseRevision = newest.manifest.snapshot.revision;
+  const chain = await readChain(req.store, newest.folder, baseRevision, signal);
+  // Written by a writer killed before its record: never listed, and in the way of the next segment.
+  if (chain.uncommitted.length > 0) await req.store.delete(chain.uncommitted, signal ? { signal } : {});
+  const last = chain.records.at(-1);
+  return {
+    backupId: newest.manifest.backupId,
+    folder: newest.folder,
+    baseRevision,
+    next: (last?.toRevision ?? baseRevision) + 1,
+  };
+}
+
+const TIMEOUT = Symbol("timeout");
+
+/** Follows the watch from `position.next`, committing segments; returns only by throwing. */
+async function followFrom(
+  client: EtcdClient,
+  position: Position,
+  req: ContinuousRequest,
+  limits: { segmentMs: number; maxBytes: number },
+): Promise<number> {
+  const log = req.logger ?? silentLogger();
+  const watching = new AbortController();
+  const stopWatch = () => watching.abort();
+  req.signal?.addEventListener("abort", stopWatch, { once: true });
+  const batches = client.watchAll(position.next, watching.signal)[Symbol.asyncIterator]();
+  log.info({ folder: position.folder, fromRevision: position.next }, "following etcd's watch");
+  let frames: Buffer[] = [SEGMENT_MAGIC];
+  let bytes = SEGMENT_MAGIC.length;
+  let events = 0;
+  let openedAt = new Date();
+  let firstAt = 0;
+  let lastAt = 0;
+  let lastRevision = position.next - 1;
+  const commit = async () => {
+    if (events === 0) return;
+    const body = Buffer.concat(frames, bytes);
+    const record: SegmentRecord = {
+      schemaVersion: 1,
+      baseBackupId: position.backupId,
+      baseRevision: position.baseRevision,
+      fromRevision: position.next,
+      toRevision: lastRevision,
+      events,
+      bytes: body.length,
+      sha256: sha256Hex(body),
+      openedAt: openedAt.toISOString(),
+      closedAt: new Date().toISOString(),
+      firstEventAt: new Date(firstAt).toISOString(),
+      lastEventAt: new Date(lastAt).toISOString(),
+    };
+    // No signal: a stop commits what it holds. The record goes last: until then the segment does not exist.
+    await req.store.put(segmentKey(position.folder, record.fromRevision, record.toRevision), body, {
+      contentType: "application/octet-stream",
+    });
+    await req.store.put(
+      recordKey(position.folder, record.fromRevision, record.toRevision),
+      Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
+      { contentType: "application/json" },
+    );
+    log.info(
+      { segment: `${record.fromRevision}-${record.toRevision}`, events, bytes: body.length },
+      "segment committed",
+    );
+    req.onSegment?.(record);
+    position.next = lastRevision + 1;
+    frames = [SEGMENT_MAGIC];
+    bytes = SEGMENT_MAGIC.length;
+    events = 0;
+    openedAt = new Date();
+  };
+  let pending: Promise<IteratorResult<WatchBatch>> | undefined;
+  try {
+    for (;;) {
+      pending ??= batches.next();
+      const wait = events === 0 ? undefined : Math.max(0, firstAt + limits.segmentMs - Date.now());
+      const r = await raceTimeout(pending, wait);
+      if (r === TIMEOUT) {
+        await commit();
+        continue;
+      }
+      pending = undefined;
+      if (r.done) throw new Error("the watch ended");
+      const now = Date.now();
+      for (const e of r.value.events) {
+        if (e.revision < position.next) continue; // already committed (never expected: the watch starts after it)
+        const frame = encodeEvent({ ...e, at: now } as SegmentEvent);
+        frames.push(frame);
+        bytes += frame.length;
+        if (events === 0) firstAt = now;
+        events++;
+        lastAt = now;
+        lastRevision = e.revision;
+      }
+      // A batch holds whole revisions: closing after it never splits one.
+      if (bytes >= limits.maxBytes) await commit();
+    }
+  } catch (err) {
+    if (req.signal?.aborted) {
+      await commit();
+      throw new CancelledError(
+        `continuous backup stopped: every change up to revision ${position.next - 1} is committed in ${position.folder}`,
+      );
+    }
+    // The watch failed: what was received is sound, so commit it before anything else happens.
+    await commit();
+    throw err;
+  } finally {
+    req.signal?.removeEventListener("abort", stopWatch);
+    watching.abort();
+    pending?.catch(() => {});
+  }
+}
+
+function raceTimeout<T>(p: Promise<T>, ms: number | undefined): Promise<T | typeof TIMEOUT> {
+  if (ms === undefined) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<typeof TIMEOUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMEOUT), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

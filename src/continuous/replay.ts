@@ -1,0 +1,258 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { CancelledError, UsageError, VerificationError } from "../errors.js";
+import { EtcdClient, type TxnOp } from "../etcd/client.js";
+import { createPki } from "../localetcd/certs.js";
+import { LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
+import { releaseDir, trackDir } from "../localetcd/reaper.js";
+import { type Logger, silentLogger } from "../logging.js";
+import { type RestoreLayout, type RestoreLocalResult, restoreLocal } from "../restore/local.js";
+import { findEtcd, findRestoreTool, restoreMember } from "../restore/restore-tool.js";
+import { type RestoreSource, unsoundSnapshot, verifySource } from "../restore/source.js";
+import { makeScratchDir } from "../scratch.js";
+import { readChain, readSegment } from "./chain.js";
+import type { SegmentEvent, SegmentRecord } from "./segment.js";
+
+/** The point to restore to: a source revision, or a time (every change the backup had received by then). */
+export type RestorePoint = { readonly revision: number } | { readonly time: Date };
+
+export interface PointInTimeOptions {
+  readonly source: RestoreSource;
+  readonly point: RestorePoint;
+  readonly dataDir: string;
+  readonly layout: RestoreLayout;
+  readonly scratchDir?: string;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+export interface PointInTimeResult extends RestoreLocalResult {
+  /** The backup's own revision, where replay started. */
+  readonly baseRevision: number;
+  /** The last source revision replayed (the base revision when none was). */
+  readonly replayedRevision: number;
+  readonly segments: number;
+  readonly changes: number;
+  /** Live keys of the replayed state and the SHA-256 of them in key order (u32 key length, key, u32 value length, value). */
+  readonly liveKeys: number;
+  readonly stateSha256: string;
+  /** Whether the scratch etcd's revision matched the source's after every replayed revision. */
+  readonly revisionsAligned: boolean;
+}
+
+/**
+ * Restores the state of a continuous backup's chain at a point: the verified full snapshot restored
+ * into a scratch etcd (loopback, mutual TLS), the committed segments replayed in revision order up to
+ * the point, one Txn per source revision (so etcd's revision numbering stays the source's, checked
+ * after every one), then a snapshot of that etcd restored into the data directory as `restore local`
+ * does. A damaged segment or a gap before the point stops it: nothing is restored past a problem.
+ */
+export async function restoreAtPoint(options: PointInTimeOptions): Promise<PointInTimeResult> {
+  const { signal, source } = options;
+  const log = options.logger ?? silentLogger();
+  if (source.kind !== "backup")
+    throw new UsageError(
+      "--at-revision/--at-time need a backup ref (a continuous backup's folder), not a snapshot file",
+    );
+  const store = source.store;
+  const [tool, etcd] = await Promise.all([findRestoreTool(), findEtcd()]);
+  const scratch = await makeScratchDir(options.scratchDir, "hcpeb-pitr-");
+  trackDir(scratch);
+  let cluster: LocalEtcdCluster | undefined;
+  let client: EtcdClient | undefined;
+  try {
+    await chmod(scratch, 0o700);
+    const verified = await verifySource(source, { stageTo: join(scratch, "snapshot.db"), signal });
+    if (verified.problems.length > 0) throw unsoundSnapshot(verified);
+    const baseRevision = verified.revision;
+    const chain = await readChain(store, "", baseRevision, signal);
+    const last = chain.records.at(-1);
+    const chainEnd = last?.toRevision ?? baseRevision;
+    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${last.closedAt})` : ""}`;
+    const target = targetOf(options.point, baseRevision, chainEnd, verified.manifest?.createdAt, last, window);
+    if (target.revision > chain.contiguousTo)
+      throw new VerificationError(
+        `cannot restore past revision ${chain.contiguousTo}: ${chain.problems[0]} (restore to an earlier point)`,
+      );
+    log.info({ baseRevision, target: target.revision, segments: chain.records.length }, "replaying the chain");
+
+    const [plan] = (await LocalEtcdCluster.plan(1)) as [MemberPlan];
+    const pkiDir = join(scratch, "pki");
+    await mkdir(pkiDir, { mode: 0o700 });
+    const pki = await createPki(pkiDir, "hcpeb-pitr-ca");
+    const dbSize = verified.dbSize;
+    cluster = await LocalEtcdCluster.startRestored(
+      async () => {
+        const dataDir = join(scratch, `${plan.name}-${randomBytes(3).toString("hex")}`);
+        await restoreMember(
+          tool,
+          verified.file,
+          {
+            name: plan.name,
+            dataDir,
+            initialCluster: `${plan.name}=${plan.peerURL}`,
+            initialClusterToken: `hcpeb-pitr-${randomBytes(6).toString("hex")}`,
+            advertisePeerUrls: plan.peerURL,
+          },
+          signal,
+        );
+        return {
+          members: [{ name: plan.name, dataDir, peerPort: plan.peerPort }],
+          discard: () => rm(dataDir, { recursive: true, force: true }),
+        };
+      },
+      {
+        pki,
+        baseDir: scratch,
+        etcdBinary: etcd,
+        // Replay adds history: room beyond etcd's 2 GiB default for a large base (gardener #133, #604).
+        quotaBytes: Math.max(8 * 1024 ** 3, Math.ceil(dbSize * 2)),
+        startTimeoutMs: 30_000 + Math.ceil(dbSize / 1024 ** 3) * 30_000,
+      },
+    );
+    client = await EtcdClient.connect({
+      endpoint: cluster.endpoint(0),
+      tls: await cluster.tlsMaterial(),
+      callTimeoutMs: 120_000,
+      ...(signal ? { signal } : {}),
+    });
+    const startRevision = (await client.status()).revision;
+    let aligned = startRevision === baseRevision;
+    let replayed = baseRevision;
+    let segments = 0;
+    let changes = 0;
+    for (const record of chain.records) {
+      if (record.fromRevision > target.revision) break;
+      checkAborted(signal);
+      let events: SegmentEvent[];
+      try {
+        events = await readSegment(store, "", record, signal);
+      } catch (err) {
+        if (!(err instanceof VerificationError)) throw err;
+        throw new VerificationError(
+          `${err.message}: cannot restore past revision ${record.fromRevision - 1}; nothing was restored`,
+        );
+      }
+      segments++;
+      for (const group of byRevision(events)) {
+        const first = group[0] as SegmentEvent;
+        if (first.revision > target.revision || (target.time && first.at > target.time.getTime())) break;
+        const got = await client.txn(group.map(toOp));
+        if (got !== first.revision) aligned = false;
+        replayed = first.revision;
+        changes += group.length;
+      }
+    }
+    const state = await stateHash(client);
+    log.info(
+      { replayedRevision: replayed, changes, segments, liveKeys: state.keys, stateSha256: state.sha256, aligned },
+      "chain replayed",
+    );
+    const file = join(scratch, "at-point.db");
+    await pipeline(
+      (async function* () {
+        for await (const chunk of (client as EtcdClient).snapshot(signal)) yield chunk.blob;
+      })(),
+      createWriteStream(file, { mode: 0o600 }),
+    );
+    client.close();
+    client = undefined;
+    await cluster.stop();
+    cluster = undefined;
+    const restored = await restoreLocal({
+      source: { kind: "file", path: file },
+      dataDir: options.dataDir,
+      layout: options.layout,
+      ...(signal ? { signal } : {}),
+      logger: log,
+    });
+    return {
+      ...restored,
+      origin: store.url,
+      revision: replayed,
+      baseRevision,
+      replayedRevision: replayed,
+      segments,
+      changes,
+      liveKeys: state.keys,
+      stateSha256: state.sha256,
+      revisionsAligned: aligned,
+      checks: [...verified.checks, "segments-sha256", "chain-contiguous", ...restored.checks],
+    };
+  } finally {
+    client?.close();
+    await cluster?.stop();
+    await rm(scratch, { recursive: true, force: true });
+    releaseDir(scratch);
+  }
+}
+
+function targetOf(
+  point: RestorePoint,
+  base: number,
+  chainEnd: number,
+  createdAt: string | undefined,
+  last: SegmentRecord | undefined,
+  window: string,
+): { revision: number; time?: Date } {
+  if ("revision" in point) {
+    if (point.revision < base || point.revision > chainEnd)
+      throw new UsageError(`revision ${point.revision} is outside this backup: ${window}`);
+    return { revision: point.revision };
+  }
+  const t = point.time.getTime();
+  if (createdAt && t < new Date(createdAt).getTime())
+    throw new UsageError(`${point.time.toISOString()} is before this backup was taken (${createdAt}): ${window}`);
+  if (last && t > new Date(last.closedAt).getTime())
+    throw new UsageError(`${point.time.toISOString()} is after the newest committed segment: ${window}`);
+  return { revision: chainEnd, time: point.time };
+}
+
+/** Consecutive events of one revision (a segment holds them in revision order). */
+function* byRevision(events: readonly SegmentEvent[]): Generator<SegmentEvent[]> {
+  let group: SegmentEvent[] = [];
+  for (const e of events) {
+    if (group.length > 0 && (group[0] as SegmentEvent).revision !== e.revision) {
+      yield group;
+      group = [];
+    }
+    group.push(e);
+  }
+  if (group.length > 0) yield group;
+}
+
+const toOp = (e: SegmentEvent): TxnOp =>
+  e.type === "put" ? { type: "put", key: e.key, value: e.value } : { type: "delete", key: e.key };
+
+/** Every live key and value in key order, hashed page by page (memory: one page). */
+export async function stateHash(client: EtcdClient): Promise<{ keys: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let keys = 0;
+  let from = Buffer.from([0]);
+  let revision = 0;
+  for (;;) {
+    const page = await client.range({ key: from, rangeEnd: Buffer.from([0]), limit: 1000, revision });
+    revision = page.revision;
+    for (const kv of page.kvs) hashEntry(hash, kv.key, kv.value);
+    keys += page.kvs.length;
+    const lastKv = page.kvs.at(-1);
+    if (!page.more || !lastKv) break;
+    from = Buffer.concat([lastKv.key, Buffer.from([0])]);
+  }
+  return { keys, sha256: hash.digest("hex") };
+}
+
+export function hashEntry(hash: ReturnType<typeof createHash>, key: Buffer, value: Buffer): void {
+  const len = Buffer.allocUnsafe(4);
+  len.writeUInt32BE(key.length);
+  hash.update(len).update(key);
+  len.writeUInt32BE(value.length);
+  hash.update(len).update(value);
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CancelledError("the point-in-time restore was cancelled; nothing was left behind");
+}

@@ -1,0 +1,114 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { VerificationError } from "../errors.js";
+import type { WatchEvent } from "../etcd/client.js";
+import { joinKey } from "../store/store.js";
+
+/**
+ * Delta segments of a continuous backup, stored beside the full backup they start from:
+ *
+ *   <label>/<backup-id>/deltas/<from>-<to>.seg   the events, framed binary (below)
+ *   <label>/<backup-id>/deltas/<from>-<to>.json  the commit record, written after the segment
+ *
+ * Revisions are zero-padded to 16 digits so that key order is revision order. A segment covers the
+ * source revisions from..to (inclusive); the first starts at the backup's revision + 1 and each next
+ * one at the previous `to` + 1, so a chain is contiguous by construction and a gap is a finding.
+ * A segment without its record was not committed: readers ignore it and the writer removes it.
+ *
+ * Frame format: the magic line, then per event
+ *   u8 type (0 put, 1 delete) | u64 revision | u64 received-at (ms since epoch) | u32 key length | key
+ *   | u32 value length | value   (big-endian; a delete's value is empty)
+ */
+export const SEGMENT_MAGIC = Buffer.from("HCPEB-SEG 1\n");
+export const DELTAS_DIR = "deltas";
+const FIXED = 1 + 8 + 8 + 4 + 4;
+
+export const segmentRecordSchema = z.object({
+  schemaVersion: z.literal(1),
+  /** The full backup this chain starts from, and its snapshot's revision. */
+  baseBackupId: z.string(),
+  baseRevision: z.number().int().nonnegative(),
+  fromRevision: z.number().int().positive(),
+  toRevision: z.number().int().positive(),
+  events: z.number().int().nonnegative(),
+  /** Bytes of the .seg object and its SHA-256 (hex). */
+  bytes: z.number().int().positive(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** When the writer opened and closed it: every change etcd made before `closedAt` is in this chain. */
+  openedAt: z.string(),
+  closedAt: z.string(),
+  firstEventAt: z.string().optional(),
+  lastEventAt: z.string().optional(),
+});
+export type SegmentRecord = z.infer<typeof segmentRecordSchema>;
+
+export interface SegmentEvent extends WatchEvent {
+  /** When the backup received it (ms since epoch): what --at-time compares against. */
+  readonly at: number;
+}
+
+const pad = (n: number) => String(n).padStart(16, "0");
+export const segmentName = (from: number, to: number) => `${pad(from)}-${pad(to)}`;
+export const segmentKey = (folder: string, from: number, to: number) =>
+  joinKey(folder, DELTAS_DIR, `${segmentName(from, to)}.seg`);
+export const recordKey = (folder: string, from: number, to: number) =>
+  joinKey(folder, DELTAS_DIR, `${segmentName(from, to)}.json`);
+
+/** Encodes one event as its frame. */
+export function encodeEvent(e: SegmentEvent): Buffer {
+  const frame = Buffer.allocUnsafe(FIXED + e.key.length + e.value.length);
+  let o = frame.writeUInt8(e.type === "delete" ? 1 : 0, 0);
+  o = frame.writeBigUInt64BE(BigInt(e.revision), o);
+  o = frame.writeBigUInt64BE(BigInt(e.at), o);
+  o = frame.writeUInt32BE(e.key.length, o);
+  o += e.key.copy(frame, o);
+  o = frame.writeUInt32BE(e.value.length, o);
+  e.value.copy(frame, o);
+  return frame;
+}
+
+/** Decodes a whole segment; a truncated or malformed one is a VerificationError naming `where`. */
+export function decodeSegment(bytes: Buffer, where: string): SegmentEvent[] {
+  const bad = (why: string) => new VerificationError(`segment ${where} is damaged: ${why}`);
+  if (!bytes.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC))
+    throw bad("it does not start with the segment header");
+  const events: SegmentEvent[] = [];
+  let o = SEGMENT_MAGIC.length;
+  while (o < bytes.length) {
+    if (o + FIXED - 4 > bytes.length) throw bad(`truncated event at byte ${o}`);
+    const type = bytes.readUInt8(o);
+    if (type > 1) throw bad(`unknown event type ${type} at byte ${o}`);
+    const revision = Number(bytes.readBigUInt64BE(o + 1));
+    const at = Number(bytes.readBigUInt64BE(o + 9));
+    const keyLength = bytes.readUInt32BE(o + 17);
+    const keyStart = o + 21;
+    if (keyStart + keyLength + 4 > bytes.length) throw bad(`truncated key at byte ${keyStart}`);
+    const valueLength = bytes.readUInt32BE(keyStart + keyLength);
+    const valueStart = keyStart + keyLength + 4;
+    if (valueStart + valueLength > bytes.length) throw bad(`truncated value at byte ${valueStart}`);
+    events.push({
+      type: type === 1 ? "delete" : "put",
+      revision,
+      at,
+      key: Buffer.from(bytes.subarray(keyStart, keyStart + keyLength)),
+      value: Buffer.from(bytes.subarray(valueStart, valueStart + valueLength)),
+    });
+    o = valueStart + valueLength;
+  }
+  return events;
+}
+
+export const sha256Hex = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+export function parseRecord(bytes: Buffer, where: string): SegmentRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new VerificationError(`segment record ${where} is not JSON`);
+  }
+  const parsed = segmentRecordSchema.safeParse(json);
+  if (!parsed.success)
+    throw new VerificationError(`segment record ${where} is invalid: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}

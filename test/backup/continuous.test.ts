@@ -1,0 +1,270 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { readChain } from "../../src/continuous/chain.js";
+import { segmentKey } from "../../src/continuous/segment.js";
+import type { EtcdClient } from "../../src/etcd/client.js";
+import { liveKeys } from "../../src/snapshot/keys.js";
+import { readCatalog } from "../../src/store/catalog.js";
+import { openStore } from "../../src/store/open-store.js";
+import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
+import { EtcdCluster } from "../support/etcd-cluster.js";
+import { etcdctl } from "../support/etcdctl.js";
+import { waitFor } from "../support/wait.js";
+
+/** A steady write load from the test: puts and deletes over 40 keys, until stopped. */
+function startLoad(client: EtcdClient): { stop(): Promise<number> } {
+  let running = true;
+  let writes = 0;
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      const key = `load/k${i % 40}`;
+      if (i % 7 === 3) await client.delete(key);
+      else await client.put(key, `v${i}-${"x".repeat(i % 200)}`);
+      writes++;
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return writes;
+    },
+  };
+}
+
+/**
+ * Live keys etcd served at `revision`, by the real etcdctl (the oracle): value hash and the key's
+ * create/mod revisions and version (equal too: the replay keeps etcd's revision numbering).
+ */
+async function liveAt(cluster: EtcdCluster, revision: number): Promise<Map<string, string>> {
+  const out = JSON.parse(await etcdctl(cluster, ["get", "", "--prefix", "--rev", String(revision), "-w", "json"])) as {
+    kvs?: Array<{ key: string; value?: string; create_revision: number; mod_revision: number; version: number }>;
+  };
+  return new Map(
+    (out.kvs ?? []).map((kv) => [
+      Buffer.from(kv.key, "base64").toString("latin1"),
+      `${sha256(Buffer.from(kv.value ?? "", "base64"))} c${kv.create_revision} m${kv.mod_revision} v${kv.version}`,
+    ]),
+  );
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** The same, for a restored member's data directory, read from its bbolt file. */
+function restoredState(memberDir: string): Map<string, string> {
+  const live = liveKeys(join(memberDir, "member", "snap", "db"));
+  return new Map(
+    [...live.values()].map((k) => [
+      k.key.toString("latin1"),
+      `${k.valueHash} c${k.createRevision} m${k.modRevision} v${k.version}`,
+    ]),
+  );
+}
+
+describe("continuous backup and point-in-time restore", () => {
+  let cluster: EtcdCluster;
+  let work: string;
+  let storeDir: string;
+  let client: EtcdClient;
+  const running: RunningCli[] = [];
+
+  before(async () => {
+    cluster = await EtcdCluster.start({ members: 3 });
+    client = await cluster.client(0);
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    storeDir = join(work, "store");
+    await mkdir(storeDir);
+  });
+  after(async () => {
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
+    await Promise.all(running.map((r) => r.exited));
+    client?.close();
+    await cluster?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const follow = () => {
+    const endpoints = [0, 1, 2].map((i) => cluster.endpoint(i)).join(",");
+    const run = spawnCli([
+      "backup",
+      "--endpoints",
+      endpoints,
+      ...cluster.tlsFlags,
+      "--to",
+      storeDir,
+      "--name",
+      "pitr",
+      "--continuous",
+      "--segment",
+      "1s",
+    ]);
+    running.push(run);
+    return run;
+  };
+  const backupFolder = async () => {
+    const { backups } = await readCatalog(openStore(storeDir), { label: "pitr" });
+    return backups[0];
+  };
+  const chainNow = async () => {
+    const b = await backupFolder();
+    if (!b) return undefined;
+    return { backup: b, chain: await readChain(openStore(storeDir), b.folder, b.manifest.snapshot.revision) };
+  };
+  const committedTo = (revision: number) =>
+    waitFor(
+      `a committed segment up to revision ${revision}`,
+      async () => {
+        const c = await chainNow();
+        return c && c.chain.contiguousTo >= revision ? c : undefined;
+      },
+      30_000,
+    );
+
+  let cut = 0;
+  let markerTime = "";
+  let markerA = 0;
+  let markerB = 0;
+
+  it("follows the watch, survives SIGKILL, and commits what it holds on SIGTERM", async () => {
+    await client.put("before/backup", "1");
+    const load = startLoad(client);
+    try {
+      const first = follow();
+      await waitFor(
+        "two committed segments",
+        async () => {
+          const c = await chainNow();
+          return c && c.chain.records.length >= 2 ? c : undefined;
+        },
+        30_000,
+      );
+      first.child.kill("SIGKILL");
+      await first.exited;
+      cut = (await chainNow())?.chain.contiguousTo ?? 0;
+      const second = follow();
+      await committedTo(cut + 200);
+      assert.match(second.stdout(), /resuming the chain of .* at revision \d+/);
+      const writes = await load.stop();
+      assert.ok(writes > 200, `the load made ${writes} writes`);
+      markerA = await client.put("marker/a", "written before the time");
+      await committedTo(markerA);
+      markerTime = new Date().toISOString();
+      markerB = await client.put("marker/b", "written after the time");
+      await committedTo(markerB - 1);
+      second.child.kill("SIGTERM");
+      const { code } = await second.exited;
+      assert.equal(code, 143, second.stderr());
+    } finally {
+      await load.stop();
+    }
+    const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
+    // SIGTERM committed marker/b's revision: held, then written before the exit.
+    assert.equal(c.chain.contiguousTo, markerB);
+    assert.deepEqual(c.chain.problems, []);
+    assert.deepEqual(c.chain.uncommitted, []);
+    let next = c.backup.manifest.snapshot.revision + 1;
+    for (const r of c.chain.records) {
+      assert.equal(r.fromRevision, next, "segments' ranges are contiguous: no revision lost or replayed twice");
+      next = r.toRevision + 1;
+    }
+    const verified = await runCli(["verify", c.backup.ref]);
+    assert.equal(verified.code, 0, verified.stderr + verified.stdout);
+    assert.match(verified.stdout, /delta chain: OK/);
+  });
+
+  it("restores exactly the state etcd had at several revisions", async () => {
+    const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
+    const base = c.backup.manifest.snapshot.revision;
+    for (const [n, revision] of [base + 1, cut, cut + 1, Math.floor((cut + markerA) / 2), markerB].entries()) {
+      const dataDir = join(work, `at-${n}`);
+      const r = await runCli([
+        "restore",
+        "local",
+        c.backup.ref,
+        "--data-dir",
+        dataDir,
+        "--at-revision",
+        String(revision),
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as {
+        replayedRevision: number;
+        revisionsAligned: boolean;
+        members: Array<{ dataDir: string }>;
+        liveKeys: number;
+      };
+      assert.equal(out.replayedRevision, revision);
+      assert.equal(out.revisionsAligned, true);
+      const expected = await liveAt(cluster, revision);
+      const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
+      assert.equal(out.liveKeys, expected.size);
+      assert.deepEqual(got, expected, `state at revision ${revision}`);
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("--at-time restores every change received by then, and none after", async () => {
+    const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
+    const dataDir = join(work, "at-time");
+    const r = await runCli([
+      "restore",
+      "local",
+      c.backup.ref,
+      "--data-dir",
+      dataDir,
+      "--at-time",
+      markerTime,
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { replayedRevision: number; members: Array<{ dataDir: string }> };
+    assert.ok(out.replayedRevision >= markerA && out.replayedRevision < markerB, `replayed to ${out.replayedRevision}`);
+    const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
+    assert.match(got.get("marker/a") ?? "", new RegExp(`^${sha256(Buffer.from("written before the time"))} `));
+    assert.equal(got.has("marker/b"), false);
+    assert.deepEqual(got, await liveAt(cluster, out.replayedRevision));
+  });
+
+  it("a tampered segment fails verify (exit 3) and restore refuses to go past it", async () => {
+    const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
+    const damaged = c.chain.records[1] as (typeof c.chain.records)[number];
+    const file = join(storeDir, segmentKey(c.backup.folder, damaged.fromRevision, damaged.toRevision));
+    const bytes = await readFile(file);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+    await writeFile(file, bytes);
+    const verified = await runCli(["verify", c.backup.ref]);
+    assert.equal(verified.code, 3, verified.stderr);
+    assert.match(verified.stdout, /delta chain: FAILED/);
+    const past = await runCli([
+      "restore",
+      "local",
+      c.backup.ref,
+      "--data-dir",
+      join(work, "past"),
+      "--at-revision",
+      String(damaged.toRevision),
+    ]);
+    assert.equal(past.code, 3, past.stderr);
+    assert.match(past.stderr, new RegExp(`cannot restore past revision ${damaged.fromRevision - 1}`));
+    assert.doesNotMatch(past.stderr, /\n\s+at /, "one line, no stack trace");
+    const before = await runCli([
+      "restore",
+      "local",
+      c.backup.ref,
+      "--data-dir",
+      join(work, "before"),
+      "--at-revision",
+      String(damaged.fromRevision - 1),
+      "-o",
+      "json",
+    ]);
+    assert.equal(before.code, 0, before.stderr);
+  });
+});
