@@ -92,6 +92,13 @@ execFileSync(process.execPath, ["--experimental-sea-config", join(work, "sea-con
 rmSync(output, { force: true });
 copyFileSync(process.execPath, output);
 chmodSync(output, 0o755);
+// npm's Node binary carries its symbols (about 18 MB): strip them when binutils is there.
+try {
+  execFileSync("strip", ["--strip-all", output], { stdio: "pipe" });
+} catch (err) {
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  process.stderr.write("build-sea: no strip (apt install binutils): the executable keeps Node's symbols\n");
+}
 // The fuse is Node's fixed marker that a blob is present (docs: Single executable applications).
 execFileSync(
   process.execPath,
