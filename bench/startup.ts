@@ -1,8 +1,10 @@
 // Benchmark: start-up. `hcp-etcd-backup --version` and `snapshot status` of a small file (a 0.9 MiB
 // fixture) against a bare `node -e 0`, each run N times interleaved, median wall time of the whole
-// process (spawn to exit) measured here with performance.now().
+// process (spawn to exit) measured here with performance.now(). With dist/bin/hcp-etcd-backup built
+// (`make dist`), the single executable too.
 //   BENCH_RUNS=21 node --import tsx bench/startup.ts
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -14,12 +16,20 @@ const OUT = fileURLToPath(new URL("./results/", import.meta.url));
 const SNAPSHOT = fileURLToPath(new URL("../test/fixtures/bbolt-page-sizes/db_16384_fl.db", import.meta.url));
 const runs = Number(process.env.BENCH_RUNS ?? 21);
 
+const SEA = fileURLToPath(new URL("../dist/bin/hcp-etcd-backup", import.meta.url));
+
 // The CLI as a user runs it: through its shebang (which adds --max-semi-space-size).
 const cases: Record<string, [string, string[]]> = {
   "node -e 0": [process.execPath, ["-e", "0"]],
   "--version": [CLI, ["--version"]],
   "snapshot status (0.9 MiB file)": [CLI, ["snapshot", "status", SNAPSHOT, "-w", "json"]],
 };
+// The single executable, when `make dist` has built it, against the same CLI started as `node dist/...`.
+if (existsSync(SEA)) {
+  cases["node dist/src/cli/main.js --version"] = [process.execPath, ["--max-semi-space-size=4", CLI, "--version"]];
+  cases["single executable --version"] = [SEA, ["--version"]];
+  cases["single executable snapshot status"] = [SEA, ["snapshot", "status", SNAPSHOT, "-w", "json"]];
+}
 
 function once(cmd: string, args: string[]): number {
   const t = performance.now();

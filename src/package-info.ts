@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { inSea, seaJson } from "./sea.js";
 
 /** The package's root directory: src/ runs from the checkout, dist/src/ from a build. */
 export function packageRoot(): string {
@@ -16,7 +17,9 @@ let version: string | undefined;
 
 export function toolVersion(): string {
   if (version === undefined) {
-    const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
+    const pkg = inSea()
+      ? seaJson<{ version: string }>("package.json")
+      : (JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string });
     version = pkg.version;
   }
   return version;

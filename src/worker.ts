@@ -1,11 +1,28 @@
+import { basename } from "node:path";
 import { Worker } from "node:worker_threads";
 import { CancelledError, OperationError } from "./errors.js";
+import { inSea, seaText } from "./sea.js";
+
+/**
+ * A thread running `script`: from the sources (tests, via tsx) a worker does not inherit tsx's hooks,
+ * so it loads them itself before the .ts script; in the single executable there are no script files,
+ * so the worker runs the bundle of the same name embedded by scripts/build-sea.ts.
+ */
+export function startWorker(script: string, workerData: unknown): Worker {
+  if (inSea()) return new Worker(seaText(basename(script)), { eval: true, workerData, execArgv: [] });
+  if (script.endsWith(".ts")) {
+    return new Worker(
+      `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`,
+      { eval: true, workerData, execArgv: [] },
+    );
+  }
+  return new Worker(script, { workerData, execArgv: [] });
+}
 
 /**
  * Runs `script` (a module that answers with one `{ done }` or `{ failed }` message, and may send
- * `{ progress }` before) on a worker thread. A signal terminates the thread at once, wherever it is,
- * and settles only once the thread has stopped. When the sources run through tsx (the tests), a
- * worker does not inherit its hooks: it loads them itself before the .ts script.
+ * `{ progress }` before) on a worker thread (see startWorker). A signal terminates the thread at once,
+ * wherever it is, and settles only once the thread has stopped.
  */
 export function runWorker<Done, Progress = never>(
   script: string,
@@ -20,12 +37,7 @@ export function runWorker<Done, Progress = never>(
   const { signal } = o;
   if (signal?.aborted) return Promise.reject(new CancelledError(`${o.what} was cancelled`));
   return new Promise((resolve, reject) => {
-    const worker = script.endsWith(".ts")
-      ? new Worker(
-          `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`,
-          { eval: true, workerData, execArgv: [] },
-        )
-      : new Worker(script, { workerData, execArgv: [] });
+    const worker = startWorker(script, workerData);
     const onAbort = () => void worker.terminate(); // settled by the thread's exit below
     let settled = false;
     const finish = (then: () => void) => {

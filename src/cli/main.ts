@@ -43,4 +43,5 @@ async function main(argv: string[]): Promise<void> {
 }
 
 endQuietlyOnClosedStdout();
-await main(process.argv);
+// No top-level await: the single executable runs this bundled as CommonJS. main reports its own errors.
+void main(process.argv);

@@ -1,7 +1,9 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type * as protobufjs from "protobufjs";
 import { packageRoot } from "../package-info.js";
+import { inSea, seaJson } from "../sea.js";
 
 type ServiceCtor = new (target: string, creds: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => grpc.Client;
 
@@ -18,14 +20,18 @@ let cached: EtcdServices | undefined;
 
 export function etcdServices(): EtcdServices {
   if (cached) return cached;
-  const definition = protoLoader.loadSync(join(packageRoot(), "proto", "etcd.proto"), {
+  const options: protoLoader.Options = {
     // IDs exceed 2^53 and field names like `ID`/`peerURLs` must stay as etcd spells them.
     keepCase: true,
     longs: String,
     enums: String,
     defaults: true,
     oneofs: true,
-  });
+  };
+  // The single executable carries the parsed schema (scripts/build-sea.ts), not the .proto files.
+  const definition = inSea()
+    ? protoLoader.fromJSON(seaJson<protobufjs.INamespace>("etcd.proto.json"), options)
+    : protoLoader.loadSync(join(packageRoot(), "proto", "etcd.proto"), options);
   const pkg = grpc.loadPackageDefinition(definition).etcdserverpb as unknown as EtcdServices;
   cached = pkg;
   return pkg;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import protobuf from "protobufjs";
 import { packageRoot } from "../package-info.js";
+import { inSea, seaJson } from "../sea.js";
 
 /**
  * The Kubernetes protobuf schemas vendored from kubernetes/api and kubernetes/apimachinery
@@ -25,6 +26,12 @@ let root: protobuf.Root | undefined;
 
 export function kubeSchemas(): protobuf.Root {
   if (root) return root;
+  if (inSea()) {
+    // The single executable carries the parsed schemas (scripts/build-sea.ts), not the .proto files.
+    root = protobuf.Root.fromJSON(seaJson<protobuf.INamespace>("k8s.proto.json"));
+    root.resolveAll();
+    return root;
+  }
   const base = join(packageRoot(), "proto", "k8s");
   const r = new protobuf.Root();
   r.resolvePath = (_origin, target) => (target.startsWith(base) ? target : join(base, target));

@@ -1,4 +1,6 @@
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { inSea, seaAddon } from "../sea.js";
 
 /** CRC-32C (Castagnoli, reflected 0x82F63B78), the checksum of etcd's `snapshot status` hash. */
 export interface Crc32c {
@@ -10,6 +12,17 @@ export interface Crc32c {
 type NativeCrc = (input: Buffer, initial?: number) => number;
 
 function loadNative(): NativeCrc | undefined {
+  if (inSea()) {
+    try {
+      return seaAddon<{ crc32c: NativeCrc }>("crc32.node").crc32c;
+    } catch (err) {
+      // Still correct, only slower: say so once, go on.
+      process.stderr.write(
+        `hcp-etcd-backup: warning: cannot load the CRC-32C addon into TMPDIR ${tmpdir()} (${(err as Error).message}); using the slower portable CRC-32C\n`,
+      );
+      return undefined;
+    }
+  }
   try {
     // Prebuilt SIMD binary shipped inside the npm package; absent on unusual platforms.
     return (createRequire(import.meta.url)("@node-rs/crc32") as { crc32c: NativeCrc }).crc32c;
@@ -18,7 +31,12 @@ function loadNative(): NativeCrc | undefined {
   }
 }
 
-const native = loadNative();
+// Loaded on first use: the single executable writes the addon to TMPDIR, which `--version` need not touch.
+let native: NativeCrc | undefined | null = null;
+function nativeCrc(): NativeCrc | undefined {
+  if (native === null) native = loadNative();
+  return native;
+}
 
 const TABLE = (() => {
   const t = new Uint32Array(256);
@@ -44,7 +62,7 @@ const BATCH = 64 * 1024;
  * a batch buffer so the native call is made per 64 KiB, not per key.
  */
 export function createCrc32c(options: { portable?: boolean } = {}): Crc32c {
-  const fn: NativeCrc = options.portable || !native ? crc32cPortable : native;
+  const fn: NativeCrc = options.portable ? crc32cPortable : (nativeCrc() ?? crc32cPortable);
   const batch = Buffer.allocUnsafe(BATCH);
   let fill = 0;
   let crc = 0;

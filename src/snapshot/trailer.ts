@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, type Worker, workerData } from "node:worker_threads";
+import { sibling, startWorker } from "../worker.js";
 import { hasTrailer, TRAILER_SIZE } from "./bolt-file.js";
 
 export interface TrailerCheck {
@@ -63,7 +63,7 @@ export function checkTrailerInParallel(path: string, fileSize: number): Promise<
     };
     let worker: Worker;
     try {
-      worker = new Worker(fileURLToPath(import.meta.url), { workerData: { trailerOf: path } });
+      worker = startWorker(sibling(import.meta.url, "trailer"), { trailerOf: path });
     } catch {
       inline();
       return;
