@@ -2,6 +2,7 @@ import { realpathSync } from "node:fs";
 import type { Command } from "commander";
 import type * as Sandbox from "../demo/walkthrough.js";
 import { UsageError } from "../errors.js";
+import { inSea } from "../sea.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { countFlag } from "./options.js";
@@ -61,6 +62,8 @@ export const NO_SANDBOX =
  * install; any other failure to load is a real error and goes on as one.
  */
 async function loadSandbox(): Promise<typeof Sandbox> {
+  // The single executable bundles no sandbox data (the simulator's CRDs): say so before anything starts.
+  if (inSea()) throw new UsageError(NO_SANDBOX);
   try {
     return await import("../demo/walkthrough.js");
   } catch (err) {

@@ -76,6 +76,12 @@ describe("the single executable (dist/bin/hcp-etcd-backup)", () => {
     assert.match(oneLine(r.stderr), /^hcp-etcd-backup: unknown option '--no-such-flag'/);
   });
 
+  it("demo says in one line that the sandbox comes with a checkout, exit 2", async () => {
+    const r = await exe(cwd, ["demo"]);
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /not in this install; to run the demo, clone .* and run `make demo`/);
+  });
+
   it("prints snapshot status byte-identical to etcdctl (the native CRC-32C addon loads from the executable)", async () => {
     for (const format of ["table", "json", "simple", "fields"] as const) {
       const r = await exe(cwd, ["snapshot", "status", FIXTURE, "-w", format]);
