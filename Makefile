@@ -135,7 +135,7 @@ IMAGE := $(IMAGE_NAME):$(VERSION)
 LOCAL_BASE := localhost/hcp-etcd-backup-base:bookworm
 BASE := $(LOCAL_BASE)
 # Debian's Essential set (coreutils' env runs main.js's shebang) without apt, plus: CA certificates, etcdctl
-# for `restore local`, and the C++ runtime Node links (libstdc++6, libatomic1).
+# for `restore local`, and the C++ runtime Node links (libstdc++6; libatomic1 for Node 26, a few KB).
 BASE_PACKAGES := ca-certificates,etcd-client,libstdc++6,libatomic1
 DEBIAN_MIRROR := http://deb.debian.org/debian
 DEBIAN_SECURITY_MIRROR := http://deb.debian.org/debian-security
