@@ -33,9 +33,9 @@ if (process.env.NODE_TEST_CONTEXT?.startsWith("child") && process.env[TEST_TMP_R
     // or the directory of a daemon the reaper is about to remove would count as a leak.
     reapAll();
     try {
-      // tsx's compile cache (tsx-<uid>), made by the TypeScript children a file spawns: not a leak.
+      // Compile caches of the children a file spawns (tsx's tsx-<uid>, Node 22+'s node-compile-cache): not leaks.
       for (const name of readdirSync(own))
-        if (/^tsx-\d+$/.test(name)) rmSync(join(own, name), { recursive: true, force: true });
+        if (/^(tsx-\d+|node-compile-cache)$/.test(name)) rmSync(join(own, name), { recursive: true, force: true });
       rmdirSync(own);
     } catch {
       // Not empty: something leaked; zz-no-leftovers.test.ts names it.

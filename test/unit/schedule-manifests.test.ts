@@ -278,7 +278,8 @@ describe("schedule manifests", () => {
     assert.ok(!selects(peer.podSelector, { app: "etcd" }), "not any pod");
     assert.ok(selects(peer.namespaceSelector, { "kubernetes.io/metadata.name": "backup" }));
     assert.ok(!selects(peer.namespaceSelector, { "kubernetes.io/metadata.name": "clusters" }));
-    assert.deepEqual(np.spec.ingress[0].ports, [{ protocol: "TCP", port: 2379 }]);
+    // etcd's container names its client port `client` (HyperShift's StatefulSet): the policy follows the name.
+    assert.deepEqual(np.spec.ingress[0].ports, [{ protocol: "TCP", port: "client" }]);
     assert.deepEqual(cronJobPod(objects).metadata.labels, podLabels(request(SCOPES.cluster as ScheduleScope)));
   });
 });
