@@ -2,13 +2,12 @@
 // does not: it needs podman). The image runs as the CronJob runs it: read-only root, only /tmp writable, its
 // own numeric user; here against the real test etcd (mutual TLS) and Ceph RGW on 127.0.0.1 (--network host).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { runCli } from "../support/cli.js";
+import { type CliResult, runCli, runProcess } from "../support/cli.js";
 import { EtcdCluster, loadCluster } from "../support/etcd-cluster.js";
 import { S3Server } from "../support/s3-server.js";
 
@@ -39,30 +38,8 @@ const RUN = [
   "nproc=1024:1024",
 ];
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function podman(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("podman", args, {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 180_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function podman(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runProcess("podman", args, { env, timeoutMs: 180_000 });
 }
 
 /** Every file and directory under `dir`, with its owner and mode, relative paths. */

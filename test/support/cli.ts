@@ -16,8 +16,17 @@ export function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], options);
+}
+
+/** Any program to completion, its output collected (the environment is the test's, plus `env`). */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(command, args, {
       env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
       timeout: options.timeoutMs ?? 120_000,
