@@ -11,6 +11,7 @@ export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags {
   member?: string;
   segment?: string;
   segmentMax?: string;
+  fullEvery?: string;
 }
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -32,6 +33,15 @@ export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Pr
     text: "1s and 1h",
   });
   const segmentMaxBytes = segmentSizeFlag(flags.segmentMax ?? "8MiB");
+  // Seconds are allowed (tests, drills); a chain shorter than its segments would hold one segment each.
+  const fullEveryMs =
+    flags.fullEvery === undefined
+      ? undefined
+      : durationFlag("--full-every", flags.fullEvery, "6h or 1d", {
+          min: 1000,
+          max: 30 * 86_400_000,
+          text: "1s and 30d",
+        });
   const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
   const { openStore } = await import("../store/open-store.js");
   const { followEtcd } = await import("../continuous/follow.js");
@@ -45,6 +55,7 @@ export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Pr
     logger: ctx.logger,
     segmentMs,
     segmentMaxBytes,
+    ...(fullEveryMs === undefined ? {} : { fullEveryMs }),
     onResume: (folder, from) => write(`resuming the chain of ${store.urlOf(folder)} at revision ${from}`),
     onFullBackup: (r, why) =>
       write(`full backup ${r.manifest.backupId} at revision ${r.manifest.snapshot.revision} (${why}): ${r.ref}`),

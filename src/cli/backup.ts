@@ -33,6 +33,7 @@ interface BackupFlags
   continuous?: boolean;
   segment?: string;
   segmentMax?: string;
+  fullEvery?: string;
   output: "text" | "json";
 }
 
@@ -68,6 +69,7 @@ const CONTINUOUS_ONLY: ReadonlyArray<[string, string]> = [
   ["continuous", "--continuous"],
   ["segment", "--segment"],
   ["segmentMax", "--segment-max"],
+  ["fullEvery", "--full-every"],
 ];
 
 function refuse(given: (name: string) => boolean, options: ReadonlyArray<[string, string]>, why: string): void {
@@ -97,6 +99,10 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     )
     .option("--segment <duration>", "with --continuous: close a segment this long after its first change (default 10s)")
     .option("--segment-max <size>", "with --continuous: close a segment at this size, e.g. 8MiB (default 8MiB)")
+    .option(
+      "--full-every <duration>",
+      "with --continuous: start a new chain (a new full backup) when the chain is this old, e.g. 6h (default: only after a compaction)",
+    )
     .addOption(outputOption())
     .addHelpText(
       "after",
@@ -161,8 +167,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     );
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
-    if (!flags.continuous && (given("segment") || given("segmentMax")))
-      throw new UsageError("--segment and --segment-max go with --continuous");
+    if (!flags.continuous && (given("segment") || given("segmentMax") || given("fullEvery")))
+      throw new UsageError("--segment, --segment-max and --full-every go with --continuous");
     if (flags.continuous) {
       const { runContinuous } = await import("./backup-continuous.js");
       await runContinuous({ ...flags, to: flags.to, name: flags.name }, ctx);

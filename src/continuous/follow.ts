@@ -1,5 +1,5 @@
 import { type BackupResult, backupEtcd, type EtcdBackupRequest } from "../backup/etcd-backup.js";
-import { CancelledError, describe } from "../errors.js";
+import { CancelledError } from "../errors.js";
 import { type EtcdClient, type WatchBatch, WatchCompactedError } from "../etcd/client.js";
 import { directConnector } from "../etcd/connector.js";
 import { silentLogger } from "../logging.js";
@@ -21,6 +21,11 @@ export interface ContinuousRequest extends EtcdBackupRequest {
   readonly segmentMs?: number;
   /** Close a segment once it holds this many bytes (default 8 MiB): also the bound on what is held in memory. */
   readonly segmentMaxBytes?: number;
+  /**
+   * Start a new chain (a new full backup) once the chain's base is this old: bounds how much a restore
+   * replays and lets retention drop old chains. Undefined: one chain until a compaction breaks it.
+   */
+  readonly fullEveryMs?: number;
   /** Told about each full backup taken (the first one, or after a compaction). */
   readonly onFullBackup?: (result: BackupResult, why: string) => void;
   readonly onSegment?: (record: SegmentRecord) => void;
@@ -38,6 +43,8 @@ interface Position {
   readonly backupId: string;
   readonly folder: string;
   readonly baseRevision: number;
+  /** When the base backup was taken (ms since epoch): --full-every counts from here. */
+  readonly baseAt: number;
   next: number;
 }
 
@@ -62,18 +69,20 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
     const endpoint = req.endpoints[0];
     if (!endpoint) throw new Error("no endpoint");
     const client = await connect(endpoint, { signal: req.signal, callTimeoutMs: 30_000 });
+    let why: string;
     try {
-      await followFrom(client, position, req, { segmentMs, maxBytes });
+      await followFrom(client, position, req, { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs });
+      why = `the chain ${position.folder} is ${formatAge(Date.now() - position.baseAt)} old (--full-every): it ends at revision ${position.next - 1}`;
     } catch (err) {
       if (!(err instanceof WatchCompactedError)) throw err;
-      log.warn({ error: describe(err) }, "watch revision compacted: taking a new full backup");
-      position = await fullBackup(
-        req,
-        `etcd compacted revision ${err.startRevision} before the chain got there: the chain ${position.folder} ends at ${err.startRevision - 1}`,
-      );
+      // The revisions after the chain's end are gone from etcd: the old chain ends where it ended and
+      // the new one starts at a new base. Nothing between them is restorable to a point.
+      why = `etcd compacted up to revision ${err.compactRevision} before the chain got there: the chain ${position.folder} ends at revision ${position.next - 1}`;
+      log.warn({ folder: position.folder, chainEnd: position.next - 1, compactRevision: err.compactRevision }, why);
     } finally {
       client.close();
     }
+    position = await fullBackup(req, why);
   }
 }
 
@@ -85,6 +94,7 @@ async function fullBackup(req: ContinuousRequest, why: string): Promise<Position
     backupId: m.backupId,
     folder: backupFolder(m.label, m.backupId),
     baseRevision: m.snapshot.revision,
+    baseAt: Date.parse(m.createdAt),
     next: m.snapshot.revision + 1,
   };
 }
@@ -104,19 +114,23 @@ async function resumePosition(req: ContinuousRequest, label: string): Promise<Po
     backupId: newest.manifest.backupId,
     folder: newest.folder,
     baseRevision,
+    baseAt: Date.parse(newest.manifest.createdAt),
     next: (last?.toRevision ?? baseRevision) + 1,
   };
 }
 
 const TIMEOUT = Symbol("timeout");
 
-/** Follows the watch from `position.next`, committing segments; returns only by throwing. */
+/**
+ * Follows the watch from `position.next`, committing segments. Returns when the chain is due for a new
+ * full backup (--full-every), with everything it received committed; otherwise only by throwing.
+ */
 async function followFrom(
   client: EtcdClient,
   position: Position,
   req: ContinuousRequest,
-  limits: { segmentMs: number; maxBytes: number },
-): Promise<number> {
+  limits: { segmentMs: number; maxBytes: number; fullEveryMs: number | undefined },
+): Promise<void> {
   const log = req.logger ?? silentLogger();
   const watching = new AbortController();
   const stopWatch = () => watching.abort();
@@ -171,10 +185,16 @@ async function followFrom(
   try {
     for (;;) {
       pending ??= batches.next();
-      const wait = events === 0 ? undefined : Math.max(0, firstAt + limits.segmentMs - Date.now());
-      const r = await raceTimeout(pending, wait);
+      const fullDue = limits.fullEveryMs === undefined ? undefined : position.baseAt + limits.fullEveryMs;
+      const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
+      const due = Math.min(fullDue ?? Number.POSITIVE_INFINITY, segmentDue ?? Number.POSITIVE_INFINITY);
+      const r = await raceTimeout(
+        pending,
+        due === Number.POSITIVE_INFINITY ? undefined : Math.max(0, due - Date.now()),
+      );
       if (r === TIMEOUT) {
         await commit();
+        if (fullDue !== undefined && Date.now() >= fullDue) return;
         continue;
       }
       pending = undefined;
@@ -208,6 +228,14 @@ async function followFrom(
     watching.abort();
     pending?.catch(() => {});
   }
+}
+
+/** `6h`, `90s`: how old a chain is, in the unit people set --full-every in. */
+function formatAge(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${(s / 3600).toFixed(1).replace(/\.0$/, "")}h`;
 }
 
 function raceTimeout<T>(p: Promise<T>, ms: number | undefined): Promise<T | typeof TIMEOUT> {

@@ -1,74 +1,17 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { setTimeout as delay } from "node:timers/promises";
 import { readChain } from "../../src/continuous/chain.js";
 import { segmentKey } from "../../src/continuous/segment.js";
 import type { EtcdClient } from "../../src/etcd/client.js";
-import { liveKeys } from "../../src/snapshot/keys.js";
 import { readCatalog } from "../../src/store/catalog.js";
 import { openStore } from "../../src/store/open-store.js";
 import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
-import { etcdctl } from "../support/etcdctl.js";
+import { liveAt, restoredState, sha256, startLoad } from "../support/pitr.js";
 import { waitFor } from "../support/wait.js";
-
-/**
- * A steady write load from the test: puts and deletes over 40 keys, until stopped. Paced (a write
- * every few ms) so that the chain stays a few thousand revisions and each replay takes seconds.
- */
-function startLoad(client: EtcdClient): { stop(): Promise<number> } {
-  let running = true;
-  let writes = 0;
-  const done = (async () => {
-    for (let i = 0; running; i++) {
-      const key = `load/k${i % 40}`;
-      if (i % 7 === 3) await client.delete(key);
-      else await client.put(key, `v${i}-${"x".repeat(i % 200)}`);
-      writes++;
-      await delay(4);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await done;
-      return writes;
-    },
-  };
-}
-
-/**
- * Live keys etcd served at `revision`, by the real etcdctl (the oracle): value hash and the key's
- * create/mod revisions and version (equal too: the replay keeps etcd's revision numbering).
- */
-async function liveAt(cluster: EtcdCluster, revision: number): Promise<Map<string, string>> {
-  const out = JSON.parse(await etcdctl(cluster, ["get", "", "--prefix", "--rev", String(revision), "-w", "json"])) as {
-    kvs?: Array<{ key: string; value?: string; create_revision: number; mod_revision: number; version: number }>;
-  };
-  return new Map(
-    (out.kvs ?? []).map((kv) => [
-      Buffer.from(kv.key, "base64").toString("latin1"),
-      `${sha256(Buffer.from(kv.value ?? "", "base64"))} c${kv.create_revision} m${kv.mod_revision} v${kv.version}`,
-    ]),
-  );
-}
-
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-/** The same, for a restored member's data directory, read from its bbolt file. */
-function restoredState(memberDir: string): Map<string, string> {
-  const live = liveKeys(join(memberDir, "member", "snap", "db"));
-  return new Map(
-    [...live.values()].map((k) => [
-      k.key.toString("latin1"),
-      `${k.valueHash} c${k.createRevision} m${k.modRevision} v${k.version}`,
-    ]),
-  );
-}
 
 describe("continuous backup and point-in-time restore", () => {
   let cluster: EtcdCluster;

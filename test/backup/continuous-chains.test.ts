@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Chain, readChain } from "../../src/continuous/chain.js";
+import type { EtcdClient } from "../../src/etcd/client.js";
+import { type BackupEntry, readCatalog } from "../../src/store/catalog.js";
+import { openStore } from "../../src/store/open-store.js";
+import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
+import { EtcdCluster } from "../support/etcd-cluster.js";
+import { etcdctl } from "../support/etcdctl.js";
+import { liveAt, restoredState, startLoad } from "../support/pitr.js";
+import { waitFor } from "../support/wait.js";
+
+/** Where one chain ends and a new one starts: a compaction, or --full-every. */
+describe("continuous backup: new chains", () => {
+  let cluster: EtcdCluster;
+  let client: EtcdClient;
+  let work: string;
+  const running: RunningCli[] = [];
+
+  before(async () => {
+    cluster = await EtcdCluster.start({ members: 1 });
+    client = await cluster.client(0);
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+  });
+  after(async () => {
+    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
+    await Promise.all(running.map((r) => r.exited));
+    client?.close();
+    await cluster?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const follow = (storeDir: string, label: string, extra: string[] = []) => {
+    const run = spawnCli([
+      "backup",
+      "--endpoints",
+      cluster.endpoint(0),
+      ...cluster.tlsFlags,
+      "--to",
+      storeDir,
+      "--name",
+      label,
+      "--continuous",
+      "--segment",
+      "1s",
+      ...extra,
+    ]);
+    running.push(run);
+    return run;
+  };
+  /** The label's backups, oldest first, each with its chain. */
+  const chains = async (storeDir: string, label: string) => {
+    const store = openStore(storeDir);
+    const { backups } = await readCatalog(store, { label });
+    const out: Array<{ backup: BackupEntry; chain: Chain }> = [];
+    for (const b of [...backups].reverse())
+      out.push({ backup: b, chain: await readChain(store, b.folder, b.manifest.snapshot.revision) });
+    return out;
+  };
+  const restoreAt = async (ref: string, revision: number, dataDir: string) => {
+    const r = await runCli([
+      "restore",
+      "local",
+      ref,
+      "--data-dir",
+      dataDir,
+      "--at-revision",
+      String(revision),
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { replayedRevision: number; members: Array<{ dataDir: string }> };
+    assert.equal(out.replayedRevision, revision);
+    const state = restoredState((out.members[0] as { dataDir: string }).dataDir);
+    await rm(dataDir, { recursive: true, force: true });
+    return state;
+  };
+
+  it("a compaction while the follower is stopped starts a new full backup; the old chain ends where it ended", async () => {
+    const storeDir = join(work, "compacted");
+    await mkdir(storeDir);
+    const first = follow(storeDir, "cmp");
+    await waitFor(
+      "the first full backup",
+      async () => ((await chains(storeDir, "cmp")).length === 1 ? true : undefined),
+      30_000,
+    );
+    const before = await client.put("cmp/before", "1");
+    const [{ chain: old }] = (await waitFor(
+      "the first chain past the first write",
+      async () => {
+        const c = await chains(storeDir, "cmp");
+        return c.length === 1 && (c[0]?.chain.contiguousTo ?? 0) >= before ? c : undefined;
+      },
+      30_000,
+    )) as [{ backup: BackupEntry; chain: Chain }];
+    first.child.kill("SIGTERM");
+    assert.equal((await first.exited).code, 143, first.stderr());
+    const [{ backup: oldBackup, chain: oldChain }] = (await chains(storeDir, "cmp")) as [
+      { backup: BackupEntry; chain: Chain },
+    ];
+    assert.ok(oldChain.contiguousTo >= old.contiguousTo);
+    const oldEnd = oldChain.contiguousTo;
+    // What etcd held at the chain's end, read before the compaction takes that revision away.
+    const atOldEnd = await liveAt(cluster, oldEnd);
+
+    for (let i = 0; i < 20; i++) await client.put(`cmp/while-stopped/${i}`, `v${i}`);
+    const head = await client.put("cmp/head", "compacted up to here");
+    await etcdctl(cluster, ["compact", String(head)]);
+
+    const second = follow(storeDir, "cmp");
+    const after = await waitFor(
+      "a second chain",
+      async () => {
+        const c = await chains(storeDir, "cmp");
+        return c.length === 2 ? c : undefined;
+      },
+      30_000,
+    );
+    const [o, n] = after as [{ backup: BackupEntry; chain: Chain }, { backup: BackupEntry; chain: Chain }];
+    const said = second.stdout().match(/^full backup \S+ at revision (\d+) \((.*)\): /m);
+    assert.ok(said, second.stdout());
+    assert.equal(
+      said[2],
+      `etcd compacted up to revision ${head} before the chain got there: the chain ${oldBackup.folder} ends at revision ${oldEnd}`,
+    );
+    assert.equal(Number(said[1]), n.backup.manifest.snapshot.revision);
+    assert.ok(
+      n.backup.manifest.snapshot.revision >= head,
+      "the new chain's base has every change up to the compaction",
+    );
+    const warned = second
+      .stderr()
+      .split("\n")
+      .filter((l) => l.includes("compacted"));
+    assert.equal(warned.length, 1, `one log line says so:\n${second.stderr()}`);
+    // The gap is never papered over: the old chain is as it was, the new one starts at its own base.
+    assert.equal(o.backup.folder, oldBackup.folder);
+    assert.equal(o.chain.contiguousTo, oldEnd);
+    assert.deepEqual(o.chain.problems, []);
+
+    const marker = await client.put("cmp/after", "in the new chain");
+    await waitFor(
+      "the new chain past the marker",
+      async () => {
+        const c = await chains(storeDir, "cmp");
+        return (c[1]?.chain.contiguousTo ?? 0) >= marker ? c : undefined;
+      },
+      30_000,
+    );
+    second.child.kill("SIGTERM");
+    assert.equal((await second.exited).code, 143, second.stderr());
+    const [, newest] = (await chains(storeDir, "cmp")) as [unknown, { backup: BackupEntry; chain: Chain }];
+    assert.equal(newest.chain.records[0]?.fromRevision, newest.backup.manifest.snapshot.revision + 1);
+    assert.deepEqual(newest.chain.problems, []);
+
+    // Both chains stay restorable: the old one to its end, the new one past the marker.
+    assert.deepEqual(await restoreAt(o.backup.ref, oldEnd, join(work, "cmp-old")), atOldEnd);
+    assert.deepEqual(await restoreAt(newest.backup.ref, marker, join(work, "cmp-new")), await liveAt(cluster, marker));
+    for (const ref of [o.backup.ref, newest.backup.ref]) {
+      const v = await runCli(["verify", ref]);
+      assert.equal(v.code, 0, v.stderr + v.stdout);
+      assert.match(v.stdout, /delta chain: OK/);
+    }
+  });
+
+  it("--full-every starts a new chain at that interval; the old chains stay restorable", async () => {
+    const storeDir = join(work, "every");
+    await mkdir(storeDir);
+    const load = startLoad(client, "every/");
+    let run: RunningCli | undefined;
+    try {
+      run = follow(storeDir, "every", ["--full-every", "2s"]);
+      await waitFor(
+        "three chains",
+        async () => {
+          const c = await chains(storeDir, "every");
+          return c.length >= 3 ? c : undefined;
+        },
+        60_000,
+      );
+      await load.stop();
+      run.child.kill("SIGTERM");
+      assert.equal((await run.exited).code, 143, run.stderr());
+    } finally {
+      await load.stop();
+    }
+    const all = await chains(storeDir, "every");
+    const renewed = [
+      ...run
+        .stdout()
+        .matchAll(
+          /^full backup \S+ at revision \d+ \(the chain (\S+) is \d+s old \(--full-every\): it ends at revision (\d+)\)/gm,
+        ),
+    ];
+    assert.ok(renewed.length >= 2, run.stdout());
+    for (const [i, c] of all.entries()) {
+      assert.deepEqual(c.chain.problems, [], `chain ${i}`);
+      assert.deepEqual(c.chain.uncommitted, [], `chain ${i}`);
+      const next = all[i + 1];
+      if (!next) continue;
+      // Each chain ends where the follower said, and the next one's base holds every change after it.
+      const said = renewed.find((m) => m[1] === c.backup.folder);
+      assert.ok(said, `the stdout names the end of ${c.backup.folder}`);
+      assert.equal(Number(said[2]), c.chain.contiguousTo);
+      assert.ok(next.backup.manifest.snapshot.revision >= c.chain.contiguousTo);
+    }
+    const firstChain = all[0] as (typeof all)[number];
+    assert.ok(firstChain.chain.records.length >= 1, "the first chain holds segments");
+    const end = firstChain.chain.contiguousTo;
+    assert.deepEqual(
+      await restoreAt(firstChain.backup.ref, end, join(work, "every-first")),
+      await liveAt(cluster, end),
+    );
+  });
+});

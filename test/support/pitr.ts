@@ -1,0 +1,74 @@
+// What the continuous-backup tests compare: etcd's own state at a revision (the oracle, etcdctl)
+// and a restored member's state (its bbolt file), in one shape.
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import type { EtcdClient } from "../../src/etcd/client.js";
+import { liveKeys } from "../../src/snapshot/keys.js";
+import type { EtcdCluster } from "./etcd-cluster.js";
+import { etcdctl } from "./etcdctl.js";
+
+export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/**
+ * A steady write load from the test: puts and deletes over 40 keys under `prefix`, until stopped.
+ * Paced (a write every few ms) so that a chain stays a few thousand revisions and a replay takes seconds.
+ */
+export function startLoad(client: EtcdClient, prefix = "load/"): { stop(): Promise<number> } {
+  let running = true;
+  let writes = 0;
+  const done = (async () => {
+    for (let i = 0; running; i++) {
+      const key = `${prefix}k${i % 40}`;
+      if (i % 7 === 3) await client.delete(key);
+      else await client.put(key, `v${i}-${"x".repeat(i % 200)}`);
+      writes++;
+      await delay(4); // pacing of the load, not a wait for an outcome
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return writes;
+    },
+  };
+}
+
+/**
+ * Live keys etcd served at `revision`, by the real etcdctl: value hash, the key's create/mod revisions
+ * and version (equal too: the replay keeps etcd's revision numbering), and with `withLease` its lease ID.
+ */
+export async function liveAt(cluster: EtcdCluster, revision: number, withLease = false): Promise<Map<string, string>> {
+  const text = await etcdctl(cluster, ["get", "", "--prefix", "--rev", String(revision), "-w", "json"]);
+  // Lease IDs are int64: read as text, not as a double that rounds them.
+  const out = JSON.parse(text.replace(/"lease":(\d+)/g, '"lease":"$1"')) as {
+    kvs?: Array<{
+      key: string;
+      value?: string;
+      create_revision: number;
+      mod_revision: number;
+      version: number;
+      lease?: number | string;
+    }>;
+  };
+  return new Map(
+    (out.kvs ?? []).map((kv) => [
+      Buffer.from(kv.key, "base64").toString("latin1"),
+      `${sha256(Buffer.from(kv.value ?? "", "base64"))} c${kv.create_revision} m${kv.mod_revision} v${kv.version}${
+        withLease ? ` l${BigInt(kv.lease ?? 0).toString(16)}` : ""
+      }`,
+    ]),
+  );
+}
+
+/** The same, for a restored member's data directory, read from its bbolt file. */
+export function restoredState(memberDir: string, withLease = false): Map<string, string> {
+  const live = liveKeys(join(memberDir, "member", "snap", "db"));
+  return new Map(
+    [...live.values()].map((k) => [
+      k.key.toString("latin1"),
+      `${k.valueHash} c${k.createRevision} m${k.modRevision} v${k.version}${withLease ? ` l${k.lease.toString(16)}` : ""}`,
+    ]),
+  );
+}
