@@ -132,6 +132,7 @@ async function followFrom(
   limits: { segmentMs: number; maxBytes: number; fullEveryMs: number | undefined },
 ): Promise<void> {
   const log = req.logger ?? silentLogger();
+  const leaseTtls = new LeaseTtls();
   const watching = new AbortController();
   const stopWatch = () => watching.abort();
   req.signal?.addEventListener("abort", stopWatch, { once: true });
@@ -202,7 +203,8 @@ async function followFrom(
       const now = Date.now();
       for (const e of r.value.events) {
         if (e.revision < position.next) continue; // already committed (never expected: the watch starts after it)
-        const frame = encodeEvent({ ...e, at: now } as SegmentEvent);
+        const leaseTtl = e.type === "put" && e.lease !== "0" ? await leaseTtls.of(client, e.lease) : 0;
+        const frame = encodeEvent({ ...e, at: now, leaseTtl } satisfies SegmentEvent);
         frames.push(frame);
         bytes += frame.length;
         if (events === 0) firstAt = now;
@@ -227,6 +229,25 @@ async function followFrom(
     req.signal?.removeEventListener("abort", stopWatch);
     watching.abort();
     pending?.catch(() => {});
+  }
+}
+
+/**
+ * The TTL each lease was granted with, asked of the source once per lease: the watch names a put's
+ * lease but not its TTL, and a restore grants the lease again with it. A lease already gone when asked
+ * (revoked or expired right after the put) is recorded as 0: unknown.
+ */
+class LeaseTtls {
+  private readonly known = new Map<string, number>();
+
+  async of(client: EtcdClient, lease: string): Promise<number> {
+    const cached = this.known.get(lease);
+    if (cached !== undefined) return cached;
+    const ttl = (await client.leaseGrantedTtl(lease)) ?? 0;
+    // Bounded: leases come and go; forgetting one costs one more question.
+    if (this.known.size >= 100_000) this.known.clear();
+    this.known.set(lease, ttl);
+    return ttl;
   }
 }
 

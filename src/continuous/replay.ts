@@ -61,6 +61,7 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
   const [tool, etcd] = await Promise.all([findRestoreTool(), findEtcd()]);
   const scratch = await makeScratchDir(options.scratchDir, "hcpeb-pitr-");
   trackDir(scratch);
+  const keepingAlive = new AbortController();
   let cluster: LocalEtcdCluster | undefined;
   let client: EtcdClient | undefined;
   try {
@@ -119,6 +120,11 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
       callTimeoutMs: 120_000,
       ...(signal ? { signal } : {}),
     });
+    // Leases: the base's leases are in the scratch etcd and would expire there during a long replay,
+    // deleting keys (and adding revisions) that the source never deleted then. So every lease is kept
+    // alive while replaying; a source lease expiring is replayed as the deletes etcd recorded for it.
+    const leases = new Set(await client.leaseIds());
+    client.keepLeasesAlive(() => leases, LEASE_REFRESH_MS, keepingAlive.signal);
     const startRevision = (await client.status()).revision;
     let aligned = startRevision === baseRevision;
     let replayed = baseRevision;
@@ -140,6 +146,12 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
       for (const group of byRevision(events)) {
         const first = group[0] as SegmentEvent;
         if (first.revision > target.revision || (target.time && first.at > target.time.getTime())) break;
+        for (const e of group)
+          if (e.type === "put" && e.lease !== "0" && !leases.has(e.lease)) {
+            // Granted again under the source's ID and TTL, so the restored key expires as it would have.
+            await client.leaseGrant(e.leaseTtl || UNKNOWN_LEASE_TTL_S, e.lease);
+            leases.add(e.lease);
+          }
         const got = await client.txn(group.map(toOp));
         if (got !== first.revision) aligned = false;
         replayed = first.revision;
@@ -183,6 +195,7 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
       checks: [...verified.checks, "segments-sha256", "chain-contiguous", ...restored.checks],
     };
   } finally {
+    keepingAlive.abort();
     client?.close();
     await cluster?.stop();
     await rm(scratch, { recursive: true, force: true });
@@ -225,7 +238,12 @@ function* byRevision(events: readonly SegmentEvent[]): Generator<SegmentEvent[]>
 }
 
 const toOp = (e: SegmentEvent): TxnOp =>
-  e.type === "put" ? { type: "put", key: e.key, value: e.value } : { type: "delete", key: e.key };
+  e.type === "put" ? { type: "put", key: e.key, value: e.value, lease: e.lease } : { type: "delete", key: e.key };
+
+/** etcd's shortest lease TTL is a few seconds: refreshing every half second keeps any lease alive. */
+const LEASE_REFRESH_MS = 500;
+/** A lease the follower could not ask about (gone right after the put): short-lived, so a short TTL. */
+const UNKNOWN_LEASE_TTL_S = 60;
 
 /** Every live key and value in key order, hashed page by page (memory: one page). */
 export async function stateHash(client: EtcdClient): Promise<{ keys: number; sha256: string }> {

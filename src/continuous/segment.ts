@@ -15,13 +15,17 @@ import { joinKey } from "../store/store.js";
  * one at the previous `to` + 1, so a chain is contiguous by construction and a gap is a finding.
  * A segment without its record was not committed: readers ignore it and the writer removes it.
  *
- * Frame format: the magic line, then per event
- *   u8 type (0 put, 1 delete) | u64 revision | u64 received-at (ms since epoch) | u32 key length | key
- *   | u32 value length | value   (big-endian; a delete's value is empty)
+ * Frame format (version 2): the magic line, then per event
+ *   u8 type (0 put, 1 delete) | u64 revision | u64 received-at (ms since epoch) | i64 lease ID
+ *   | u32 lease TTL (seconds it was granted with; 0 unknown) | u32 key length | key | u32 value length | value
+ * (big-endian; a delete's value is empty and its lease 0). Version 1 (no lease fields) is still read:
+ * its puts carry no lease.
  */
-export const SEGMENT_MAGIC = Buffer.from("HCPEB-SEG 1\n");
+export const SEGMENT_MAGIC = Buffer.from("HCPEB-SEG 2\n");
+const SEGMENT_MAGIC_V1 = Buffer.from("HCPEB-SEG 1\n");
 export const DELTAS_DIR = "deltas";
-const FIXED = 1 + 8 + 8 + 4 + 4;
+const FIXED_V1 = 1 + 8 + 8 + 4 + 4;
+const FIXED = 1 + 8 + 8 + 8 + 4 + 4 + 4;
 
 export const segmentRecordSchema = z.object({
   schemaVersion: z.literal(1),
@@ -45,6 +49,8 @@ export type SegmentRecord = z.infer<typeof segmentRecordSchema>;
 export interface SegmentEvent extends WatchEvent {
   /** When the backup received it (ms since epoch): what --at-time compares against. */
   readonly at: number;
+  /** The TTL (seconds) the put's lease was granted with, as the source said; 0 when none or unknown. */
+  readonly leaseTtl: number;
 }
 
 const pad = (n: number) => String(n).padStart(16, "0");
@@ -54,12 +60,14 @@ export const segmentKey = (folder: string, from: number, to: number) =>
 export const recordKey = (folder: string, from: number, to: number) =>
   joinKey(folder, DELTAS_DIR, `${segmentName(from, to)}.json`);
 
-/** Encodes one event as its frame. */
+/** Encodes one event as its frame (version 2). */
 export function encodeEvent(e: SegmentEvent): Buffer {
   const frame = Buffer.allocUnsafe(FIXED + e.key.length + e.value.length);
   let o = frame.writeUInt8(e.type === "delete" ? 1 : 0, 0);
   o = frame.writeBigUInt64BE(BigInt(e.revision), o);
   o = frame.writeBigUInt64BE(BigInt(e.at), o);
+  o = frame.writeBigInt64BE(e.type === "delete" ? 0n : BigInt(e.lease), o);
+  o = frame.writeUInt32BE(e.type === "delete" ? 0 : Math.min(e.leaseTtl, 0xffffffff), o);
   o = frame.writeUInt32BE(e.key.length, o);
   o += e.key.copy(frame, o);
   o = frame.writeUInt32BE(e.value.length, o);
@@ -67,21 +75,26 @@ export function encodeEvent(e: SegmentEvent): Buffer {
   return frame;
 }
 
-/** Decodes a whole segment; a truncated or malformed one is a VerificationError naming `where`. */
+/** Decodes a whole segment (either version); a truncated or malformed one is a VerificationError naming `where`. */
 export function decodeSegment(bytes: Buffer, where: string): SegmentEvent[] {
   const bad = (why: string) => new VerificationError(`segment ${where} is damaged: ${why}`);
-  if (!bytes.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC))
-    throw bad("it does not start with the segment header");
+  const head = bytes.subarray(0, SEGMENT_MAGIC.length);
+  const v2 = head.equals(SEGMENT_MAGIC);
+  if (!v2 && !head.equals(SEGMENT_MAGIC_V1)) throw bad("it does not start with the segment header");
+  const fixed = v2 ? FIXED : FIXED_V1;
   const events: SegmentEvent[] = [];
   let o = SEGMENT_MAGIC.length;
   while (o < bytes.length) {
-    if (o + FIXED - 4 > bytes.length) throw bad(`truncated event at byte ${o}`);
+    if (o + fixed - 4 > bytes.length) throw bad(`truncated event at byte ${o}`);
     const type = bytes.readUInt8(o);
     if (type > 1) throw bad(`unknown event type ${type} at byte ${o}`);
     const revision = Number(bytes.readBigUInt64BE(o + 1));
     const at = Number(bytes.readBigUInt64BE(o + 9));
-    const keyLength = bytes.readUInt32BE(o + 17);
-    const keyStart = o + 21;
+    const lease = v2 ? bytes.readBigInt64BE(o + 17).toString() : "0";
+    const leaseTtl = v2 ? bytes.readUInt32BE(o + 25) : 0;
+    const keyLengthAt = v2 ? o + 29 : o + 17;
+    const keyLength = bytes.readUInt32BE(keyLengthAt);
+    const keyStart = keyLengthAt + 4;
     if (keyStart + keyLength + 4 > bytes.length) throw bad(`truncated key at byte ${keyStart}`);
     const valueLength = bytes.readUInt32BE(keyStart + keyLength);
     const valueStart = keyStart + keyLength + 4;
@@ -90,6 +103,8 @@ export function decodeSegment(bytes: Buffer, where: string): SegmentEvent[] {
       type: type === 1 ? "delete" : "put",
       revision,
       at,
+      lease,
+      leaseTtl,
       key: Buffer.from(bytes.subarray(keyStart, keyStart + keyLength)),
       value: Buffer.from(bytes.subarray(valueStart, valueStart + valueLength)),
     });

@@ -202,7 +202,7 @@ export class EtcdClient {
   async txn(ops: readonly TxnOp[]): Promise<number> {
     const success = ops.map((op) =>
       op.type === "put"
-        ? { request_put: { key: op.key, value: op.value, lease: "0" } }
+        ? { request_put: { key: op.key, value: op.value, lease: op.lease ?? "0" } }
         : { request_delete_range: { key: op.key } },
     );
     const res = (await this.unary("KV", "Txn", { success, failure: [] })) as { header: RawHeader };
@@ -242,6 +242,7 @@ export class EtcdClient {
             key: e.kv.key,
             value: e.type === "DELETE" ? Buffer.alloc(0) : e.kv.value,
             revision: Number(e.kv.mod_revision),
+            lease: e.type === "DELETE" ? "0" : e.kv.lease || "0",
           })),
         };
       }
@@ -262,9 +263,55 @@ export class EtcdClient {
     await this.unary("KV", "Compact", { revision: String(revision), physical: true });
   }
 
-  async leaseGrant(ttlSeconds: number): Promise<string> {
-    const res = (await this.unary("Lease", "LeaseGrant", { TTL: String(ttlSeconds), ID: "0" })) as { ID: string };
+  /** Grants a lease (etcd picks the ID unless `id` names one); returns its ID as a decimal string. */
+  async leaseGrant(ttlSeconds: number, id = "0"): Promise<string> {
+    const res = (await this.unary("Lease", "LeaseGrant", { TTL: String(ttlSeconds), ID: id })) as {
+      ID: string;
+      error: string;
+    };
+    if (res.error) throw new EtcdError(`etcd at ${this.endpoint.url} did not grant lease ${id}: ${res.error}`);
     return res.ID;
+  }
+
+  /** The TTL a lease was granted with, in seconds; undefined when it no longer exists (expired or revoked). */
+  async leaseGrantedTtl(id: string): Promise<number | undefined> {
+    const res = (await this.unary("Lease", "LeaseTimeToLive", { ID: id, keys: false })) as {
+      TTL: string;
+      grantedTTL: string;
+    };
+    return Number(res.TTL) < 0 ? undefined : Number(res.grantedTTL);
+  }
+
+  /** Every lease's ID (decimal strings). */
+  async leaseIds(): Promise<string[]> {
+    const res = (await this.unary("Lease", "LeaseLeases", {})) as { leases: Array<{ ID: string }> };
+    return res.leases.map((l) => l.ID);
+  }
+
+  /**
+   * Keeps the leases `ids()` names alive until `signal`: one keep-alive stream, each lease refreshed
+   * every `everyMs`. Failures of the stream end it quietly: the caller learns of a lost lease by what etcd does.
+   */
+  keepLeasesAlive(ids: () => Iterable<string>, everyMs: number, signal: AbortSignal): void {
+    const lease = this.clients.Lease as unknown as {
+      LeaseKeepAlive(meta: grpc.Metadata): grpc.ClientDuplexStream<object, unknown>;
+    };
+    const call = lease.LeaseKeepAlive(this.metadata);
+    call.on("data", () => {});
+    call.on("error", () => {});
+    const send = () => {
+      for (const id of ids()) call.write({ ID: id });
+    };
+    send();
+    const timer = setInterval(send, everyMs);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearInterval(timer);
+        call.cancel();
+      },
+      { once: true },
+    );
   }
 
   /** All live keys under `prefix` (values included), at the current revision. */
@@ -364,7 +411,7 @@ export class EtcdClient {
 }
 
 export type TxnOp =
-  | { readonly type: "put"; readonly key: Buffer; readonly value: Buffer }
+  | { readonly type: "put"; readonly key: Buffer; readonly value: Buffer; readonly lease?: string }
   | { readonly type: "delete"; readonly key: Buffer };
 
 /** One key's change as the watch reports it (a delete's value is empty). */
@@ -373,6 +420,8 @@ export interface WatchEvent {
   readonly key: Buffer;
   readonly value: Buffer;
   readonly revision: number;
+  /** The lease the key was put with (decimal int64; "0": none, and always "0" for a delete). */
+  readonly lease: string;
 }
 
 export interface WatchBatch {

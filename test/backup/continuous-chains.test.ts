@@ -10,7 +10,7 @@ import { openStore } from "../../src/store/open-store.js";
 import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
-import { liveAt, restoredState, startLoad } from "../support/pitr.js";
+import { liveAt, restoredState, startLoad, storedLeases } from "../support/pitr.js";
 import { waitFor } from "../support/wait.js";
 
 /** Where one chain ends and a new one starts: a compaction, or --full-every. */
@@ -60,7 +60,7 @@ describe("continuous backup: new chains", () => {
       out.push({ backup: b, chain: await readChain(store, b.folder, b.manifest.snapshot.revision) });
     return out;
   };
-  const restoreAt = async (ref: string, revision: number, dataDir: string) => {
+  const restoreAt = async (ref: string, revision: number, dataDir: string, withLease = false) => {
     const r = await runCli([
       "restore",
       "local",
@@ -73,11 +73,18 @@ describe("continuous backup: new chains", () => {
       "json",
     ]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { replayedRevision: number; members: Array<{ dataDir: string }> };
+    const out = JSON.parse(r.stdout) as {
+      replayedRevision: number;
+      revisionsAligned: boolean;
+      members: Array<{ dataDir: string }>;
+    };
     assert.equal(out.replayedRevision, revision);
-    const state = restoredState((out.members[0] as { dataDir: string }).dataDir);
+    assert.equal(out.revisionsAligned, true);
+    const member = (out.members[0] as { dataDir: string }).dataDir;
+    const state = restoredState(member, withLease);
+    const leases = storedLeases(member);
     await rm(dataDir, { recursive: true, force: true });
-    return state;
+    return { state, leases };
   };
 
   it("a compaction while the follower is stopped starts a new full backup; the old chain ends where it ended", async () => {
@@ -159,8 +166,11 @@ describe("continuous backup: new chains", () => {
     assert.deepEqual(newest.chain.problems, []);
 
     // Both chains stay restorable: the old one to its end, the new one past the marker.
-    assert.deepEqual(await restoreAt(o.backup.ref, oldEnd, join(work, "cmp-old")), atOldEnd);
-    assert.deepEqual(await restoreAt(newest.backup.ref, marker, join(work, "cmp-new")), await liveAt(cluster, marker));
+    assert.deepEqual((await restoreAt(o.backup.ref, oldEnd, join(work, "cmp-old"))).state, atOldEnd);
+    assert.deepEqual(
+      (await restoreAt(newest.backup.ref, marker, join(work, "cmp-new"))).state,
+      await liveAt(cluster, marker),
+    );
     for (const ref of [o.backup.ref, newest.backup.ref]) {
       const v = await runCli(["verify", ref]);
       assert.equal(v.code, 0, v.stderr + v.stdout);
@@ -213,8 +223,67 @@ describe("continuous backup: new chains", () => {
     assert.ok(firstChain.chain.records.length >= 1, "the first chain holds segments");
     const end = firstChain.chain.contiguousTo;
     assert.deepEqual(
-      await restoreAt(firstChain.backup.ref, end, join(work, "every-first")),
+      (await restoreAt(firstChain.backup.ref, end, join(work, "every-first"))).state,
       await liveAt(cluster, end),
     );
+  });
+
+  it("keys with leases replay as etcd had them: the same lease IDs, granted again with the source's TTL", async () => {
+    const storeDir = join(work, "leases");
+    await mkdir(storeDir);
+    const hex = (id: string) => BigInt(id).toString(16);
+    const baseLease = await client.leaseGrant(600);
+    await client.put("lease/base", "in the base", baseLease);
+    const run = follow(storeDir, "lease");
+    await waitFor(
+      "the full backup",
+      async () => ((await chains(storeDir, "lease")).length === 1 ? true : undefined),
+      30_000,
+    );
+    const long = await client.leaseGrant(3600);
+    const revoked = await client.leaseGrant(600);
+    const short = await client.leaseGrant(2);
+    await client.put("lease/a", "a", long);
+    await client.put("lease/b", "b", long);
+    await client.put("lease/base", "moved to the long lease", long);
+    await client.put("lease/c", "c", revoked);
+    await client.put("lease/plain", "no lease");
+    const allPut = await client.put("lease/d", "d", short);
+    // A revoke and an expiry: etcd deletes the keys, and the watch carries those deletes.
+    await etcdctl(cluster, ["lease", "revoke", hex(revoked)]);
+    const revokedAt = (await client.status()).revision;
+    assert.ok(revokedAt > allPut);
+    await waitFor(
+      "the 2 s lease to expire",
+      async () => ((await client.count("lease/d")) === 0 ? true : undefined),
+      30_000,
+    );
+    await client.put("lease/a", "detached: put without a lease");
+    const marker = await client.put("lease/marker", "end");
+    await waitFor(
+      "the chain past the marker",
+      async () => {
+        const c = await chains(storeDir, "lease");
+        return (c[0]?.chain.contiguousTo ?? 0) >= marker ? c : undefined;
+      },
+      30_000,
+    );
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exited).code, 143, run.stderr());
+    const backup = (await chains(storeDir, "lease"))[0]?.backup;
+    assert.ok(backup);
+
+    for (const revision of [allPut, revokedAt, marker]) {
+      const got = await restoreAt(backup.ref, revision, join(work, `lease-${revision}`), true);
+      assert.deepEqual(
+        got.state,
+        await liveAt(cluster, revision, true),
+        `keys, values and leases at revision ${revision}`,
+      );
+      assert.equal(got.leases.get(hex(long)), 3600, "a lease granted after the base comes back with its TTL");
+      assert.equal(got.leases.get(hex(baseLease)), 600, "the base's lease stays");
+    }
+    const atAllPut = await liveAt(cluster, allPut, true);
+    assert.match(atAllPut.get("lease/c") ?? "", new RegExp(` l${hex(revoked)}$`), "the oracle saw the lease");
   });
 });

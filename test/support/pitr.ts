@@ -4,6 +4,8 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { EtcdClient } from "../../src/etcd/client.js";
+import { BoltFile } from "../../src/snapshot/bolt-file.js";
+import { Bitset, openBucket, walkBucket } from "../../src/snapshot/bolt-tree.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
 import type { EtcdCluster } from "./etcd-cluster.js";
 import { etcdctl } from "./etcdctl.js";
@@ -71,4 +73,57 @@ export function restoredState(memberDir: string, withLease = false): Map<string,
       `${k.valueHash} c${k.createRevision} m${k.modRevision} v${k.version}${withLease ? ` l${k.lease.toString(16)}` : ""}`,
     ]),
   );
+}
+
+/**
+ * The leases stored in a member's bbolt file (bucket "lease", leasepb.Lease protobufs): ID (hex) to
+ * the TTL it was granted with. Read directly, so a test sees what a restored etcd would start with.
+ */
+export function storedLeases(memberDir: string): Map<string, number> {
+  const path = join(memberDir, "member", "snap", "db");
+  const file = BoltFile.open(path);
+  const out = new Map<string, number>();
+  try {
+    const walk = {
+      visited: new Bitset(file.highWaterMark),
+      checkOrder: false,
+      report: (p: { message: string }): never => {
+        throw new Error(`${path}: ${p.message}`);
+      },
+    };
+    let bucket: Buffer | undefined;
+    walkBucket(file, { root: Number(file.meta.root) }, walk, (e) => {
+      if (e.isBucket && e.key.toString("latin1") === "lease") bucket = Buffer.from(e.value);
+    });
+    if (!bucket) return out;
+    const ref = openBucket(bucket);
+    if (typeof ref === "string") throw new Error(`${path}: bucket "lease": ${ref}`);
+    walkBucket(file, ref, walk, (e) => {
+      const fields = protoVarints(e.value);
+      out.set(BigInt.asIntN(64, fields.get(1) ?? 0n).toString(16), Number(fields.get(2) ?? 0n));
+    });
+  } finally {
+    file.close();
+  }
+  return out;
+}
+
+/** The varint fields of a protobuf message (leasepb.Lease has only those: ID 1, TTL 2, RemainingTTL 3). */
+function protoVarints(buf: Buffer): Map<number, bigint> {
+  const fields = new Map<number, bigint>();
+  let o = 0;
+  const varint = (): bigint => {
+    let v = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      const b = buf[o++] as number;
+      v |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return v;
+    }
+  };
+  while (o < buf.length) {
+    const tag = Number(varint());
+    if ((tag & 7) !== 0) throw new Error(`lease record: unexpected wire type ${tag & 7}`);
+    fields.set(tag >> 3, varint());
+  }
+  return fields;
 }
