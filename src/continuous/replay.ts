@@ -126,7 +126,8 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
     const leases = new Set(await client.leaseIds());
     client.keepLeasesAlive(() => leases, LEASE_REFRESH_MS, keepingAlive.signal);
     const startRevision = (await client.status()).revision;
-    let aligned = startRevision === baseRevision;
+    // An empty snapshot reads as revision 0; etcd serves an empty store as revision 1.
+    let aligned = startRevision === Math.max(baseRevision, 1);
     let replayed = baseRevision;
     let segments = 0;
     let changes = 0;

@@ -79,7 +79,7 @@ describe("continuous backup: new chains", () => {
       members: Array<{ dataDir: string }>;
     };
     assert.equal(out.replayedRevision, revision);
-    assert.equal(out.revisionsAligned, true);
+    assert.equal(out.revisionsAligned, true, r.stdout + r.stderr);
     const member = (out.members[0] as { dataDir: string }).dataDir;
     const state = restoredState(member, withLease);
     const leases = storedLeases(member);
