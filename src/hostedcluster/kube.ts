@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   ApiException,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -11,6 +12,7 @@ import {
   loadYaml,
   PatchStrategy,
   setHeaderOptions,
+  type V1Lease,
   VersionApi,
 } from "@kubernetes/client-node";
 import { CancelledError, describe, type HcpError, OperationError, UsageError } from "../errors.js";
@@ -65,7 +67,7 @@ export function loadKubeConfig(access: KubeAccess = {}): KubeConfig {
 
 /** What a request was: for messages that say which verb on which resource failed (RBAC speaks that way). */
 export interface KubeRequest {
-  readonly verb: "get" | "list" | "patch" | "update" | "watch" | "create";
+  readonly verb: "get" | "list" | "patch" | "update" | "watch" | "create" | "delete";
   /** Resource as RBAC names it: `hostedclusters`, `deployments/scale`, `secrets`. */
   readonly resource: string;
   readonly namespace: string;
@@ -198,6 +200,7 @@ export class ManagementCluster {
   private readonly apps: AppsV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly version: VersionApi;
+  private readonly coordination: CoordinationV1Api;
 
   constructor(readonly config: KubeConfig) {
     this.server = config.getCurrentCluster()?.server ?? "(no server)";
@@ -205,6 +208,35 @@ export class ManagementCluster {
     this.apps = config.makeApiClient(AppsV1Api);
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.version = config.makeApiClient(VersionApi);
+    this.coordination = config.makeApiClient(CoordinationV1Api);
+  }
+
+  /** A coordination.k8s.io Lease, or undefined when there is none. */
+  async readLease(namespace: string, name: string, signal?: AbortSignal): Promise<V1Lease | undefined> {
+    try {
+      return await this.call({ verb: "get", resource: "leases", namespace, name }, signal, () =>
+        this.coordination.readNamespacedLease({ namespace, name }),
+      );
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates a Lease; a KubeConflictError when one of that name appeared meanwhile. */
+  createLease(namespace: string, lease: V1Lease, signal?: AbortSignal): Promise<V1Lease> {
+    const name = lease.metadata?.name;
+    return this.call({ verb: "create", resource: "leases", namespace, ...(name ? { name } : {}) }, signal, () =>
+      this.coordination.createNamespacedLease({ namespace, body: lease }),
+    );
+  }
+
+  /** Replaces a Lease; its metadata.resourceVersion makes it a compare-and-swap (KubeConflictError when stale). */
+  replaceLease(namespace: string, lease: V1Lease, signal?: AbortSignal): Promise<V1Lease> {
+    const name = lease.metadata?.name ?? "";
+    return this.call({ verb: "update", resource: "leases", namespace, name }, signal, () =>
+      this.coordination.replaceNamespacedLease({ namespace, name, body: lease }),
+    );
   }
 
   /** The `Date` header of a GET /version (readable by every authenticated user), with when we asked. */

@@ -120,6 +120,8 @@ export const RESOURCES: readonly ResourceType[] = [
   // What `schedule --apply` creates: stored and served like any built-in kind (no controller acts on them).
   builtinKind("batch", "cronjobs", "CronJob", { shortNames: ["cj"], statusSubresource: true }),
   builtinKind("networking.k8s.io", "networkpolicies", "NetworkPolicy", { shortNames: ["netpol"] }),
+  // The lock a continuous backup holds (and renews) so that two never write the same chain.
+  builtinKind("coordination.k8s.io", "leases", "Lease"),
   builtinKind(RBAC_GROUP, "roles", "Role"),
   builtinKind(RBAC_GROUP, "rolebindings", "RoleBinding"),
   builtinKind(RBAC_GROUP, "clusterroles", "ClusterRole", { namespaced: false }),
