@@ -37,3 +37,8 @@ export function durationFlag(flag: string, value: string, like: string, range?: 
 
 /** How long a backup may hold a cluster paused, or a backup Job may run: a minute to a day. */
 export const PHASE_RANGE: DurationRange = { min: 60_000, max: 24 * 3_600_000, text: "1m and 24h" };
+
+/** `--segment` of a continuous backup: how long a segment stays open. */
+export const SEGMENT_RANGE: DurationRange = { min: 1000, max: 3_600_000, text: "1s and 1h" };
+/** `--full-every`: seconds are allowed (tests, drills); a chain shorter than its segments holds one each. */
+export const FULL_EVERY_RANGE: DurationRange = { min: 1000, max: 30 * 86_400_000, text: "1s and 30d" };

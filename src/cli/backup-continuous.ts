@@ -1,8 +1,13 @@
-import { durationFlag } from "../duration.js";
+import type { BackupResult } from "../backup/etcd-backup.js";
+import type { SegmentRecord } from "../continuous/segment.js";
+import { durationFlag, FULL_EVERY_RANGE, SEGMENT_RANGE } from "../duration.js";
 import { UsageError } from "../errors.js";
+import { DEFAULT_WRITERS } from "../hostedcluster/names.js";
+import type { Store } from "../store/store.js";
+import { type HostedFlags, hostedBackupSettings } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
 import { type EtcdFlags, etcdConnection, type StoreFlags, storeSettings } from "./options.js";
-import { write } from "./output.js";
+import { toJson, write } from "./output.js";
 
 export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags {
   key?: string | boolean;
@@ -12,6 +17,7 @@ export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags {
   segment?: string;
   segmentMax?: string;
   fullEvery?: string;
+  output?: "text" | "json";
 }
 
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -25,23 +31,55 @@ export function segmentSizeFlag(value: string): number {
   return bytes;
 }
 
+interface ChainSettings {
+  readonly segmentMs: number;
+  readonly segmentMaxBytes: number;
+  readonly fullEveryMs?: number;
+}
+
+function chainSettings(flags: { segment?: string; segmentMax?: string; fullEvery?: string }): ChainSettings {
+  const segmentMs = durationFlag("--segment", flags.segment ?? "10s", "10s or 1m", SEGMENT_RANGE);
+  const segmentMaxBytes = segmentSizeFlag(flags.segmentMax ?? "8MiB");
+  if (flags.fullEvery === undefined) return { segmentMs, segmentMaxBytes };
+  return {
+    segmentMs,
+    segmentMaxBytes,
+    fullEveryMs: durationFlag("--full-every", flags.fullEvery, "6h or 1d", FULL_EVERY_RANGE),
+  };
+}
+
+/** What the follower tells: a line each, text or (with -o json, the Deployment's log) one JSON object each. */
+function reporters(store: Store, json: boolean) {
+  const say = (text: string, event: Record<string, unknown>) => write(json ? toJson(event) : text);
+  return {
+    onResume: (folder: string, from: number) =>
+      say(`resuming the chain of ${store.urlOf(folder)} at revision ${from}`, {
+        event: "resume",
+        ref: store.urlOf(folder),
+        fromRevision: from,
+      }),
+    onFullBackup: (r: BackupResult, why: string) =>
+      say(`full backup ${r.manifest.backupId} at revision ${r.manifest.snapshot.revision} (${why}): ${r.ref}`, {
+        event: "full-backup",
+        ref: r.ref,
+        backupId: r.manifest.backupId,
+        revision: r.manifest.snapshot.revision,
+        why,
+      }),
+    onSegment: (s: SegmentRecord) =>
+      say(`segment ${s.fromRevision}-${s.toRevision} committed: ${s.events} changes, ${s.bytes} bytes`, {
+        event: "segment",
+        fromRevision: s.fromRevision,
+        toRevision: s.toRevision,
+        changes: s.events,
+        bytes: s.bytes,
+      }),
+  };
+}
+
 /** `backup --continuous`: runs until a signal; each full backup and segment is a line on stdout. */
 export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Promise<void> {
-  const segmentMs = durationFlag("--segment", flags.segment ?? "10s", "10s or 1m", {
-    min: 1000,
-    max: 3_600_000,
-    text: "1s and 1h",
-  });
-  const segmentMaxBytes = segmentSizeFlag(flags.segmentMax ?? "8MiB");
-  // Seconds are allowed (tests, drills); a chain shorter than its segments would hold one segment each.
-  const fullEveryMs =
-    flags.fullEvery === undefined
-      ? undefined
-      : durationFlag("--full-every", flags.fullEvery, "6h or 1d", {
-          min: 1000,
-          max: 30 * 86_400_000,
-          text: "1s and 30d",
-        });
+  const settings = chainSettings(flags);
   const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
   const { openStore } = await import("../store/open-store.js");
   const { followEtcd } = await import("../continuous/follow.js");
@@ -53,13 +91,92 @@ export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Pr
     member: flags.member,
     signal: ctx.signal,
     logger: ctx.logger,
-    segmentMs,
-    segmentMaxBytes,
-    ...(fullEveryMs === undefined ? {} : { fullEveryMs }),
-    onResume: (folder, from) => write(`resuming the chain of ${store.urlOf(folder)} at revision ${from}`),
-    onFullBackup: (r, why) =>
-      write(`full backup ${r.manifest.backupId} at revision ${r.manifest.snapshot.revision} (${why}): ${r.ref}`),
-    onSegment: (s) =>
-      write(`segment ${s.fromRevision}-${s.toRevision} committed: ${s.events} changes, ${s.bytes} bytes`),
+    ...settings,
+    ...reporters(store, flags.output === "json"),
   });
+}
+
+/**
+ * `backup <hosted-cluster> -n <ns> --continuous`: online full backups as `backup` takes them (key
+ * saved, manifest of a hosted cluster), the chain followed from etcd reached as they reach it, and
+ * the chain Lease in the control-plane namespace held throughout: a second process refuses.
+ */
+export async function runHostedContinuous(
+  name: string,
+  flags: HostedFlags & { to: string; segment?: string; segmentMax?: string; fullEvery?: string },
+  ctx: CliContext,
+): Promise<void> {
+  if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+  const namespace = flags.namespace;
+  const settings = chainSettings(flags);
+  const { cluster, shared } = await hostedBackupSettings({ ...flags, mode: "online" }, ctx);
+  const [{ followEtcd }, { takeChainLease }, { backupHostedCluster }, { discoverHostedCluster }, { reachEtcd }] =
+    await Promise.all([
+      import("../continuous/follow.js"),
+      import("../continuous/chain-lease.js"),
+      import("../backup/hosted-backup.js"),
+      import("../hostedcluster/discovery.js"),
+      import("../hostedcluster/etcd-access.js"),
+    ]);
+  const target = await discoverHostedCluster(cluster, namespace, name, {
+    writers: shared.writers ?? [...DEFAULT_WRITERS],
+    signal: ctx.signal,
+  });
+  const lease = await takeChainLease({
+    cluster,
+    namespace: target.hcpNamespace,
+    signal: ctx.signal,
+    logger: ctx.logger,
+  });
+  const signal = AbortSignal.any([ctx.signal, lease.lost]);
+  try {
+    await followEtcd({
+      store: shared.store,
+      label: `${namespace}/${name}`,
+      endpoints: [],
+      signal,
+      lost: lease.lost,
+      logger: ctx.logger,
+      ...settings,
+      ...reporters(shared.store, flags.output === "json"),
+      takeFullBackup: async () => {
+        const r = await backupHostedCluster({
+          ...shared,
+          mode: "online",
+          cluster,
+          namespace,
+          name,
+          endpoints: flags.endpoints,
+          signal,
+          logger: ctx.logger,
+        });
+        if (r.dryRun) throw new UsageError("--dry-run does not go with --continuous");
+        return { ref: r.ref, manifest: r.manifest };
+      },
+      openClient: async () => {
+        const access = await reachEtcd(cluster, target, {
+          endpoints: flags.endpoints,
+          portForward: flags.portForward,
+          logger: ctx.logger,
+        });
+        try {
+          const endpoint = access.endpoints[0];
+          if (!endpoint) throw new Error(`no etcd member of ${namespace}/${name} to watch`);
+          const client = await access.connect(endpoint, { signal, callTimeoutMs: 30_000 });
+          return {
+            client,
+            close: async () => {
+              client.close();
+              await access.close();
+            },
+          };
+        } catch (err) {
+          await access.close();
+          throw err;
+        }
+      },
+    });
+  } finally {
+    await lease.release();
+  }
 }

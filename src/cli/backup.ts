@@ -95,7 +95,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     )
     .option(
       "--continuous",
-      "plain etcd: after the full backup, follow etcd's watch and store delta segments beside it until stopped (point-in-time restore); resumes the newest chain of --name",
+      "after the full backup, follow etcd's watch and store delta segments beside it until stopped (point-in-time restore); resumes the newest chain of --name (a hosted cluster's: online, holding the chain Lease in its control-plane namespace)",
     )
     .option("--segment <duration>", "with --continuous: close a segment this long after its first change (default 10s)")
     .option("--segment-max <size>", "with --continuous: close a segment at this size, e.g. 8MiB (default 8MiB)")
@@ -137,8 +137,14 @@ export function registerBackup(program: Command, ctx: CliContext): void {
   cmd.action(async (hostedCluster: string | undefined, flags: BackupFlags) => {
     // Each form refuses the other's flags: a --dry-run that a plain backup ignored would take a real one.
     const given = (name: string) => cmd.getOptionValueSource(name) === "cli";
-    if (wantsFleet(flags) || hostedCluster !== undefined)
-      refuse(given, CONTINUOUS_ONLY, "continuous backup is for plain etcd (--endpoints, --name) so far");
+    if (wantsFleet(flags))
+      refuse(
+        given,
+        CONTINUOUS_ONLY,
+        "a continuous backup follows one etcd: a hosted cluster or --endpoints with --name",
+      );
+    if (!flags.continuous && (given("segment") || given("segmentMax") || given("fullEvery")))
+      throw new UsageError("--segment, --segment-max and --full-every go with --continuous");
     if (wantsFleet(flags)) {
       if (hostedCluster !== undefined)
         throw new UsageError(`--all backs up every hosted cluster: drop "${hostedCluster}"`);
@@ -153,6 +159,14 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       refuse(given, PLAIN_ONLY, "a hosted cluster's backup takes etcd's TLS and credentials from the cluster");
       if (!flags.to)
         throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
+      if (flags.continuous) {
+        if (given("mode") && flags.mode !== "online")
+          throw new UsageError("--continuous is online (the writers keep running): drop --mode quiesced");
+        if (flags.dryRun) throw new UsageError("--dry-run does not go with --continuous");
+        const { runHostedContinuous } = await import("./backup-continuous.js");
+        await runHostedContinuous(hostedCluster, { ...flags, to: flags.to }, ctx);
+        return;
+      }
       await runHostedBackup(hostedCluster, { ...flags, to: flags.to }, ctx);
       return;
     }
@@ -167,8 +181,6 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     );
     if (!flags.to) throw new UsageError("missing --to: where to store the backup (s3://bucket/prefix or a directory)");
     if (!flags.name) throw new UsageError("missing --name: the label of this backup series, e.g. --name prod-etcd");
-    if (!flags.continuous && (given("segment") || given("segmentMax") || given("fullEvery")))
-      throw new UsageError("--segment, --segment-max and --full-every go with --continuous");
     if (flags.continuous) {
       const { runContinuous } = await import("./backup-continuous.js");
       await runContinuous({ ...flags, to: flags.to, name: flags.name }, ctx);

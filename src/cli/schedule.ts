@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { durationFlag, PHASE_RANGE } from "../duration.js";
+import { durationFlag, FULL_EVERY_RANGE, PHASE_RANGE, SEGMENT_RANGE } from "../duration.js";
 import { UsageError } from "../errors.js";
 import { toolVersion } from "../package-info.js";
 import type { ScheduleScope, StoreCredentials } from "../schedule/manifests.js";
@@ -29,6 +29,9 @@ interface ScheduleFlags extends KubeFlags, StoreFlags {
   activeDeadline?: string;
   apply?: boolean;
   pushgateway?: string;
+  continuous?: boolean;
+  segment?: string;
+  fullEvery?: string;
 }
 
 const repeatable = (v: string, prev: string[] = []) => [...prev, v];
@@ -79,6 +82,12 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     .addOption(new Option("--sse <type>", "server-side encryption").choices(["AES256", "aws:kms"]))
     .option("--sse-kms-key-id <id>", "KMS key for --sse aws:kms")
     .option("--pushgateway <url>", "the backup pushes its metrics there (backup --pushgateway)")
+    .option(
+      "--continuous",
+      "one hosted cluster: a Deployment (one replica, Recreate) running backup --continuous instead of a CronJob, and the Lease its process holds so that two never write the same chain",
+    )
+    .option("--segment <duration>", "with --continuous: backup --segment (default 10s)")
+    .option("--full-every <duration>", "with --continuous: backup --full-every, e.g. 6h (a new chain at that interval)")
     .option("--apply", "create or replace the objects on the management cluster instead of printing them");
   addKubeOptions(cmd, "namespace of the HostedCluster (required, except with --all --all-namespaces)");
   cmd.addHelpText(
@@ -104,7 +113,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     ]);
     // An identity given by mistake is refused here, before it is written into a CronJob.
     if (recipients.length > 0) checkRecipients(recipients);
-    const cron = validateCron(expr);
+    const cron = flags.continuous ? "" : validateCron(expr);
     // Opening it checks the URL and the store flags the Job will be given (nothing is contacted).
     openStore(to, storeSettings(flags));
     // A plain path is most likely a mistake: inside the Job's pod it is an emptyDir deleted with the pod.
@@ -148,9 +157,10 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       activeDeadlineSeconds: Math.round(
         durationFlag("--active-deadline", deadline, "90s, 30m or 1h", PHASE_RANGE) / 1000,
       ),
+      ...(flags.continuous ? { continuous: continuousSettings(flags) } : {}),
     });
     // Warnings once everything is known good: about what the CronJob will do, not about a typo.
-    const rarely = cronRarityWarning(cron);
+    const rarely = flags.continuous ? undefined : cronRarityWarning(cron);
     if (rarely) ctx.logger.warn(rarely);
     if (flags.image === defaultImage())
       ctx.logger.warn(
@@ -177,7 +187,23 @@ type ScopeKind = ScheduleScope["kind"];
 function checkFlags(hostedCluster: string | undefined, flags: ScheduleFlags) {
   const scopeKind = scopeOf(hostedCluster, flags);
   if (!flags.to) throw new UsageError("missing --to: where the backups go (s3://bucket/prefix)");
-  if (!flags.cron) throw new UsageError('missing --cron: when to back up, e.g. --cron "0 */6 * * *"');
+  if (flags.continuous) {
+    if (scopeKind !== "cluster")
+      throw new UsageError(
+        "--continuous follows one hosted cluster (its chain has one writer): name it instead of --all",
+      );
+    const wrong = [
+      flags.cron !== undefined && "--cron",
+      flags.timeZone !== undefined && "--time-zone",
+      flags.activeDeadline !== undefined && "--active-deadline",
+    ].filter(Boolean);
+    if (wrong.length > 0)
+      throw new UsageError(`${wrong.join(", ")}: a continuous backup runs all the time (a Deployment, not a CronJob)`);
+  } else {
+    if (flags.segment !== undefined || flags.fullEvery !== undefined)
+      throw new UsageError("--segment and --full-every go with --continuous");
+    if (!flags.cron) throw new UsageError('missing --cron: when to back up, e.g. --cron "0 */6 * * *"');
+  }
   const recipients = flags.keyRecipient ?? [];
   if (recipients.length > 0 && !flags.key) throw new UsageError("choose one of --key-recipient and --no-key");
   if (recipients.length === 0 && flags.key)
@@ -199,7 +225,17 @@ function checkFlags(hostedCluster: string | undefined, flags: ScheduleFlags) {
       throw new UsageError(`--time-zone "${flags.timeZone}" is not a time zone of the tz database, e.g. Europe/Berlin`);
     }
   }
-  return { scopeKind, recipients, jobNamespace, to: flags.to, cron: flags.cron };
+  return { scopeKind, recipients, jobNamespace, to: flags.to, cron: flags.cron ?? "" };
+}
+
+/** `--segment` and `--full-every`, checked as `backup` checks them, passed through as given. */
+function continuousSettings(flags: ScheduleFlags): { segment?: string; fullEvery?: string } {
+  if (flags.segment !== undefined) durationFlag("--segment", flags.segment, "10s or 1m", SEGMENT_RANGE);
+  if (flags.fullEvery !== undefined) durationFlag("--full-every", flags.fullEvery, "6h or 1d", FULL_EVERY_RANGE);
+  return {
+    ...(flags.segment !== undefined ? { segment: flags.segment } : {}),
+    ...(flags.fullEvery !== undefined ? { fullEvery: flags.fullEvery } : {}),
+  };
 }
 
 /** A namespace or Secret name as Kubernetes accepts it (DNS subdomain). */

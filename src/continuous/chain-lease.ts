@@ -2,10 +2,10 @@ import { hostname } from "node:os";
 import { type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import { CancelledError, describe, OperationError } from "../errors.js";
 import { KubeConflictError, type ManagementCluster } from "../hostedcluster/kube.js";
+import { CHAIN_LEASE_NAME } from "../hostedcluster/names.js";
 import { type Logger, silentLogger } from "../logging.js";
 
-/** The Lease of a hosted cluster's continuous backup, in its control-plane namespace (one chain writer per cluster). */
-export const CHAIN_LEASE_NAME = "hcp-etcd-backup-continuous";
+export { CHAIN_LEASE_NAME };
 
 export interface ChainLeaseOptions {
   readonly cluster: ManagementCluster;

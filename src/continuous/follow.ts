@@ -28,6 +28,15 @@ export interface ContinuousRequest extends EtcdBackupRequest {
   readonly fullEveryMs?: number;
   /** Told about each full backup taken (the first one, or after a compaction). */
   readonly onFullBackup?: (result: BackupResult, why: string) => void;
+  /** How a full backup is taken (default: backupEtcd of the request, a plain etcd's). */
+  readonly takeFullBackup?: () => Promise<BackupResult>;
+  /** How a client to watch is had (default: the first endpoint, with the request's TLS and auth). */
+  readonly openClient?: () => Promise<{ client: EtcdClient; close(): Promise<void> }>;
+  /**
+   * Aborted when this process may no longer write the chain (its Lease was lost): it stops at once,
+   * without committing what it holds, since another writer may be resuming the chain.
+   */
+  readonly lost?: AbortSignal;
   readonly onSegment?: (record: SegmentRecord) => void;
   readonly onResume?: (folder: string, fromRevision: number) => void;
 }
@@ -62,13 +71,19 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
   const segmentMs = req.segmentMs ?? 10_000;
   const maxBytes = req.segmentMaxBytes ?? 8 * 1024 * 1024;
   const connect = req.connect ?? directConnector({ tls: req.tls, auth: req.auth });
+  const openClient =
+    req.openClient ??
+    (async () => {
+      const endpoint = req.endpoints[0];
+      if (!endpoint) throw new Error("no endpoint");
+      const client = await connect(endpoint, { signal: req.signal, callTimeoutMs: 30_000 });
+      return { client, close: async () => client.close() };
+    });
   let position = await resumePosition(req, label);
   if (position) req.onResume?.(position.folder, position.next);
   else position = await fullBackup(req, "no backup of this name to continue from");
   for (;;) {
-    const endpoint = req.endpoints[0];
-    if (!endpoint) throw new Error("no endpoint");
-    const client = await connect(endpoint, { signal: req.signal, callTimeoutMs: 30_000 });
+    const { client, close } = await openClient();
     let why: string;
     try {
       await followFrom(client, position, req, { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs });
@@ -80,14 +95,14 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
       why = `etcd compacted up to revision ${err.compactRevision} before the chain got there: the chain ${position.folder} ends at revision ${position.next - 1}`;
       log.warn({ folder: position.folder, chainEnd: position.next - 1, compactRevision: err.compactRevision }, why);
     } finally {
-      client.close();
+      await close();
     }
     position = await fullBackup(req, why);
   }
 }
 
 async function fullBackup(req: ContinuousRequest, why: string): Promise<Position> {
-  const result = await backupEtcd(req);
+  const result = await (req.takeFullBackup ?? (() => backupEtcd(req)))();
   req.onFullBackup?.(result, why);
   const m = result.manifest;
   return {
@@ -216,6 +231,7 @@ async function followFrom(
       if (bytes >= limits.maxBytes) await commit();
     }
   } catch (err) {
+    if (req.lost?.aborted) throw req.lost.reason;
     if (req.signal?.aborted) {
       await commit();
       throw new CancelledError(

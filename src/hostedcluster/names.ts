@@ -58,3 +58,6 @@ export function etcdCertificateNames(hcpNs: string): string[] {
     `*.${ETCD_DISCOVERY_SERVICE}.${hcpNs}.svc.cluster.local`,
   ];
 }
+
+/** The Lease a hosted cluster's continuous backup holds in its control-plane namespace: one chain writer per cluster. */
+export const CHAIN_LEASE_NAME = "hcp-etcd-backup-continuous";

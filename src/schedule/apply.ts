@@ -6,12 +6,13 @@ export interface Applied {
   readonly kind: string;
   readonly namespace?: string;
   readonly name: string;
-  readonly action: "created" | "replaced";
+  readonly action: "created" | "replaced" | "kept";
 }
 
 /**
  * Creates each object, or replaces the one already there (the schedule's own objects: a re-run
- * after adding a cluster or changing a flag updates them in place), in the given order.
+ * after adding a cluster or changing a flag updates them in place), in the given order. A Lease
+ * already there is kept: it is the running continuous backup's state (its holder), not configuration.
  */
 export async function applyObjects(cluster: ManagementCluster, objects: readonly KubeObject[]): Promise<Applied[]> {
   const api = KubernetesObjectApi.makeApiClient(cluster.config);
@@ -35,6 +36,10 @@ export async function applyObjects(cluster: ManagementCluster, objects: readonly
         return fail("create")(err);
       },
     );
+    if (!created && obj.kind === "Lease") {
+      done.push({ kind: obj.kind, ...(namespace ? { namespace } : {}), name, action: "kept" });
+      continue;
+    }
     if (!created) {
       const current = await api
         .read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace } })

@@ -1,4 +1,10 @@
-import { DEFAULT_WRITERS, ETCD_CA_CONFIGMAP, ETCD_CLIENT_SECRET, ETCD_STATEFULSET } from "../hostedcluster/names.js";
+import {
+  CHAIN_LEASE_NAME,
+  DEFAULT_WRITERS,
+  ETCD_CA_CONFIGMAP,
+  ETCD_CLIENT_SECRET,
+  ETCD_STATEFULSET,
+} from "../hostedcluster/names.js";
 
 /** An RBAC rule as the Kubernetes API spells it. */
 export interface PolicyRule {
@@ -25,6 +31,21 @@ export function controlPlaneRules(): PolicyRule[] {
     { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: [ETCD_CLIENT_SECRET.name] },
     { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get"], resourceNames: [...DEFAULT_WRITERS] },
     { apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get"], resourceNames: [ETCD_STATEFULSET] },
+  ];
+}
+
+/**
+ * A continuous backup also holds its chain's Lease in the control-plane namespace: reads and
+ * renews that one Lease (rendered with the schedule), creates none and touches no other.
+ */
+export function chainLeaseRules(): PolicyRule[] {
+  return [
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "update"],
+      resourceNames: [CHAIN_LEASE_NAME],
+    },
   ];
 }
 

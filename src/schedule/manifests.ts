@@ -1,6 +1,13 @@
 import { UsageError } from "../errors.js";
-import { ETCD_CLIENT_PORT_NAME, hcpNamespace } from "../hostedcluster/names.js";
-import { controlPlaneRules, fleetRules, hostedClusterRules, keySecretRules, type PolicyRule } from "./backup-access.js";
+import { CHAIN_LEASE_NAME, ETCD_CLIENT_PORT_NAME, hcpNamespace } from "../hostedcluster/names.js";
+import {
+  chainLeaseRules,
+  controlPlaneRules,
+  fleetRules,
+  hostedClusterRules,
+  keySecretRules,
+  type PolicyRule,
+} from "./backup-access.js";
 
 /** A hosted cluster the schedule covers, with the aescbc key Secrets its backup reads (none: kms, unencrypted or --no-key). */
 export interface FleetMember {
@@ -27,6 +34,7 @@ export interface ScheduleRequest {
   readonly name: string;
   /** Namespace of the CronJob and its ServiceAccount. */
   readonly jobNamespace: string;
+  /** When the CronJob runs; unused with `continuous`. */
   readonly cron: string;
   readonly timeZone?: string;
   readonly image: string;
@@ -37,6 +45,11 @@ export interface ScheduleRequest {
   readonly keyRecipients: readonly string[];
   readonly credentials: StoreCredentials;
   readonly activeDeadlineSeconds: number;
+  /**
+   * A continuous backup instead of a CronJob: a Deployment (one replica, Recreate) running
+   * `backup --continuous`, and the Lease in the control-plane namespace that its process holds.
+   */
+  readonly continuous?: { readonly segment?: string; readonly fullEvery?: string };
 }
 
 export type KubeObject = {
@@ -107,6 +120,13 @@ export function backupArgs(req: ScheduleRequest): string[] {
     "online",
     "--to",
     req.store,
+    ...(req.continuous
+      ? [
+          "--continuous",
+          ...(req.continuous.segment ? ["--segment", req.continuous.segment] : []),
+          ...(req.continuous.fullEvery ? ["--full-every", req.continuous.fullEvery] : []),
+        ]
+      : []),
     ...req.passThroughArgs,
     ...key,
     // The result as JSON too (one line, as the logs): the Job's log is JSON lines only.
@@ -115,18 +135,21 @@ export function backupArgs(req: ScheduleRequest): string[] {
   ];
 }
 
-/** Every object of the schedule, in the order `kubectl apply -f` needs them (identity and rights before the CronJob). */
+/**
+ * Every object of the schedule, in the order `kubectl apply -f` needs them (identity and rights
+ * before the CronJob or Deployment). A continuous backup covers one cluster: its chain has one writer.
+ */
 export function renderSchedule(req: ScheduleRequest): KubeObject[] {
   validateName(req.name);
+  if (req.continuous && req.scope.kind !== "cluster")
+    throw new UsageError("a continuous backup follows one hosted cluster: name it instead of --all");
   const clusters = members(req.scope);
+  const hcpNamespaces = clusters.map((c) => hcpNamespace(c.namespace, c.name)).filter(unique);
   return [
     serviceAccount(req),
     ...rbac(req, clusters),
-    ...clusters
-      .map((c) => hcpNamespace(c.namespace, c.name))
-      .filter(unique)
-      .map((ns) => networkPolicy(req, ns)),
-    cronJob(req),
+    ...hcpNamespaces.map((ns) => networkPolicy(req, ns)),
+    ...(req.continuous ? [...hcpNamespaces.map((ns) => chainLease(req, ns)), deployment(req)] : [cronJob(req)]),
   ];
 }
 
@@ -206,7 +229,7 @@ function rbac(req: ScheduleRequest, clusters: readonly FleetMember[]): KubeObjec
     if (rules.length > 0) out.push(...roleAndBinding(req, ns, rules));
   }
   for (const ns of sorted(clusters.map((c) => hcpNamespace(c.namespace, c.name))))
-    out.push(...roleAndBinding(req, ns, controlPlaneRules()));
+    out.push(...roleAndBinding(req, ns, [...controlPlaneRules(), ...(req.continuous ? chainLeaseRules() : [])]));
   return out;
 }
 
@@ -290,38 +313,75 @@ function cronJob(req: ScheduleRequest): KubeObject {
           // One retry: an online backup is safe to repeat, and an unfinished one leaves nothing `prune` does not remove.
           backoffLimit: 1,
           activeDeadlineSeconds: req.activeDeadlineSeconds,
-          template: {
-            metadata: { labels: podLabels(req) },
-            spec: {
-              serviceAccountName: req.name,
-              restartPolicy: "Never",
-              // No runAsUser: the image's numeric USER satisfies runAsNonRoot, and OpenShift's
-              // restricted SCC assigns its own UID.
-              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
-              containers: [
-                {
-                  name: "backup",
-                  image: req.image,
-                  imagePullPolicy: "IfNotPresent",
-                  command: [IMAGE_BINARY],
-                  args: backupArgs(req),
-                  env: credentialEnv(req),
-                  resources: BACKUP_RESOURCES,
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    runAsNonRoot: true,
-                    capabilities: { drop: ["ALL"] },
-                    seccompProfile: { type: "RuntimeDefault" },
-                  },
-                  volumeMounts: [{ name: "tmp", mountPath: SCRATCH_DIR }],
-                },
-              ],
-              volumes: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
-            },
-          },
+          template: podTemplate(req, "Never"),
         },
       },
     },
+  };
+}
+
+/** The backup's pod: restricted, read-only root with /tmp an emptyDir, store credentials by reference. */
+function podTemplate(req: ScheduleRequest, restartPolicy: "Never" | "Always") {
+  return {
+    metadata: { labels: podLabels(req) },
+    spec: {
+      serviceAccountName: req.name,
+      restartPolicy,
+      // No runAsUser: the image's numeric USER satisfies runAsNonRoot, and OpenShift's
+      // restricted SCC assigns its own UID.
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      containers: [
+        {
+          name: "backup",
+          image: req.image,
+          imagePullPolicy: "IfNotPresent",
+          command: [IMAGE_BINARY],
+          args: backupArgs(req),
+          env: credentialEnv(req),
+          resources: BACKUP_RESOURCES,
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            capabilities: { drop: ["ALL"] },
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          volumeMounts: [{ name: "tmp", mountPath: SCRATCH_DIR }],
+        },
+      ],
+      volumes: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
+    },
+  };
+}
+
+/**
+ * The continuous backup: one replica, restarted when it exits (it resumes after its last committed
+ * segment). Recreate, never RollingUpdate: an update stops the old pod before the new one starts, so
+ * the two never overlap; the Lease makes sure of it even when a node is partitioned.
+ */
+function deployment(req: ScheduleRequest): KubeObject {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta(req, req.jobNamespace),
+    spec: {
+      replicas: 1,
+      strategy: { type: "Recreate" },
+      selector: { matchLabels: podLabels(req) },
+      template: podTemplate(req, "Always"),
+    },
+  };
+}
+
+/**
+ * The Lease the running process holds (holder, renewed every 10 s, 30 s duration). Rendered without
+ * a holder; `--apply` creates it when absent and never replaces it (it is the running process's state).
+ */
+function chainLease(req: ScheduleRequest, namespace: string): KubeObject {
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: meta(req, namespace, CHAIN_LEASE_NAME),
+    spec: { leaseDurationSeconds: 30 },
   };
 }

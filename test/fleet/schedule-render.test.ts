@@ -37,6 +37,18 @@ const CASES: Record<string, string[]> = {
     "--credentials-secret",
     "s3-creds",
   ],
+  "single-continuous": [
+    "schedule",
+    "example",
+    "-n",
+    "clusters",
+    "--continuous",
+    "--full-every",
+    "6h",
+    ...COMMON.filter((a, i) => a !== "--cron" && COMMON[i - 1] !== "--cron"),
+    "--credentials-secret",
+    "s3-creds",
+  ],
   "all-namespaces": [
     "schedule",
     "--all",
@@ -69,7 +81,20 @@ describe("schedule renders the manifests (built CLI)", () => {
       if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, r.stdout);
       assert.equal(r.stdout, readFileSync(file, "utf8"));
       const docs = yaml.loadAll(r.stdout) as Doc[];
-      assert.ok(docs.some((d) => d.kind === "CronJob"));
+      // A continuous backup runs in a Deployment beside its Lease; every other schedule in a CronJob.
+      const continuous = args.includes("--continuous");
+      assert.equal(
+        docs.some((d) => d.kind === "CronJob"),
+        !continuous,
+      );
+      assert.equal(
+        docs.some((d) => d.kind === "Deployment"),
+        continuous,
+      );
+      assert.equal(
+        docs.some((d) => d.kind === "Lease"),
+        continuous,
+      );
       for (const d of docs) validateAgainstSchema(d);
       for (const rule of docs.flatMap((d) => d.rules ?? []))
         for (const v of Object.values(rule).flat()) assert.ok(!v.includes("*"), `wildcard in ${d(rule)}`);

@@ -1,7 +1,9 @@
 // Validates rendered objects against the Kubernetes OpenAPI schemas (kubernetes-models: the schemas
 // compiled to validators, one class per kind). They check types, required fields and enums, not
 // unknown fields: the simulator's apply covers object shape further.
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
+import { Lease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
@@ -17,6 +19,8 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": ClusterRoleBinding,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "batch/v1/CronJob": CronJob,
+  "apps/v1/Deployment": Deployment,
+  "coordination.k8s.io/v1/Lease": Lease,
 };
 
 /** Throws, naming the object and the schema's complaint, unless `obj` is valid for its apiVersion and kind. */
