@@ -178,6 +178,64 @@ describe("continuous backup: new chains", () => {
     }
   });
 
+  it("a compaction while the follower lags (stopped with SIGSTOP mid-watch) ends the chain at what it received", async () => {
+    const storeDir = join(work, "lagging");
+    await mkdir(storeDir);
+    const run = follow(storeDir, "lag");
+    await waitFor(
+      "the full backup",
+      async () => ((await chains(storeDir, "lag")).length === 1 ? true : undefined),
+      30_000,
+    );
+    const first = await client.put("lag/first", "received");
+    await waitFor(
+      "the chain past the first write",
+      async () => {
+        const c = await chains(storeDir, "lag");
+        return (c[0]?.chain.contiguousTo ?? 0) >= first ? c : undefined;
+      },
+      30_000,
+    );
+    let head = 0;
+    run.child.kill("SIGSTOP");
+    try {
+      // More than the watch's buffers and flow-control windows hold: etcd has to stop sending, and
+      // the compaction then passes revisions the follower never received.
+      const value = "x".repeat(4096);
+      for (let i = 0; i < 3000; i++) head = await client.put(`lag/k${i % 500}`, value);
+      await etcdctl(cluster, ["compact", String(head)]);
+    } finally {
+      run.child.kill("SIGCONT");
+    }
+    const [o, n] = (await waitFor(
+      "a second chain",
+      async () => {
+        const c = await chains(storeDir, "lag");
+        return c.length === 2 ? c : undefined;
+      },
+      60_000,
+    )) as [{ backup: BackupEntry; chain: Chain }, { backup: BackupEntry; chain: Chain }];
+    const said = run.stdout().match(/^full backup \S+ at revision \d+ \((.*)\): /gm) ?? [];
+    assert.equal(said.length, 2, run.stdout());
+    const reason =
+      /etcd compacted up to revision (\d+) before the chain got there: the chain (\S+) ends at revision (\d+)/.exec(
+        said[1] as string,
+      );
+    assert.ok(reason, said[1]);
+    assert.equal(Number(reason[1]), head);
+    assert.equal(reason[2], o.backup.folder);
+    // The old chain holds exactly what was received before the compaction, contiguous, and ends there.
+    assert.equal(Number(reason[3]), o.chain.contiguousTo);
+    assert.ok(
+      o.chain.contiguousTo >= first && o.chain.contiguousTo < head,
+      `old chain ends at ${o.chain.contiguousTo}`,
+    );
+    assert.deepEqual(o.chain.problems, []);
+    assert.ok(n.backup.manifest.snapshot.revision >= head);
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exited).code, 143, run.stderr());
+  });
+
   it("--full-every starts a new chain at that interval; the old chains stay restorable", async () => {
     const storeDir = join(work, "every");
     await mkdir(storeDir);
