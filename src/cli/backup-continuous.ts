@@ -1,7 +1,7 @@
 import type { BackupResult } from "../backup/etcd-backup.js";
 import type { SegmentRecord } from "../continuous/segment.js";
 import { durationFlag, FULL_EVERY_RANGE, SEGMENT_RANGE } from "../duration.js";
-import { UsageError } from "../errors.js";
+import { CancelledError, UsageError } from "../errors.js";
 import { DEFAULT_WRITERS } from "../hostedcluster/names.js";
 import type { Store } from "../store/store.js";
 import { type HostedFlags, hostedBackupSettings } from "./backup-hosted.js";
@@ -176,6 +176,11 @@ export async function runHostedContinuous(
         }
       },
     });
+  } catch (err) {
+    // Stopped because the Lease was lost: that is the error to report, not the cancellation it caused.
+    if (lease.lost.aborted && !ctx.signal.aborted && !(lease.lost.reason instanceof CancelledError))
+      throw lease.lost.reason;
+    throw err;
   } finally {
     await lease.release();
   }

@@ -227,8 +227,14 @@ async function followFrom(
         lastAt = now;
         lastRevision = e.revision;
       }
-      // A batch holds whole revisions: closing after it never splits one.
-      if (bytes >= limits.maxBytes) await commit();
+      // A batch holds whole revisions: closing after it never splits one. The clock is checked here
+      // too: under a steady stream the next batch may always be ready before the timer fires.
+      const after = Date.now();
+      if (bytes >= limits.maxBytes || (events > 0 && after >= firstAt + limits.segmentMs)) await commit();
+      if (limits.fullEveryMs !== undefined && after >= position.baseAt + limits.fullEveryMs) {
+        await commit();
+        return;
+      }
     }
   } catch (err) {
     if (req.lost?.aborted) throw req.lost.reason;
