@@ -120,6 +120,28 @@ describe("CLI edges (built binary, no daemon)", () => {
       );
     });
 
+    it("--continuous: its flags need it, it is online, and it follows one etcd (not --all)", async () => {
+      const hosted = ["backup", "example", "-n", "clusters", "--to", "/tmp/hcpeb-never", "--no-key"];
+      const cases: Array<[string[], RegExp]> = [
+        [[...hosted, "--full-every", "6h"], /--segment, --segment-max and --full-every go with --continuous/],
+        [[...hosted, "--continuous", "--mode", "quiesced"], /--continuous is online .*: drop --mode quiesced/],
+        [[...hosted, "--continuous", "--dry-run"], /--dry-run does not go with --continuous/],
+        [
+          ["backup", "--all", "-n", "clusters", "--to", "/tmp/hcpeb-never", "--continuous"],
+          /--continuous: a continuous backup follows one etcd/,
+        ],
+        [
+          ["backup", ...UNREACHABLE, "--to", "/tmp/hcpeb-never", "--name", "t", "--continuous", "--full-every", "0s"],
+          /--full-every must be between 1s and 30d, got "0s"/,
+        ],
+      ];
+      for (const [args, message] of cases) {
+        const r = await runCli(args);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        oneLine(r.stderr, message);
+      }
+    });
+
     it("a hosted cluster's backup refuses the plain form's etcd flags", async () => {
       const r = await runCli([
         "backup",

@@ -161,6 +161,18 @@ describe("schedule renders the manifests (built CLI)", () => {
       ],
       [["schedule", "example", "--to", "s3://backups/p", "--cron", "@daily", "--no-key"], /missing -n\/--namespace/],
       [[...base, "--cron", "@daily", "--no-key", "--name", "Bad_Name"], /--name "Bad_Name"/],
+      // A continuous backup is a Deployment of one hosted cluster's chain writer: no cron, no --all.
+      [[...base, "--continuous", "--cron", "@daily", "--no-key"], /--cron: a continuous backup runs all the time/],
+      [
+        ["schedule", "--all", "-n", "clusters", "--to", "s3://backups/p", "--continuous", "--no-key"],
+        /--continuous follows one hosted cluster .*: name it instead of --all/,
+      ],
+      [
+        [...base, "--cron", "@daily", "--no-key", "--full-every", "6h"],
+        /--segment and --full-every go with --continuous/,
+      ],
+      [[...base, "--continuous", "--no-key", "--full-every", "6"], /--full-every must be a duration like 6h or 1d/],
+      [[...base, "--continuous", "--no-key", "--segment", "2h"], /--segment must be between 1s and 1h/],
       [[...base, "--cron", "@daily", "--no-key", "--time-zone", "Mars/Olympus"], /--time-zone "Mars\/Olympus"/],
       [
         [...base, "--cron", "@daily", "--no-key", "--credentials-secret", "S3 Creds"],
