@@ -96,6 +96,71 @@ describe("schedule manifests", () => {
     });
   }
 
+  describe("--continuous", () => {
+    const objects = renderSchedule(request(SCOPES.cluster as ScheduleScope, { continuous: { fullEvery: "6h" } }));
+
+    it("a Deployment (one replica, Recreate, restarted) and its Lease instead of the CronJob; the same pod, the same policy", () => {
+      for (const o of objects) validateAgainstSchema(o);
+      assert.equal(of(objects, "CronJob").length, 0);
+      const [d] = of(objects, "Deployment") as unknown as [
+        { spec: { replicas: number; strategy: { type: string }; selector: LabelSelector; template: PodTemplate } },
+      ];
+      assert.equal(d.spec.replicas, 1);
+      assert.equal(d.spec.strategy.type, "Recreate");
+      assert.ok(selects(d.spec.selector, d.spec.template.metadata.labels));
+      const cron = renderSchedule(request(SCOPES.cluster as ScheduleScope));
+      const pod = structuredClone(cronJobPod(cron)) as unknown as { spec: Record<string, unknown> };
+      const continuousPod = structuredClone(d.spec.template) as unknown as {
+        spec: { restartPolicy: string; containers: [{ args: string[] }] } & Record<string, unknown>;
+      };
+      assert.equal(continuousPod.spec.restartPolicy, "Always");
+      assert.deepEqual(continuousPod.spec.containers[0].args, [
+        ...backupArgs(request(SCOPES.cluster as ScheduleScope)).slice(0, 10),
+        "--continuous",
+        "--full-every",
+        "6h",
+        ...backupArgs(request(SCOPES.cluster as ScheduleScope)).slice(10),
+      ]);
+      // Apart from the restart policy and the arguments, the CronJob's pod exactly.
+      for (const p of [pod, continuousPod]) {
+        delete p.spec.restartPolicy;
+        for (const c of p.spec.containers as Array<{ args?: unknown }>) delete c.args;
+      }
+      assert.deepEqual(continuousPod, pod);
+      assert.deepEqual(of(objects, "NetworkPolicy"), of(cron, "NetworkPolicy"));
+      const [lease] = of(objects, "Lease");
+      assert.equal(lease?.metadata.namespace, "clusters-example");
+      assert.equal(lease?.metadata.name, "hcp-etcd-backup-continuous");
+    });
+
+    it("its Roles are the CronJob's plus get and update of that one Lease: the only write", () => {
+      const cronRules = renderSchedule(request(SCOPES.cluster as ScheduleScope));
+      const extra = of(objects, "Role")
+        .flatMap(rulesOf)
+        .filter(
+          (r) =>
+            !of(cronRules, "Role")
+              .flatMap(rulesOf)
+              .some((c) => JSON.stringify(c) === JSON.stringify(r)),
+        );
+      assert.deepEqual(extra, [
+        {
+          apiGroups: ["coordination.k8s.io"],
+          resources: ["leases"],
+          verbs: ["get", "update"],
+          resourceNames: ["hcp-etcd-backup-continuous"],
+        },
+      ]);
+    });
+
+    it("follows one hosted cluster: --all is refused", () => {
+      assert.throws(
+        () => renderSchedule(request(SCOPES.namespace as ScheduleScope, { continuous: {} })),
+        /a continuous backup follows one hosted cluster/,
+      );
+    });
+  });
+
   it("the schema check can fail: a wrongly typed field is refused", () => {
     const [sa] = renderSchedule(request(SCOPES.cluster as ScheduleScope));
     assert.throws(() => validateAgainstSchema({ ...(sa as KubeObject), automountServiceAccountToken: "yes" } as never));
