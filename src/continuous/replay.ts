@@ -171,6 +171,8 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
       })(),
       createWriteStream(file, { mode: 0o600 }),
     );
+    // Kept alive until the snapshot is read: an expiry before it would delete keys from it.
+    keepingAlive.abort();
     client.close();
     client = undefined;
     await cluster.stop();
