@@ -110,14 +110,19 @@ export async function runHostedContinuous(
   const namespace = flags.namespace;
   const settings = chainSettings(flags);
   const { cluster, shared } = await hostedBackupSettings({ ...flags, mode: "online" }, ctx);
-  const [{ followEtcd }, { takeChainLease }, { backupHostedCluster }, { discoverHostedCluster }, { reachEtcd }] =
-    await Promise.all([
-      import("../continuous/follow.js"),
-      import("../continuous/chain-lease.js"),
-      import("../backup/hosted-backup.js"),
-      import("../hostedcluster/discovery.js"),
-      import("../hostedcluster/etcd-access.js"),
-    ]);
+  const [
+    { followEtcd, connectFirstAnswering },
+    { takeChainLease },
+    { backupHostedCluster },
+    { discoverHostedCluster },
+    { reachEtcd },
+  ] = await Promise.all([
+    import("../continuous/follow.js"),
+    import("../continuous/chain-lease.js"),
+    import("../backup/hosted-backup.js"),
+    import("../hostedcluster/discovery.js"),
+    import("../hostedcluster/etcd-access.js"),
+  ]);
   const target = await discoverHostedCluster(cluster, namespace, name, {
     writers: shared.writers ?? [...DEFAULT_WRITERS],
     signal: ctx.signal,
@@ -160,9 +165,7 @@ export async function runHostedContinuous(
           logger: ctx.logger,
         });
         try {
-          const endpoint = access.endpoints[0];
-          if (!endpoint) throw new Error(`no etcd member of ${namespace}/${name} to watch`);
-          const client = await access.connect(endpoint, { signal, callTimeoutMs: 30_000 });
+          const client = await connectFirstAnswering(access.endpoints, access.connect, signal);
           return {
             client,
             close: async () => {

@@ -1,7 +1,8 @@
 import { type BackupResult, backupEtcd, type EtcdBackupRequest } from "../backup/etcd-backup.js";
-import { CancelledError } from "../errors.js";
+import { CancelledError, describe, EtcdError } from "../errors.js";
 import { type EtcdClient, type WatchBatch, WatchCompactedError } from "../etcd/client.js";
-import { directConnector } from "../etcd/connector.js";
+import { directConnector, type EtcdConnector } from "../etcd/connector.js";
+import type { Endpoint } from "../etcd/endpoint.js";
 import { silentLogger } from "../logging.js";
 import { readCatalog } from "../store/catalog.js";
 import { backupFolder, validateLabel } from "../store/layout.js";
@@ -74,9 +75,7 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
   const openClient =
     req.openClient ??
     (async () => {
-      const endpoint = req.endpoints[0];
-      if (!endpoint) throw new Error("no endpoint");
-      const client = await connect(endpoint, { signal: req.signal, callTimeoutMs: 30_000 });
+      const client = await connectFirstAnswering(req.endpoints, connect, req.signal);
       return { client, close: async () => client.close() };
     });
   let position = await resumePosition(req, label);
@@ -132,6 +131,30 @@ async function resumePosition(req: ContinuousRequest, label: string): Promise<Po
     baseAt: Date.parse(newest.manifest.createdAt),
     next: (last?.toRevision ?? baseRevision) + 1,
   };
+}
+
+/**
+ * A client of the first member that answers, in the order given: a member that is down does not
+ * stop the chain (a restarted follower would otherwise try the same dead member every time).
+ */
+export async function connectFirstAnswering(
+  endpoints: readonly Endpoint[],
+  connect: EtcdConnector,
+  signal?: AbortSignal,
+): Promise<EtcdClient> {
+  const failures: string[] = [];
+  for (const endpoint of endpoints) {
+    const client = await connect(endpoint, { signal, callTimeoutMs: 30_000 });
+    try {
+      await client.status();
+      return client;
+    } catch (err) {
+      client.close();
+      if (signal?.aborted) throw err;
+      failures.push(`${endpoint.url}: ${describe(err)}`);
+    }
+  }
+  throw new EtcdError(`no etcd member answers, so the watch cannot start: ${failures.join("; ") || "no endpoint"}`);
 }
 
 const TIMEOUT = Symbol("timeout");

@@ -35,7 +35,7 @@ describe("continuous backup and point-in-time restore", () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  const follow = () => {
+  const follow = (label = "pitr") => {
     const endpoints = [0, 1, 2].map((i) => cluster.endpoint(i)).join(",");
     const run = spawnCli([
       "backup",
@@ -45,7 +45,7 @@ describe("continuous backup and point-in-time restore", () => {
       "--to",
       storeDir,
       "--name",
-      "pitr",
+      label,
       "--continuous",
       "--segment",
       "1s",
@@ -214,5 +214,33 @@ describe("continuous backup and point-in-time restore", () => {
       "json",
     ]);
     assert.equal(before.code, 0, before.stderr);
+  });
+
+  it("with the first endpoint's member down, it backs up and follows through another member", async () => {
+    await cluster.stopMember(0);
+    const other = await cluster.client(1);
+    try {
+      const run = follow("pitr-m0");
+      const store = openStore(storeDir);
+      const b = await waitFor(
+        "the full backup",
+        async () => (await readCatalog(store, { label: "pitr-m0" })).backups[0],
+        30_000,
+      );
+      const marker = await other.put("m0/marker", "followed without member 0");
+      await waitFor(
+        "a segment past the marker",
+        async () => {
+          const chain = await readChain(store, b.folder, b.manifest.snapshot.revision);
+          return chain.contiguousTo >= marker ? chain : undefined;
+        },
+        30_000,
+      );
+      run.child.kill("SIGTERM");
+      assert.equal((await run.exited).code, 143, run.stderr());
+    } finally {
+      other.close();
+      await cluster.restart(0);
+    }
   });
 });
