@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { VerificationError } from "../errors.js";
 import type { WatchEvent } from "../etcd/client.js";
+import { DELTAS_DIR } from "../store/layout.js";
 import { joinKey } from "../store/store.js";
+
+export { DELTAS_DIR };
 
 /**
  * Delta segments of a continuous backup, stored beside the full backup they start from:
@@ -20,7 +23,6 @@ import { joinKey } from "../store/store.js";
  *   | u32 value length | value   (big-endian; a delete's value is empty)
  */
 export const SEGMENT_MAGIC = Buffer.from("HCPEB-SEG 1\n");
-export const DELTAS_DIR = "deltas";
 const FIXED = 1 + 8 + 8 + 4 + 4;
 
 export const segmentRecordSchema = z.object({
