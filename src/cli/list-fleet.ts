@@ -48,12 +48,14 @@ export async function runFleetList(
   if (flags.output === "json") write(toJson(rows));
   // An empty store is said once, by the error below (stderr), not also as a table on stdout.
   else if (rows.length > 0) {
-    const lines = [["CLUSTER", "STATUS", "LAST BACKUP", "VERIFIED", "SIZE", "TREND", "BACKUPS", "PROBLEMS"]];
+    // RPO: the age of the newest restorable point (a continuous backup's newest committed segment).
+    const lines = [["CLUSTER", "STATUS", "LAST BACKUP", "RPO", "VERIFIED", "SIZE", "TREND", "BACKUPS", "PROBLEMS"]];
     for (const r of rows)
       lines.push([
         r.label,
         r.status.toUpperCase(),
         `${formatAge(r.lastBackup.ageSeconds)} ago`,
+        `${formatAge(r.rpo.ageSeconds)}${r.rpo.from === "segment" ? " (continuous)" : ""}`,
         r.lastVerified ? `${formatAge(r.lastVerified.ageSeconds)} ago` : "never",
         sizeText(r.size),
         sizeTrend(r.size, r.previousSize),

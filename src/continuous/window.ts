@@ -1,3 +1,4 @@
+import { allowListeners, mapBounded } from "../concurrency.js";
 import type { DeltaObject } from "../store/catalog.js";
 import type { Manifest } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
@@ -101,4 +102,28 @@ export async function chainWindow(
     uncommitted: index.uncommitted,
     problems,
   };
+}
+
+/** Record reads in flight at once when windows of many backups are wanted (one small GET each). */
+const WINDOW_READS = 16;
+
+/** The windows of those `backups` that have delta segments, keyed by folder, a few reads at a time. */
+export async function chainWindows(
+  store: Store,
+  backups: ReadonlyArray<{
+    readonly folder: string;
+    readonly manifest: Manifest;
+    readonly deltas?: readonly DeltaObject[];
+  }>,
+  signal?: AbortSignal,
+): Promise<Map<string, ChainWindow>> {
+  const chained = backups.filter((b) => (b.deltas?.length ?? 0) > 0);
+  allowListeners(signal, WINDOW_READS);
+  const windows = await mapBounded(chained, WINDOW_READS, (b) => chainWindow(store, b, signal));
+  const out = new Map<string, ChainWindow>();
+  chained.forEach((b, i) => {
+    const w = windows[i];
+    if (w) out.set(b.folder, w);
+  });
+  return out;
 }
