@@ -1,10 +1,11 @@
 import { durationFlag } from "../duration.js";
-import { UsageError } from "../errors.js";
+import { CancelledError, UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { type MetricsFlags, metricsReport } from "./metrics-options.js";
 import { type EtcdFlags, etcdConnection, type StoreFlags, storeSettings } from "./options.js";
 import { write } from "./output.js";
 
-export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags {
+export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags, MetricsFlags {
   key?: string | boolean;
   to: string;
   name: string;
@@ -32,11 +33,13 @@ export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Pr
     text: "1s and 1h",
   });
   const segmentMaxBytes = segmentSizeFlag(flags.segmentMax ?? "8MiB");
+  const metrics = await metricsReport(flags, ctx);
   const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
   const { openStore } = await import("../store/open-store.js");
   const { followEtcd } = await import("../continuous/follow.js");
   const store = openStore(flags.to, storeSettings(flags));
-  await followEtcd({
+  const target = { cluster: flags.name, store: store.url };
+  const follower = followEtcd({
     ...conn,
     store,
     label: flags.name,
@@ -46,9 +49,26 @@ export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Pr
     segmentMs,
     segmentMaxBytes,
     onResume: (folder, from) => write(`resuming the chain of ${store.urlOf(folder)} at revision ${from}`),
-    onFullBackup: (r, why) =>
-      write(`full backup ${r.manifest.backupId} at revision ${r.manifest.snapshot.revision} (${why}): ${r.ref}`),
-    onSegment: (s) =>
-      write(`segment ${s.fromRevision}-${s.toRevision} committed: ${s.events} changes, ${s.bytes} bytes`),
+    onFullBackup: (r, why) => {
+      write(`full backup ${r.manifest.backupId} at revision ${r.manifest.snapshot.revision} (${why}): ${r.ref}`);
+      metrics.succeeded(target, () => r.manifest)(r);
+      void metrics.publishSoon();
+    },
+    onSegment: (s) => {
+      write(`segment ${s.fromRevision}-${s.toRevision} committed: ${s.events} changes, ${s.bytes} bytes`);
+      metrics.segmentCommitted(target, s);
+      // Not awaited: the watch goes on while the metrics go out (publishing never throws).
+      void metrics.publishSoon();
+    },
   });
+  try {
+    await follower;
+  } catch (err) {
+    // A stop (SIGTERM) is how it ends normally; anything else is a failed run.
+    if (err instanceof CancelledError) throw err;
+    metrics.failed(target)(err);
+  } finally {
+    // What the last segment (the one a stop commits) set is published before the process exits.
+    await metrics.publishSoon();
+  }
 }
