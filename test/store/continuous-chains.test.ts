@@ -176,7 +176,9 @@ for (const [kind, start] of TARGETS) {
       assert.equal(b?.rpo.from, "backup");
       assert.equal(b?.rpo.at, b?.lastBackup.at);
       const table = await t.cli(["list", "--fleet", "--max-age", "30m"]);
+      assert.match(table.stdout, /^CLUSTER\s+STATUS\s+LAST BACKUP\s+RPO\s+VERIFIED\s/);
       assert.match(table.stdout, /^clusters\/a\s+OK\s+2h ago\s+4m \(continuous\)\s/m);
+      assert.match(table.stdout, /^clusters\/b\s+STALE\s+1h ago\s+1h\s+never\s/m);
     });
 
     it("a gap in the newest chain: the window stops before it, list warns, list --fleet says failing (exit 3)", async () => {
