@@ -1,4 +1,5 @@
 import { type BackupEntry, type Catalog, readCatalog } from "../store/catalog.js";
+import { DELTAS_DIR } from "../store/layout.js";
 import { MANIFEST_FILE } from "../store/manifest.js";
 import { isLocked, type ObjectLockState } from "../store/object-lock.js";
 import { planRetention, type RetentionPlan, type RetentionPolicy } from "../store/retention.js";
@@ -67,7 +68,8 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   // and a prune stopped half way leaves a leftover that the next one removes.
   const manifests = removed.map((r) => `${r.entry.folder}/${MANIFEST_FILE}`);
   for (const m of manifests) await req.store.delete([m], { signal });
-  const deltas = removed.flatMap((r) => (r.entry.deltas ?? []).map((d) => d.key));
+  // From the folder's listing, not the catalog's: it also holds a segment committed in between.
+  const deltas = removed.flatMap((r) => r.keys.filter((k) => k.startsWith(`${r.entry.folder}/${DELTAS_DIR}/`)));
   await req.store.delete(deltas, { signal });
   const gone = new Set([...manifests, ...deltas]);
   const rest = [...removed.flatMap((r) => r.keys.filter((k) => !gone.has(k))), ...leftovers.flatMap((l) => l.keys)];
