@@ -17,7 +17,9 @@ interface ListFlags extends StoreFlags, FleetListFlags {
 export function registerList(program: Command, ctx: CliContext): void {
   const list = program
     .command("list")
-    .description("backups in a store, newest first (only those with a manifest exist)")
+    .description(
+      "backups in a store, newest first (only those with a manifest exist), a continuous one with its restorable window",
+    )
     .option("--from <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--label <label>", "only this backup series")
     .option("--cluster <namespace/name>", "only the backups of this hosted cluster (its label)")
@@ -32,6 +34,10 @@ export function registerList(program: Command, ctx: CliContext): void {
         [
           "One row per cluster with its age and status, for a cron check",
           "list --fleet --from s3://hcp-backups/prod --max-age 25h",
+        ],
+        [
+          "A continuous backup's restorable window: up to which time and revision, over how many segments",
+          "list --from s3://etcd-backups/prod --label prod-etcd -o json",
         ],
       ),
     );
