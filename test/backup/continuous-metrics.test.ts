@@ -62,7 +62,7 @@ describe("continuous backup of a real etcd: metrics as segments commit, list win
   const series = (text: string, name: string) =>
     sampleValue(text, `hcp_etcd_backup_${name}`, { cluster: "pitr", store });
 
-  it("each committed segment's revision and close time reach the textfile and the Pushgateway; SIGTERM publishes the last", async () => {
+  it("each committed segment's revision and close time reach the textfile and the Pushgateway; after SIGTERM the textfile holds the last one", async () => {
     run = spawnCli([
       "backup",
       "--endpoints",
@@ -115,16 +115,17 @@ describe("continuous backup of a real etcd: metrics as segments commit, list win
     );
     assert.equal(series(scraped, "continuous_last_commit_timestamp_seconds"), seconds(newest.record.closedAt));
 
-    // Held in the open segment at the stop: committed by SIGTERM, and published before the exit.
+    // A change the follower likely holds in its open segment at the stop (whether it has received it
+    // yet is etcd's timing): whatever SIGTERM committed last is what the textfile says after the exit.
     const held = await client.put("m/last", "at the stop");
     run.child.kill("SIGTERM");
     const { code } = await run.exited;
     assert.equal(code, 143, run.stderr());
     const final = await newestRecord();
-    assert.equal(final?.record.toRevision, held);
+    assert.ok(final && final.record.toRevision >= last && final.record.toRevision <= held);
     const after = await readFile(textfile, "utf8");
-    assert.equal(series(after, "continuous_last_revision"), held);
-    assert.equal(series(after, "continuous_last_commit_timestamp_seconds"), seconds(final?.record.closedAt ?? ""));
+    assert.equal(series(after, "continuous_last_revision"), final.record.toRevision);
+    assert.equal(series(after, "continuous_last_commit_timestamp_seconds"), seconds(final.record.closedAt));
   });
 
   it("list and list --fleet read the same chain: its window ends at the newest segment, the RPO is its age", async () => {
