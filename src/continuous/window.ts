@@ -1,4 +1,5 @@
 import { allowListeners, mapBounded } from "../concurrency.js";
+import { VerificationError } from "../errors.js";
 import type { DeltaObject } from "../store/catalog.js";
 import type { Manifest } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
@@ -81,7 +82,7 @@ export async function chainWindow(
     try {
       const record = parseRecord(await store.read(key, signal ? { signal } : {}), store.urlOf(key));
       if (record.fromRevision !== r.fromRevision || record.toRevision !== r.toRevision)
-        throw new Error(
+        throw new VerificationError(
           `segment record ${store.urlOf(key)} says revisions ${record.fromRevision}-${record.toRevision}, its name ${r.fromRevision}-${r.toRevision}`,
         );
       toRevision = r.toRevision;
@@ -89,8 +90,9 @@ export async function chainWindow(
       segments = i + 1;
       break;
     } catch (err) {
-      if (signal?.aborted) throw err;
-      problems.push(err instanceof Error ? err.message : String(err));
+      // A record that is not one is a finding about the chain; a store that fails to answer is not.
+      if (!(err instanceof VerificationError)) throw err;
+      problems.push(err.message);
     }
   }
   return {

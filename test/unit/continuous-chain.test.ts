@@ -247,6 +247,14 @@ describe("chain reader and window (local store)", () => {
     const gapped = indexChain((await entry()).deltas?.map((d) => d.key) ?? [], base);
     assert.equal(gapped.contiguousTo, base + 30);
     assert.match(gapped.problems[0] ?? "", /missing from the chain/);
+
+    // A record the store cannot give (removed since the listing) is the store's failure, not a chain finding.
+    const listed = await entry();
+    await store.delete([recordKey(folder, base + 11, base + 20), recordKey(folder, base + 1, base + 10)]);
+    await assert.rejects(
+      chainWindow(store, listed),
+      (e: Error) => !(e instanceof VerificationError) && /does not exist/.test(e.message),
+    );
   });
 
   it("the catalog: segments belong to their backup; a folder left with segments alone is a leftover", async () => {
