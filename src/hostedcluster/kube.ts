@@ -422,8 +422,9 @@ function refOf(obj: KubernetesObject): ObjectRef {
   const { apiVersion, kind } = obj;
   const name = obj.metadata?.name;
   if (!apiVersion || !kind || !name)
+    // Never the object itself in the message: it may be a Secret.
     throw new UsageError(
-      `an object needs apiVersion, kind and metadata.name, got ${JSON.stringify(obj).slice(0, 200)}`,
+      `an object to send to the Kubernetes API needs apiVersion, kind and metadata.name (got kind ${kind || "none"}, name ${name || "none"})`,
     );
   const namespace = obj.metadata?.namespace;
   return { apiVersion, kind, name, ...(namespace ? { namespace } : {}) };
