@@ -17,7 +17,7 @@ for i in $(seq 1 "$runs"); do
     verdict=FAIL
     echo "$out" | grep -E '^\s*not ok|error:' | head -5
   fi
-  tests=$(echo "$out" | sed -n 's/^# pass //p')
+  tests=$(echo "$out" | sed -n 's/^# pass //p; s/^ℹ pass //p')
   echo "run $i: $verdict ($tests tests passed, $(( $(date +%s) - start ))s)"
 done
 echo "$pass of $runs runs passed"

@@ -60,5 +60,11 @@ export class VerificationError extends HcpError {
 /** The message of any thrown value, for wrapping foreign errors into ours. */
 export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
+  // A WebSocket's error event (client-node's port-forward and exec reject with one): its message or its error.
+  if (typeof err === "object" && err !== null) {
+    const { message, error } = err as { message?: unknown; error?: unknown };
+    if (typeof message === "string" && message !== "") return message;
+    if (error instanceof Error) return error.message;
+  }
   return String(err);
 }

@@ -136,7 +136,12 @@ export async function backupHostedCluster(req: HostedBackupRequest): Promise<Hos
   let access: EtcdAccess | undefined;
   try {
     // etcd must answer before anything changes: a backup bound to fail must not take the API servers down.
-    access = await reachEtcd(req.cluster, target, { endpoints: req.endpoints, portForward: req.portForward, logger });
+    access = await reachEtcd(req.cluster, target, {
+      endpoints: req.endpoints,
+      portForward: req.portForward,
+      logger,
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
     const first = await surveyReachable(access, logger, req.signal);
     await session?.start(timed);
     const probe: QuietProbe = { access, logger, signal: req.signal, pollMs: req.pollMs };

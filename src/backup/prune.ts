@@ -1,4 +1,5 @@
 import { type BackupEntry, type Catalog, readCatalog } from "../store/catalog.js";
+import { DELTAS_DIR } from "../store/layout.js";
 import { MANIFEST_FILE } from "../store/manifest.js";
 import { isLocked, type ObjectLockState } from "../store/object-lock.js";
 import { planRetention, type RetentionPlan, type RetentionPolicy } from "../store/retention.js";
@@ -43,8 +44,8 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   const signal = req.signal;
   const now = req.now ?? new Date();
   const catalog = await readCatalog(req.store, { signal });
-  const plan = planRetention(catalog.backups, req);
   const cutoff = new Date(now.getTime() - (req.minAgeSeconds ?? 3600) * 1000);
+  const plan = keepChainsBeingWritten(planRetention(catalog.backups, req), cutoff);
   const locked: LockedFolder[] = [];
   const removed: Array<{ entry: BackupEntry; keys: string[] }> = [];
   for (const entry of plan.remove) {
@@ -62,16 +63,32 @@ export async function prune(req: PruneRequest): Promise<PruneResult> {
   }
   const result = { plan, removed: removed.map((r) => r.entry), leftovers, locked };
   if (req.dryRun) return { ...result, abortedUploads: 0, deletedObjects: 0, dryRun: true };
-  // Manifests first: a half-deleted backup must look like a leftover, never like a good backup.
+  // Manifests first: a half-deleted backup must look like a leftover, never like a good backup. Then
+  // a continuous backup's delta segments, then the rest: a segment never outlives its full snapshot,
+  // and a prune stopped half way leaves a leftover that the next one removes.
   const manifests = removed.map((r) => `${r.entry.folder}/${MANIFEST_FILE}`);
   for (const m of manifests) await req.store.delete([m], { signal });
-  const rest = [
-    ...removed.flatMap((r) => r.keys.filter((k) => !manifests.includes(k))),
-    ...leftovers.flatMap((l) => l.keys),
-  ];
+  // From the folder's listing, not the catalog's: it also holds a segment committed in between.
+  const deltas = removed.flatMap((r) => r.keys.filter((k) => k.startsWith(`${r.entry.folder}/${DELTAS_DIR}/`)));
+  await req.store.delete(deltas, { signal });
+  const gone = new Set([...manifests, ...deltas]);
+  const rest = [...removed.flatMap((r) => r.keys.filter((k) => !gone.has(k))), ...leftovers.flatMap((l) => l.keys)];
   await req.store.delete(rest, { signal });
   const abortedUploads = await req.store.abortIncomplete("", cutoff, { signal });
-  return { ...result, abortedUploads, deletedObjects: manifests.length + rest.length, dryRun: false };
+  return { ...result, abortedUploads, deletedObjects: manifests.length + deltas.length + rest.length, dryRun: false };
+}
+
+/**
+ * A continuous backup whose newest segment is younger than the cutoff is kept whatever the policy:
+ * its writer may still be appending, and segments committed after the delete would be orphans (a
+ * folder without its base, which only the next prune would clear as a leftover).
+ */
+function keepChainsBeingWritten(plan: RetentionPlan, cutoff: Date): RetentionPlan {
+  const writing = (e: BackupEntry) => (e.deltas ?? []).some((d) => d.lastModified >= cutoff);
+  return {
+    keep: [...plan.keep, ...plan.remove.filter(writing).map((entry) => ({ entry, reasons: ["chain being written"] }))],
+    remove: plan.remove.filter((e) => !writing(e)),
+  };
 }
 
 /** The lock among `keys` that holds longest (a legal hold beats any date); undefined when none holds now. */

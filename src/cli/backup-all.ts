@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { OperationError, UsageError } from "../errors.js";
 import type { ClusterResult, FleetBackupReport } from "../fleet/backup-all.js";
 import { type HostedFlags, hostedBackupSettings } from "./backup-hosted.js";
+import { observeBackup } from "./backup-report.js";
 import type { CliContext } from "./context.js";
 import { metricsReport } from "./metrics-options.js";
 import { sizeText, toJson, write } from "./output.js";
@@ -54,11 +55,7 @@ export async function runBackupAll(flags: HostedFlags & FleetFlags & { to: strin
     backup: shared,
     signal: ctx.signal,
     logger: ctx.logger,
-    observe: (name, backup) =>
-      backup.then(
-        metrics.succeeded({ cluster: name, store }, (r) => (r.dryRun ? undefined : r.manifest)),
-        metrics.failed({ cluster: name, store }),
-      ),
+    observe: (name, backup) => observeBackup(metrics, { cluster: name, store }, backup),
   }).finally(() => metrics.publish());
   if (flags.output === "json") write(toJson(report));
   else if (report.results.length === 0)

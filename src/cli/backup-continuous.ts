@@ -6,10 +6,11 @@ import { DEFAULT_WRITERS } from "../hostedcluster/names.js";
 import type { Store } from "../store/store.js";
 import { type HostedFlags, hostedBackupSettings } from "./backup-hosted.js";
 import type { CliContext } from "./context.js";
+import { type MetricsFlags, type MetricsReport, metricsReport } from "./metrics-options.js";
 import { type EtcdFlags, etcdConnection, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
 
-export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags {
+export interface ContinuousFlags extends Omit<EtcdFlags, "key">, StoreFlags, MetricsFlags {
   key?: string | boolean;
   to: string;
   name: string;
@@ -48,8 +49,11 @@ function chainSettings(flags: { segment?: string; segmentMax?: string; fullEvery
   };
 }
 
-/** What the follower tells: a line each, text or (with -o json, the Deployment's log) one JSON object each. */
-function reporters(store: Store, json: boolean) {
+/**
+ * What the follower tells: a line each, text or (with -o json, the Deployment's log) one JSON object
+ * each; and the metrics of each full backup and segment, published as they commit.
+ */
+function reporters(store: Store, json: boolean, metrics: MetricsReport, target: { cluster: string; store: string }) {
   const say = (text: string, event: Record<string, unknown>) => write(json ? toJson(event) : text);
   return {
     onResume: (folder: string, from: number) =>
@@ -58,42 +62,73 @@ function reporters(store: Store, json: boolean) {
         ref: store.urlOf(folder),
         fromRevision: from,
       }),
-    onFullBackup: (r: BackupResult, why: string) =>
+    onFullBackup: (r: BackupResult, why: string) => {
       say(`full backup ${r.manifest.backupId} at revision ${r.manifest.snapshot.revision} (${why}): ${r.ref}`, {
         event: "full-backup",
         ref: r.ref,
         backupId: r.manifest.backupId,
         revision: r.manifest.snapshot.revision,
         why,
-      }),
-    onSegment: (s: SegmentRecord) =>
+      });
+      metrics.succeeded(target, () => r.manifest)(r);
+      void metrics.publishSoon();
+    },
+    onSegment: (s: SegmentRecord) => {
       say(`segment ${s.fromRevision}-${s.toRevision} committed: ${s.events} changes, ${s.bytes} bytes`, {
         event: "segment",
         fromRevision: s.fromRevision,
         toRevision: s.toRevision,
         changes: s.events,
         bytes: s.bytes,
-      }),
+      });
+      metrics.segmentCommitted(target, s);
+      // Not awaited: the watch goes on while the metrics go out (publishing never throws).
+      void metrics.publishSoon();
+    },
   };
+}
+
+/** Runs the follower; a failure other than a stop is a failed run in the metrics, published before exit. */
+async function counted(
+  follower: Promise<unknown>,
+  metrics: MetricsReport,
+  target: { cluster: string; store: string },
+): Promise<void> {
+  try {
+    await follower;
+  } catch (err) {
+    // A stop (SIGTERM) is how it ends normally; anything else is a failed run.
+    if (err instanceof CancelledError) throw err;
+    metrics.failed(target)(err);
+  } finally {
+    // What the last segment (the one a stop commits) set is published before the process exits.
+    await metrics.publishSoon();
+  }
 }
 
 /** `backup --continuous`: runs until a signal; each full backup and segment is a line on stdout. */
 export async function runContinuous(flags: ContinuousFlags, ctx: CliContext): Promise<void> {
   const settings = chainSettings(flags);
+  const metrics = await metricsReport(flags, ctx);
   const conn = await etcdConnection({ ...flags, key: typeof flags.key === "string" ? flags.key : undefined });
   const { openStore } = await import("../store/open-store.js");
   const { followEtcd } = await import("../continuous/follow.js");
   const store = openStore(flags.to, storeSettings(flags));
-  await followEtcd({
-    ...conn,
-    store,
-    label: flags.name,
-    member: flags.member,
-    signal: ctx.signal,
-    logger: ctx.logger,
-    ...settings,
-    ...reporters(store, flags.output === "json"),
-  });
+  const target = { cluster: flags.name, store: store.url };
+  await counted(
+    followEtcd({
+      ...conn,
+      store,
+      label: flags.name,
+      member: flags.member,
+      signal: ctx.signal,
+      logger: ctx.logger,
+      ...settings,
+      ...reporters(store, flags.output === "json", metrics, target),
+    }),
+    metrics,
+    target,
+  );
 }
 
 /**
@@ -110,6 +145,8 @@ export async function runHostedContinuous(
   const namespace = flags.namespace;
   const settings = chainSettings(flags);
   const { cluster, shared } = await hostedBackupSettings({ ...flags, mode: "online" }, ctx);
+  const metrics = await metricsReport(flags, ctx);
+  const metricsTarget = { cluster: `${namespace}/${name}`, store: shared.store.url };
   const [
     { followEtcd, connectFirstAnswering },
     { takeChainLease },
@@ -135,7 +172,7 @@ export async function runHostedContinuous(
   });
   const signal = AbortSignal.any([ctx.signal, lease.lost]);
   try {
-    await followEtcd({
+    const follower = followEtcd({
       store: shared.store,
       label: `${namespace}/${name}`,
       endpoints: [],
@@ -143,7 +180,7 @@ export async function runHostedContinuous(
       lost: lease.lost,
       logger: ctx.logger,
       ...settings,
-      ...reporters(shared.store, flags.output === "json"),
+      ...reporters(shared.store, flags.output === "json", metrics, metricsTarget),
       takeFullBackup: async () => {
         const r = await backupHostedCluster({
           ...shared,
@@ -179,6 +216,7 @@ export async function runHostedContinuous(
         }
       },
     });
+    await counted(follower, metrics, metricsTarget);
   } catch (err) {
     // Stopped because the Lease was lost: that is the error to report, not the cancellation it caused.
     if (lease.lost.aborted && !ctx.signal.aborted && !(lease.lost.reason instanceof CancelledError))

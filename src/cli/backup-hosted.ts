@@ -1,13 +1,11 @@
 import { type Command, Option } from "commander";
 import { durationFlag, PHASE_RANGE } from "../duration.js";
 import { UsageError } from "../errors.js";
-import type { EncryptionFacts } from "../store/manifest.js";
+import { runReportedBackup } from "./backup-report.js";
 import type { CliContext } from "./context.js";
 import { type KubeFlags, kubeAccess } from "./kube-options.js";
-import { type MetricsFlags, metricsReport } from "./metrics-options.js";
+import type { MetricsFlags } from "./metrics-options.js";
 import { type StoreFlags, storeSettings } from "./options.js";
-import { toJson, totalKeysText, write } from "./output.js";
-import { transferProgress } from "./progress.js";
 
 export interface HostedFlags extends KubeFlags, StoreFlags, MetricsFlags {
   to?: string;
@@ -100,73 +98,20 @@ export async function runHostedBackup(
   flags: HostedFlags & { to: string },
   ctx: CliContext,
 ): Promise<void> {
-  if (!flags.namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
+  const namespace = flags.namespace;
+  if (!namespace) throw new UsageError(`missing -n/--namespace: the namespace of the HostedCluster ${name}`);
   const { cluster, shared } = await hostedBackupSettings(flags, ctx);
   const { backupHostedCluster } = await import("../backup/hosted-backup.js");
-  const metrics = await metricsReport(flags, ctx);
-  const target = { cluster: `${flags.namespace}/${name}`, store: shared.store.url };
-  const progress = transferProgress("snapshot");
-  let result: Awaited<ReturnType<typeof backupHostedCluster>>;
-  try {
-    result = await backupHostedCluster({
+  await runReportedBackup(flags, ctx, { cluster: `${namespace}/${name}`, store: shared.store.url }, (onProgress) =>
+    backupHostedCluster({
       ...shared,
       cluster,
-      namespace: flags.namespace,
+      namespace,
       name,
       endpoints: flags.endpoints,
       signal: ctx.signal,
       logger: ctx.logger,
-      onProgress: progress.update,
-    }).then(
-      metrics.succeeded(target, (r) => (r.dryRun ? undefined : r.manifest)),
-      metrics.failed(target),
-    );
-  } finally {
-    progress.stop();
-    await metrics.publish();
-  }
-  if (result.dryRun) {
-    if (flags.output === "json") write(toJson({ dryRun: true, plan: result.plan }));
-    else {
-      write(`plan for ${result.plan.cluster} (${result.plan.mode}; nothing was changed):`);
-      for (const [i, step] of result.plan.steps.entries()) write(`  ${i + 1}. ${step}`);
-    }
-    return;
-  }
-  const m = result.manifest;
-  const s = m.snapshot;
-  if (flags.output === "json") {
-    write(
-      toJson({
-        ref: result.ref,
-        backupId: m.backupId,
-        mode: m.mode,
-        writerDowntime: m.writerDowntime,
-        snapshot: s,
-        encryption: m.encryption,
-        timings: m.timings,
-        etcdAccess: result.access,
-      }),
-    );
-    return;
-  }
-  write(
-    [
-      `backup ${m.backupId} of ${result.plan.cluster} stored and verified`,
-      `  ref       ${result.ref}`,
-      `  mode      ${m.mode}${m.writerDowntime ? `; writers down ${m.writerDowntime.seconds.toFixed(1)}s (${m.writerDowntime.startedAt} to ${m.writerDowntime.endedAt})` : ""}`,
-      `  member    ${m.source.member.name} (${m.source.member.isLeader ? "leader" : "follower"}, etcd ${m.source.etcdVersion}, reached by ${result.access})`,
-      `  revision  ${s.revision}, ${totalKeysText(s.totalKeys)}, status hash ${s.statusHash.toString(16)}`,
-      `  size      ${s.objectSize} bytes, sha256 ${s.sha256}`,
-      `  key       ${keyLine(m.encryption)}`,
-      `  duration  ${m.timings.totalSeconds.toFixed(2)}s`,
-    ].join("\n"),
+      onProgress,
+    }),
   );
-}
-
-function keyLine(e: EncryptionFacts | undefined): string {
-  if (!e) return "no secret encryption configured";
-  if (e.type === "kms") return `KMS${e.kms ? ` ${e.kms.arn} (${e.kms.region})` : ""}`;
-  if (e.keys.length === 0) return "aescbc key NOT saved (--no-key)";
-  return `aescbc ${e.keys.map((k) => k.keyName).join(", ")} saved${e.object ? ` as ${e.object} (age)` : " to --key-to"}`;
 }

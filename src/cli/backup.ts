@@ -2,10 +2,11 @@ import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { addFleetOptions, type FleetFlags, runBackupAll, wantsFleet } from "./backup-all.js";
 import { addHostedOptions, type HostedFlags, runHostedBackup } from "./backup-hosted.js";
+import { runReportedBackup } from "./backup-report.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { addKubeOptions } from "./kube-options.js";
-import { addMetricsOptions, type MetricsFlags, metricsReport } from "./metrics-options.js";
+import { addMetricsOptions, type MetricsFlags } from "./metrics-options.js";
 import {
   addEtcdOptions,
   addStoreReadOptions,
@@ -16,8 +17,6 @@ import {
   type StoreFlags,
   storeSettings,
 } from "./options.js";
-import { toJson, totalKeysText, write } from "./output.js";
-import { transferProgress } from "./progress.js";
 
 interface BackupFlags
   extends Omit<EtcdFlags, "key">,
@@ -190,54 +189,19 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     const { openStore } = await import("../store/open-store.js");
     const { backupEtcd } = await import("../backup/etcd-backup.js");
     const store = openStore(flags.to, storeSettings(flags));
-    const metrics = await metricsReport(flags, ctx);
-    const target = { cluster: flags.name, store: store.url };
-    const progress = transferProgress("snapshot");
-    let result: Awaited<ReturnType<typeof backupEtcd>>;
-    try {
-      result = await backupEtcd({
+    const label = flags.name;
+    await runReportedBackup(flags, ctx, { cluster: label, store: store.url }, (onProgress) =>
+      backupEtcd({
         ...conn,
         store,
-        label: flags.name,
+        label,
         member: flags.member,
         signal: ctx.signal,
         logger: ctx.logger,
-        onProgress: progress.update,
+        onProgress,
         onFallback: (failed, reason, next) =>
           process.stderr.write(`hcp-etcd-backup: member ${failed} failed (${reason}); trying ${next}\n`),
-      }).then(
-        metrics.succeeded(target, (r) => r.manifest),
-        metrics.failed(target),
-      );
-    } finally {
-      progress.stop();
-      await metrics.publish();
-    }
-    const m = result.manifest;
-    const s = m.snapshot;
-    const mibps = s.objectSize / 1048576 / Math.max(0.001, m.timings.snapshotSeconds);
-    if (flags.output === "json") {
-      write(
-        toJson({
-          ref: result.ref,
-          backupId: m.backupId,
-          member: m.source.member,
-          snapshot: s,
-          timings: m.timings,
-          mibPerSecond: Number(mibps.toFixed(1)),
-        }),
-      );
-      return;
-    }
-    write(
-      [
-        `backup ${m.backupId} stored and verified`,
-        `  ref       ${result.ref}`,
-        `  member    ${m.source.member.name} (${m.source.member.isLeader ? "leader" : "follower"}, etcd ${m.source.etcdVersion})`,
-        `  revision  ${s.revision}, ${totalKeysText(s.totalKeys)}, status hash ${s.statusHash.toString(16)}`,
-        `  size      ${s.objectSize} bytes, sha256 ${s.sha256}`,
-        `  duration  ${m.timings.totalSeconds.toFixed(2)}s (${mibps.toFixed(1)} MiB/s)`,
-      ].join("\n"),
+      }),
     );
   });
 }

@@ -48,12 +48,30 @@ export async function runFleetList(
   if (flags.output === "json") write(toJson(rows));
   // An empty store is said once, by the error below (stderr), not also as a table on stdout.
   else if (rows.length > 0) {
-    const lines = [["CLUSTER", "STATUS", "LAST BACKUP", "VERIFIED", "SIZE", "TREND", "BACKUPS", "PROBLEMS"]];
+    // RPO, when some cluster has a continuous backup: the age of its newest committed segment (of the
+    // newest backup for the others, the same as LAST BACKUP).
+    const continuous = rows.some((r) => r.rpo.from === "segment");
+    const rpo = (r: ClusterFreshness) =>
+      continuous ? [`${formatAge(r.rpo.ageSeconds)}${r.rpo.from === "segment" ? " (continuous)" : ""}`] : [];
+    const lines = [
+      [
+        "CLUSTER",
+        "STATUS",
+        "LAST BACKUP",
+        ...(continuous ? ["RPO"] : []),
+        "VERIFIED",
+        "SIZE",
+        "TREND",
+        "BACKUPS",
+        "PROBLEMS",
+      ],
+    ];
     for (const r of rows)
       lines.push([
         r.label,
         r.status.toUpperCase(),
         `${formatAge(r.lastBackup.ageSeconds)} ago`,
+        ...rpo(r),
         r.lastVerified ? `${formatAge(r.lastVerified.ageSeconds)} ago` : "never",
         sizeText(r.size),
         sizeTrend(r.size, r.previousSize),

@@ -17,7 +17,9 @@ interface ListFlags extends StoreFlags, FleetListFlags {
 export function registerList(program: Command, ctx: CliContext): void {
   const list = program
     .command("list")
-    .description("backups in a store, newest first (only those with a manifest exist)")
+    .description(
+      "backups in a store, newest first (only those with a manifest exist), a continuous one with its restorable window",
+    )
     .option("--from <store-url>", "s3://bucket/prefix, file:///path or a directory (required)")
     .option("--label <label>", "only this backup series")
     .option("--cluster <namespace/name>", "only the backups of this hosted cluster (its label)")
@@ -32,6 +34,10 @@ export function registerList(program: Command, ctx: CliContext): void {
         [
           "One row per cluster with its age and status, for a cron check",
           "list --fleet --from s3://hcp-backups/prod --max-age 25h",
+        ],
+        [
+          "A continuous backup's restorable window: up to which time and revision, over how many segments",
+          "list --from s3://etcd-backups/prod --label prod-etcd -o json",
         ],
       ),
     );
@@ -54,10 +60,11 @@ export function registerList(program: Command, ctx: CliContext): void {
       throw new UsageError("use --cluster or --label, not both");
     const { openStore } = await import("../store/open-store.js");
     const { readCatalog } = await import("../store/catalog.js");
-    const catalog = await readCatalog(openStore(flags.from, storeSettings(flags)), {
-      label: flags.cluster ?? flags.label,
-      signal: ctx.signal,
-    });
+    const store = openStore(flags.from, storeSettings(flags));
+    const catalog = await readCatalog(store, { label: flags.cluster ?? flags.label, signal: ctx.signal });
+    // A continuous backup's restorable window: one record read per chain, none for a plain backup.
+    const { chainWindows } = await import("../continuous/window.js");
+    const windows = await chainWindows(store, catalog.backups, ctx.signal);
     if (flags.output === "json") {
       write(
         toJson(
@@ -74,15 +81,30 @@ export function registerList(program: Command, ctx: CliContext): void {
             sha256: b.manifest.snapshot.sha256,
             verified: b.verified,
             lastVerified: b.manifest.verifications.at(-1)?.at,
+            ...(windows.has(b.folder) ? { chain: windows.get(b.folder) } : {}),
           })),
         ),
       );
       return;
     }
     // TOTAL KEYS is etcdctl's figure (every stored revision and bucket entry), not the live keys.
-    const rows = [["REF", "LABEL", "CREATED", "REVISION", "TOTAL KEYS", "SIZE", "VERIFIED"]];
+    // Continuous backups add where their chain reaches: the window runs from CREATED/REVISION to there.
+    const chains = windows.size > 0;
+    const rows = [
+      [
+        "REF",
+        "LABEL",
+        "CREATED",
+        "REVISION",
+        "TOTAL KEYS",
+        "SIZE",
+        "VERIFIED",
+        ...(chains ? ["RESTORABLE TO", "TO REVISION", "SEGMENTS"] : []),
+      ],
+    ];
     for (const b of catalog.backups) {
       const m = b.manifest;
+      const w = windows.get(b.folder);
       rows.push([
         b.ref,
         m.label,
@@ -91,9 +113,15 @@ export function registerList(program: Command, ctx: CliContext): void {
         String(m.snapshot.totalKeys),
         sizeText(m.snapshot.objectSize),
         b.verified ? "yes" : "FAILED",
+        ...(chains ? (w ? [w.toTime, String(w.toRevision), String(w.segments)] : ["-", "-", "-"]) : []),
       ]);
     }
     write(catalog.backups.length === 0 ? `no backups in ${flags.from}` : table(rows));
+    for (const [folder, w] of windows)
+      for (const p of w.problems)
+        process.stderr.write(
+          `hcp-etcd-backup: warning: ${folder}: the chain stops at revision ${w.toRevision}: ${p}\n`,
+        );
     for (const b of catalog.broken) process.stderr.write(`hcp-etcd-backup: warning: ${b.folder}: ${b.reason}\n`);
   });
 }

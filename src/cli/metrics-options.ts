@@ -12,7 +12,10 @@ export interface MetricsFlags {
 }
 
 /** What a command reports its results through; a no-op when neither flag was given. */
-export type MetricsReport = Pick<MetricsReporter, "succeeded" | "failed" | "verified" | "publish">;
+export type MetricsReport = Pick<
+  MetricsReporter,
+  "succeeded" | "failed" | "verified" | "segmentCommitted" | "publish" | "publishSoon"
+>;
 
 export function addMetricsOptions(cmd: Command): Command {
   return cmd
@@ -26,7 +29,9 @@ const NONE: MetricsReport = {
     throw err;
   },
   verified: () => {},
+  segmentCommitted: () => {},
   publish: async () => {},
+  publishSoon: async () => {},
 };
 
 /**

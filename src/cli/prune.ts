@@ -62,6 +62,8 @@ export function registerPrune(program: Command, ctx: CliContext): void {
           dryRun: r.dryRun,
           keep: r.plan.keep.map((k) => ({ ref: k.entry.ref, reasons: k.reasons })),
           remove: r.removed.map((b) => b.ref),
+          // Objects of the delta segments removed with each continuous backup (none for a plain one).
+          removedDeltaObjects: r.removed.reduce((n, b) => n + (b.deltas?.length ?? 0), 0),
           locked: r.locked.map((l) => ({
             ref: l.ref,
             retainUntil: l.lock.retainUntil,
@@ -76,10 +78,15 @@ export function registerPrune(program: Command, ctx: CliContext): void {
     }
     const verb = r.dryRun ? "would delete" : "deleted";
     for (const k of r.plan.keep) write(`keep    ${k.entry.ref} (${k.reasons.join(", ")})`);
-    for (const b of r.removed) write(`${verb} ${b.ref}`);
+    for (const b of r.removed) write(`${verb} ${b.ref}${chainText(b.deltas?.length ?? 0)}`);
     for (const l of r.locked) write(`kept    ${l.ref} (${describeLock(l.lock)}: S3 Object Lock refuses its deletion)`);
     for (const l of r.leftovers) write(`${verb} leftover ${l.folder} (no manifest)`);
     // An S3 multipart upload or a local .part file: "aborted" is only true of the first.
     if (!r.dryRun) write(`removed ${r.abortedUploads} unfinished upload(s)`);
   });
+}
+
+/** A continuous backup goes with its whole chain: said, so nobody looks for the segments afterwards. */
+function chainText(deltaObjects: number): string {
+  return deltaObjects > 0 ? ` with its chain (${deltaObjects} delta segment object(s))` : "";
 }

@@ -73,9 +73,10 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     const clusterWanted = flags.kubeconfig !== undefined || flags.context !== undefined || flags.apply === true;
     let target: TargetCluster | undefined;
     if (clusterWanted) {
-      const { loadKubeConfig } = await import("../hostedcluster/kube.js");
+      const { loadKubeConfig, ManagementCluster } = await import("../hostedcluster/kube.js");
       const { TargetCluster } = await import("../restore/prepare/target-cluster.js");
-      target = new TargetCluster(loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context }));
+      const config = loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context });
+      target = new TargetCluster(new ManagementCluster(config));
     }
     const result = await prepareRestore({
       store,

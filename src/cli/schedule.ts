@@ -66,7 +66,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     .option("--role-arn <arn>", "IAM role for the ServiceAccount (IRSA: eks.amazonaws.com/role-arn)")
     .option(
       "--image <ref>",
-      "the tool's container image: none is published yet, so build the Containerfile, push it and pass its reference here",
+      "the tool's container image: none is published yet, so build it (make image in a checkout), push it and pass its reference here",
       defaultImage(),
     )
     .option("--name <name>", "name of the CronJob and its objects (default: hcp-etcd-backup-<cluster>, -all or -fleet)")
@@ -164,7 +164,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
     if (rarely) ctx.logger.warn(rarely);
     if (flags.image === defaultImage())
       ctx.logger.warn(
-        `--image: the default ${flags.image} is not published yet; build the image from the Containerfile, push it to a registry the cluster can pull from, and pass --image <that reference>`,
+        `--image: the default ${flags.image} is not published yet; build it (make image in a checkout, or podman build with the Containerfile), push it to a registry the cluster can pull from, and pass --image <that reference>`,
       );
     if (!cluster && !flags.keySecret)
       ctx.logger.warn(

@@ -48,9 +48,30 @@ export async function readChain(
     }
   }
   records.sort((a, b) => a.fromRevision - b.fromRevision);
+  // An unreadable record may hide any range: nothing past the base is trusted then.
+  const unreadable = problems.length > 0;
+  const ranges = checkContiguity(records, baseRevision);
+  problems.push(...ranges.problems);
+  return { records, uncommitted, problems, contiguousTo: unreadable ? baseRevision : ranges.contiguousTo };
+}
+
+export interface RevisionRange {
+  readonly fromRevision: number;
+  readonly toRevision: number;
+}
+
+/**
+ * Gaps and overlaps of segment ranges sorted by `fromRevision`, against a chain that starts at
+ * `baseRevision` + 1, and the last revision reachable before the first of them.
+ */
+export function checkContiguity(
+  ranges: readonly RevisionRange[],
+  baseRevision: number,
+): { problems: string[]; contiguousTo: number } {
+  const problems: string[] = [];
   let next = baseRevision + 1;
-  let contiguousTo = problems.length > 0 ? baseRevision : Number.POSITIVE_INFINITY;
-  for (const r of records) {
+  let contiguousTo = Number.POSITIVE_INFINITY;
+  for (const r of ranges) {
     if (r.fromRevision !== next) {
       problems.push(
         r.fromRevision > next
@@ -61,8 +82,7 @@ export async function readChain(
     }
     next = Math.max(next, r.toRevision + 1);
   }
-  if (contiguousTo === Number.POSITIVE_INFINITY) contiguousTo = next - 1;
-  return { records, uncommitted, problems, contiguousTo };
+  return { problems, contiguousTo: contiguousTo === Number.POSITIVE_INFINITY ? next - 1 : contiguousTo };
 }
 
 /** Reads one segment whole (at most --segment-max bytes) and proves it against its record. */

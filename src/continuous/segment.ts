@@ -2,7 +2,10 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { VerificationError } from "../errors.js";
 import type { WatchEvent } from "../etcd/client.js";
+import { DELTAS_DIR } from "../store/layout.js";
 import { joinKey } from "../store/store.js";
+
+export { DELTAS_DIR };
 
 /**
  * Delta segments of a continuous backup, stored beside the full backup they start from:
@@ -23,7 +26,6 @@ import { joinKey } from "../store/store.js";
  */
 export const SEGMENT_MAGIC = Buffer.from("HCPEB-SEG 2\n");
 const SEGMENT_MAGIC_V1 = Buffer.from("HCPEB-SEG 1\n");
-export const DELTAS_DIR = "deltas";
 const FIXED_V1 = 1 + 8 + 8 + 4 + 4;
 const FIXED = 1 + 8 + 8 + 8 + 4 + 4 + 4;
 

@@ -1,4 +1,5 @@
-import { readCatalog } from "../store/catalog.js";
+import { chainWindows } from "../continuous/window.js";
+import { type BackupEntry, readCatalog } from "../store/catalog.js";
 import type { Store } from "../store/store.js";
 import { type ClusterFreshness, type FreshnessPolicy, fleetFreshness } from "./freshness.js";
 
@@ -15,8 +16,16 @@ export async function readFleetStatus(
   options: { signal?: AbortSignal } = {},
 ): Promise<FleetStatus> {
   const catalog = await readCatalog(store, { signal: options.signal });
+  // Only the newest backup of each cluster speaks for its recovery point: one record read per chain.
+  const newest = new Map<string, BackupEntry>();
+  for (const b of catalog.backups) if (!newest.has(b.manifest.label)) newest.set(b.manifest.label, b);
+  const windows = await chainWindows(store, [...newest.values()], options.signal);
+  const backups = catalog.backups.map((b) => {
+    const chain = windows.get(b.folder);
+    return chain ? { ...b, chain } : b;
+  });
   return {
-    rows: fleetFreshness(catalog.backups, { ...policy, now: policy.now ?? new Date() }),
+    rows: fleetFreshness(backups, { ...policy, now: policy.now ?? new Date() }),
     broken: catalog.broken,
   };
 }

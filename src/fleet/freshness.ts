@@ -3,8 +3,9 @@ import type { Manifest } from "../store/manifest.js";
 /**
  * A cluster's state as a cron check sees it, most severe first:
  * - `failing`: the newest backup's newest verification failed (the backup a restore would take is
- *   known bad);
- * - `stale`: the newest backup is older than the allowed age (the RPO is broken);
+ *   known bad), or its chain of delta segments has a gap or an unreadable record;
+ * - `stale`: the newest restorable point (the newest backup, or the newest committed segment of its
+ *   chain for a continuous backup) is older than the allowed age (the RPO is broken);
  * - `unverified`: only with a verification age limit: no backup of the cluster was read back from
  *   the store successfully (`verify`, a restore drill) within it;
  * - `ok`.
@@ -30,6 +31,18 @@ export interface ClusterFreshness {
   readonly backups: number;
   readonly lastBackup: { readonly ref: string; readonly at: string; readonly ageSeconds: number };
   /**
+   * The newest point a restore can reach, whose age is the cluster's recovery point: the close of the
+   * newest committed segment of a continuous backup's chain (`segment`), else the newest backup
+   * (`backup`). A continuous backup writes no segment while etcd sees no change, so on an idle etcd
+   * this ages although nothing would be lost: it is an upper bound.
+   */
+  readonly rpo: {
+    readonly at: string;
+    readonly ageSeconds: number;
+    readonly revision: number;
+    readonly from: "segment" | "backup";
+  };
+  /**
    * The newest successful verification that read a stored backup of this cluster back (`verify`,
    * restore drill). The check made while the snapshot streamed does not count: every committed
    * backup has it.
@@ -43,6 +56,13 @@ export interface ClusterFreshness {
 export interface CatalogBackup {
   readonly ref: string;
   readonly manifest: Manifest;
+  /** The restorable window of its delta segments (continuous/window.ts), for a continuous backup. */
+  readonly chain?: {
+    readonly toRevision: number;
+    readonly toTime: string;
+    readonly segments: number;
+    readonly problems: readonly string[];
+  };
 }
 
 /** One row per label, sorted by label; pure (the caller reads the catalog and passes the clock). */
@@ -83,11 +103,21 @@ export function clusterFreshness(
       status: "failing",
       text: `newest backup failed verification at ${newestCheck.at}${newestCheck.detail ? `: ${newestCheck.detail}` : ""}`,
     });
+  for (const p of newest.chain?.problems ?? [])
+    problems.push({
+      status: "failing",
+      text: `the newest backup's chain stops at revision ${newest.chain?.toRevision}: ${p}`,
+    });
   const age = ageSeconds(newest.manifest.createdAt);
-  if (age * 1000 > policy.maxAgeMs)
+  const chain = newest.chain && newest.chain.segments > 0 ? newest.chain : undefined;
+  const rpo = chain
+    ? { at: chain.toTime, revision: chain.toRevision, from: "segment" as const }
+    : { at: newest.manifest.createdAt, revision: newest.manifest.snapshot.revision, from: "backup" as const };
+  const rpoAge = ageSeconds(rpo.at);
+  if (rpoAge * 1000 > policy.maxAgeMs)
     problems.push({
       status: "stale",
-      text: `newest backup is ${formatAge(age)} old (limit ${formatAge(policy.maxAgeMs / 1000)})`,
+      text: `newest ${chain ? "committed segment" : "backup"} is ${formatAge(rpoAge)} old (limit ${formatAge(policy.maxAgeMs / 1000)})`,
     });
   if (policy.maxVerifyAgeMs !== undefined) {
     const limit = formatAge(policy.maxVerifyAgeMs / 1000);
@@ -106,6 +136,7 @@ export function clusterFreshness(
     problems: problems.map((p) => p.text),
     backups: sorted.length,
     lastBackup: { ref: newest.ref, at: newest.manifest.createdAt, ageSeconds: age },
+    rpo: { ...rpo, ageSeconds: rpoAge },
     ...(lastVerifiedAt !== undefined
       ? { lastVerified: { at: lastVerifiedAt, ageSeconds: ageSeconds(lastVerifiedAt) } }
       : {}),

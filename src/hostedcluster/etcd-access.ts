@@ -22,6 +22,8 @@ export interface AccessOptions {
   /** Force the port-forward even inside a pod (tests, or a pod outside the management cluster's network). */
   readonly portForward?: boolean;
   readonly logger: Logger;
+  /** Once aborted, a forward that fails is the stop's doing (the API server may be going away too): not a warning. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -43,7 +45,7 @@ export async function reachEtcd(
   const inPod = process.env.KUBERNETES_SERVICE_HOST !== undefined && !options.portForward;
   if (inPod) return podNetwork(target);
   const forwards = await Promise.all(
-    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, p.clientPort, options.logger)),
+    target.etcdPods.map((p) => forwardPod(cluster, target.hcpNamespace, p.name, p.clientPort, options)),
   );
   return {
     how: "port-forward",
@@ -93,10 +95,11 @@ async function forwardPod(
   namespace: string,
   pod: string,
   podPort: number,
-  logger: Logger,
+  { logger, signal }: AccessOptions,
 ): Promise<{ port: number; close: () => Promise<void> }> {
   const pf = new PortForward(cluster.config, true);
   const sockets = new Set<Socket>();
+  let closing = false;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -114,7 +117,8 @@ async function forwardPod(
         socket.on("close", close);
       },
       (err: unknown) => {
-        logger.warn({ pod: `${namespace}/${pod}`, error: describe(err) }, "port-forward failed");
+        const quiet = closing || signal?.aborted === true;
+        logger[quiet ? "debug" : "warn"]({ pod: `${namespace}/${pod}`, error: describe(err) }, "port-forward failed");
         socket.destroy();
       },
     );
@@ -130,6 +134,7 @@ async function forwardPod(
     port: address.port,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),

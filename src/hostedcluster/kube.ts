@@ -9,6 +9,7 @@ import {
   CustomObjectsApi,
   KubeConfig,
   type KubernetesObject,
+  KubernetesObjectApi,
   loadYaml,
   PatchStrategy,
   setHeaderOptions,
@@ -149,6 +150,8 @@ export function kubeError(err: unknown, req: KubeRequest, server: string): HcpEr
       case 403:
         return new OperationError(`not allowed to ${what}: ${message}`, { cause: err });
       case 404:
+        // A create names no existing object: its namespace (or the resource itself) is what is missing.
+        if (req.verb === "create") return new KubeNotFoundError(`cannot ${what}: ${message}`, { cause: err });
         return new KubeNotFoundError(`${req.resource} "${req.name ?? "?"}" not found in namespace ${req.namespace}`, {
           cause: err,
         });
@@ -187,6 +190,20 @@ function firstLine(err: unknown): string {
   return describe(err).split("\n")[0] ?? "";
 }
 
+/** client-node's dynamic client, with its discovery lookup (cached per apiVersion) made public. */
+class ObjectClient extends KubernetesObjectApi {
+  /** As KubernetesObjectApi.makeApiClient does, for the subclass. */
+  static make(config: KubeConfig): ObjectClient {
+    const client = config.makeApiClient(ObjectClient);
+    client.setDefaultNamespace(config);
+    return client;
+  }
+
+  lookup(apiVersion: string, kind: string) {
+    return this.resource(apiVersion, kind);
+  }
+}
+
 const HYPERSHIFT = { group: "hypershift.openshift.io", version: "v1beta1" } as const;
 const mergePatch = () => setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -201,6 +218,7 @@ export class ManagementCluster {
   private readonly custom: CustomObjectsApi;
   private readonly version: VersionApi;
   private readonly coordination: CoordinationV1Api;
+  private readonly objects: ObjectClient;
 
   constructor(readonly config: KubeConfig) {
     this.server = config.getCurrentCluster()?.server ?? "(no server)";
@@ -209,6 +227,7 @@ export class ManagementCluster {
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.version = config.makeApiClient(VersionApi);
     this.coordination = config.makeApiClient(CoordinationV1Api);
+    this.objects = ObjectClient.make(config);
   }
 
   /** A coordination.k8s.io Lease, or undefined when there is none. */
@@ -336,6 +355,124 @@ export class ManagementCluster {
       this.core.readNamespacedConfigMap({ namespace, name }),
     );
   }
+
+  listPersistentVolumeClaims(namespace: string, signal?: AbortSignal) {
+    return this.call({ verb: "list", resource: "persistentvolumeclaims", namespace }, signal, () =>
+      this.core.listNamespacedPersistentVolumeClaim({ namespace }),
+    );
+  }
+
+  // Any kind by apiVersion and kind (what `schedule --apply` and `restore prepare --apply` send):
+  // the plural comes from the API server's discovery, so RBAC-style messages name the real resource.
+
+  /** The object, or undefined when the API server answers 404 for it (decided by the status code). */
+  async findObject(ref: ObjectRef, signal?: AbortSignal): Promise<KubernetesObject | undefined> {
+    const req = await this.objectRequest("get", ref, signal);
+    try {
+      return await this.call(req, signal, () => this.objects.read(objectKey(ref)));
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Creates the object (a plain JSON object: parsed YAML, rendered JSON); "exists" when the API
+   * server answers 409 AlreadyExists, so the caller decides whether that is fine, an update or an error.
+   */
+  async createObject(obj: KubernetesObject, signal?: AbortSignal): Promise<"created" | "exists"> {
+    const req = await this.objectRequest("create", refOf(obj), signal);
+    try {
+      await this.call(req, signal, () => this.objects.create(asClientModel(obj)));
+      return "created";
+    } catch (err) {
+      if (err instanceof KubeConflictError) return "exists";
+      throw err;
+    }
+  }
+
+  /** Replaces the object with `obj` (update) as of `resourceVersion`: a 409 when it changed since. */
+  async replaceObject(obj: KubernetesObject, resourceVersion: string | undefined, signal?: AbortSignal): Promise<void> {
+    const req = await this.objectRequest("update", refOf(obj), signal);
+    const model = asClientModel(obj);
+    await this.call(req, signal, () =>
+      this.objects.replace({ ...model, metadata: { ...model.metadata, resourceVersion } }),
+    );
+  }
+
+  /** Creates the object, or replaces the one already there with it (update at the version just read). */
+  async createOrReplaceObject(obj: KubernetesObject, signal?: AbortSignal): Promise<"created" | "replaced"> {
+    if ((await this.createObject(obj, signal)) === "created") return "created";
+    const ref = refOf(obj);
+    const current = await this.findObject(ref, signal);
+    if (!current) {
+      const req = await this.objectRequest("get", ref, signal);
+      throw new KubeTransientError(
+        `${req.resource} "${ref.name}" in namespace ${req.namespace} existed on create and was gone on read (deleted meanwhile): run again`,
+      );
+    }
+    await this.replaceObject(obj, current.metadata?.resourceVersion, signal);
+    return "replaced";
+  }
+
+  /**
+   * What an object operation is, for kubeError, with the resource as discovery names it. A kind the
+   * API server does not serve (a CRD not installed: discovery answers 404 for its group) is its own
+   * error: left to client-node it would be a 404 that reads as "the object does not exist".
+   */
+  private async objectRequest(
+    verb: KubeRequest["verb"],
+    ref: ObjectRef,
+    signal: AbortSignal | undefined,
+  ): Promise<KubeRequest> {
+    const namespace = ref.namespace ?? "(cluster scope)";
+    // Until discovery answers, messages name the resource as kube-apiserver guesses it from the kind.
+    const guess = { verb, resource: guessResource(ref.kind), namespace, name: ref.name };
+    const found = await this.call(guess, signal, () =>
+      this.objects.lookup(ref.apiVersion, ref.kind).catch((err: unknown) => {
+        if (err instanceof ApiException && err.code === 404) return undefined;
+        throw err;
+      }),
+    );
+    if (!found)
+      throw new OperationError(
+        `the Kubernetes API at ${this.server} does not serve ${ref.kind} (${ref.apiVersion}), needed to ${verb} "${ref.name}": is its CRD installed (the right cluster: --kubeconfig, --context)?`,
+      );
+    return { verb, resource: found.name, namespace, name: ref.name };
+  }
+}
+
+/** Enough to address any object: its apiVersion, kind, name and (for a namespaced kind) namespace. */
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+function refOf(obj: KubernetesObject): ObjectRef {
+  const { apiVersion, kind } = obj;
+  const name = obj.metadata?.name;
+  if (!apiVersion || !kind || !name)
+    // Never the object itself in the message: it may be a Secret.
+    throw new UsageError(
+      `an object to send to the Kubernetes API needs apiVersion, kind and metadata.name (got kind ${kind || "none"}, name ${name || "none"})`,
+    );
+  const namespace = obj.metadata?.namespace;
+  return { apiVersion, kind, name, ...(namespace ? { namespace } : {}) };
+}
+
+/** apimachinery's UnsafeGuessKindToResource: NetworkPolicy -> networkpolicies, Ingress -> ingresses. */
+function guessResource(kind: string): string {
+  const k = kind.toLowerCase();
+  if (k.endsWith("s")) return `${k}es`;
+  if (k.endsWith("y")) return `${k.slice(0, -1)}ies`;
+  return `${k}s`;
+}
+
+function objectKey(ref: ObjectRef) {
+  const { apiVersion, kind, name, namespace } = ref;
+  return { apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Gauge, Registry } from "prom-client";
+import type { SegmentRecord } from "../continuous/segment.js";
 import { lastVerification, type Manifest, type Verification } from "../store/manifest.js";
 
 /**
@@ -38,6 +39,18 @@ export const METRIC_FAMILIES = {
   lastVerification: {
     name: "hcp_etcd_backup_last_verification_timestamp_seconds",
     help: "Unix time of the newest verification (the one while streaming, or a later verify).",
+  },
+  continuousRevision: {
+    name: "hcp_etcd_backup_continuous_last_revision",
+    help: "etcd revision up to which a continuous backup has committed its delta segments.",
+  },
+  continuousTimestamp: {
+    name: "hcp_etcd_backup_continuous_last_commit_timestamp_seconds",
+    help: "Unix time at which a continuous backup's newest delta segment was closed: every change before it is stored. Its age is the recovery point.",
+  },
+  continuousLag: {
+    name: "hcp_etcd_backup_continuous_segment_lag_seconds",
+    help: "How long the oldest change of the newest committed delta segment waited before it was stored (segment interval plus upload).",
   },
 } as const;
 
@@ -79,6 +92,16 @@ export class BackupMetrics {
       revision: manifest.snapshot.revision,
       writerDowntime: manifest.writerDowntime?.seconds ?? 0,
       ...(v ? { verificationSuccess: v.ok ? 1 : 0, lastVerification: seconds(v.at) } : {}),
+    });
+  }
+
+  /** A continuous backup committed a delta segment. */
+  segmentCommitted(target: MetricsTarget, record: SegmentRecord): void {
+    const closed = seconds(record.closedAt);
+    this.set(target, {
+      continuousRevision: record.toRevision,
+      continuousTimestamp: closed,
+      continuousLag: Math.max(0, closed - seconds(record.firstEventAt ?? record.openedAt)),
     });
   }
 

@@ -1,4 +1,5 @@
 import { Pushgateway } from "prom-client";
+import type { SegmentRecord } from "../continuous/segment.js";
 import { describe } from "../errors.js";
 import { shownEndpoint } from "../redact.js";
 import type { Manifest, Verification } from "../store/manifest.js";
@@ -57,6 +58,34 @@ export class MetricsReporter {
 
   verified(target: MetricsTarget, verification: Verification): void {
     this.metrics.verified(target, verification);
+  }
+
+  segmentCommitted(target: MetricsTarget, record: SegmentRecord): void {
+    this.metrics.segmentCommitted(target, record);
+  }
+
+  private inFlight: Promise<void> | undefined;
+  private again = false;
+
+  /**
+   * For a process that runs for days (`backup --continuous`): publishes now, or once more right after
+   * the publish in flight, with the newest values. Never two at once and never a queue, so a slow
+   * Pushgateway costs one pending publish, not one per segment.
+   */
+  publishSoon(): Promise<void> {
+    if (this.inFlight) {
+      this.again = true;
+      return this.inFlight;
+    }
+    this.inFlight = (async () => {
+      do {
+        this.again = false;
+        await this.publish();
+      } while (this.again);
+    })().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
   }
 
   async publish(): Promise<void> {

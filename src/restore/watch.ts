@@ -307,6 +307,7 @@ async function openAccess(o: WatchOptions): Promise<{ target: HostedClusterTarge
     endpoints: o.endpoints,
     portForward: o.portForward,
     logger: o.logger,
+    ...(o.signal ? { signal: o.signal } : {}),
   });
   return { target, access };
 }

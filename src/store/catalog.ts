@@ -1,5 +1,5 @@
 import { allowListeners, mapBounded } from "../concurrency.js";
-import { parseBackupId } from "./layout.js";
+import { DELTAS_DIR, parseBackupId } from "./layout.js";
 import { lastVerification, MANIFEST_FILE, type Manifest, parseManifest, SNAPSHOT_FILE } from "./manifest.js";
 import type { Store } from "./store.js";
 
@@ -11,6 +11,16 @@ export interface BackupEntry {
   readonly manifest: Manifest;
   /** The newest verification succeeded (the backup's own counts: bytes checked while it was taken). */
   readonly verified: boolean;
+  /**
+   * Objects of the delta segments of a continuous backup (`<folder>/deltas/...`), committed or not;
+   * absent or empty for a backup that has none. `src/continuous/window.ts` reads a chain from them.
+   */
+  readonly deltas?: readonly DeltaObject[];
+}
+
+export interface DeltaObject {
+  readonly key: string;
+  readonly lastModified: Date;
 }
 
 export interface Leftover {
@@ -32,6 +42,21 @@ export interface Catalog {
 const MANIFEST_READS = 16;
 
 const folderOf = (key: string) => key.slice(0, key.lastIndexOf("/"));
+const nameOf = (folder: string) => folder.slice(folder.lastIndexOf("/") + 1);
+
+/**
+ * The backup folder an object belongs to: its parent, or its grandparent for a delta segment
+ * (`<label>/<id>/deltas/<range>.seg`), so that segments count with their base: pruned with it, and a
+ * folder left with segments alone is a leftover, never an invisible orphan. Undefined: not ours.
+ */
+function backupFolderOf(key: string): string | undefined {
+  if (!key.includes("/")) return undefined;
+  const parent = folderOf(key);
+  if (parseBackupId(nameOf(parent))) return parent;
+  if (nameOf(parent) !== DELTAS_DIR || !parent.includes("/")) return undefined;
+  const grandparent = folderOf(parent);
+  return parseBackupId(nameOf(grandparent)) ? grandparent : undefined;
+}
 
 /** Everything the store holds under its root, grouped by backup folder. A backup without a manifest does not exist. */
 export async function readCatalog(
@@ -41,11 +66,8 @@ export async function readCatalog(
   const folders = new Map<string, Array<{ key: string; lastModified: Date }>>();
   const signal = options.signal;
   for await (const o of store.list(options.label ?? "", { signal })) {
-    const slash = o.key.lastIndexOf("/");
-    if (slash < 0) continue;
-    const id = o.key.slice(folderOf(o.key).lastIndexOf("/") + 1, slash);
-    if (!parseBackupId(id)) continue; // not one of ours
-    const f = folderOf(o.key);
+    const f = backupFolderOf(o.key);
+    if (f === undefined) continue; // not one of ours
     const list = folders.get(f) ?? [];
     list.push({ key: o.key, lastModified: o.lastModified });
     folders.set(f, list);
@@ -53,7 +75,7 @@ export async function readCatalog(
   const backups: BackupEntry[] = [];
   const leftovers: Leftover[] = [];
   const broken: Array<{ folder: string; reason: string }> = [];
-  const committed: Array<[string, Array<{ key: string }>]> = [];
+  const committed: Array<[string, Array<{ key: string; lastModified: Date }>]> = [];
   for (const [folder, objects] of folders) {
     if (objects.some((o) => o.key === `${folder}/${MANIFEST_FILE}`)) committed.push([folder, objects]);
     else
@@ -76,7 +98,15 @@ export async function readCatalog(
         await store.read(`${folder}/${MANIFEST_FILE}`, { signal }),
         store.urlOf(`${folder}/${MANIFEST_FILE}`),
       );
-      backups.push({ ref: store.urlOf(folder), folder, manifest, verified: lastVerification(manifest)?.ok === true });
+      const deltaPrefix = `${folder}/${DELTAS_DIR}/`;
+      const deltas = objects.filter((o) => o.key.startsWith(deltaPrefix));
+      backups.push({
+        ref: store.urlOf(folder),
+        folder,
+        manifest,
+        verified: lastVerification(manifest)?.ok === true,
+        ...(deltas.length > 0 ? { deltas } : {}),
+      });
     } catch (err) {
       if (signal?.aborted) throw err;
       broken.push({ folder, reason: err instanceof Error ? err.message : String(err) });

@@ -37,6 +37,9 @@ export function validateLabel(label: string): string {
   return label;
 }
 
+/** The sub-folder of a backup folder that holds a continuous backup's delta segments. */
+export const DELTAS_DIR = "deltas";
+
 export function backupFolder(label: string, id: string): string {
   return joinKey(label, id);
 }

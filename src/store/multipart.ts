@@ -1,14 +1,7 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  type S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import type { PutObjectCommandInput, S3Client } from "@aws-sdk/client-s3";
 import { CancelledError, StoreError } from "../errors.js";
 import { abortable, cancelled } from "./cancel.js";
+import { loadS3Sdk, type S3Sdk } from "./s3-sdk.js";
 
 export interface MultipartRequest {
   readonly client: S3Client;
@@ -52,8 +45,13 @@ const CREATE_GRACE_MS = 5_000;
  * behind). After the signal it gets a short grace to answer; the caller checks the signal then and
  * its cleanup aborts the upload. A server that does not answer within the grace is cut (`prune` finds it).
  */
-async function createUpload(client: S3Client, params: MultipartRequest["params"], signal: AbortSignal | undefined) {
-  if (!signal) return client.send(new CreateMultipartUploadCommand({ ...params }));
+async function createUpload(
+  client: S3Client,
+  sdk: S3Sdk,
+  params: MultipartRequest["params"],
+  signal: AbortSignal | undefined,
+) {
+  if (!signal) return client.send(new sdk.CreateMultipartUploadCommand({ ...params }));
   const grace = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const onAbort = () => {
@@ -62,7 +60,7 @@ async function createUpload(client: S3Client, params: MultipartRequest["params"]
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await client.send(new CreateMultipartUploadCommand({ ...params }), { abortSignal: grace.signal });
+    return await client.send(new sdk.CreateMultipartUploadCommand({ ...params }), { abortSignal: grace.signal });
   } finally {
     signal.removeEventListener("abort", onAbort);
     clearTimeout(timer);
@@ -81,6 +79,8 @@ async function createUpload(client: S3Client, params: MultipartRequest["params"]
  */
 export async function uploadStream(req: MultipartRequest): Promise<{ versionId?: string }> {
   const { client, params, partSize, queue, signal } = req;
+  // The store loaded it already; a direct caller may not have.
+  const sdk = await loadS3Sdk();
   const key = params.Key ?? "";
   const pool: Buffer[] = [];
   const take = () => pool.pop() ?? Buffer.allocUnsafe(partSize);
@@ -98,7 +98,7 @@ export async function uploadStream(req: MultipartRequest): Promise<{ versionId?:
     const PartNumber = nextPart++;
     const p = client
       .send(
-        new UploadPartCommand({
+        new sdk.UploadPartCommand({
           Bucket: params.Bucket,
           Key: params.Key,
           UploadId: uploadId,
@@ -128,7 +128,7 @@ export async function uploadStream(req: MultipartRequest): Promise<{ versionId?:
 
   const flush = async (): Promise<void> => {
     if (uploadId === undefined) {
-      const created = await createUpload(client, params, signal);
+      const created = await createUpload(client, sdk, params, signal);
       uploadId = created.UploadId;
       if (!uploadId) throw new StoreError(`S3 answered the multipart upload of ${key} without an UploadId`);
       if (signal?.aborted) throw cancelled(`the upload of ${key}`, signal);
@@ -152,7 +152,7 @@ export async function uploadStream(req: MultipartRequest): Promise<{ versionId?:
       }
     }
     if (uploadId === undefined) {
-      const put = await client.send(new PutObjectCommand({ ...params, Body: current.subarray(0, filled) }), {
+      const put = await client.send(new sdk.PutObjectCommand({ ...params, Body: current.subarray(0, filled) }), {
         abortSignal: signal,
       });
       return { versionId: put.VersionId };
@@ -171,7 +171,7 @@ export async function uploadStream(req: MultipartRequest): Promise<{ versionId?:
       );
     }
     const completed = await client.send(
-      new CompleteMultipartUploadCommand({
+      new sdk.CompleteMultipartUploadCommand({
         Bucket: params.Bucket,
         Key: params.Key,
         UploadId: uploadId,
@@ -189,7 +189,7 @@ export async function uploadStream(req: MultipartRequest): Promise<{ versionId?:
       try {
         // Deliberately without the caller's signal: after a cancellation it has fired, and the abort must still go out.
         await client.send(
-          new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId }),
+          new sdk.AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId }),
         );
       } catch (abortErr) {
         // S3 unreachable: the upload stays incomplete until `prune` aborts it; the first error stays the one thrown.

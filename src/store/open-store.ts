@@ -2,7 +2,7 @@ import { UsageError } from "../errors.js";
 import { withoutCredentials } from "../redact.js";
 import { LocalStore } from "./local-store.js";
 import { type ObjectLockRequest, retentionFrom } from "./object-lock.js";
-import { createS3Client, type S3Settings } from "./s3-client.js";
+import { checkS3Settings, type S3Settings } from "./s3-settings.js";
 import { S3Store } from "./s3-store.js";
 import type { Store } from "./store.js";
 
@@ -30,10 +30,12 @@ export function openStore(url: string, settings: StoreSettings = {}): Store {
         `invalid S3 bucket name "${bucket}" in ${url}: 3-63 characters, lower-case letters, digits, dots and hyphens`,
       );
     }
+    checkS3Settings(settings);
     return new S3Store({
       bucket,
       prefix,
-      client: createS3Client(settings),
+      // The SDK (and the client) load on the store's first request: opening a store costs nothing.
+      client: () => import("./s3-client.js").then((m) => m.createS3Client(settings)),
       endpoint: settings.endpoint ? withoutCredentials(settings.endpoint) : "AWS S3",
       sse: settings.sse,
       ...(settings.objectLock ? { objectLock: retentionFrom(settings.objectLock) } : {}),

@@ -1,31 +1,11 @@
-import { readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { BuildMiddleware, HttpRequest, MetadataBearer } from "@smithy/types";
-import { UsageError } from "../errors.js";
+import { checkS3Settings, type S3Settings } from "./s3-settings.js";
 
-export interface S3Settings {
-  /** Custom endpoint for S3-compatible stores (Ceph RGW / ODF, MinIO); AWS when absent. */
-  readonly endpoint?: string;
-  readonly region?: string;
-  /** Path-style addressing (bucket in the path), needed by most S3-compatible stores. */
-  readonly forcePathStyle?: boolean;
-  /** PEM bundle of extra CAs for an endpoint with a private CA. */
-  readonly caBundle?: string;
-  /** Static credentials; absent means the AWS CLI's chain (env, profile, web identity, IMDS). */
-  readonly credentials?: {
-    readonly accessKeyId: string;
-    readonly secretAccessKey: string;
-    readonly sessionToken?: string;
-  };
-  /** Send the SDK's flexible checksums on every request (off by default: many S3-compatible stores reject them). */
-  readonly checksums?: boolean;
-  readonly maxAttempts?: number;
-  /** A request that sends or receives nothing for this long fails (and is retried). Default 60 s. */
-  readonly idleTimeoutMs?: number;
-}
+export type { S3Settings };
 
 /**
  * The S3 client every part of the tool uses. Checksums are `WHEN_REQUIRED` by default because the
@@ -40,23 +20,9 @@ export function createS3Client(settings: S3Settings = {}): S3Client {
     responseChecksumValidation: settings.checksums ? "WHEN_SUPPORTED" : "WHEN_REQUIRED",
     maxAttempts: settings.maxAttempts ?? 5,
   };
-  if (settings.endpoint !== undefined) {
-    try {
-      new URL(settings.endpoint);
-    } catch {
-      throw new UsageError(`invalid S3 endpoint "${settings.endpoint}": expected a URL like https://s3.example.com`);
-    }
-    config.endpoint = settings.endpoint;
-  }
+  const { ca } = checkS3Settings(settings);
+  if (settings.endpoint !== undefined) config.endpoint = settings.endpoint;
   if (settings.credentials) config.credentials = settings.credentials;
-  let ca: Buffer | undefined;
-  if (settings.caBundle) {
-    try {
-      ca = readFileSync(settings.caBundle);
-    } catch {
-      throw new UsageError(`cannot read S3 CA bundle ${settings.caBundle}`);
-    }
-  }
   // Without an idle timeout a store that stops reading (a full Ceph cluster blocks writes) hangs
   // the upload forever; with one, the request fails, is retried, and the upload is aborted.
   config.requestHandler = new NodeHttpHandler({

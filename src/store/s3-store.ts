@@ -1,26 +1,17 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  GetObjectLockConfigurationCommand,
-  HeadObjectCommand,
-  type HeadObjectCommandOutput,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
-  PutObjectRetentionCommand,
-  type S3Client,
-  type ServerSideEncryption,
+import type {
+  HeadObjectCommandOutput,
+  ListObjectsV2CommandOutput,
+  S3Client,
+  ServerSideEncryption,
 } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { CancelledError, describe, HcpError, StoreError, UsageError } from "../errors.js";
 import { abortable, cancelled, throwIfCancelled } from "./cancel.js";
 import { abortErrorOf, BodyError, uploadStream, type WithAbortError } from "./multipart.js";
 import type { LockMode, ObjectLockRetention, ObjectLockState } from "./object-lock.js";
 import { mapS3Error } from "./s3-errors.js";
+import { loadS3Sdk, type S3ClientSource, type S3Sdk } from "./s3-sdk.js";
 import type { OperationOptions, PutOptions, Store, StoredObject } from "./store.js";
 import { checkKey, joinKey } from "./store.js";
 
@@ -40,7 +31,8 @@ const SHAPE = {
 export interface S3StoreOptions {
   readonly bucket: string;
   readonly prefix: string;
-  readonly client: S3Client;
+  /** A client, or a function that makes one on first use (so that merely opening the store loads no SDK). */
+  readonly client: S3ClientSource;
   /** Shown in messages and refs. */
   readonly endpoint: string;
   readonly sse?: { readonly type: "AES256" | "aws:kms"; readonly kmsKeyId?: string };
@@ -75,7 +67,8 @@ export class S3Store implements Store {
   readonly url: string;
   private readonly bucket: string;
   private readonly prefix: string;
-  private readonly client: S3Client;
+  private readonly clientSource: S3ClientSource;
+  private ready: Promise<{ client: S3Client; sdk: S3Sdk }> | undefined;
   private readonly endpoint: string;
   private readonly sse: S3StoreOptions["sse"];
   private readonly shape: (typeof SHAPE)[keyof typeof SHAPE];
@@ -86,12 +79,21 @@ export class S3Store implements Store {
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
     this.prefix = joinKey(options.prefix);
-    this.client = options.client;
+    this.clientSource = options.client;
     this.endpoint = options.endpoint;
     this.sse = options.sse;
     this.objectLock = options.objectLock;
     this.shape = this.endpoint.startsWith("http://") ? SHAPE.plain : SHAPE.tls;
     this.url = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
+  }
+
+  /** The client and the SDK's command classes, loaded once, on the first request. */
+  private s3(): Promise<{ client: S3Client; sdk: S3Sdk }> {
+    const source = this.clientSource;
+    this.ready ??= Promise.all([typeof source === "function" ? source() : source, loadS3Sdk()]).then(
+      ([client, sdk]) => ({ client, sdk }),
+    );
+    return this.ready;
   }
 
   private key(k: string): string {
@@ -117,7 +119,11 @@ export class S3Store implements Store {
     }
     const Key = this.key(key);
     try {
-      return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), {
+      const [{ client, sdk }, { getSignedUrl }] = await Promise.all([
+        this.s3(),
+        import("@aws-sdk/s3-request-presigner"),
+      ]);
+      return await getSignedUrl(client, new sdk.GetObjectCommand({ Bucket: this.bucket, Key }), {
         expiresIn: expiresInSeconds,
         ...(options.signingDate ? { signingDate: options.signingDate } : {}),
       });
@@ -132,7 +138,8 @@ export class S3Store implements Store {
    */
   async signingCredentials(): Promise<SigningCredentials> {
     try {
-      const c = await this.client.config.credentials();
+      const { client } = await this.s3();
+      const c = await client.config.credentials();
       return { temporary: c.sessionToken !== undefined && c.sessionToken !== "", expiration: c.expiration };
     } catch (err) {
       throw this.fail(err, "resolve the S3 credentials");
@@ -157,11 +164,12 @@ export class S3Store implements Store {
     const Key = this.key(key);
     throwIfCancelled(options.signal, `write ${Key}`);
     const lock = options.retention ?? this.objectLock;
+    const { client, sdk } = await this.s3();
     if (Buffer.isBuffer(body)) {
       let versionId: string | undefined;
       try {
-        const res = await this.client.send(
-          new PutObjectCommand({
+        const res = await client.send(
+          new sdk.PutObjectCommand({
             Bucket: this.bucket,
             Key,
             Body: body,
@@ -181,7 +189,7 @@ export class S3Store implements Store {
     let versionId: string | undefined;
     try {
       ({ versionId } = await uploadStream({
-        client: this.client,
+        client,
         params: { Bucket: this.bucket, Key, ContentType: options.contentType, ...this.encryption() },
         body,
         partSize: partSizeFor(options.sizeHint, this.shape.minPart),
@@ -228,14 +236,15 @@ export class S3Store implements Store {
       (h.ObjectLockMode === s3Mode(lock.mode) || h.ObjectLockMode === "COMPLIANCE") &&
       h.ObjectLockRetainUntilDate !== undefined &&
       h.ObjectLockRetainUntilDate.getTime() >= lock.retainUntil.getTime() - 1000;
+    const { client, sdk } = await this.s3();
     const head = () =>
-      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key, VersionId: versionId }), {
+      client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key, VersionId: versionId }), {
         abortSignal: signal,
       });
     try {
       if (holds(await head())) return;
-      await this.client.send(
-        new PutObjectRetentionCommand({
+      await client.send(
+        new sdk.PutObjectRetentionCommand({
           Bucket: this.bucket,
           Key,
           VersionId: versionId,
@@ -257,8 +266,10 @@ export class S3Store implements Store {
    * (a policy without s3:GetBucketObjectLockConfiguration, a store without the API).
    */
   private bucketLocks(signal?: AbortSignal): Promise<boolean | HcpError> {
-    this.lockEnabled ??= this.client
-      .send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }), { abortSignal: signal })
+    this.lockEnabled ??= this.s3()
+      .then(({ client, sdk }) =>
+        client.send(new sdk.GetObjectLockConfigurationCommand({ Bucket: this.bucket }), { abortSignal: signal }),
+      )
       .then(
         (res) => res.ObjectLockConfiguration?.ObjectLockEnabled === "Enabled",
         (err: unknown) => {
@@ -278,8 +289,9 @@ export class S3Store implements Store {
     if (enabled === false) return undefined;
     const Key = this.key(key);
     let head: HeadObjectCommandOutput;
+    const { client, sdk } = await this.s3();
     try {
-      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), {
+      head = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), {
         abortSignal: options.signal,
       });
     } catch (err) {
@@ -301,9 +313,10 @@ export class S3Store implements Store {
   }
 
   async check(options: OperationOptions = {}): Promise<void> {
+    const { client, sdk } = await this.s3();
     try {
-      await this.client.send(
-        new ListObjectsV2Command({
+      await client.send(
+        new sdk.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: this.prefix ? `${this.prefix}/` : undefined,
           MaxKeys: 1,
@@ -329,9 +342,10 @@ export class S3Store implements Store {
 
   async *get(key: string, options: OperationOptions = {}): AsyncIterable<Buffer> {
     const Key = this.key(key);
+    const { client, sdk } = await this.s3();
     let body: Readable;
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), {
+      const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key }), {
         abortSignal: options.signal,
       });
       body = res.Body as Readable;
@@ -356,8 +370,9 @@ export class S3Store implements Store {
 
   async exists(key: string, options: OperationOptions = {}): Promise<boolean> {
     const Key = this.key(key);
+    const { client, sdk } = await this.s3();
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: options.signal });
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: options.signal });
       return true;
     } catch (err) {
       if (
@@ -372,12 +387,13 @@ export class S3Store implements Store {
   async *list(prefix: string, options: OperationOptions = {}): AsyncIterable<StoredObject> {
     const full = joinKey(this.prefix, checkKey(prefix, this.url, "prefix"));
     const Prefix = full ? `${full}/` : undefined;
+    const { client, sdk } = await this.s3();
     let token: string | undefined;
     do {
       let res: ListObjectsV2CommandOutput;
       try {
-        res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token }),
+        res = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken: token }),
           { abortSignal: options.signal },
         );
       } catch (err) {
@@ -393,12 +409,13 @@ export class S3Store implements Store {
   }
 
   async delete(keys: readonly string[], options: OperationOptions = {}): Promise<void> {
+    const { client, sdk } = await this.s3();
     const all = keys.map((k) => ({ Key: this.key(k) }));
     for (let i = 0; i < all.length; i += 1000) {
       const batch = all.slice(i, i + 1000);
       try {
-        const res = await this.client.send(
-          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }),
+        const res = await client.send(
+          new sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }),
           { abortSignal: options.signal },
         );
         const failed = res.Errors?.[0];
@@ -411,6 +428,7 @@ export class S3Store implements Store {
 
   async abortIncomplete(prefix: string, olderThan: Date, options: OperationOptions = {}): Promise<number> {
     const Prefix = joinKey(this.prefix, checkKey(prefix, this.url, "prefix"));
+    const { client, sdk } = await this.s3();
     let n = 0;
     let keyMarker: string | undefined;
     let uploadMarker: string | undefined;
@@ -422,8 +440,8 @@ export class S3Store implements Store {
         NextUploadIdMarker?: string;
       };
       try {
-        res = await this.client.send(
-          new ListMultipartUploadsCommand({
+        res = await client.send(
+          new sdk.ListMultipartUploadsCommand({
             Bucket: this.bucket,
             Prefix: Prefix || undefined,
             KeyMarker: keyMarker,
@@ -437,8 +455,8 @@ export class S3Store implements Store {
       for (const u of res.Uploads ?? []) {
         if (!u.Key || !u.UploadId || (u.Initiated && u.Initiated >= olderThan)) continue;
         try {
-          await this.client.send(
-            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }),
+          await client.send(
+            new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.Key, UploadId: u.UploadId }),
             { abortSignal: options.signal },
           );
           n++;

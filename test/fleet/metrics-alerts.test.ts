@@ -25,13 +25,13 @@ describe("alert rules (deploy/alerts.yaml) with the real promtool", () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("promtool check rules accepts them: three rules", async () => {
+  it("promtool check rules accepts them: four rules", async () => {
     const r = await promtool(["check", "rules", "alerts.yaml"], DEPLOY);
     assert.equal(r.code, 0, r.output);
-    assert.match(r.output, /SUCCESS: 3 rules found/);
+    assert.match(r.output, /SUCCESS: 4 rules found/);
   });
 
-  it("promtool test rules: stale backup, failed backup (also never succeeded), failed verification", async () => {
+  it("promtool test rules: stale backup, failed backup (also never succeeded), failed verification, continuous backup behind", async () => {
     const r = await promtool(["test", "rules", "alerts.test.yaml"], DEPLOY);
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /SUCCESS/);
@@ -49,6 +49,12 @@ describe("alert rules (deploy/alerts.yaml) with the real promtool", () => {
       "failed verification never fires",
       (s) => s.replace("verification_success == 0", "verification_success < 0"),
       /name: failed verification/,
+    ],
+    [
+      "a continuous backup 10 minutes behind is tolerated",
+      (s) =>
+        s.replace("continuous_last_commit_timestamp_seconds > 300", "continuous_last_commit_timestamp_seconds > 600"),
+      /name: continuous backup behind/,
     ],
   ];
   for (const [what, mutate, failing] of mutants) {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { type Dirent, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 /** Daemons the harness starts; any of them still running with one of our temp dirs in its command line leaked. */
@@ -64,4 +64,26 @@ export function siblingTestFiles(): number[] {
     if (state !== "Z" && Number(ppid) === process.ppid) siblings.push(Number(entry));
   }
   return siblings;
+}
+
+/** Up to `limit` paths under `dir` (relative, directories first level by level), to name what leaked. */
+export function listTree(dir: string, limit: number): string[] {
+  const out: string[] = [];
+  const queue = [""];
+  while (queue.length > 0 && out.length < limit) {
+    const rel = queue.shift() as string;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(`${dir}/${rel}`, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (out.length >= limit) break;
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      out.push(e.isDirectory() ? `${path}/` : path);
+      if (e.isDirectory()) queue.push(path);
+    }
+  }
+  return out;
 }

@@ -42,6 +42,11 @@ describe("start-up: the heavy libraries load only in the commands that use them"
     assert.deepEqual(heavyIn(modulesLoadedBy(["snapshot", "status", SMALL_SNAPSHOT, "-w", "json"])), []);
   });
 
+  it("list of a local store loads none of them: the AWS SDK comes with the first request to an S3 store", () => {
+    const store = mkdtempSync(join(dir, "store-"));
+    assert.deepEqual(heavyIn(modulesLoadedBy(["list", "--from", store, "-o", "json"])), []);
+  });
+
   it("the recorder does see each of them when they are imported (so the checks above can fail)", () => {
     const log = join(dir, "control.log");
     const code = HEAVY.map((lib) => `await import(${JSON.stringify(lib)});`).join(" ");

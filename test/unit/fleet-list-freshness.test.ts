@@ -152,6 +152,43 @@ describe("fleet freshness (list --fleet)", () => {
     assert.equal(fleetExitCode([...rows, failing]), 3, "a failing verification outranks staleness");
   });
 
+  it("continuous: the RPO is the newest committed segment's age, and staleness is judged on it", () => {
+    const [base] = backups([{ createdAt: ago(30 * H) }]);
+    if (!base) throw new Error("no backup");
+    const chain = { toRevision: 90_000, toTime: ago(40_000).toISOString(), segments: 12, problems: [] };
+    const row = clusterFreshness("clusters/a", [{ ...base, chain }], policy);
+    assert.equal(row.status, "ok", "a day-old base with a fresh chain is not stale");
+    assert.deepEqual(row.rpo, { at: chain.toTime, revision: 90_000, from: "segment", ageSeconds: 40 });
+    assert.equal(row.lastBackup.ageSeconds, 30 * 3600);
+    const stale = clusterFreshness("clusters/a", [{ ...base, chain }], { ...policy, maxAgeMs: 30_000 });
+    assert.deepEqual(stale.problems, ["newest committed segment is 40s old (limit 30s)"]);
+    const plain = clusterFreshness("clusters/a", [base], policy);
+    assert.deepEqual(plain.rpo, {
+      at: base.manifest.createdAt,
+      revision: base.manifest.snapshot.revision,
+      from: "backup",
+      ageSeconds: 30 * 3600,
+    });
+    const empty = clusterFreshness("clusters/a", [{ ...base, chain: { ...chain, segments: 0 } }], policy);
+    assert.equal(empty.rpo.from, "backup", "a chain with no committed segment yet is its base");
+  });
+
+  it("continuous: a gap in the newest chain is failing; one in an older chain is not the RPO's business", () => {
+    const [older, newest] = backups([{ createdAt: ago(3 * H) }, { createdAt: ago(H) }]);
+    if (!older || !newest) throw new Error("no backups");
+    const gap = {
+      toRevision: 10,
+      toTime: ago(H).toISOString(),
+      segments: 0,
+      problems: ["revisions 11..20 are missing"],
+    };
+    const row = clusterFreshness("clusters/a", [older, { ...newest, chain: gap }], policy);
+    assert.equal(row.status, "failing");
+    assert.deepEqual(row.problems, ["the newest backup's chain stops at revision 10: revisions 11..20 are missing"]);
+    assert.equal(fleetExitCode([row]), 3);
+    assert.equal(clusterFreshness("clusters/a", [{ ...older, chain: gap }, newest], policy).status, "ok");
+  });
+
   it("formats ages and trends for the table", () => {
     assert.deepEqual([0, 59, 60, 3599, 3600, 3660, 47 * 3600 + 59 * 60, 48 * 3600, 50 * 3600].map(formatAge), [
       "0s",

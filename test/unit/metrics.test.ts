@@ -101,6 +101,70 @@ describe("metrics registry content", () => {
   });
 });
 
+describe("continuous backup series", () => {
+  const record = (to: number, closedAt: string) =>
+    ({
+      schemaVersion: 1,
+      baseBackupId: "b",
+      baseRevision: 100,
+      fromRevision: 101,
+      toRevision: to,
+      events: 3,
+      bytes: 64,
+      sha256: "0".repeat(64),
+      openedAt: "2026-11-30T10:00:00.000Z",
+      firstEventAt: "2026-11-30T10:00:01.500Z",
+      lastEventAt: "2026-11-30T10:00:09.000Z",
+      closedAt,
+    }) as const;
+
+  it("a committed segment sets the last revision, its close time and the lag of its oldest change", async () => {
+    const m = new BackupMetrics();
+    m.segmentCommitted(plain, record(180, "2026-11-30T10:00:12.250Z"));
+    const l = 'cluster="prod-etcd",store="/var/backups"';
+    assert.deepEqual(samples(await m.registry().metrics()), [
+      `hcp_etcd_backup_continuous_last_revision{${l}} 180`,
+      `hcp_etcd_backup_continuous_last_commit_timestamp_seconds{${l}} ${Date.parse("2026-11-30T10:00:12.250Z") / 1000}`,
+      `hcp_etcd_backup_continuous_segment_lag_seconds{${l}} 10.75`,
+    ]);
+    const back = parseTextfile(await m.registry().metrics());
+    assert.deepEqual(samples(await back.registry().metrics()), samples(await m.registry().metrics()));
+  });
+
+  it("publishSoon: one publish at a time, and a burst ends with the newest values published", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hcpeb-metrics-unit-"));
+    try {
+      const file = join(dir, "continuous.prom");
+      const r = new MetricsReporter({ file }, (line) => assert.fail(line));
+      const real = r.publish.bind(r);
+      let running = 0;
+      let peak = 0;
+      let calls = 0;
+      r.publish = async () => {
+        running++;
+        calls++;
+        peak = Math.max(peak, running);
+        try {
+          await real();
+        } finally {
+          running--;
+        }
+      };
+      const pending: Promise<void>[] = [];
+      for (let to = 101; to <= 110; to++) {
+        r.segmentCommitted(plain, record(to, "2026-11-30T10:00:12.000Z"));
+        pending.push(r.publishSoon());
+      }
+      await Promise.all(pending);
+      assert.equal(peak, 1, "never two publishes at once");
+      assert.equal(calls, 2, "the first, then one more for everything that came while it ran");
+      assert.match(await readFile(file, "utf8"), /hcp_etcd_backup_continuous_last_revision\{[^}]*\} 110\n/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("node-exporter textfile", () => {
   it("a failed run keeps the previous success beside its failure, and label values round-trip", async () => {
     const dir = await mkdtemp(join(tmpdir(), "hcpeb-metrics-unit-"));

@@ -1,12 +1,6 @@
-import {
-  ApiException,
-  CoreV1Api,
-  type KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-} from "@kubernetes/client-node";
-import { OperationError } from "../../errors.js";
-import { asClientModel, kubeError } from "../../hostedcluster/kube.js";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { CancelledError, OperationError } from "../../errors.js";
+import type { ManagementCluster } from "../../hostedcluster/kube.js";
 import { AESCBC_SECRET_KEY, hcpNamespace } from "../../hostedcluster/names.js";
 import { withoutUrlSecrets } from "../../redact.js";
 import { block, type Check, notRun, pass } from "./checks.js";
@@ -17,33 +11,15 @@ import type { RenderedHostedCluster } from "./rendered.js";
  * restore silently), and the creation of the patched objects.
  */
 export class TargetCluster {
-  private readonly objects: KubernetesObjectApi;
-  private readonly core: CoreV1Api;
-  readonly server: string;
+  constructor(private readonly cluster: ManagementCluster) {}
 
-  constructor(config: KubeConfig) {
-    this.objects = KubernetesObjectApi.makeApiClient(config);
-    this.core = config.makeApiClient(CoreV1Api);
-    this.server = config.getCurrentCluster()?.server ?? "(no server)";
+  get server(): string {
+    return this.cluster.server;
   }
 
   /** The object, or undefined when the API says 404. */
-  private async find(
-    apiVersion: string,
-    kind: string,
-    name: string,
-    namespace?: string,
-  ): Promise<KubernetesObject | undefined> {
-    try {
-      return await this.objects.read({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
-      throw kubeError(
-        err,
-        { verb: "get", resource: `${kind.toLowerCase()}s`, namespace: namespace ?? "", name },
-        this.server,
-      );
-    }
+  private find(apiVersion: string, kind: string, name: string, namespace?: string) {
+    return this.cluster.findObject({ apiVersion, kind, name, ...(namespace ? { namespace } : {}) });
   }
 
   /**
@@ -65,12 +41,8 @@ export class TargetCluster {
     const ns = await this.find("v1", "Namespace", hcpNs);
     let pvcs: string[] = [];
     if (ns) {
-      try {
-        const list = await this.core.listNamespacedPersistentVolumeClaim({ namespace: hcpNs });
-        pvcs = list.items.map((p) => p.metadata?.name ?? "").filter((n) => n.startsWith("data-etcd-"));
-      } catch (err) {
-        throw kubeError(err, { verb: "list", resource: "persistentvolumeclaims", namespace: hcpNs }, this.server);
-      }
+      const list = await this.cluster.listPersistentVolumeClaims(hcpNs);
+      pvcs = list.items.map((p) => p.metadata?.name ?? "").filter((n) => n.startsWith("data-etcd-"));
     }
     out.push(
       ns
@@ -130,36 +102,18 @@ export class TargetCluster {
     for (const { o } of ordered) {
       if (signal?.aborted) throw new OperationError(`apply cancelled after ${done.length} object(s)`);
       const name = `${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata?.name}`;
+      const createdSoFar = () => `(created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`;
+      let result: "created" | "exists";
       try {
-        await this.objects.create(asClientModel(o));
-        done.push({ object: name, result: "created" });
+        result = await this.cluster.createObject(o, signal);
       } catch (err) {
-        if (err instanceof ApiException && err.code === 409 && o.kind === "Namespace") {
-          done.push({ object: name, result: "exists" });
-          continue;
-        }
-        if (err instanceof ApiException && err.code === 409) {
-          throw new OperationError(
-            `${name} already exists: delete it or render another name (created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`,
-            { cause: err },
-          );
-        }
-        const e = kubeError(
-          err,
-          {
-            verb: "create",
-            resource: `${String(o.kind).toLowerCase()}s`,
-            namespace: o.metadata?.namespace ?? "",
-            name: o.metadata?.name,
-          },
-          this.server,
-        );
+        if (err instanceof CancelledError) throw err;
         // The API server's message may quote the field it refused, the presigned URL included.
-        throw new OperationError(
-          `${withoutUrlSecrets(e.message)} (created so far: ${done.map((d) => d.object).join(", ") || "nothing"})`,
-          { cause: err },
-        );
+        throw new OperationError(`${withoutUrlSecrets((err as Error).message)} ${createdSoFar()}`, { cause: err });
       }
+      if (result === "exists" && o.kind !== "Namespace")
+        throw new OperationError(`${name} already exists: delete it or render another name ${createdSoFar()}`);
+      done.push({ object: name, result });
     }
     return done;
   }
