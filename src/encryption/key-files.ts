@@ -36,15 +36,28 @@ export async function keyringFromKeyFile(file: string): Promise<Keyring> {
  */
 export async function keyringFromEncryptionConfig(file: string): Promise<Keyring> {
   const text = (await readInput(file, "--encryption-config")).toString("utf8");
+  const where = `--encryption-config ${file}`;
+  const keys = encryptionConfigKeys(text, file, (m) => new UsageError(`${where}: ${m}`));
+  if (keys.length === 0) throw new UsageError(`${where}: no aescbc provider with keys in it`);
+  return new Keyring(keys);
+}
+
+/**
+ * The aescbc keys an EncryptionConfiguration lists (every resource entry, in order, under the names
+ * it gives them; none when it has no aescbc provider). `source` names it in messages; `fail` makes
+ * the error for a document that is not one (a usage error for a file the user gave, an operation
+ * error for one read from a cluster).
+ */
+export function encryptionConfigKeys(text: string, source: string, fail: (message: string) => Error): AescbcKey[] {
   let doc: unknown;
   try {
     doc = yaml.load(text);
   } catch (err) {
-    throw new UsageError(`--encryption-config ${file}: not YAML: ${describe(err).split("\n")[0]}`);
+    throw fail(`not YAML: ${describe(err).split("\n")[0]}`);
   }
   const kind = (doc as { kind?: unknown } | null)?.kind;
   if (kind !== "EncryptionConfiguration" && kind !== "EncryptionConfig")
-    throw new UsageError(`--encryption-config ${file}: not an EncryptionConfiguration (kind ${String(kind)})`);
+    throw fail(`not an EncryptionConfiguration (kind ${String(kind)})`);
   const keys: AescbcKey[] = [];
   const resources = (doc as { resources?: unknown }).resources;
   for (const entry of Array.isArray(resources) ? resources : []) {
@@ -53,17 +66,13 @@ export async function keyringFromEncryptionConfig(file: string): Promise<Keyring
       const aescbc = (p as { aescbc?: { keys?: unknown } }).aescbc;
       for (const k of Array.isArray(aescbc?.keys) ? aescbc.keys : []) {
         const { name, secret } = k as { name?: unknown; secret?: unknown };
-        if (typeof name !== "string" || typeof secret !== "string")
-          throw new UsageError(`--encryption-config ${file}: an aescbc key without name or secret`);
+        if (typeof name !== "string" || typeof secret !== "string") throw fail("an aescbc key without name or secret");
         const key = Buffer.from(secret, "base64");
         if (!KEY_LENGTHS.has(key.length))
-          throw new UsageError(
-            `--encryption-config ${file}: aescbc key ${name} is ${key.length} bytes once decoded (expected 16, 24 or 32)`,
-          );
-        keys.push({ name, key, source: file });
+          throw fail(`aescbc key ${name} is ${key.length} bytes once decoded (expected 16, 24 or 32)`);
+        keys.push({ name, key, source });
       }
     }
   }
-  if (keys.length === 0) throw new UsageError(`--encryption-config ${file}: no aescbc provider with keys in it`);
-  return new Keyring(keys);
+  return keys;
 }
