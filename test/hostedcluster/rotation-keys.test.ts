@@ -66,7 +66,11 @@ describe("backup of a cluster mid-rotation: keys only the EncryptionConfiguratio
     ]);
     assert.equal(r.code, 0, r.stderr);
     const ref = (JSON.parse(r.stdout) as { ref: string }).ref;
-    return { ref, stderr: r.stderr, manifest: JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8")) as Manifest };
+    return {
+      ref,
+      stderr: r.stderr,
+      manifest: JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8")) as Manifest,
+    };
   };
 
   before(async () => {
