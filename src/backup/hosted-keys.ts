@@ -1,3 +1,4 @@
+import { LISTED_KEY_PREFIX } from "../encryption/key-objects.js";
 import type { AescbcKey } from "../encryption/keyring.js";
 import { UsageError } from "../errors.js";
 import {
@@ -15,8 +16,6 @@ import type { Store } from "../store/store.js";
 
 export const KEY_OBJECT = "encryption-key.age";
 export const RAW_KEY_OBJECT = "encryption-key";
-/** Prefix of a key only the control plane's EncryptionConfiguration lists: `encryption-key-listed-<name>[.age]`. */
-export const LISTED_KEY_PREFIX = `${RAW_KEY_OBJECT}-listed-`;
 
 /** Where the aescbc key goes: sealed to age recipients beside the snapshot, raw (0600) into another store, or nowhere. */
 export type KeyDestination =
@@ -100,13 +99,6 @@ function keyObject(role: "active" | "backup" | { listed: string }, sealed: boole
         ? `${RAW_KEY_OBJECT}-backup`
         : `${LISTED_KEY_PREFIX}${encodeURIComponent(role.listed)}`;
   return sealed ? `${base}.age` : base;
-}
-
-/** The key name a listed key's object carries, or undefined for the active and backup keys' objects. */
-export function listedKeyName(object: string): string | undefined {
-  const file = object.slice(object.lastIndexOf("/") + 1);
-  if (!file.startsWith(LISTED_KEY_PREFIX)) return undefined;
-  return decodeURIComponent(file.slice(LISTED_KEY_PREFIX.length).replace(/\.age$/, ""));
 }
 
 /**

@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { listedKeyName, RAW_KEY_OBJECT } from "../backup/hosted-keys.js";
+import { RAW_KEY_OBJECT } from "../backup/hosted-keys.js";
 import { describe, UsageError } from "../errors.js";
 import { openKey } from "../hostedcluster/key-envelope.js";
 import type { Store } from "../store/store.js";
+import { listedKeyName } from "./key-objects.js";
 import { hypershiftKey, Keyring } from "./keyring.js";
 
 /**

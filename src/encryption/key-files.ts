@@ -1,6 +1,9 @@
 import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+
 import yaml from "js-yaml";
 import { describe, UsageError } from "../errors.js";
+import { listedKeyName } from "./key-objects.js";
 import { type AescbcKey, hypershiftKey, Keyring } from "./keyring.js";
 
 const KEY_LENGTHS = new Set([16, 24, 32]);
@@ -14,16 +17,29 @@ async function readInput(file: string, flag: string): Promise<Buffer> {
 }
 
 /**
- * `--key-file`: the raw key as `backup --key-to` saves it and as the key Secret's `data.key`
- * holds it (16, 24 or 32 bytes), or that key in base64 on one line.
+ * `--key-file`, once per key: the raw key as `backup --key-to` saves it and as the key Secret's
+ * `data.key` holds it (16, 24 or 32 bytes), or that key in base64 on one line. A file named as the
+ * backup names a key only an EncryptionConfiguration listed (`encryption-key-listed-<name>`) keeps
+ * that name, the one its values carry; any other goes by HyperShift's name for its bytes.
  */
-export async function keyringFromKeyFile(file: string): Promise<Keyring> {
+export async function keyringFromKeyFiles(files: readonly string[]): Promise<Keyring> {
+  const ring = new Keyring();
+  for (const file of files) {
+    const key = await keyOfFile(file);
+    const listed = listedKeyName(basename(file));
+    ring.add(listed === undefined ? hypershiftKey(key, file) : { name: listed, key, source: file });
+  }
+  return ring;
+}
+
+/** One key file's bytes: raw, or base64 on one line. */
+async function keyOfFile(file: string): Promise<Buffer> {
   const bytes = await readInput(file, "--key-file");
-  if (KEY_LENGTHS.has(bytes.length)) return new Keyring([hypershiftKey(bytes, file)]);
+  if (KEY_LENGTHS.has(bytes.length)) return bytes;
   const text = bytes.toString("latin1").trim();
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(text)) {
     const decoded = Buffer.from(text, "base64");
-    if (KEY_LENGTHS.has(decoded.length)) return new Keyring([hypershiftKey(decoded, file)]);
+    if (KEY_LENGTHS.has(decoded.length)) return decoded;
   }
   throw new UsageError(
     `--key-file ${file}: not an aescbc key (${bytes.length} bytes; expected 16, 24 or 32 raw bytes, or those in base64)`,

@@ -136,6 +136,34 @@ describe("backup of a cluster mid-rotation: keys only the EncryptionConfiguratio
     assert.match(without.stderr, /\/kubernetes.io\/secrets\/app\/before/);
   });
 
+  it("--key-to: each key a raw file (the listed one under its name); verify takes them all as repeated --key-file", async () => {
+    listKeys([active, old]);
+    const keys = join(lab.work, "raw-keys");
+    const r = await runCli([
+      "backup",
+      "example",
+      ...kube,
+      "--to",
+      join(lab.work, "rotating-raw"),
+      "--key-to",
+      keys,
+      "--mode",
+      "online",
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { ref: string; backupId: string };
+    const dir = join(keys, "clusters", "example", out.backupId);
+    const listed = join(dir, `encryption-key-listed-${aescbcKeyName(old)}`);
+    assert.deepEqual(readFileSync(listed), old);
+    const both = await runCli(["verify", out.ref, "--key-file", join(dir, "encryption-key"), "--key-file", listed]);
+    assert.equal(both.code, 0, both.stderr);
+    const one = await runCli(["verify", out.ref, "--key-file", join(dir, "encryption-key")]);
+    assert.equal(one.code, 3, one.stderr);
+    assert.match(one.stderr, new RegExp(`encrypted with aescbc key ${aescbcKeyName(old)}`));
+  });
+
   it("a key both the HostedCluster and the configuration name is saved once", async () => {
     listKeys([active]);
     const { ref, manifest } = await backup("steady");
