@@ -101,6 +101,24 @@ function manualGet(snapshot: string, dir: string, client: number, peer: number):
 const quiet = (cli: string, args: string[]) =>
   timeV("sh", ["-c", `exec "$0" "$@" >/dev/null`, process.execPath, cli, ...args]);
 
+/**
+ * The older build may not finish on a large snapshot (it held every value, then built the whole List
+ * as one string): its failure is a row (seconds and peak RSS from `time -v`), not the end of the run.
+ */
+async function orFailure(t: Promise<TimeV>): Promise<TimeV> {
+  try {
+    return await t;
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
+    const wall = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(text);
+    const seconds = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : Number.NaN;
+    const peak = rss ? Number(rss[1]) / 1024 : Number.NaN;
+    process.stderr.write(`  (failed: ${text.split("\n")[0]})\n`);
+    return { seconds, treeRssMiB: peak, ownRssMiB: peak, stdout: "FAILED" };
+  }
+}
+
 interface Row {
   readonly what: string;
   readonly t: TimeV;
@@ -187,9 +205,9 @@ async function main(): Promise<void> {
       timeV("sh", [script], { ...process.env, ETCDCTL_API: "3" }),
     );
     await record("get secrets -A (whole List to /dev/null)", quiet(CLI, getAll));
-    if (baseline) await record("get secrets -A, older build (BENCH_BASELINE_CLI)", quiet(baseline, getAll));
+    if (baseline) await record("get secrets -A, older build (BENCH_BASELINE_CLI)", orFailure(quiet(baseline, getAll)));
     await record("diff <backup> <same backup>, no resource", quiet(CLI, diffAll));
-    if (baseline) await record("diff, no resource, older build", quiet(baseline, diffAll));
+    if (baseline) await record("diff, no resource, older build", orFailure(quiet(baseline, diffAll)));
     await record("verify (structure + checksums)", quiet(CLI, ["verify", ref, "-o", "json"]));
     await record(
       "verify --key-file (+ decryption proof)",
@@ -205,7 +223,7 @@ async function main(): Promise<void> {
     "| --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.what} | ${r.t.seconds.toFixed(2)} s | ${r.t.ownRssMiB.toFixed(0)} MiB | ${r.t.treeRssMiB.toFixed(0)} MiB | ${r.load} |`,
+        `| ${r.what} | ${r.t.stdout === "FAILED" ? "FAILED" : `${r.t.seconds.toFixed(2)} s`} | ${r.t.ownRssMiB.toFixed(0)} MiB | ${r.t.treeRssMiB.toFixed(0)} MiB | ${r.load} |`,
     ),
   ];
   const by = (what: string) => median(rows.filter((r) => r.what === what).map((r) => r.t.seconds));
