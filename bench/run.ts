@@ -5,4 +5,5 @@ await import("./backup.js");
 await import("./hosted.js");
 await import("./fleet-all.js");
 await import("./restore-drill.js");
+await import("./objects.js");
 await import("./startup.js");

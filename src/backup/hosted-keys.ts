@@ -1,9 +1,16 @@
+import { LISTED_KEY_PREFIX } from "../encryption/key-objects.js";
+import type { AescbcKey } from "../encryption/keyring.js";
 import { UsageError } from "../errors.js";
-import { type HostedClusterTarget, readEncryptionKeys } from "../hostedcluster/discovery.js";
+import {
+  type HostedClusterTarget,
+  type ListedKeys,
+  readEncryptionKeys,
+  readListedEncryptionKeys,
+} from "../hostedcluster/discovery.js";
 import { aescbcKeyName, keyFingerprint } from "../hostedcluster/encryption-key.js";
 import { sealKey } from "../hostedcluster/key-envelope.js";
 import type { ManagementCluster } from "../hostedcluster/kube.js";
-import type { Logger } from "../logging.js";
+import { type Logger, silentLogger } from "../logging.js";
 import type { EncryptionFacts } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
 
@@ -28,6 +35,7 @@ export interface KeyRequest {
    */
   readonly keyRequired?: boolean;
   readonly signal?: AbortSignal;
+  readonly logger?: Logger;
 }
 
 /** The key, read and sealed before anything changes, and where its files go. */
@@ -78,10 +86,49 @@ export function keyStep(req: KeyRequest, t: HostedClusterTarget): string {
   return "do not save the aescbc key (--no-key)";
 }
 
-/** `encryption-key[.age]` for the active key, `encryption-key-backup[.age]` for the backup key. */
-function keyObject(role: "active" | "backup", sealed: boolean): string {
-  const base = role === "active" ? RAW_KEY_OBJECT : `${RAW_KEY_OBJECT}-backup`;
+/**
+ * `encryption-key[.age]` for the active key, `encryption-key-backup[.age]` for the backup key,
+ * `encryption-key-listed-<name>[.age]` for a key only the EncryptionConfiguration lists: its name
+ * there is the one its values carry, so the file keeps it (URI-encoded: any name is a safe object key).
+ */
+function keyObject(role: "active" | "backup" | { listed: string }, sealed: boolean): string {
+  const base =
+    role === "active"
+      ? RAW_KEY_OBJECT
+      : role === "backup"
+        ? `${RAW_KEY_OBJECT}-backup`
+        : `${LISTED_KEY_PREFIX}${encodeURIComponent(role.listed)}`;
   return sealed ? `${base}.age` : base;
+}
+
+/**
+ * The keys the EncryptionConfiguration lists that the HostedCluster's Secrets did not give (by the
+ * name values carry: that is what a restore must match). Nothing to add when the Secret is absent
+ * (HyperShift before it rendered one) or this Role may not read it (a schedule rendered before the
+ * backup read it): the active and backup keys are still saved, and the logs say which case it was.
+ */
+function listedOnly(listed: ListedKeys, saved: ReadonlySet<string>, label: string, logger: Logger): AescbcKey[] {
+  if (!listed.read) {
+    if (listed.why === "missing")
+      logger.debug(
+        { cluster: label, secret: listed.secret },
+        "no EncryptionConfiguration Secret (older HyperShift): saving the keys the HostedCluster names",
+      );
+    else
+      logger.warn(
+        { cluster: label, secret: listed.secret, error: listed.detail },
+        "RBAC: may not read the control plane's EncryptionConfiguration, so keys of a rotation in progress are not saved; render the schedule again so its Role grants it",
+      );
+    return [];
+  }
+  const out = new Map<string, AescbcKey>();
+  for (const k of listed.keys) if (!saved.has(k.name) && !out.has(k.name)) out.set(k.name, k);
+  if (out.size > 0)
+    logger.info(
+      { cluster: label, keys: [...out.keys()], secret: listed.secret },
+      "saving the aescbc keys a rotation in progress still reads",
+    );
+  return [...out.values()];
 }
 
 /** Reads the cluster's keys and seals them (or not, for --key-to): a backup that cannot save them stops here. */
@@ -108,18 +155,24 @@ export async function prepareKeys(req: KeyRequest, t: HostedClusterTarget): Prom
   const keys = await readEncryptionKeys(req.cluster, t, req.signal);
   if (!keys.some((k) => k.role === "active"))
     throw new UsageError(`no active encryption key for ${t.namespace}/${t.name}`);
+  const label = `${t.namespace}/${t.name}`;
+  const listed = await readListedEncryptionKeys(req.cluster, t, req.signal);
+  const extra = listedOnly(listed, new Set(keys.map((k) => aescbcKeyName(k.key))), label, req.logger ?? silentLogger());
   const sealed = req.key.kind === "recipients";
   const facts: EncryptionFacts = {
     type: "aescbc",
-    secretNames: keys.map((k) => `${t.namespace}/${k.secret}`),
-    keys: keys.map((k) => ({ fingerprint: keyFingerprint(k.key), keyName: aescbcKeyName(k.key) })),
+    secretNames: [...keys.map((k) => `${t.namespace}/${k.secret}`), ...(extra.length > 0 ? [listed.secret] : [])],
+    keys: [
+      ...keys.map((k) => ({ fingerprint: keyFingerprint(k.key), keyName: aescbcKeyName(k.key) })),
+      ...extra.map((k) => ({ fingerprint: keyFingerprint(k.key), keyName: k.name })),
+    ],
     object: sealed ? KEY_OBJECT : undefined,
   };
+  const seal = async (key: Buffer) =>
+    req.key.kind === "recipients" ? Buffer.from(await sealKey(key, req.key.recipients)) : key;
   const files = [];
-  for (const k of keys) {
-    const bytes = req.key.kind === "recipients" ? Buffer.from(await sealKey(k.key, req.key.recipients)) : k.key;
-    files.push({ object: keyObject(k.role, sealed), bytes });
-  }
+  for (const k of keys) files.push({ object: keyObject(k.role, sealed), bytes: await seal(k.key) });
+  for (const k of extra) files.push({ object: keyObject({ listed: k.name }, sealed), bytes: await seal(k.key) });
   return { facts, files, into: req.key.kind === "store" ? req.key.store : req.store };
 }
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import type { ObjectDiff } from "../kubeobjects/object-diff.js";
-import type { FoundObject } from "../kubeobjects/read-objects.js";
+import type { ObjectStream } from "../kubeobjects/read-objects.js";
 import type { ResourceType } from "../kubeobjects/resources.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
@@ -53,27 +53,42 @@ export function registerDiff(program: Command, ctx: CliContext): void {
     const resource = resourceArg === undefined ? undefined : resolveResource(resourceArg);
     // Exit statuses as diff(1) and `snapshot diff`: 0 the same, 1 different, 2 trouble.
     let d: ObjectDiff;
+    const streams: ObjectStream[] = [];
+    const undo = ctx.defer("remove the sorted objects", async () => {
+      for (const s of streams) await s.dispose();
+    });
     try {
-      const before = await objectsOf(a, resource, flags, ctx);
-      const after = await objectsOf(b, resource, flags, ctx);
+      streams.push(await objectsOf(a, resource, flags, ctx));
+      streams.push(await objectsOf(b, resource, flags, ctx));
+      const [before, after] = streams as [ObjectStream, ObjectStream];
       const { diffObjects } = await import("../kubeobjects/object-diff.js");
-      d = diffObjects(before, after, { showSecrets: flags.showSecrets === true });
+      const warned = (s: ObjectStream) =>
+        (function* () {
+          for (const f of s.objects()) {
+            if (f.note) ctx.logger.warn({ key: f.key }, f.note);
+            yield f;
+          }
+        })();
+      d = diffObjects(warned(before), warned(after), { showSecrets: flags.showSecrets === true });
     } catch (err) {
       throw new ExitAs(2, err);
+    } finally {
+      undo();
+      for (const s of streams) await s.dispose();
     }
     await print(d, flags.output);
     if (d.added.length + d.removed.length + d.changed.length > 0) throw new ExitStatus(1);
   });
 }
 
-/** One side's objects, read as `get` reads them (each backup opened with the keys it saved). */
+/** One side's objects, sorted onto disk as `get` reads them (each backup opened with the keys it saved). */
 async function objectsOf(
   source: string,
   resource: ResourceType | undefined,
   flags: DiffFlags,
   ctx: CliContext,
-): Promise<FoundObject[]> {
-  const [{ openSnapshotSource }, { openStore }, { readObjects }] = await Promise.all([
+): Promise<ObjectStream> {
+  const [{ openSnapshotSource }, { openStore }, { streamObjects }] = await Promise.all([
     import("../kubeobjects/snapshot-source.js"),
     import("../store/open-store.js"),
     import("../kubeobjects/read-objects.js"),
@@ -85,14 +100,17 @@ async function objectsOf(
   const undo = ctx.defer("remove the staged snapshot", () => snapshot.release());
   try {
     const keyring = await keyringOf(flags, snapshot.store, ctx.signal);
-    const found = readObjects(snapshot.path, {
-      ...(resource ? { resource } : {}),
-      etcdPrefix: flags.etcdPrefix,
-      ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
-      ...(keyring ? { keyring } : {}),
-    });
-    for (const f of found) if (f.note) ctx.logger.warn({ key: f.key }, f.note);
-    return found;
+    // The sorted runs hold what is compared: the staged snapshot goes once they are written.
+    return await streamObjects(
+      snapshot.path,
+      {
+        ...(resource ? { resource } : {}),
+        etcdPrefix: flags.etcdPrefix,
+        ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
+        ...(keyring ? { keyring } : {}),
+      },
+      { ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}), signal: ctx.signal },
+    );
   } finally {
     undo();
     await snapshot.release();

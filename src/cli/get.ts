@@ -1,11 +1,12 @@
 import { type Command, Option } from "commander";
 import yaml from "js-yaml";
 import { OperationError, UsageError } from "../errors.js";
+import type { ObjectStream } from "../kubeobjects/read-objects.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
 import { addStoreReadOptions, type StoreFlags, storeSettings } from "./options.js";
-import { toJson, write } from "./output.js";
+import { toJson, write, writeList } from "./output.js";
 
 interface GetFlags extends StoreFlags, KeyFlags {
   namespace?: string;
@@ -61,29 +62,52 @@ export function registerGet(program: Command, ctx: CliContext): void {
       signal: ctx.signal,
     });
     const undo = ctx.defer("remove the staged snapshot", () => snapshot.release());
+    let stream: ObjectStream | undefined;
+    const undoRuns = ctx.defer("remove the sorted objects", () => stream?.dispose() ?? Promise.resolve());
     try {
       const keyring = await keyringOf(flags, snapshot.store, ctx.signal);
-      const { readObjects } = await import("../kubeobjects/read-objects.js");
-      const found = readObjects(snapshot.path, {
-        resource,
-        etcdPrefix: flags.etcdPrefix,
-        ...(flags.allNamespaces ? {} : { namespace: flags.namespace ?? "default" }),
-        ...(name !== undefined ? { name } : {}),
-        ...(keyring ? { keyring } : {}),
-        raw: flags.raw === true,
-      });
-      for (const f of found) if (f.note) ctx.logger.warn({ key: f.key }, f.note);
-      if (name !== undefined && found.length === 0) {
-        const where = resource.namespaced ? ` in namespace ${flags.namespace ?? "default"}` : "";
-        throw new OperationError(`${resourceArg} "${name}" not found${where} in ${source}`);
+      const { streamObjects } = await import("../kubeobjects/read-objects.js");
+      stream = await streamObjects(
+        snapshot.path,
+        {
+          resource,
+          etcdPrefix: flags.etcdPrefix,
+          ...(flags.allNamespaces ? {} : { namespace: flags.namespace ?? "default" }),
+          ...(name !== undefined ? { name } : {}),
+          ...(keyring ? { keyring } : {}),
+          raw: flags.raw === true,
+        },
+        { ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}), signal: ctx.signal },
+      );
+      // The sorted runs hold what is printed: the staged snapshot can go now.
+      await snapshot.release();
+      const dump = (v: unknown) => yaml.dump(v, { noRefs: true, lineWidth: -1 });
+      if (name !== undefined) {
+        const found = [...stream.objects()];
+        for (const f of found) if (f.note) ctx.logger.warn({ key: f.key }, f.note);
+        const only = found[0];
+        if (!only) {
+          const where = resource.namespaced ? ` in namespace ${flags.namespace ?? "default"}` : "";
+          throw new OperationError(`${resourceArg} "${name}" not found${where} in ${source}`);
+        }
+        write(flags.output === "json" ? toJson(only.object) : dump(only.object));
+        return;
       }
-      const out =
-        name !== undefined && found.length === 1
-          ? found[0]?.object
-          : { apiVersion: "v1", kind: "List", items: found.map((f) => f.object), metadata: {} };
-      write(flags.output === "json" ? toJson(out) : yaml.dump(out, { noRefs: true, lineWidth: -1 }));
+      // Every object is opened and decoded once before anything is printed (a value no key opens
+      // stops the command with nothing written), then again as the List is printed, one at a time.
+      for (const f of stream.objects()) if (f.note) ctx.logger.warn({ key: f.key }, f.note);
+      const s = stream;
+      writeList(
+        (function* () {
+          for (const f of s.objects()) yield f.object;
+        })(),
+        flags.output,
+        dump,
+      );
     } finally {
+      undoRuns();
       undo();
+      await stream?.dispose();
       await snapshot.release();
     }
   });

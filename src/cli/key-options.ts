@@ -5,7 +5,8 @@ import type { Store } from "../store/store.js";
 
 export interface KeyFlags {
   keyIdentity?: string;
-  keyFile?: string;
+  /** Each --key-file given (repeatable: a --key-to backup saves one raw file per key). */
+  keyFile?: string[];
   encryptionConfig?: string;
 }
 
@@ -13,7 +14,11 @@ export interface KeyFlags {
 export function addKeyOptions(cmd: Command): Command {
   return cmd
     .option("--key-identity <file>", "age identity that opens the aescbc keys the backup saved (--key-recipient)")
-    .option("--key-file <file>", "the raw aescbc key (as --key-to saved it, or the key Secret's data.key)")
+    .option(
+      "--key-file <file>",
+      "a raw aescbc key (as --key-to saved it, or the key Secret's data.key); repeat it for each key a backup saved",
+      (file: string, before?: string[]) => [...(before ?? []), file],
+    )
     .option("--encryption-config <file>", "kube-apiserver's EncryptionConfiguration: its aescbc keys");
 }
 
@@ -26,7 +31,7 @@ export async function keyringOf(
   const given = [flags.keyIdentity, flags.keyFile, flags.encryptionConfig].filter((f) => f !== undefined).length;
   if (given > 1) throw new UsageError("give one of --key-identity, --key-file and --encryption-config");
   if (flags.keyFile !== undefined)
-    return (await import("../encryption/key-files.js")).keyringFromKeyFile(flags.keyFile);
+    return (await import("../encryption/key-files.js")).keyringFromKeyFiles(flags.keyFile);
   if (flags.encryptionConfig !== undefined)
     return (await import("../encryption/key-files.js")).keyringFromEncryptionConfig(flags.encryptionConfig);
   if (flags.keyIdentity !== undefined) {

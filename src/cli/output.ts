@@ -54,3 +54,43 @@ export function totalKeysText(totalKeys: number): string {
 export function sizeText(bytes: number): string {
   return bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`;
 }
+
+const ITEMS_MARK = "hcpeb-items-mark-5b1f";
+
+/**
+ * A Kubernetes List, `{apiVersion: v1, kind: List, items, metadata: {}}`, printed item by item as
+ * `-o yaml` (`dump`) or `-o json` (toJson) would print the whole of it, byte for byte: memory holds
+ * one item, whatever the number. The frame is rendered once around a marker item; each item is
+ * rendered alone and indented as the marker was.
+ */
+export function writeList(items: Iterable<unknown>, format: "yaml" | "json", dump: (value: unknown) => string): void {
+  const frameOf = (list: unknown[]) => {
+    const value = { apiVersion: "v1", kind: "List", items: list, metadata: {} };
+    return format === "json" ? toJson(value) : dump(value);
+  };
+  const it = items[Symbol.iterator]();
+  let next = it.next();
+  if (next.done) {
+    write(frameOf([]));
+    return;
+  }
+  const frame = frameOf([ITEMS_MARK]);
+  const mark = format === "json" ? JSON.stringify(ITEMS_MARK) : `- ${ITEMS_MARK}\n`;
+  const at = frame.indexOf(mark);
+  const head = frame.slice(0, at);
+  const tail = frame.slice(at + mark.length);
+  // The marker's indentation: what each line of an item gets (none in one-line JSON).
+  const pad = /\n( *)$/.exec(head)?.[1] ?? "";
+  const indent = (text: string) => text.replace(/^(?=.)/gm, pad);
+  if (format === "json") {
+    // The head ends with the first item's indentation; items after it start on a line of their own.
+    const sep = pad === "" && !head.endsWith("\n") ? "," : `,\n${pad}`;
+    process.stdout.write(head);
+    for (let first = true; !next.done; first = false, next = it.next())
+      process.stdout.write(`${first ? "" : sep}${indent(toJson(next.value)).slice(pad.length)}`);
+  } else {
+    process.stdout.write(head.slice(0, head.length - pad.length));
+    for (; !next.done; next = it.next()) process.stdout.write(indent(dump([next.value])));
+  }
+  write(tail);
+}

@@ -3,12 +3,16 @@ import { RAW_KEY_OBJECT } from "../backup/hosted-keys.js";
 import { describe, UsageError } from "../errors.js";
 import { openKey } from "../hostedcluster/key-envelope.js";
 import type { Store } from "../store/store.js";
+import { listedKeyName } from "./key-objects.js";
 import { hypershiftKey, Keyring } from "./keyring.js";
 
 /**
- * `--key-identity`: the keys a hosted backup saved beside its snapshot, sealed to age recipients
- * (`encryption-key.age`, and `encryption-key-backup.age` when there was a backup key), opened with
- * the identity file. A wrong identity is a VerificationError from openKey.
+ * `--key-identity`: every key a hosted backup saved beside its snapshot, sealed to age recipients
+ * (`encryption-key.age`, `encryption-key-backup.age` when there was a backup key, and
+ * `encryption-key-listed-<name>.age` for each key a rotation in progress still read), opened with
+ * the identity file. A listed key goes by the name the EncryptionConfiguration gave it (what its
+ * values carry); the others by HyperShift's name for their bytes. A wrong identity is a
+ * VerificationError from openKey.
  */
 export async function keyringFromBackup(store: Store, identityFile: string, signal?: AbortSignal): Promise<Keyring> {
   let identity: string;
@@ -28,7 +32,10 @@ export async function keyringFromBackup(store: Store, identityFile: string, sign
   const ring = new Keyring();
   for (const name of names) {
     const sealed = await store.read(name, { signal });
-    ring.add(hypershiftKey(Buffer.from(await openKey(sealed, identity)), `${store.url}/${name}`));
+    const key = Buffer.from(await openKey(sealed, identity));
+    const listed = listedKeyName(name);
+    const source = `${store.url}/${name}`;
+    ring.add(listed === undefined ? hypershiftKey(key, source) : { name: listed, key, source });
   }
   return ring;
 }

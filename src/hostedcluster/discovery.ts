@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { encryptionConfigKeys } from "../encryption/key-files.js";
+import type { AescbcKey } from "../encryption/keyring.js";
 import { describe, OperationError, UsageError } from "../errors.js";
 import type { TlsMaterial } from "../etcd/client.js";
 import { ineligibility } from "./eligibility.js";
@@ -13,6 +15,7 @@ import {
   ETCD_STATEFULSET,
   etcdServerName,
   hcpNamespace,
+  KAS_ENCRYPTION_CONFIG_SECRET,
 } from "./names.js";
 
 const ref = z.object({ name: z.string().min(1) });
@@ -253,4 +256,42 @@ export async function readEncryptionKeys(
     out.push({ role: s.role, secret: s.name, key: Buffer.from(value, "base64") });
   }
   return out;
+}
+
+/**
+ * What the hosted control plane's EncryptionConfiguration lists: its aescbc keys, in its order and
+ * under its names, or why it could not be read. An older HyperShift has no such Secret, and a Role
+ * rendered before the backup read it does not grant it: the caller decides what each means.
+ */
+export type ListedKeys =
+  | { readonly read: true; readonly secret: string; readonly keys: readonly AescbcKey[] }
+  | { readonly read: false; readonly secret: string; readonly why: "missing" | "forbidden"; readonly detail: string };
+
+/** Reads `kas-secret-encryption-config` in the control-plane namespace (a rotation in progress lists more keys). */
+export async function readListedEncryptionKeys(
+  cluster: ManagementCluster,
+  target: HostedClusterTarget,
+  signal?: AbortSignal,
+): Promise<ListedKeys> {
+  const where = `${target.hcpNamespace}/${KAS_ENCRYPTION_CONFIG_SECRET.name}`;
+  let secret: Awaited<ReturnType<ManagementCluster["getSecret"]>>;
+  try {
+    secret = await cluster.getSecret(target.hcpNamespace, KAS_ENCRYPTION_CONFIG_SECRET.name, signal);
+  } catch (err) {
+    if (err instanceof KubeNotFoundError) return { read: false, secret: where, why: "missing", detail: describe(err) };
+    if (/^not allowed to /.test(describe(err)))
+      return { read: false, secret: where, why: "forbidden", detail: describe(err) };
+    throw new OperationError(`cannot read the encryption configuration Secret ${where}: ${describe(err)}`, {
+      cause: err,
+    });
+  }
+  const value = secret.data?.[KAS_ENCRYPTION_CONFIG_SECRET.key];
+  if (!value) return { read: true, secret: where, keys: [] };
+  const text = Buffer.from(value, "base64").toString("utf8");
+  const keys = encryptionConfigKeys(
+    text,
+    where,
+    (m) => new OperationError(`Secret ${where} data.${KAS_ENCRYPTION_CONFIG_SECRET.key}: ${m}`),
+  );
+  return { read: true, secret: where, keys };
 }

@@ -21,6 +21,16 @@ export const ETCD_CA_CONFIGMAP = { name: "etcd-ca", key: "ca.crt" } as const;
 export const ETCD_CLIENT_SECRET = { name: "etcd-client-tls", cert: "etcd-client.crt", key: "etcd-client.key" } as const;
 /** Data key of an aescbc encryption Secret. */
 export const AESCBC_SECRET_KEY = "key";
+/**
+ * The kube-apiserver EncryptionConfiguration HyperShift's control-plane operator renders into the
+ * control-plane namespace: every aescbc key the API servers still read, so during a key rotation
+ * also keys the HostedCluster no longer names. Checked against openshift/hypershift:
+ * `manifests.KASSecretEncryptionConfigFile` (control-plane-operator/controllers/hostedcontrolplane/
+ * manifests) names the Secret `kas-secret-encryption-config`, and
+ * support/secretencryption/encryptionconfig.go has `EncryptionConfigurationKey = "config.yaml"`;
+ * v2/kas/secretencryption.go and v2/kas/aescbc.go write it (write key first, read-only keys after).
+ */
+export const KAS_ENCRYPTION_CONFIG_SECRET = { name: "kas-secret-encryption-config", key: "config.yaml" } as const;
 
 /** The only components configured with etcd endpoints: scaled to zero, etcd receives no writes. */
 export const DEFAULT_WRITERS = ["kube-apiserver", "openshift-apiserver", "openshift-oauth-apiserver"] as const;

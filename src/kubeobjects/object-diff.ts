@@ -33,34 +33,46 @@ export interface ObjectDiff {
 }
 
 /**
- * Objects added, removed and changed from `before` to `after` (each in etcd key order, as
- * readObjects returns them), matched by etcd key; changed ones with every differing leaf field.
- * A Secret's data values (and the last-applied annotation that copies them) are reported only as
- * changed unless `showSecrets`: the diff is meant to be pasted into tickets.
+ * Objects added, removed and changed from `before` to `after`, matched by etcd key. Both must come
+ * in etcd's key order (as streamObjects gives them): they are walked side by side, one object of
+ * each held at a time, so memory grows with the changes found, not with the objects compared.
+ * Changed ones come with every differing leaf field. A Secret's data values (and the last-applied
+ * annotation that copies them) are reported only as changed unless `showSecrets`: the diff is meant
+ * to be pasted into tickets.
  */
 export function diffObjects(
-  before: readonly FoundObject[],
-  after: readonly FoundObject[],
+  before: Iterable<FoundObject>,
+  after: Iterable<FoundObject>,
   options: { showSecrets?: boolean } = {},
 ): ObjectDiff {
-  const old = new Map(before.map((f) => [f.key, f.object]));
-  const now = new Map(after.map((f) => [f.key, f.object]));
   const added: ObjectId[] = [];
   const removed: ObjectId[] = [];
   const changed: ObjectChange[] = [];
   let unchanged = 0;
-  for (const f of before) if (!now.has(f.key)) removed.push(idOf(f.key, f.object));
-  for (const f of after) {
-    const was = old.get(f.key);
-    if (was === undefined) {
-      added.push(idOf(f.key, f.object));
-      continue;
+  const a = before[Symbol.iterator]();
+  const b = after[Symbol.iterator]();
+  let was = a.next();
+  let now = b.next();
+  while (!was.done || !now.done) {
+    // Keys are latin1 strings: comparing them compares etcd's bytes.
+    if (now.done || (!was.done && was.value.key < now.value.key)) {
+      const f = was.value as FoundObject;
+      removed.push(idOf(f.key, f.object));
+      was = a.next();
+    } else if (was.done || now.value.key < was.value.key) {
+      added.push(idOf(now.value.key, now.value.object));
+      now = b.next();
+    } else {
+      const f = now.value;
+      const old = was.value.object;
+      const hide = !options.showSecrets && (f.object.kind === "Secret" || old.kind === "Secret");
+      const fields: FieldChange[] = [];
+      compare(old, f.object, [], fields, hide);
+      if (fields.length === 0) unchanged++;
+      else changed.push({ ...idOf(f.key, f.object), fields });
+      was = a.next();
+      now = b.next();
     }
-    const hide = !options.showSecrets && (f.object.kind === "Secret" || was.kind === "Secret");
-    const fields: FieldChange[] = [];
-    compare(was, f.object, [], fields, hide);
-    if (fields.length === 0) unchanged++;
-    else changed.push({ ...idOf(f.key, f.object), fields });
   }
   return { added, removed, changed, unchanged };
 }

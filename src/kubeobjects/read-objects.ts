@@ -1,7 +1,9 @@
+import { rm } from "node:fs/promises";
 import type { Keyring } from "../encryption/keyring.js";
 import { openValue } from "../encryption/open-value.js";
 import { OperationError } from "../errors.js";
-import { forEachRevision } from "../snapshot/keys.js";
+import { type SortedLiveKeys, sortLiveKeys } from "../restore/sorted-live-keys.js";
+import { makeScratchDir } from "../scratch.js";
 import { type ApiObject, decodeValue } from "./decode.js";
 import { etcdKeyPrefix, objectOfKey, type ResourceType } from "./resources.js";
 
@@ -24,42 +26,88 @@ export interface FoundObject {
   readonly note?: string;
 }
 
+/** The objects a query selects, sorted onto disk: read them (as often as needed), then dispose. */
+export interface ObjectStream {
+  /**
+   * The selected objects at the snapshot's revision, decoded, in etcd's key order, read from the
+   * sorted runs from the first each call. A value that cannot be opened or decoded throws an
+   * OperationError naming the key and why; a caller that must print nothing then goes through
+   * them once to check before printing.
+   */
+  objects(): Generator<FoundObject>;
+  /** Removes the sorted runs and their scratch directory. */
+  dispose(): Promise<void>;
+}
+
+export interface StreamOptions {
+  /** Parent of the scratch directory for the sorted runs (the user's --scratch-dir; default the OS temp dir). */
+  readonly scratchDir?: string;
+  /** Memory for the sort's runs (default 8 MiB): with the one object decoded at a time, what `get -A` holds. */
+  readonly memoryBytes?: number;
+  readonly signal?: AbortSignal;
+}
+
 /**
- * The objects of one resource at the snapshot's revision, decoded, in etcd's key order. One pass
- * over the snapshot; only the matching keys' latest values are held. A value that cannot be opened
- * or decoded fails the whole query (OperationError naming the key and why): nothing half-printed.
+ * The objects of one resource (or every one under the prefix) without holding them: the snapshot's
+ * keys under the query's prefix are sorted with their latest values into runs on disk (the restore
+ * drill's external sort, src/restore/sorted-live-keys.ts, on its worker thread), then merged back
+ * one key at a time and decoded as they come. Memory stays flat whatever the number of objects.
  */
-export function readObjects(snapshot: string, q: ObjectQuery): FoundObject[] {
+export async function streamObjects(snapshot: string, q: ObjectQuery, o: StreamOptions = {}): Promise<ObjectStream> {
   const resource = q.resource;
   const base = resource ? etcdKeyPrefix(resource, q.etcdPrefix, {}) : `${q.etcdPrefix.replace(/\/+$/, "")}/`;
   const scope = resource?.namespaced && q.namespace !== undefined ? { namespace: q.namespace } : {};
-  const prefix = Buffer.from(resource ? etcdKeyPrefix(resource, q.etcdPrefix, scope) : base, "latin1");
-  const live = new Map<string, { value: Buffer; modRevision: bigint }>();
-  forEachRevision(snapshot, (kv) => {
-    if (kv.key.length < prefix.length || !kv.key.subarray(0, prefix.length).equals(prefix)) return;
-    const key = kv.key.toString("latin1");
-    if (kv.tombstone) live.delete(key);
-    else live.set(key, { value: Buffer.from(kv.value), modRevision: kv.modRevision });
-  });
-  const found: FoundObject[] = [];
-  for (const key of [...live.keys()].sort()) {
-    if (resource) {
-      const where = objectOfKey(key, base);
-      if (!where || (q.name !== undefined && where.name !== q.name)) continue;
-    }
-    const entry = live.get(key) as { value: Buffer; modRevision: bigint };
-    const opened = openValue(entry.value, q.keyring);
-    if (!opened.ok) throw new OperationError(`${key}: ${opened.message}`);
-    const decoded = decodeValue(opened.plain);
-    if (!decoded.ok) throw new OperationError(`${key}: ${decoded.reason}`);
-    if (!resource && q.namespace !== undefined && namespaceOf(decoded.object) !== q.namespace) continue;
-    found.push({
-      key,
-      object: q.raw ? withRevision(decoded.object, entry.modRevision) : readyToApply(decoded.object),
-      ...(decoded.note ? { note: decoded.note } : {}),
+  const named = resource && q.name !== undefined && (scope.namespace !== undefined || !resource.namespaced);
+  // One object by name: only its key (and keys it is a prefix of, dropped below) are sorted.
+  const prefix = resource ? `${etcdKeyPrefix(resource, q.etcdPrefix, scope)}${named ? q.name : ""}` : base;
+  const dir = await makeScratchDir(o.scratchDir, "hcpeb-objects-");
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  let sorted: SortedLiveKeys;
+  try {
+    sorted = await sortLiveKeys(snapshot, {
+      scratchDir: dir,
+      prefix: Buffer.from(prefix, "latin1"),
+      values: true,
+      ...(o.memoryBytes !== undefined ? { memoryBytes: o.memoryBytes } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
     });
+  } catch (err) {
+    await dispose();
+    throw err;
   }
-  return found;
+  return {
+    *objects() {
+      for (const r of sorted.records()) {
+        const found = objectOf(r.key.toString("latin1"), r.value ?? Buffer.alloc(0), r.modRevision, q, base);
+        if (found) yield found;
+      }
+    },
+    dispose,
+  };
+}
+
+/** The object stored under `key`, if the query selects it; throws when its value cannot be read. */
+function objectOf(
+  key: string,
+  value: Buffer,
+  modRevision: bigint,
+  q: ObjectQuery,
+  base: string,
+): FoundObject | undefined {
+  if (q.resource) {
+    const where = objectOfKey(key, base);
+    if (!where || (q.name !== undefined && where.name !== q.name)) return undefined;
+  }
+  const opened = openValue(value, q.keyring);
+  if (!opened.ok) throw new OperationError(`${key}: ${opened.message}`);
+  const decoded = decodeValue(opened.plain);
+  if (!decoded.ok) throw new OperationError(`${key}: ${decoded.reason}`);
+  if (!q.resource && q.namespace !== undefined && namespaceOf(decoded.object) !== q.namespace) return undefined;
+  return {
+    key,
+    object: q.raw ? withRevision(decoded.object, modRevision) : readyToApply(decoded.object),
+    ...(decoded.note ? { note: decoded.note } : {}),
+  };
 }
 
 const SERVER_SET = ["resourceVersion", "uid", "creationTimestamp", "managedFields", "selfLink", "generation"];

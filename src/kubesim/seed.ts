@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import yaml from "js-yaml";
+import { aescbcKeyName } from "../hostedcluster/encryption-key.js";
 import type { LocalEtcdCluster } from "../localetcd/cluster.js";
 import { admit } from "./admission.js";
 import { type OwnerRef, podObject, readyPodStatus } from "./controllers.js";
 import type { JsonObject } from "./json.js";
-import { controlPlaneNamespace, WRITER_DEPLOYMENTS } from "./names.js";
+import { controlPlaneNamespace, KAS_ENCRYPTION_CONFIG, WRITER_DEPLOYMENTS } from "./names.js";
 import { FORWARD_ANNOTATION_PREFIX } from "./portforward.js";
 import { resourceByKind } from "./resources.js";
 import type { KubeApiServer } from "./server.js";
@@ -27,6 +29,8 @@ export interface SeededHostedCluster {
   readonly encryptionKeySecret: string;
   /** The AES-CBC key (32 bytes) in the encryption Secret's `data.key`. */
   readonly encryptionKey: Buffer;
+  /** Secret (control-plane namespace) with kube-apiserver's EncryptionConfiguration in `data["config.yaml"]`. */
+  readonly encryptionConfigSecret: string;
   readonly etcdPods: readonly string[];
   readonly etcdStatefulSet: string;
   readonly etcdClientService: string;
@@ -128,6 +132,13 @@ export async function seedHostedCluster(
     metadata: { name: keySecret, namespace: hcpNs },
     type: "Opaque",
     data: keyData,
+  });
+  put("Secret", {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: KAS_ENCRYPTION_CONFIG.secret, namespace: hcpNs },
+    type: "Opaque",
+    data: { [KAS_ENCRYPTION_CONFIG.key]: b64(encryptionConfiguration([encryptionKey])) },
   });
   put("ConfigMap", {
     apiVersion: "v1",
@@ -239,6 +250,7 @@ export async function seedHostedCluster(
     controlPlaneNamespace: hcpNs,
     encryptionKeySecret: keySecret,
     encryptionKey,
+    encryptionConfigSecret: KAS_ENCRYPTION_CONFIG.secret,
     etcdPods,
     etcdStatefulSet: "etcd",
     etcdClientService: "etcd-client",
@@ -246,6 +258,27 @@ export async function seedHostedCluster(
     etcdClientSecret: "etcd-client-tls",
     writers: [...WRITER_DEPLOYMENTS],
   };
+}
+
+/**
+ * kube-apiserver's EncryptionConfiguration as HyperShift renders it for aescbc (v2/kas/aescbc.go): write key first,
+ * keys it still reads after it (a rotation in progress), each named `key-<FNV-1 32>` of its bytes,
+ * then identity for values written before encryption was on.
+ */
+export function encryptionConfiguration(keys: readonly Buffer[]): string {
+  return yaml.dump({
+    kind: "EncryptionConfiguration",
+    apiVersion: "apiserver.config.k8s.io/v1",
+    resources: [
+      {
+        resources: ["secrets"],
+        providers: [
+          { aescbc: { keys: keys.map((k) => ({ name: aescbcKeyName(k), secret: k.toString("base64") })) } },
+          { identity: {} },
+        ],
+      },
+    ],
+  });
 }
 
 /** `4.20.0` from `...ocp-release:4.20.0-x86_64`. */

@@ -15,7 +15,10 @@ export interface KeyState {
   readonly version: bigint;
   readonly lease: bigint;
   readonly valueSize: number;
+  /** SHA-256 of the value; zeros when the sort carried the value itself (`values`). */
   readonly valueHash: Buffer;
+  /** The value itself, when the sort was asked to carry it (`values`). */
+  readonly value?: Buffer;
 }
 
 interface Record extends KeyState {
@@ -41,6 +44,13 @@ export interface SortOptions {
   readonly signal?: AbortSignal;
   /** Called after each run written and every PROGRESS_EVERY revisions. */
   readonly onProgress?: (p: SortProgress) => void;
+  /** Only keys that start with these bytes (default: every key). */
+  readonly prefix?: Buffer;
+  /**
+   * Carry each key's latest value through the runs (what `get -A` and `diff` print) instead of its
+   * SHA-256: the runs then take about as much disk as the selected values, memory stays as bounded.
+   */
+  readonly values?: boolean;
 }
 
 export interface SortedLiveKeys extends AsyncIterable<KeyState> {
@@ -48,6 +58,11 @@ export interface SortedLiveKeys extends AsyncIterable<KeyState> {
   readonly runs: number;
   /** Revisions of bucket `key` the sort read. */
   readonly revisions: number;
+  /**
+   * The merged records read from the runs again, from the first: a caller may go through them twice
+   * (check every value, then print) without sorting twice. Does not remove the runs.
+   */
+  records(): Generator<KeyState>;
   /** Removes the runs (iterating to the end does too). */
   dispose(): Promise<void>;
 }
@@ -55,9 +70,18 @@ export interface SortedLiveKeys extends AsyncIterable<KeyState> {
 const DEFAULT_MEMORY = 8 * 1024 * 1024;
 const PROGRESS_EVERY = 10_000;
 const IO_BLOCK = 1 << 20;
+/**
+ * What each run's reader buffers when the runs carry values: there is a run per `memoryBytes` of
+ * selected values, all read at once by the merge, so a smaller buffer keeps the merge's memory flat
+ * (200 runs of a 3 GiB selection hold 12.5 MiB) while each read stays a sequential 64 KiB.
+ */
+const VALUE_RUN_BLOCK = 64 * 1024;
 // A packed record, in memory and in a run file alike: u32 key length, key, u8 tombstone,
-// 4 x i64 (create, mod, version, lease), u32 value size, 32-byte SHA-256 of the value.
+// 4 x i64 (create, mod, version, lease), u32 value size, 32-byte SHA-256 of the value; when the
+// sort carries values, the value's bytes follow (and the hash is zeros: nothing compares it).
 const FIXED = 1 + 4 * 8 + 4 + 32;
+const SIZE_AT = 1 + 4 * 8; // the value size's offset after the key
+const NO_HASH = Buffer.alloc(32);
 
 /**
  * The live keys of a snapshot in etcd's key order (bytewise), each with the state of its latest
@@ -72,13 +96,15 @@ export async function sortLiveKeys(path: string, options: SortOptions): Promise<
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
     const done = await inWorker(path, dir, options);
+    const values = options.values === true;
     return {
       runs: done.runs.length,
       revisions: done.revisions,
       dispose,
+      records: () => mergeRuns(done.runs.map((f) => new RunReader(f, values))),
       async *[Symbol.asyncIterator]() {
         try {
-          yield* mergeRuns(done.runs.map((f) => new RunReader(f)));
+          yield* mergeRuns(done.runs.map((f) => new RunReader(f, values)));
         } finally {
           await dispose();
         }
@@ -94,10 +120,22 @@ interface WorkerInput {
   readonly sortLiveKeysOf: string;
   readonly dir: string;
   readonly memoryBytes: number;
+  readonly select: Selection;
+}
+
+/** Which keys the runs hold, and whether with their values. */
+export interface Selection {
+  readonly prefix?: Uint8Array;
+  readonly values?: boolean;
 }
 
 function inWorker(path: string, dir: string, options: SortOptions): Promise<{ runs: string[]; revisions: number }> {
-  const input: WorkerInput = { sortLiveKeysOf: path, dir, memoryBytes: options.memoryBytes ?? DEFAULT_MEMORY };
+  const input: WorkerInput = {
+    sortLiveKeysOf: path,
+    dir,
+    memoryBytes: options.memoryBytes ?? DEFAULT_MEMORY,
+    select: { ...(options.prefix ? { prefix: options.prefix } : {}), values: options.values === true },
+  };
   return runWorker(sibling(import.meta.url, "sort-worker"), input, {
     what: "sorting the snapshot's keys",
     signal: options.signal,
@@ -115,23 +153,33 @@ export function writeSortedRuns(
   dir: string,
   memoryBytes: number,
   onProgress: (p: SortProgress) => void,
+  select: Selection = {},
 ): { runs: string[]; revisions: number } {
-  const arena = Buffer.allocUnsafe(memoryBytes);
+  let arena = Buffer.allocUnsafe(memoryBytes);
   let used = 0;
   let offsets = new Uint32Array(1024);
   let count = 0;
   let revisions = 0;
+  const values = select.values === true;
+  const prefix = select.prefix ? Buffer.from(select.prefix) : undefined;
   const runs: string[] = [];
   const spill = () => {
-    runs.push(writeRun(join(dir, `run-${runs.length}`), arena, latestPerKey(arena, offsets.subarray(0, count))));
+    runs.push(
+      writeRun(join(dir, `run-${runs.length}`), arena, latestPerKey(arena, offsets.subarray(0, count)), values),
+    );
     used = 0;
     count = 0;
     onProgress({ revisions, runs: runs.length });
   };
+  const main = arena;
   forEachRevision(path, (e) => {
-    const need = 4 + e.key.length + FIXED;
-    if (need > arena.length) throw new Error(`a key of ${e.key.length} bytes does not fit the sort's memory`);
-    if (used + need > arena.length) spill();
+    if (prefix && (e.key.length < prefix.length || e.key.compare(prefix, 0, prefix.length, 0, prefix.length) !== 0))
+      return;
+    const need = 4 + e.key.length + FIXED + (values ? e.value.length : 0);
+    if (count > 0 && used + need > arena.length) spill();
+    // A record larger than the sort's memory (a value bigger than it) is a run of its own: it is
+    // packed into a buffer of its size, written, and the buffer let go.
+    if (need > main.length) arena = Buffer.allocUnsafe(need);
     if (count === offsets.length) {
       const grown = new Uint32Array(offsets.length * 2);
       grown.set(offsets);
@@ -146,8 +194,15 @@ export function writeSortedRuns(
     p = arena.writeBigInt64LE(e.version, p);
     p = arena.writeBigInt64LE(e.lease, p);
     p = arena.writeUInt32LE(e.value.length, p);
-    p += createHash("sha256").update(e.value).digest().copy(arena, p);
+    if (values) {
+      p += NO_HASH.copy(arena, p);
+      p += e.value.copy(arena, p);
+    } else p += createHash("sha256").update(e.value).digest().copy(arena, p);
     used = p;
+    if (arena !== main) {
+      spill();
+      arena = main;
+    }
     if (++revisions % PROGRESS_EVERY === 0) onProgress({ revisions, runs: runs.length });
   });
   if (count > 0 || runs.length === 0) spill();
@@ -171,13 +226,19 @@ function latestPerKey(arena: Buffer, offsets: Uint32Array): Uint32Array {
   return offsets.subarray(0, out);
 }
 
-function writeRun(file: string, arena: Buffer, offsets: Uint32Array): string {
+/** Bytes of the packed record at `o`: key, fixed fields and, when carried, the value. */
+function recordLength(arena: Buffer, o: number, values: boolean): number {
+  const keyLen = arena.readUInt32LE(o);
+  return 4 + keyLen + FIXED + (values ? arena.readUInt32LE(o + 4 + keyLen + SIZE_AT) : 0);
+}
+
+function writeRun(file: string, arena: Buffer, offsets: Uint32Array, values: boolean): string {
   const fd = openSync(file, "wx", 0o600);
   try {
     const buf = Buffer.allocUnsafe(IO_BLOCK);
     let pos = 0;
     for (const o of offsets) {
-      const len = 4 + arena.readUInt32LE(o) + FIXED;
+      const len = recordLength(arena, o, values);
       if (pos + len > buf.length) {
         writeSync(fd, buf, 0, pos);
         pos = 0;
@@ -192,17 +253,25 @@ function writeRun(file: string, arena: Buffer, offsets: Uint32Array): string {
   return file;
 }
 
-/** Reads a run back one record at a time through a 1 MiB buffer. */
+/**
+ * Reads a run back one record at a time through one buffer (1 MiB, or VALUE_RUN_BLOCK when the run
+ * carries values), refilled in place: it grows only for a record larger than itself.
+ */
 class RunReader {
   private readonly fd: number;
-  private buf = Buffer.alloc(0);
+  private store: Buffer;
+  private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
   private filePos = 0;
   private eof = false;
   head: Record | undefined;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly values: boolean,
+  ) {
     this.fd = openSync(file, "r");
+    this.store = Buffer.allocUnsafe(values ? VALUE_RUN_BLOCK : IO_BLOCK);
     this.advance();
   }
 
@@ -213,6 +282,11 @@ class RunReader {
     }
     const keyLen = this.buf.readUInt32LE(this.pos);
     if (!this.ensure(4 + keyLen + FIXED)) {
+      this.finish();
+      return;
+    }
+    const valueLen = this.values ? this.buf.readUInt32LE(this.pos + 4 + keyLen + SIZE_AT) : 0;
+    if (valueLen > 0 && !this.ensure(4 + keyLen + FIXED + valueLen)) {
       this.finish();
       return;
     }
@@ -229,20 +303,27 @@ class RunReader {
     const valueSize = this.buf.readUInt32LE(p);
     p += 4;
     const valueHash = Buffer.from(this.buf.subarray(p, p + 32));
-    this.pos = p + 32;
-    this.head = { key, tombstone, createRevision, modRevision, version, lease, valueSize, valueHash };
+    p += 32;
+    const value = this.values ? Buffer.from(this.buf.subarray(p, p + valueLen)) : undefined;
+    this.pos = p + valueLen;
+    this.head = { key, tombstone, createRevision, modRevision, version, lease, valueSize, valueHash, value };
   }
 
   private ensure(n: number): boolean {
     if (this.buf.length - this.pos >= n) return true;
     if (this.eof) return false;
+    // Records handed out are copies (Buffer.from), so the buffer can be refilled in place.
     const rest = this.buf.subarray(this.pos);
-    const next = Buffer.allocUnsafe(Math.max(IO_BLOCK, n));
-    rest.copy(next);
-    const read = readSync(this.fd, next, rest.length, next.length - rest.length, this.filePos);
+    if (this.store.length < n) {
+      const bigger = Buffer.allocUnsafe(n);
+      rest.copy(bigger);
+      this.store = bigger;
+    } else rest.copy(this.store); // memmove: the rest may overlap its new place
+    const keep = rest.length;
+    const read = readSync(this.fd, this.store, keep, this.store.length - keep, this.filePos);
     this.filePos += read;
     if (read === 0) this.eof = true;
-    this.buf = next.subarray(0, rest.length + read);
+    this.buf = this.store.subarray(0, keep + read);
     this.pos = 0;
     return this.buf.length >= n;
   }

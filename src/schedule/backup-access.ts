@@ -4,6 +4,7 @@ import {
   ETCD_CA_CONFIGMAP,
   ETCD_CLIENT_SECRET,
   ETCD_STATEFULSET,
+  KAS_ENCRYPTION_CONFIG_SECRET,
 } from "../hostedcluster/names.js";
 
 /** An RBAC rule as the Kubernetes API spells it. */
@@ -22,13 +23,16 @@ export const HYPERSHIFT_GROUP = "hypershift.openshift.io";
  * label-selected list, which RBAC cannot narrow by name), etcd's CA ConfigMap and client-certificate
  * Secret, and each writer's scale (read for the plan even online). Online never patches the
  * HostedCluster, never reads the HostedControlPlane or scales a Deployment (those are the quiesced
- * mode's), and inside a pod it reaches etcd by pod IP, so no pods/portforward.
+ * mode's), and inside a pod it reaches etcd by pod IP, so no pods/portforward. When it saves aescbc
+ * keys it also reads kube-apiserver's EncryptionConfiguration Secret there, for the keys a rotation in
+ * progress still reads (src/backup/hosted-keys.ts).
  */
-export function controlPlaneRules(): PolicyRule[] {
+export function controlPlaneRules(savesKeys: boolean): PolicyRule[] {
+  const secrets = [ETCD_CLIENT_SECRET.name, ...(savesKeys ? [KAS_ENCRYPTION_CONFIG_SECRET.name] : [])];
   return [
     { apiGroups: [""], resources: ["configmaps"], verbs: ["get"], resourceNames: [ETCD_CA_CONFIGMAP.name] },
     { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
-    { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: [ETCD_CLIENT_SECRET.name] },
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: secrets },
     { apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get"], resourceNames: [...DEFAULT_WRITERS] },
     { apiGroups: ["apps"], resources: ["statefulsets"], verbs: ["get"], resourceNames: [ETCD_STATEFULSET] },
   ];

@@ -228,8 +228,17 @@ function rbac(req: ScheduleRequest, clusters: readonly FleetMember[]): KubeObjec
     const rules = [...read, ...keySecretRules(keySecrets)];
     if (rules.length > 0) out.push(...roleAndBinding(req, ns, rules));
   }
-  for (const ns of sorted(clusters.map((c) => hcpNamespace(c.namespace, c.name))))
-    out.push(...roleAndBinding(req, ns, [...controlPlaneRules(), ...(req.continuous ? chainLeaseRules() : [])]));
+  // The EncryptionConfiguration Secret is read only where the backup saves aescbc keys.
+  const savesKeys = new Map(
+    clusters.map((c) => [hcpNamespace(c.namespace, c.name), req.keyRecipients.length > 0 && c.keySecrets.length > 0]),
+  );
+  for (const ns of sorted(savesKeys.keys()))
+    out.push(
+      ...roleAndBinding(req, ns, [
+        ...controlPlaneRules(savesKeys.get(ns) === true),
+        ...(req.continuous ? chainLeaseRules() : []),
+      ]),
+    );
   return out;
 }
 

@@ -243,10 +243,15 @@ describe("schedule on the simulated management cluster", () => {
       const events = r.stderr
         .trim()
         .split("\n")
-        .map((l) => JSON.parse(l) as { msg: string });
+        .map((l) => JSON.parse(l) as { msg: string; level: number });
       assert.ok(
         events.some((e) => e.msg === "manifest committed"),
         r.stderr,
+      );
+      // The rendered Role grants the EncryptionConfiguration Secret: no RBAC warning about it.
+      assert.deepEqual(
+        events.filter((e) => e.level >= 40),
+        [],
       );
       // The Job's log (stdout and stderr together) is JSON lines only: the result is one JSON line too.
       const out = r.stdout.trimEnd().split("\n");
@@ -260,6 +265,48 @@ describe("schedule on the simulated management cluster", () => {
       assert.equal(manifest.label, "clusters/example");
       const key = await openKey(await readFile(join(folder, "encryption-key.age")), identity);
       assert.deepEqual(Buffer.from(key), lab.sim.hostedCluster.encryptionKey);
+    });
+
+    it("a Role rendered before the backup read the EncryptionConfiguration: the backup goes on and warns, naming the fix", async () => {
+      const role = await read({
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: NAME, namespace: "clusters-example" },
+      });
+      const rules = role.rules as Array<{ resources: string[]; resourceNames?: string[] }>;
+      assert.ok(
+        rules.some((x) => x.resourceNames?.includes("kas-secret-encryption-config")),
+        "granted as rendered",
+      );
+      const older = rules.map((x) => ({
+        ...x,
+        ...(x.resourceNames
+          ? { resourceNames: x.resourceNames.filter((n) => n !== "kas-secret-encryption-config") }
+          : {}),
+      }));
+      await objects.replace({ ...role, rules: older } as never);
+      try {
+        const r = await runJob();
+        assert.equal(r.code, 0, r.stderr);
+        const events = r.stderr
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { msg: string; level: number; secret?: string });
+        const warned = events.filter((e) => e.level === 40 && /EncryptionConfiguration/.test(e.msg));
+        assert.equal(warned.length, 1, r.stderr);
+        assert.match(warned[0]?.msg ?? "", /RBAC: .*render the schedule again/);
+        assert.equal(warned[0]?.secret, "clusters-example/kas-secret-encryption-config");
+        assert.ok(events.some((e) => e.msg === "manifest committed"));
+      } finally {
+        const current = await read(role);
+        await objects.replace({
+          ...role,
+          metadata: {
+            ...role.metadata,
+            resourceVersion: (current.metadata as { resourceVersion?: string }).resourceVersion,
+          },
+        } as never);
+      }
     });
 
     it("the simulator enforces RBAC: without the statefulsets rule the same Job fails with one line naming it", async () => {

@@ -48,6 +48,7 @@ describe("schedule reads the HostedCluster's key Secrets whenever a kubeconfig i
     assert.doesNotMatch(r.stderr, /read no cluster/);
     const docs = yaml.loadAll(r.stdout) as Array<{
       kind: string;
+      metadata: { namespace?: string };
       rules?: Array<{ resources: string[]; resourceNames?: string[] }>;
     }>;
     const granted = docs
@@ -57,5 +58,12 @@ describe("schedule reads the HostedCluster's key Secrets whenever a kubeconfig i
       .flatMap((rule) => rule.resourceNames ?? []);
     assert.ok(granted.includes("example-etcd-encryption-key"), granted.join(", "));
     assert.ok(granted.includes("example-etcd-encryption-key-backup"), granted.join(", "));
+    // In the control-plane namespace: the EncryptionConfiguration, for keys a rotation in progress reads.
+    const cpGranted = docs
+      .filter((d) => d.kind === "Role" && d.metadata.namespace === "clusters-example")
+      .flatMap((d) => d.rules ?? [])
+      .filter((rule) => rule.resources.includes("secrets"))
+      .flatMap((rule) => rule.resourceNames ?? []);
+    assert.deepEqual(cpGranted.sort(), ["etcd-client-tls", "kas-secret-encryption-config"]);
   });
 });

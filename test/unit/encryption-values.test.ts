@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { aescbcDecrypt, aescbcEncrypt } from "../../src/encryption/aescbc.js";
-import { keyringFromEncryptionConfig, keyringFromKeyFile } from "../../src/encryption/key-files.js";
+import { keyringFromEncryptionConfig, keyringFromKeyFiles } from "../../src/encryption/key-files.js";
 import { hypershiftKey, Keyring } from "../../src/encryption/keyring.js";
 import { openValue } from "../../src/encryption/open-value.js";
 import { storageForm } from "../../src/encryption/storage-form.js";
@@ -72,9 +72,9 @@ describe("stored values: storage forms, aescbc, keyrings, decoding", () => {
       await writeFile(join(dir, "raw"), key);
       await writeFile(join(dir, "b64"), `${key.toString("base64")}\n`);
       for (const f of ["raw", "b64"])
-        assert.deepEqual((await keyringFromKeyFile(join(dir, f))).names, [aescbcKeyName(key)]);
+        assert.deepEqual((await keyringFromKeyFiles([join(dir, f)])).names, [aescbcKeyName(key)]);
       await writeFile(join(dir, "short"), "abc");
-      await assert.rejects(keyringFromKeyFile(join(dir, "short")), UsageError);
+      await assert.rejects(keyringFromKeyFiles([join(dir, "short")]), UsageError);
       await writeFile(
         join(dir, "ec.yaml"),
         `apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n        secret: ${key.toString("base64")}\n  - identity: {}\n`,

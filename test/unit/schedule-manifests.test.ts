@@ -185,7 +185,13 @@ describe("schedule manifests", () => {
     assert.deepEqual(rulesOf(roles[1] as KubeObject), [
       { apiGroups: [""], resources: ["configmaps"], verbs: ["get"], resourceNames: ["etcd-ca"] },
       { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
-      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["etcd-client-tls"] },
+      // kube-apiserver's EncryptionConfiguration: the keys a rotation in progress still reads.
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        verbs: ["get"],
+        resourceNames: ["etcd-client-tls", "kas-secret-encryption-config"],
+      },
       {
         apiGroups: ["apps"],
         resources: ["deployments/scale"],
@@ -203,6 +209,12 @@ describe("schedule manifests", () => {
     const objects = renderSchedule(request(SCOPES.cluster as ScheduleScope, { keyRecipients: [] }));
     const hcRole = of(objects, "Role").find((r) => r.metadata.namespace === "clusters") as KubeObject;
     assert.ok(!rulesOf(hcRole).some((r) => r.resources.includes("secrets")));
+    const cpRole = of(objects, "Role").find((r) => r.metadata.namespace === "clusters-example") as KubeObject;
+    assert.deepEqual(
+      rulesOf(cpRole).flatMap((r) => (r.resources.includes("secrets") ? (r.resourceNames ?? []) : [])),
+      ["etcd-client-tls"],
+      "no key is saved, so the EncryptionConfiguration is not read",
+    );
     assert.ok(cronJobPod(objects).spec.containers[0].args.includes("--no-key"));
   });
 
