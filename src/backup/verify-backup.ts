@@ -3,6 +3,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { type ChainCheck, verifyChain } from "../continuous/chain.js";
 import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
 import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
@@ -27,6 +28,8 @@ export interface BackupVerification {
   readonly verification: Verification;
   /** One line per check that failed. */
   readonly problems: readonly string[];
+  /** A continuous backup's delta chain, every segment read and proven (absent: the backup has none). */
+  readonly chain?: ChainCheck;
 }
 
 export interface VerifyOptions {
@@ -82,6 +85,13 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
   } finally {
     if (staging) await rm(staging, { recursive: true, force: true });
   }
+  // Its deltas are part of the backup: a damaged segment must not leave the backup recorded as good.
+  const chain = await verifyChain(store, "", manifest.snapshot.revision, signal);
+  const hasChain = chain.segments > 0 || chain.problems.length > 0;
+  if (hasChain) {
+    check.checks.push("delta-chain");
+    check.problems.push(...chain.problems.map((p) => `delta chain: ${p}`));
+  }
   const { checks, problems } = check;
   const verification: Verification = {
     at: new Date().toISOString(),
@@ -98,7 +108,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     if (!options.onRecordFailed || signal?.aborted) throw err;
     options.onRecordFailed(err);
   }
-  return { ref: store.url, manifest: updated, verification, problems };
+  return { ref: store.url, manifest: updated, verification, problems, ...(hasChain ? { chain } : {}) };
 }
 
 export async function readManifest(store: Store, signal?: AbortSignal): Promise<Manifest> {

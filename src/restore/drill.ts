@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
+import { verifyChain } from "../continuous/chain.js";
 import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
@@ -163,6 +164,12 @@ class DrillRun {
     });
     this.checks.push(...check.checks);
     this.problems.push(...check.problems);
+    // A continuous backup's deltas are proven as verify proves them: the drill's verdict covers them too.
+    const chain = await verifyChain(this.store, "", this.manifest.snapshot.revision, this.signal);
+    if (chain.segments > 0 || chain.problems.length > 0) {
+      this.checks.push("delta-chain");
+      this.problems.push(...chain.problems.map((p) => `delta chain: ${p}`));
+    }
     const keyring = this.options.keyring;
     // The same proof as verify's, on the verified bytes: a backup whose keys do not open its
     // Secrets restores into a cluster that cannot read them, so it fails the drill too.

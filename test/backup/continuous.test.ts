@@ -190,6 +190,17 @@ describe("continuous backup and point-in-time restore", () => {
     const verified = await runCli(["verify", c.backup.ref]);
     assert.equal(verified.code, 3, verified.stderr);
     assert.match(verified.stdout, /delta chain: FAILED/);
+    // Recorded as failed: list and the fleet view must not call this backup verified.
+    const manifest = JSON.parse(await readFile(join(storeDir, c.backup.folder, "manifest.json"), "utf8")) as {
+      verifications: Array<{ ok: boolean; checks: string[]; detail?: string }>;
+    };
+    const last = manifest.verifications.at(-1);
+    assert.equal(last?.ok, false);
+    assert.ok(last?.checks.includes("delta-chain"));
+    assert.match(last?.detail ?? "", /delta chain: /);
+    const drilled = await runCli(["verify", c.backup.ref, "--restore-drill"]);
+    assert.equal(drilled.code, 3, drilled.stderr + drilled.stdout);
+    assert.match(drilled.stdout + drilled.stderr, /delta chain/);
     const past = await runCli([
       "restore",
       "local",
