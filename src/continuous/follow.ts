@@ -1,11 +1,13 @@
 import { type BackupResult, backupEtcd, type EtcdBackupRequest } from "../backup/etcd-backup.js";
-import { CancelledError, describe, EtcdError } from "../errors.js";
+import { CancelledError, describe, EtcdError, OperationError } from "../errors.js";
 import { type EtcdClient, type WatchBatch, WatchCompactedError } from "../etcd/client.js";
 import { directConnector, type EtcdConnector } from "../etcd/connector.js";
 import type { Endpoint } from "../etcd/endpoint.js";
 import { silentLogger } from "../logging.js";
 import { readCatalog } from "../store/catalog.js";
 import { backupFolder, validateLabel } from "../store/layout.js";
+import { MANIFEST_FILE } from "../store/manifest.js";
+import { joinKey } from "../store/store.js";
 import { readChain } from "./chain.js";
 import {
   encodeEvent,
@@ -85,9 +87,22 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
     const { client, close } = await openClient();
     let why: string;
     try {
+      // An etcd behind the chain's end was restored from an older snapshot (or is another cluster): its
+      // revisions from here on are a different history, which must not be appended to this chain.
+      const head = (await client.status()).revision;
+      if (head < position.next - 1)
+        throw new ChainEndedError(
+          `etcd is at revision ${head}, behind the end of the chain ${position.folder} (${position.next - 1}): restored from an older snapshot? The chain ends there`,
+        );
       await followFrom(client, position, req, { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs });
       why = `the chain ${position.folder} is ${formatAge(Date.now() - position.baseAt)} old (--full-every): it ends at revision ${position.next - 1}`;
     } catch (err) {
+      if (err instanceof ChainEndedError && !req.signal?.aborted) {
+        why = err.message;
+        log.warn({ folder: position.folder, chainEnd: position.next - 1 }, why);
+        position = await fullBackup(req, why);
+        continue;
+      }
       if (!(err instanceof WatchCompactedError)) throw err;
       // The revisions after the chain's end are gone from etcd: the old chain ends where it ended and
       // the new one starts at a new base. Nothing between them is restorable to a point.
@@ -200,6 +215,11 @@ async function followFrom(
       firstEventAt: new Date(firstAt).toISOString(),
       lastEventAt: new Date(lastAt).toISOString(),
     };
+    // A base removed meanwhile (a prune while etcd was idle): segments without it restore nothing.
+    if (!(await req.store.exists(joinKey(position.folder, MANIFEST_FILE))))
+      throw new ChainEndedError(
+        `the base backup of the chain ${position.folder} is gone (pruned?): a new full backup starts a new chain`,
+      );
     // No signal: a stop commits what it holds. The record goes last: until then the segment does not exist.
     await req.store.put(segmentKey(position.folder, record.fromRevision, record.toRevision), body, {
       contentType: "application/octet-stream",
@@ -262,7 +282,10 @@ async function followFrom(
   } catch (err) {
     if (req.lost?.aborted) throw req.lost.reason;
     if (req.signal?.aborted) {
-      await commit();
+      // A base gone meanwhile: nothing to commit to, and a stop starts no new chain.
+      await commit().catch((e: unknown) => {
+        if (!(e instanceof ChainEndedError)) throw e;
+      });
       throw new CancelledError(
         `continuous backup stopped: every change up to revision ${position.next - 1} is committed in ${position.folder}`,
       );
@@ -276,6 +299,9 @@ async function followFrom(
     pending?.catch(() => {});
   }
 }
+
+/** The chain cannot go on (its base is gone, or etcd is behind it): the follower starts a new one. */
+class ChainEndedError extends OperationError {}
 
 /**
  * The TTL each lease was granted with, asked of the source once per lease: the watch names a put's

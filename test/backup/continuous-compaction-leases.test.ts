@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -175,6 +175,104 @@ describe("continuous backup: new chains", () => {
       const v = await runCli(["verify", ref]);
       assert.equal(v.code, 0, v.stderr + v.stdout);
       assert.match(v.stdout, /delta chain: OK/);
+    }
+  });
+
+  it("a base backup removed under a running follower (a prune while etcd was idle) starts a new chain; no segment is written without its base", async () => {
+    const storeDir = join(work, "base-gone");
+    await mkdir(storeDir);
+    const run = follow(storeDir, "gone");
+    const first = await client.put("gone/first", "1");
+    const [{ backup: old }] = (await waitFor(
+      "the first chain past the first write",
+      async () => {
+        const c = await chains(storeDir, "gone");
+        return c.length === 1 && (c[0]?.chain.contiguousTo ?? 0) >= first ? c : undefined;
+      },
+      30_000,
+    )) as [{ backup: BackupEntry; chain: Chain }];
+    // What prune does to a chain: manifest first, then the segments, then the snapshot.
+    await rm(join(storeDir, old.folder), { recursive: true, force: true });
+    const marker = await client.put("gone/after", "2");
+    const [fresh] = (await waitFor(
+      "a new chain past the marker",
+      async () => {
+        const c = await chains(storeDir, "gone");
+        return c.length === 1 && c[0]?.backup.folder !== old.folder && (c[0]?.chain.contiguousTo ?? 0) >= marker
+          ? c
+          : undefined;
+      },
+      30_000,
+    )) as [{ backup: BackupEntry; chain: Chain }];
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exited).code, 143, run.stderr());
+    assert.match(
+      run.stdout(),
+      /full backup \S+ at revision \d+ \(the base backup of the chain \S+ is gone \(pruned\?\)/,
+    );
+    assert.deepEqual(
+      await readdir(join(storeDir, old.folder)).catch(() => []),
+      [],
+      "nothing written where the base was",
+    );
+    assert.deepEqual(fresh.chain.problems, []);
+  });
+
+  it("an etcd behind the chain's end (restored from an older snapshot, or another cluster) starts a new chain instead of appending to it", async () => {
+    const storeDir = join(work, "behind");
+    await mkdir(storeDir);
+    for (let i = 0; i < 30; i++) await client.put(`behind/${i}`, `v${i}`);
+    const first = follow(storeDir, "behind");
+    const end = await client.put("behind/end", "1");
+    await waitFor(
+      "the chain past the last write",
+      async () => {
+        const c = await chains(storeDir, "behind");
+        return (c[0]?.chain.contiguousTo ?? 0) >= end ? c : undefined;
+      },
+      30_000,
+    );
+    first.child.kill("SIGTERM");
+    assert.equal((await first.exited).code, 143, first.stderr());
+    const [{ backup: old, chain: oldChain }] = (await chains(storeDir, "behind")) as [
+      { backup: BackupEntry; chain: Chain },
+    ];
+    // A fresh etcd: its revisions start again far below the chain's end.
+    const other = await EtcdCluster.start({ members: 1 });
+    try {
+      const run = spawnCli([
+        "backup",
+        "--endpoints",
+        other.endpoint(0),
+        ...other.tlsFlags,
+        "--to",
+        storeDir,
+        "--name",
+        "behind",
+        "--continuous",
+        "--segment",
+        "1s",
+      ]);
+      running.push(run);
+      const after = (await waitFor(
+        "a second chain",
+        async () => {
+          const c = await chains(storeDir, "behind");
+          return c.length === 2 ? c : undefined;
+        },
+        30_000,
+      )) as [{ backup: BackupEntry; chain: Chain }, { backup: BackupEntry; chain: Chain }];
+      run.child.kill("SIGTERM");
+      assert.equal((await run.exited).code, 143, run.stderr());
+      assert.match(
+        run.stdout(),
+        /\(etcd is at revision \d+, behind the end of the chain \S+ \(\d+\): restored from an older snapshot\?/,
+      );
+      const [o] = after;
+      assert.equal(o.backup.folder, old.folder);
+      assert.equal(o.chain.contiguousTo, oldChain.contiguousTo, "the old chain got nothing of the other history");
+    } finally {
+      await other.stop();
     }
   });
 
