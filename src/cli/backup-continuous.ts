@@ -200,6 +200,7 @@ export async function runHostedContinuous(
           endpoints: flags.endpoints,
           portForward: flags.portForward,
           logger: ctx.logger,
+          ...(signal ? { signal } : {}),
         });
         try {
           const client = await connectFirstAnswering(access.endpoints, access.connect, signal);

@@ -84,7 +84,22 @@ export async function takeChainLease(options: ChainLeaseOptions): Promise<HeldCh
   let lastRenewed = Date.now();
   let timer: NodeJS.Timeout | undefined;
   let renewing: Promise<void> = Promise.resolve();
+  let released = false;
+  // Another process may take the Lease once it has not been renewed for its duration: this one stops
+  // writing well before that, whatever its renewals are doing (failing, or hanging on a lost network).
+  const stopBy = (duration * 1000 * 2) / 3;
+  const watchdog = setInterval(() => {
+    if (released || lost.signal.aborted || Date.now() - lastRenewed <= stopBy) return;
+    lost.abort(
+      new OperationError(
+        `could not renew the Lease ${namespace}/${name} for ${Math.round(stopBy / 1000)}s: another process may take it at ${duration}s, so this one stops writing`,
+      ),
+    );
+  }, 1000);
+  watchdog.unref();
+  lost.signal.addEventListener("abort", () => clearInterval(watchdog), { once: true });
   const renew = async () => {
+    if (released) return;
     try {
       current = await cluster.replaceLease(namespace, withSpec(current as V1Lease, spec(current)), signal);
       lastRenewed = Date.now();
@@ -96,7 +111,7 @@ export async function takeChainLease(options: ChainLeaseOptions): Promise<HeldCh
         return;
       }
       if (now) current = now; // our own Lease, changed meanwhile (a retried write): carry on from it
-      if (Date.now() - lastRenewed > duration * 1000) {
+      if (Date.now() - lastRenewed > stopBy) {
         lost.abort(
           new OperationError(
             `could not renew the Lease ${namespace}/${name} for ${duration}s (${describe(err)}): another process may take it, so this one stops writing`,
@@ -106,7 +121,7 @@ export async function takeChainLease(options: ChainLeaseOptions): Promise<HeldCh
       }
       log.warn({ lease: `${namespace}/${name}`, error: describe(err) }, "renewing the chain Lease failed; retrying");
     }
-    if (!lost.signal.aborted) timer = setTimeout(tick, (duration * 1000) / 3);
+    if (!lost.signal.aborted && !released) timer = setTimeout(tick, (duration * 1000) / 3);
   };
   const tick = () => {
     renewing = renew();
@@ -116,8 +131,11 @@ export async function takeChainLease(options: ChainLeaseOptions): Promise<HeldCh
     holder,
     lost: lost.signal,
     async release() {
+      released = true;
       clearTimeout(timer);
+      clearInterval(watchdog);
       await renewing;
+      clearTimeout(timer);
       if (lost.signal.aborted) return;
       lost.abort(new CancelledError("the chain Lease was released"));
       try {

@@ -159,12 +159,14 @@ export async function connectFirstAnswering(
 ): Promise<EtcdClient> {
   const failures: string[] = [];
   for (const endpoint of endpoints) {
-    const client = await connect(endpoint, { signal, callTimeoutMs: 30_000 });
+    let client: EtcdClient | undefined;
     try {
+      // Inside the try: with --user/--password, connecting authenticates, and a member that is down fails here.
+      client = await connect(endpoint, { signal, callTimeoutMs: 30_000 });
       await client.status();
       return client;
     } catch (err) {
-      client.close();
+      client?.close();
       if (signal?.aborted) throw err;
       failures.push(`${endpoint.url}: ${describe(err)}`);
     }
