@@ -73,7 +73,15 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
     const last = chain.records.at(-1);
     const chainEnd = last?.toRevision ?? baseRevision;
     const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${last.closedAt})` : ""}`;
-    const target = targetOf(options.point, baseRevision, chainEnd, verified.manifest?.createdAt, last, window);
+    const target = targetOf(
+      options.point,
+      baseRevision,
+      chainEnd,
+      verified.manifest?.createdAt,
+      last,
+      window,
+      chain.records,
+    );
     if (target.revision > chain.contiguousTo)
       throw new VerificationError(
         `cannot restore past revision ${chain.contiguousTo}: ${chain.problems[0]} (restore to an earlier point)`,
@@ -133,6 +141,8 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
     let changes = 0;
     for (const record of chain.records) {
       if (record.fromRevision > target.revision) break;
+      // Nothing in it was received by the time: neither read nor counted.
+      if (target.time && Date.parse(record.firstEventAt ?? record.openedAt) > target.time.getTime()) break;
       checkAborted(signal);
       let events: SegmentEvent[];
       try {
@@ -213,6 +223,7 @@ function targetOf(
   createdAt: string | undefined,
   last: SegmentRecord | undefined,
   window: string,
+  records: readonly SegmentRecord[],
 ): { revision: number; time?: Date } {
   if ("revision" in point) {
     if (point.revision < base || point.revision > chainEnd)
@@ -224,7 +235,10 @@ function targetOf(
     throw new UsageError(`${point.time.toISOString()} is before this backup was taken (${createdAt}): ${window}`);
   if (last && t > new Date(last.closedAt).getTime())
     throw new UsageError(`${point.time.toISOString()} is after the newest committed segment: ${window}`);
-  return { revision: chainEnd, time: point.time };
+  // The last segment with anything received by then: problems after it are no reason to refuse the point.
+  let revision = base;
+  for (const r of records) if (Date.parse(r.firstEventAt ?? r.openedAt) <= t) revision = r.toRevision;
+  return { revision, time: point.time };
 }
 
 /** Consecutive events of one revision (a segment holds them in revision order). */

@@ -225,6 +225,21 @@ describe("continuous backup and point-in-time restore", () => {
       "json",
     ]);
     assert.equal(before.code, 0, before.stderr);
+    // A time before the damage restores too: what comes after the point is no reason to refuse it.
+    const early = c.chain.records[0] as (typeof c.chain.records)[number];
+    const byTime = await runCli([
+      "restore",
+      "local",
+      c.backup.ref,
+      "--data-dir",
+      join(work, "early-time"),
+      "--at-time",
+      early.lastEventAt ?? early.closedAt,
+      "-o",
+      "json",
+    ]);
+    assert.equal(byTime.code, 0, byTime.stderr);
+    assert.equal((JSON.parse(byTime.stdout) as { replayedRevision: number }).replayedRevision, early.toRevision);
   });
 
   it("with the first endpoint's member down, it backs up and follows through another member", async () => {
