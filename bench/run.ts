@@ -6,4 +6,5 @@ await import("./hosted.js");
 await import("./fleet-all.js");
 await import("./restore-drill.js");
 await import("./objects.js");
+await import("./continuous.js");
 await import("./startup.js");
