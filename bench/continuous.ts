@@ -85,21 +85,24 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0] ?? 0;
   try {
     await client.put("bench/start", "1");
-    const follower = spawnCli([
-      "backup",
-      "--endpoints",
-      cluster.endpoint(0),
-      ...cluster.tlsFlags,
-      "--to",
-      storeDir,
-      "--name",
-      "bench",
-      "--continuous",
-      "--segment",
-      segment,
-      "--log-level",
-      "info",
-    ]);
+    const follower = spawnCli(
+      [
+        "backup",
+        "--endpoints",
+        cluster.endpoint(0),
+        ...cluster.tlsFlags,
+        "--to",
+        storeDir,
+        "--name",
+        "bench",
+        "--continuous",
+        "--segment",
+        segment,
+        "--log-level",
+        "info",
+      ],
+      { asInstalled: true },
+    );
     const pid = follower.child.pid as number;
     // The follower's full backup first: the load starts once it follows the watch.
     await follower.waitForLine(/following etcd's watch/);

@@ -73,6 +73,8 @@ describe("kubesim API server (HTTPS, token, discovery, CRUD, patch, validation)"
       "apps",
       "autoscaling",
       "batch",
+      // Leases, which the continuous follower holds (schedule --continuous).
+      "coordination.k8s.io",
       "hypershift.openshift.io",
       "networking.k8s.io",
       "rbac.authorization.k8s.io",
@@ -92,6 +94,9 @@ describe("kubesim API server (HTTPS, token, discovery, CRUD, patch, validation)"
       "nodepools/status",
       "nodepools/scale",
     ]);
+    const coordination = await kubeRequest(sim.api, "GET", "/apis/coordination.k8s.io/v1");
+    const lease = coordination.body.resources.find((r: { name: string }) => r.name === "leases");
+    assert.deepEqual([lease?.kind, lease?.namespaced], ["Lease", true]);
     assert.equal((await kubeRequest(sim.api, "GET", "/apis/nope/v1")).status, 404);
   });
 

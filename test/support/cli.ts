@@ -55,8 +55,16 @@ export interface RunningCli {
   waitForLine(pattern: RegExp): Promise<string>;
 }
 
-export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function spawnCli(
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    /** Run the built CLI as an installed one is run: through its shebang, with the V8 flags it sets (benchmarks). */
+    asInstalled?: boolean;
+  } = {},
+): RunningCli {
+  const [command, argv] = options.asInstalled ? [CLI, args] : [process.execPath, [CLI, ...args]];
+  const child = spawn(command, argv, {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
