@@ -5,15 +5,14 @@ import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
 import { toJson, write } from "./output.js";
+import { addPointOptions, type PointFlags, pointOf } from "./point-options.js";
 
-interface RestoreLocalFlags extends StoreFlags {
+interface RestoreLocalFlags extends StoreFlags, PointFlags {
   dataDir: string;
   name?: string;
   initialCluster?: string;
   initialClusterToken?: string;
   members?: string;
-  atRevision?: string;
-  atTime?: string;
   output: "text" | "json";
 }
 
@@ -26,15 +25,8 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     .option("--name <name>", "this member's name, for one member of a real cluster (with --initial-cluster)")
     .option("--initial-cluster <list>", "every member's name=peerURL, as etcd takes it (with --name)")
     .option("--initial-cluster-token <token>", "cluster token, the same on every member (default etcd-cluster)")
-    .option(
-      "--at-revision <rev>",
-      "a continuous backup: the state at this etcd revision (the full snapshot plus its delta segments replayed up to it)",
-    )
-    .option(
-      "--at-time <rfc3339>",
-      "a continuous backup: the state at this time (every change the backup had received by then), e.g. 2026-12-06T15:04:05Z",
-    )
     .addOption(outputOption());
+  addPointOptions(cmd);
   addStoreReadOptions(cmd);
   cmd.addHelpText(
     "after",
@@ -98,24 +90,6 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
       );
     }
   });
-}
-
-function pointOf(flags: RestoreLocalFlags): { revision: number } | { time: Date } | undefined {
-  if (flags.atRevision !== undefined && flags.atTime !== undefined)
-    throw new UsageError("--at-revision and --at-time cannot be combined: pick one point");
-  if (flags.atRevision !== undefined) {
-    const revision = Number(flags.atRevision);
-    if (!/^\d+$/.test(flags.atRevision) || !Number.isSafeInteger(revision) || revision < 1)
-      throw new UsageError(`--at-revision must be a positive whole number, got "${flags.atRevision}"`);
-    return { revision };
-  }
-  if (flags.atTime !== undefined) {
-    const time = new Date(flags.atTime);
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(flags.atTime) || Number.isNaN(time.getTime()))
-      throw new UsageError(`--at-time must be an RFC 3339 time like 2026-12-06T15:04:05Z, got "${flags.atTime}"`);
-    return { time };
-  }
-  return undefined;
 }
 
 function layoutOf(flags: RestoreLocalFlags): RestoreLayout {

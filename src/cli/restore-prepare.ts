@@ -1,14 +1,17 @@
 import { type Command, Option } from "commander";
+import type { RestorePoint } from "../continuous/replay.js";
 import { OperationError, UsageError, VerificationError } from "../errors.js";
 import type { Check } from "../restore/prepare/checks.js";
 import type { PrepareResult } from "../restore/prepare/prepare.js";
 import type { AppliedObject, TargetCluster } from "../restore/prepare/target-cluster.js";
+import type { Store } from "../store/store.js";
 import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { addStoreReadOptions, addStoreUploadOptions, type StoreFlags, storeSettings } from "./options.js";
 import { toJson } from "./output.js";
+import { addPointOptions, type PointFlags, pointOf } from "./point-options.js";
 
-interface PrepareFlags extends StoreFlags {
+interface PrepareFlags extends StoreFlags, PointFlags {
   rendered: string;
   output?: string;
   expires?: string;
@@ -44,6 +47,8 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
     .option("--scratch-dir <dir>", "where the snapshot is staged for the structural check (default: temp dir)")
     .option("--no-structure", "skip the structural check of the snapshot (no local disk needed)");
+  // A continuous backup: the chain replayed to the point is saved as a backup of its own beside it, and that is restored.
+  addPointOptions(cmd);
   addStoreReadOptions(cmd);
   // verify records its result in the manifest: a bucket that demands encryption headers needs them here too.
   addStoreUploadOptions(cmd);
@@ -68,8 +73,10 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     const { readRendered, writeSecretFile } = await import("../restore/prepare/files.js");
     const { openStore } = await import("../store/open-store.js");
     const { prepareRestore } = await import("../restore/prepare/prepare.js");
-    const store = openStore(ref, storeSettings(flags));
+    const point = pointOf(flags);
+    let store = openStore(ref, storeSettings(flags));
     const rendered = await readRendered(flags.rendered);
+    if (point) store = await storeAtPoint(store, point, flags, ctx);
     const clusterWanted = flags.kubeconfig !== undefined || flags.context !== undefined || flags.apply === true;
     let target: TargetCluster | undefined;
     if (clusterWanted) {
@@ -114,6 +121,44 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     if (flags.apply && target) applied = await target.apply(result.objects, ctx.signal);
     report(result, applied);
   });
+}
+
+/**
+ * The chain of the continuous backup in `store` replayed to `point` and saved beside it as a backup of
+ * its own (the same label): HyperShift's etcd-init downloads one snapshot, so that is the one presigned.
+ */
+async function storeAtPoint(store: Store, point: RestorePoint, flags: PrepareFlags, ctx: CliContext): Promise<Store> {
+  const [{ openStore }, { readManifest }, { storeRootOf }, { backupAtPoint }] = await Promise.all([
+    import("../store/open-store.js"),
+    import("../backup/verify-backup.js"),
+    import("../store/layout.js"),
+    import("../continuous/point-backup.js"),
+  ]);
+  const base = await readManifest(store, ctx.signal);
+  const rootUrl = storeRootOf(store.url, base.label, base.backupId);
+  if (rootUrl === store.url)
+    throw new UsageError(
+      `--at-revision/--at-time: ${store.url} is not a backup folder of the form <store>/<label>/<backup-id>: pass the ref as list prints it`,
+    );
+  const made = await backupAtPoint({
+    backup: store,
+    root: openStore(rootUrl, storeSettings(flags)),
+    point,
+    ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
+    signal: ctx.signal,
+    logger: ctx.logger,
+  });
+  const f = made.facts;
+  // stderr: stdout may be carrying the patched manifests.
+  process.stderr.write(
+    `the state at revision ${f.replayedRevision} (base ${f.baseRevision} + ${f.changes} changes from ${f.segments} segments, state SHA-256 ${f.stateSha256}) is saved as backup ${made.manifest.backupId}; preparing the restore of that one\n`,
+  );
+  if (!f.revisionsAligned)
+    ctx.logger.warn(
+      { backup: made.manifest.backupId },
+      "the replay's revisions did not stay aligned with the source's: the restored etcd numbers revisions differently",
+    );
+  return openStore(`${rootUrl.replace(/\/+$/, "")}/${made.folder}`, storeSettings(flags));
 }
 
 const MARK: Record<Check["status"], string> = { pass: "PASS", warn: "WARN", block: "BLOCK", "not-run": "-" };

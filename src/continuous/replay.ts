@@ -19,17 +19,21 @@ import type { SegmentEvent, SegmentRecord } from "./segment.js";
 /** The point to restore to: a source revision, or a time (every change the backup had received by then). */
 export type RestorePoint = { readonly revision: number } | { readonly time: Date };
 
-export interface PointInTimeOptions {
+export interface ReplayOptions {
   readonly source: RestoreSource;
   readonly point: RestorePoint;
-  readonly dataDir: string;
-  readonly layout: RestoreLayout;
   readonly scratchDir?: string;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
 }
 
-export interface PointInTimeResult extends RestoreLocalResult {
+export interface PointInTimeOptions extends ReplayOptions {
+  readonly dataDir: string;
+  readonly layout: RestoreLayout;
+}
+
+/** What a replay reached, and how it knows. */
+export interface ReplayFacts {
   /** The backup's own revision, where replay started. */
   readonly baseRevision: number;
   /** The last source revision replayed (the base revision when none was). */
@@ -43,6 +47,21 @@ export interface PointInTimeResult extends RestoreLocalResult {
   readonly revisionsAligned: boolean;
 }
 
+export interface PointInTimeResult extends RestoreLocalResult, ReplayFacts {}
+
+/** The scratch etcd holding the state at the point, for as long as the callback runs. */
+export interface ReplayedPoint extends ReplayFacts {
+  /** Its snapshot, read while its leases are still kept alive (an expiry would delete keys from it). */
+  snapshot(): AsyncIterable<{ readonly blob: Buffer; readonly remaining: number }>;
+  readonly endpoint: string;
+  /** The checks behind it: the base's verification, the segments' SHA-256, the chain's contiguity. */
+  readonly checks: readonly string[];
+  /** A directory for files of its own, removed with everything else afterwards. */
+  readonly scratch: string;
+  /** Stops the scratch etcd early (its snapshot taken), freeing memory for what comes next. */
+  stop(): Promise<void>;
+}
+
 /**
  * Restores the state of a continuous backup's chain at a point: the verified full snapshot restored
  * into a scratch etcd (loopback, mutual TLS), the committed segments replayed in revision order up to
@@ -50,7 +69,46 @@ export interface PointInTimeResult extends RestoreLocalResult {
  * after every one), then a snapshot of that etcd restored into the data directory as `restore local`
  * does. A damaged segment or a gap before the point stops it: nothing is restored past a problem.
  */
-export async function restoreAtPoint(options: PointInTimeOptions): Promise<PointInTimeResult> {
+export function restoreAtPoint(options: PointInTimeOptions): Promise<PointInTimeResult> {
+  const log = options.logger ?? silentLogger();
+  const { signal } = options;
+  return replayChain(options, async (p) => {
+    const file = join(p.scratch, "at-point.db");
+    await pipeline(
+      (async function* () {
+        for await (const chunk of p.snapshot()) yield chunk.blob;
+      })(),
+      createWriteStream(file, { mode: 0o600 }),
+    );
+    await p.stop();
+    const restored = await restoreLocal({
+      source: { kind: "file", path: file },
+      dataDir: options.dataDir,
+      layout: options.layout,
+      ...(signal ? { signal } : {}),
+      logger: log,
+    });
+    return {
+      ...restored,
+      origin: options.source.kind === "backup" ? options.source.store.url : restored.origin,
+      revision: p.replayedRevision,
+      baseRevision: p.baseRevision,
+      replayedRevision: p.replayedRevision,
+      segments: p.segments,
+      changes: p.changes,
+      liveKeys: p.liveKeys,
+      stateSha256: p.stateSha256,
+      revisionsAligned: p.revisionsAligned,
+      checks: [...p.checks, ...restored.checks],
+    };
+  });
+}
+
+/**
+ * The chain replayed up to the point in a scratch etcd, which `use` may read (its snapshot) before
+ * everything is stopped and removed, whatever `use` does.
+ */
+export async function replayChain<T>(options: ReplayOptions, use: (point: ReplayedPoint) => Promise<T>): Promise<T> {
   const { signal, source } = options;
   const log = options.logger ?? silentLogger();
   if (source.kind !== "backup")
@@ -174,30 +232,9 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
       { replayedRevision: replayed, changes, segments, liveKeys: state.keys, stateSha256: state.sha256, aligned },
       "chain replayed",
     );
-    const file = join(scratch, "at-point.db");
-    await pipeline(
-      (async function* () {
-        for await (const chunk of (client as EtcdClient).snapshot(signal)) yield chunk.blob;
-      })(),
-      createWriteStream(file, { mode: 0o600 }),
-    );
-    // Kept alive until the snapshot is read: an expiry before it would delete keys from it.
-    keepingAlive.abort();
-    client.close();
-    client = undefined;
-    await cluster.stop();
-    cluster = undefined;
-    const restored = await restoreLocal({
-      source: { kind: "file", path: file },
-      dataDir: options.dataDir,
-      layout: options.layout,
-      ...(signal ? { signal } : {}),
-      logger: log,
-    });
-    return {
-      ...restored,
-      origin: store.url,
-      revision: replayed,
+    const live = client;
+    const endpoint = cluster.endpoint(0);
+    return await use({
       baseRevision,
       replayedRevision: replayed,
       segments,
@@ -205,8 +242,19 @@ export async function restoreAtPoint(options: PointInTimeOptions): Promise<Point
       liveKeys: state.keys,
       stateSha256: state.sha256,
       revisionsAligned: aligned,
-      checks: [...verified.checks, "segments-sha256", "chain-contiguous", ...restored.checks],
-    };
+      endpoint,
+      checks: [...verified.checks, "segments-sha256", "chain-contiguous"],
+      scratch,
+      snapshot: () => live.snapshot(signal),
+      stop: async () => {
+        // Kept alive until the snapshot is read: an expiry before it would delete keys from it.
+        keepingAlive.abort();
+        client?.close();
+        client = undefined;
+        await cluster?.stop();
+        cluster = undefined;
+      },
+    });
   } finally {
     keepingAlive.abort();
     client?.close();

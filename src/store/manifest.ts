@@ -112,6 +112,21 @@ const timingsSchema = z.object({
   phases: z.record(z.string(), z.number().nonnegative()).optional(),
 });
 
+/** A backup made by `restore prepare --at-time|--at-revision`: a continuous backup's chain replayed to a point. */
+const pointInTimeSchema = z.object({
+  /** The continuous backup it was replayed from, and that backup's own revision. */
+  fromBackupId: z.string(),
+  baseRevision: z.number().int().nonnegative(),
+  /** The source revision reached, and the time asked for (absent when a revision was). */
+  revision: z.number().int().nonnegative(),
+  at: z.string().optional(),
+  segments: z.number().int().nonnegative(),
+  changes: z.number().int().nonnegative(),
+  /** Live keys of the state and the SHA-256 of them in key order, as `restore local --at-*` logs it. */
+  liveKeys: z.number().int().nonnegative(),
+  stateSha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
 export const manifestSchema = z.object({
   schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
   tool: z.object({ name: z.literal("hcp-etcd-backup"), version: z.string() }),
@@ -133,6 +148,7 @@ export const manifestSchema = z.object({
   verifications: z.array(verificationSchema),
   /** Optional, so manifests without it (every one before it) stay valid version 2 manifests. */
   objectLock: objectLockSchema.optional(),
+  pointInTime: pointInTimeSchema.optional(),
 });
 
 const manifestV1Schema = z.object({
