@@ -7,10 +7,10 @@ import { type Chain, readChain } from "../../src/continuous/chain.js";
 import type { EtcdClient } from "../../src/etcd/client.js";
 import { type BackupEntry, readCatalog } from "../../src/store/catalog.js";
 import { openStore } from "../../src/store/open-store.js";
-import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
+import { type RunningCli, runCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
-import { liveAt, restoredState, startLoad, storedLeases } from "../support/pitr.js";
+import { liveAt, restoreAtRevision, restoredState, spawnFollower, startLoad, storedLeases } from "../support/pitr.js";
 import { waitFor } from "../support/wait.js";
 
 /** Where one chain ends and a new one starts: a compaction, or --full-every. */
@@ -34,20 +34,7 @@ describe("continuous backup: new chains", () => {
   });
 
   const follow = (storeDir: string, label: string, extra: string[] = []) => {
-    const run = spawnCli([
-      "backup",
-      "--endpoints",
-      cluster.endpoint(0),
-      ...cluster.tlsFlags,
-      "--to",
-      storeDir,
-      "--name",
-      label,
-      "--continuous",
-      "--segment",
-      "1s",
-      ...extra,
-    ]);
+    const run = spawnFollower(cluster, storeDir, label, { extra });
     running.push(run);
     return run;
   };
@@ -61,25 +48,7 @@ describe("continuous backup: new chains", () => {
     return out;
   };
   const restoreAt = async (ref: string, revision: number, dataDir: string, withLease = false) => {
-    const r = await runCli([
-      "restore",
-      "local",
-      ref,
-      "--data-dir",
-      dataDir,
-      "--at-revision",
-      String(revision),
-      "-o",
-      "json",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as {
-      replayedRevision: number;
-      revisionsAligned: boolean;
-      members: Array<{ dataDir: string }>;
-    };
-    assert.equal(out.replayedRevision, revision);
-    assert.equal(out.revisionsAligned, true, r.stdout + r.stderr);
+    const out = await restoreAtRevision(ref, revision, dataDir);
     const member = (out.members[0] as { dataDir: string }).dataDir;
     const state = restoredState(member, withLease);
     const leases = storedLeases(member);
@@ -240,19 +209,7 @@ describe("continuous backup: new chains", () => {
     // A fresh etcd: its revisions start again far below the chain's end.
     const other = await EtcdCluster.start({ members: 1 });
     try {
-      const run = spawnCli([
-        "backup",
-        "--endpoints",
-        other.endpoint(0),
-        ...other.tlsFlags,
-        "--to",
-        storeDir,
-        "--name",
-        "behind",
-        "--continuous",
-        "--segment",
-        "1s",
-      ]);
+      const run = spawnFollower(other, storeDir, "behind");
       running.push(run);
       const after = (await waitFor(
         "a second chain",

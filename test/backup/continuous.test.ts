@@ -8,9 +8,9 @@ import { segmentKey } from "../../src/continuous/segment.js";
 import type { EtcdClient } from "../../src/etcd/client.js";
 import { readCatalog } from "../../src/store/catalog.js";
 import { openStore } from "../../src/store/open-store.js";
-import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
+import { type RunningCli, runCli } from "../support/cli.js";
 import { EtcdCluster } from "../support/etcd-cluster.js";
-import { liveAt, restoredState, sha256, startLoad } from "../support/pitr.js";
+import { liveAt, restoreAtRevision, restoredState, sha256, spawnFollower, startLoad } from "../support/pitr.js";
 import { waitFor } from "../support/wait.js";
 
 describe("continuous backup and point-in-time restore", () => {
@@ -36,20 +36,7 @@ describe("continuous backup and point-in-time restore", () => {
   });
 
   const follow = (label = "pitr") => {
-    const endpoints = [0, 1, 2].map((i) => cluster.endpoint(i)).join(",");
-    const run = spawnCli([
-      "backup",
-      "--endpoints",
-      endpoints,
-      ...cluster.tlsFlags,
-      "--to",
-      storeDir,
-      "--name",
-      label,
-      "--continuous",
-      "--segment",
-      "1s",
-    ]);
+    const run = spawnFollower(cluster, storeDir, label, { members: [0, 1, 2] });
     running.push(run);
     return run;
   };
@@ -129,26 +116,7 @@ describe("continuous backup and point-in-time restore", () => {
     const base = c.backup.manifest.snapshot.revision;
     for (const [n, revision] of [base + 1, cut, cut + 1, markerB].entries()) {
       const dataDir = join(work, `at-${n}`);
-      const r = await runCli([
-        "restore",
-        "local",
-        c.backup.ref,
-        "--data-dir",
-        dataDir,
-        "--at-revision",
-        String(revision),
-        "-o",
-        "json",
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as {
-        replayedRevision: number;
-        revisionsAligned: boolean;
-        members: Array<{ dataDir: string }>;
-        liveKeys: number;
-      };
-      assert.equal(out.replayedRevision, revision);
-      assert.equal(out.revisionsAligned, true);
+      const out = await restoreAtRevision(c.backup.ref, revision, dataDir);
       const expected = await liveAt(cluster, revision);
       const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
       assert.equal(out.liveKeys, expected.size);

@@ -3,7 +3,6 @@
 // its own, and that snapshot presigned: the URL downloads exactly the state etcd had at that revision.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
-import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { generateIdentity, identityToRecipient } from "age-encryption";
@@ -14,23 +13,13 @@ import type { Manifest } from "../../src/store/manifest.js";
 import { openStore } from "../../src/store/open-store.js";
 import { type RunningCli, runCli, spawnCli } from "../support/cli.js";
 import { type HostedLab, startHostedLab } from "../support/hosted.js";
+import { download } from "../support/https-get.js";
 import { liveAt, restoredState } from "../support/pitr.js";
 import { docsOf, get } from "../support/rendered-docs.js";
 import { S3Server } from "../support/s3-server.js";
 import { waitFor } from "../support/wait.js";
 
 const FIXTURE = new URL("../fixtures/rendered/example-aescbc.yaml", import.meta.url).pathname;
-
-function download(url: string, ca: Buffer): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    httpsGet(url, { ca }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    }).on("error", reject);
-  });
-}
 
 describe("restore prepare --at-revision / --at-time of a hosted cluster's continuous backup (Ceph RGW, simulator, real etcd)", () => {
   let lab: HostedLab;

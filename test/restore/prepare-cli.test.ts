@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
@@ -13,6 +12,7 @@ import { openStore } from "../../src/store/open-store.js";
 import type { S3Store } from "../../src/store/s3-store.js";
 import { runCli } from "../support/cli.js";
 import { type HostedLab, startHostedLab } from "../support/hosted.js";
+import { download } from "../support/https-get.js";
 import { assertOnlyChanged, docsOf, get, type Obj } from "../support/rendered-docs.js";
 import { S3Server } from "../support/s3-server.js";
 
@@ -27,18 +27,6 @@ const urlIn = (yamlText: string) =>
       "spec.etcd.managed.storage.restoreSnapshotURL",
     ) as string[]
   )[0] as string;
-
-/** A plain HTTPS GET, as etcd-init's curl does it: no SDK, no credentials. */
-function download(url: string, ca: Buffer): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    httpsGet(url, { ca }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    }).on("error", reject);
-  });
-}
 
 describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, real 3-member etcd)", () => {
   let lab: HostedLab;

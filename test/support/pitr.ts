@@ -1,5 +1,7 @@
 // What the continuous-backup tests compare: etcd's own state at a revision (the oracle, etcdctl)
 // and a restored member's state (its bbolt file), in one shape.
+
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -7,10 +9,63 @@ import type { EtcdClient } from "../../src/etcd/client.js";
 import { BoltFile } from "../../src/snapshot/bolt-file.js";
 import { Bitset, openBucket, walkBucket } from "../../src/snapshot/bolt-tree.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
+import { type RunningCli, runCli, spawnCli } from "./cli.js";
 import type { EtcdCluster } from "./etcd-cluster.js";
 import { etcdctl } from "./etcdctl.js";
 
 export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** `backup --continuous --segment 1s` of `cluster` (its members in this order) into `storeDir` under `label`. */
+export function spawnFollower(
+  cluster: EtcdCluster,
+  storeDir: string,
+  label: string,
+  options: { readonly members?: readonly number[]; readonly extra?: readonly string[] } = {},
+): RunningCli {
+  const endpoints = (options.members ?? [0]).map((i) => cluster.endpoint(i)).join(",");
+  return spawnCli([
+    "backup",
+    "--endpoints",
+    endpoints,
+    ...cluster.tlsFlags,
+    "--to",
+    storeDir,
+    "--name",
+    label,
+    "--continuous",
+    "--segment",
+    "1s",
+    ...(options.extra ?? []),
+  ]);
+}
+
+/** What `restore local --at-* -o json` reports. */
+export interface PointRestore {
+  readonly replayedRevision: number;
+  readonly revisionsAligned: boolean;
+  readonly members: ReadonlyArray<{ readonly dataDir: string }>;
+  readonly liveKeys: number;
+}
+
+/** `restore local <ref> --at-revision R -o json`, which must succeed, reach R and keep etcd's revision numbering. */
+export async function restoreAtRevision(ref: string, revision: number, dataDir: string): Promise<PointRestore> {
+  const r = await runCli([
+    "restore",
+    "local",
+    ref,
+    "--data-dir",
+    dataDir,
+    "--at-revision",
+    String(revision),
+    "-o",
+    "json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as PointRestore;
+  assert.equal(out.replayedRevision, revision);
+  assert.equal(out.revisionsAligned, true, r.stdout + r.stderr);
+  return out;
+}
 
 /**
  * A steady write load from the test: puts and deletes over 40 keys under `prefix`, until stopped.
