@@ -97,9 +97,11 @@ function manualGet(snapshot: string, dir: string, client: number, peer: number):
   ].join("\n");
 }
 
-/** A CLI run whose (possibly huge) output goes to /dev/null: `exec` keeps the sampled process the CLI's. */
-const quiet = (cli: string, args: string[]) =>
-  timeV("sh", ["-c", `exec "$0" "$@" >/dev/null`, process.execPath, cli, ...args]);
+/**
+ * A CLI run whose (possibly huge) output goes to /dev/null: `exec` keeps the sampled process the CLI's.
+ * The CLI runs as an installed one does, through its shebang and the V8 flag it sets.
+ */
+const quiet = (cli: string, args: string[]) => timeV("sh", ["-c", `exec "$0" "$@" >/dev/null`, cli, ...args]);
 
 /**
  * The older build may not finish on a large snapshot (it held every value, then built the whole List
@@ -192,10 +194,7 @@ async function main(): Promise<void> {
   const diffAll = ["diff", snapshot, snapshot, "--encryption-config", config, "-o", "json", "--scratch-dir", work];
   for (let i = 0; i < runs; i++) {
     // Interleaved, so page-cache state and machine noise hit both alike.
-    const g = await record(
-      "get one Secret (--encryption-config)",
-      timeV(process.execPath, [CLI, ...getOne, "-o", "json"]),
-    );
+    const g = await record("get one Secret (--encryption-config)", timeV(CLI, [...getOne, "-o", "json"]));
     if (!g.stdout.includes(Buffer.from("found-it").toString("base64"))) throw new Error(`get printed ${g.stdout}`);
     const [c, p] = (await freePorts(2)) as [number, number];
     const script = join(work, "manual.sh");
