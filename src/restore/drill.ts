@@ -3,6 +3,7 @@ import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
 import { verifyChain } from "../continuous/chain.js";
+import { replayChain } from "../continuous/replay.js";
 import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
 import { CancelledError, describe, VerificationError } from "../errors.js";
@@ -77,6 +78,10 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
     releaseDir(scratch);
   }
   if (signal?.aborted) throw cancelled();
+  // A continuous backup restores to any point of its chain: the whole chain is replayed too, in a
+  // scratch etcd of its own, and must keep etcd's revision numbering to its end.
+  if (run.problems.length === 0 && run.chainEnd !== undefined && run.chainEnd > manifest.snapshot.revision)
+    await replayWholeChain(store, run, run.chainEnd, options);
   const { checks, problems, comparison, phases, decryption } = run;
   const seconds = (performance.now() - run.startedAt) / 1000;
   const ok = problems.length === 0;
@@ -86,7 +91,7 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
     checks,
     ok,
     detail: ok
-      ? `restore drill: etcd served ${comparison?.liveKeys} live keys at revision ${manifest.snapshot.revision}, equal to the snapshot's`
+      ? `restore drill: etcd served ${comparison?.liveKeys} live keys at revision ${manifest.snapshot.revision}, equal to the snapshot's${checks.includes("chain-replayed") ? `; its delta chain replayed to revision ${run.chainEnd}` : ""}`
       : problems.slice(0, 5).join("; "),
     seconds: Math.round(seconds * 1000) / 1000,
     ...(decryption ? { decryption } : {}),
@@ -105,6 +110,36 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
 
 const cancelled = () => new CancelledError("the restore drill was cancelled; its etcd and scratch data were removed");
 
+async function replayWholeChain(store: Store, run: DrillRun, chainEnd: number, options: DrillOptions): Promise<void> {
+  const { signal } = options;
+  const log = options.logger ?? silentLogger();
+  const started = performance.now();
+  log.info({ toRevision: chainEnd }, "replaying the delta chain");
+  try {
+    const facts = await replayChain(
+      {
+        source: { kind: "backup", store },
+        point: { revision: chainEnd },
+        ...(options.scratchDir ? { scratchDir: options.scratchDir } : {}),
+        ...(signal ? { signal } : {}),
+        logger: log,
+      },
+      async (p) => ({ aligned: p.revisionsAligned, revision: p.replayedRevision, changes: p.changes }),
+    );
+    run.checks.push("chain-replayed");
+    if (!facts.aligned)
+      run.problems.push(
+        `delta chain: replayed to revision ${facts.revision}, but the scratch etcd's revisions did not follow the source's`,
+      );
+    log.info({ ...facts, seconds: (performance.now() - started) / 1000 }, "delta chain replayed");
+  } catch (err) {
+    if (signal?.aborted) throw cancelled();
+    if (!(err instanceof VerificationError)) throw err;
+    run.problems.push(`delta chain: ${err.message}`);
+  }
+  run.phases.replay = (performance.now() - started) / 1000;
+}
+
 /**
  * One drill's steps and what they found. Each step records its checks and problems and says whether
  * the next one can run; what a step starts (the sort's runs, etcd, a client) is released by cleanup().
@@ -120,6 +155,8 @@ class DrillRun {
   readonly checks: string[] = [];
   readonly problems: string[] = [];
   readonly phases: Record<string, number> = {};
+  /** The last revision of a continuous backup's delta chain, once verification has proven it. */
+  chainEnd: number | undefined;
   comparison: Comparison | undefined;
   decryption: DecryptionProof | undefined;
   private mark = this.startedAt;
@@ -169,6 +206,7 @@ class DrillRun {
     if (chain.segments > 0 || chain.problems.length > 0) {
       this.checks.push("delta-chain");
       this.problems.push(...chain.problems.map((p) => `delta chain: ${p}`));
+      this.chainEnd = chain.toRevision;
     }
     const keyring = this.options.keyring;
     // The same proof as verify's, on the verified bytes: a backup whose keys do not open its

@@ -145,6 +145,11 @@ describe("continuous backup: new chains", () => {
       assert.equal(v.code, 0, v.stderr + v.stdout);
       assert.match(v.stdout, /delta chain: OK/);
     }
+    // The drill restores the base and replays the whole chain too.
+    const drill = await runCli(["verify", newest.backup.ref, "--restore-drill", "-o", "json"]);
+    assert.equal(drill.code, 0, drill.stderr + drill.stdout);
+    assert.match(drill.stdout, /"chain-replayed"/);
+    assert.match(drill.stdout, new RegExp(`its delta chain replayed to revision ${newest.chain.contiguousTo}`));
   });
 
   it("a base backup removed under a running follower (a prune while etcd was idle) starts a new chain; no segment is written without its base", async () => {
