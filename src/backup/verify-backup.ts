@@ -85,13 +85,7 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
   } finally {
     if (staging) await rm(staging, { recursive: true, force: true });
   }
-  // Its deltas are part of the backup: a damaged segment must not leave the backup recorded as good.
-  const chain = await verifyChain(store, "", manifest.snapshot.revision, signal);
-  const hasChain = chain.segments > 0 || chain.problems.length > 0;
-  if (hasChain) {
-    check.checks.push("delta-chain");
-    check.problems.push(...chain.problems.map((p) => `delta chain: ${p}`));
-  }
+  const chain = await proveBackupChain(store, manifest, check, signal);
   const { checks, problems } = check;
   const verification: Verification = {
     at: new Date().toISOString(),
@@ -108,7 +102,28 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
     if (!options.onRecordFailed || signal?.aborted) throw err;
     options.onRecordFailed(err);
   }
-  return { ref: store.url, manifest: updated, verification, problems, ...(hasChain ? { chain } : {}) };
+  return { ref: store.url, manifest: updated, verification, problems, ...(chain ? { chain } : {}) };
+}
+
+/** How a problem of the delta chain reads among a verification's problems. */
+export const CHAIN_PROBLEM_PREFIX = "delta chain: ";
+
+/**
+ * A continuous backup's deltas are part of it (verify and the restore drill alike): a damaged segment
+ * must not leave the backup recorded as good. Adds "delta-chain" to `into.checks` and each problem to
+ * `into.problems`; nothing (undefined) for a backup without deltas.
+ */
+export async function proveBackupChain(
+  store: Store,
+  manifest: Manifest,
+  into: { readonly checks: string[]; readonly problems: string[] },
+  signal?: AbortSignal,
+): Promise<ChainCheck | undefined> {
+  const chain = await verifyChain(store, "", manifest.snapshot.revision, signal);
+  if (chain.segments === 0 && chain.problems.length === 0) return undefined;
+  into.checks.push("delta-chain");
+  into.problems.push(...chain.problems.map((p) => `${CHAIN_PROBLEM_PREFIX}${p}`));
+  return chain;
 }
 
 export async function readManifest(store: Store, signal?: AbortSignal): Promise<Manifest> {

@@ -140,9 +140,10 @@ async function storeAtPoint(store: Store, point: RestorePoint, flags: PrepareFla
     throw new UsageError(
       `--at-revision/--at-time: ${store.url} is not a backup folder of the form <store>/<label>/<backup-id>: pass the ref as list prints it`,
     );
+  const root = openStore(rootUrl, storeSettings(flags));
   const made = await backupAtPoint({
     backup: store,
-    root: openStore(rootUrl, storeSettings(flags)),
+    root,
     point,
     ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
     signal: ctx.signal,
@@ -158,7 +159,7 @@ async function storeAtPoint(store: Store, point: RestorePoint, flags: PrepareFla
       { backup: made.manifest.backupId },
       "the replay's revisions did not stay aligned with the source's: the restored etcd numbers revisions differently",
     );
-  return openStore(`${rootUrl.replace(/\/+$/, "")}/${made.folder}`, storeSettings(flags));
+  return openStore(root.urlOf(made.folder), storeSettings(flags));
 }
 
 const MARK: Record<Check["status"], string> = { pass: "PASS", warn: "WARN", block: "BLOCK", "not-run": "-" };

@@ -55,7 +55,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       throw new UsageError("the decryption proof reads the snapshot from local disk: drop --no-structure");
     if (flags.restoreDrill) return drill(ref, flags, ctx, metrics);
     const { openStore } = await import("../store/open-store.js");
-    const { verifyBackup } = await import("../backup/verify-backup.js");
+    const { verifyBackup, CHAIN_PROBLEM_PREFIX } = await import("../backup/verify-backup.js");
     const store = openStore(ref, storeSettings(flags));
     const keyring = await keyringOf(flags, store, ctx.signal);
     const r = await verifyBackup(store, {
@@ -87,7 +87,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
         write(
           `  encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values`,
         );
-      for (const p of r.problems) if (!p.startsWith("delta chain: ")) write(`  ${p}`);
+      // The chain's own problems are printed under its line below.
+      for (const p of r.problems) if (!p.startsWith(CHAIN_PROBLEM_PREFIX)) write(`  ${p}`);
       if (chain)
         write(
           `  delta chain: ${chainOk ? "OK" : "FAILED"}, ${chain.segments} segments, ${chain.events} changes, revisions ${r.manifest.snapshot.revision + 1}..${chain.toRevision}`,

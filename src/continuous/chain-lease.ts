@@ -135,7 +135,6 @@ export async function takeChainLease(options: ChainLeaseOptions): Promise<HeldCh
       clearTimeout(timer);
       clearInterval(watchdog);
       await renewing;
-      clearTimeout(timer);
       if (lost.signal.aborted) return;
       lost.abort(new CancelledError("the chain Lease was released"));
       try {

@@ -1,9 +1,10 @@
+import { RAW_KEY_OBJECT } from "../backup/hosted-keys.js";
 import { snapshotFacts } from "../backup/manifest-builder.js";
 import { SnapshotVerifier } from "../backup/verified-stream.js";
 import { readManifest } from "../backup/verify-backup.js";
 import type { Logger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
-import { backupFolder, backupId, DELTAS_DIR } from "../store/layout.js";
+import { backupFolder, backupId } from "../store/layout.js";
 import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE, serializeManifest } from "../store/manifest.js";
 import { joinKey, type Store } from "../store/store.js";
 import { type ReplayFacts, type RestorePoint, replayChain } from "./replay.js";
@@ -59,7 +60,8 @@ export async function backupAtPoint(req: PointBackupRequest): Promise<PointBacku
       // The keys that open the state's values: the same as the chain's base (a rotation would have started a new chain's base with its keys).
       for await (const o of req.backup.list("", signal ? { signal } : {})) {
         const name = o.key;
-        if (!name.startsWith("encryption-key") || name.includes("/") || name.startsWith(`${DELTAS_DIR}/`)) continue;
+        // Only the backup folder's own key files (encryption-key[.age], -backup, -listed-<name>), not the deltas.
+        if (!name.startsWith(RAW_KEY_OBJECT) || name.includes("/")) continue;
         await req.root.put(joinKey(folder, name), await req.backup.read(name, signal ? { signal } : {}), {
           ...(signal ? { signal } : {}),
         });

@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { checkBackupSnapshot, readManifest, recordVerification } from "../backup/verify-backup.js";
-import { verifyChain } from "../continuous/chain.js";
+import {
+  CHAIN_PROBLEM_PREFIX,
+  checkBackupSnapshot,
+  proveBackupChain,
+  readManifest,
+  recordVerification,
+} from "../backup/verify-backup.js";
 import { replayChain } from "../continuous/replay.js";
 import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
@@ -129,13 +134,13 @@ async function replayWholeChain(store: Store, run: DrillRun, chainEnd: number, o
     run.checks.push("chain-replayed");
     if (!facts.aligned)
       run.problems.push(
-        `delta chain: replayed to revision ${facts.revision}, but the scratch etcd's revisions did not follow the source's`,
+        `${CHAIN_PROBLEM_PREFIX}replayed to revision ${facts.revision}, but the scratch etcd's revisions did not follow the source's`,
       );
     log.info({ ...facts, seconds: (performance.now() - started) / 1000 }, "delta chain replayed");
   } catch (err) {
     if (signal?.aborted) throw cancelled();
     if (!(err instanceof VerificationError)) throw err;
-    run.problems.push(`delta chain: ${err.message}`);
+    run.problems.push(`${CHAIN_PROBLEM_PREFIX}${err.message}`);
   }
   run.phases.replay = (performance.now() - started) / 1000;
 }
@@ -202,12 +207,7 @@ class DrillRun {
     this.checks.push(...check.checks);
     this.problems.push(...check.problems);
     // A continuous backup's deltas are proven as verify proves them: the drill's verdict covers them too.
-    const chain = await verifyChain(this.store, "", this.manifest.snapshot.revision, this.signal);
-    if (chain.segments > 0 || chain.problems.length > 0) {
-      this.checks.push("delta-chain");
-      this.problems.push(...chain.problems.map((p) => `delta chain: ${p}`));
-      this.chainEnd = chain.toRevision;
-    }
+    this.chainEnd = (await proveBackupChain(this.store, this.manifest, this, this.signal))?.toRevision;
     const keyring = this.options.keyring;
     // The same proof as verify's, on the verified bytes: a backup whose keys do not open its
     // Secrets restores into a cluster that cannot read them, so it fails the drill too.

@@ -11,7 +11,7 @@
  * but caches by then (a child of the file finished cleaning up after the file's process exited), it
  * is removed; anything else is a leak, reported with the file that left it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { reapAll } from "../../src/localetcd/reaper.js";
@@ -58,16 +58,12 @@ if (process.env.NODE_TEST_CONTEXT?.startsWith("child") && process.env[TEST_TMP_R
     // or the directory of a daemon the reaper is about to remove would count as a leak.
     reapAll();
     try {
-      for (const name of readdirSync(own)) if (isCache(name)) rmSync(join(own, name), { recursive: true, force: true });
-      rmdirSync(own);
-    } catch {
+      if (settleFileTmpDir(own).left.length === 0) return;
       // Not empty: say whose it is, for zz-no-leftovers.test.ts to report.
       const file = process.argv.find((a) => a.endsWith(".test.ts"));
-      try {
-        writeFileSync(join(own, OWNER_FILE), file ? relative(process.cwd(), file) : "(unknown test file)");
-      } catch {
-        // Gone meanwhile: nothing to report.
-      }
+      writeFileSync(join(own, OWNER_FILE), file ? relative(process.cwd(), file) : "(unknown test file)");
+    } catch {
+      // Gone meanwhile: nothing to report.
     }
   });
 }
