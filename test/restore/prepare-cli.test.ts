@@ -7,6 +7,7 @@ import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { sealKey } from "../../src/hostedcluster/key-envelope.js";
 import { loadKubeConfig } from "../../src/hostedcluster/kube.js";
+import { resourceByKind } from "../../src/kubesim/resources.js";
 import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE } from "../../src/store/manifest.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { S3Store } from "../../src/store/s3-store.js";
@@ -293,6 +294,88 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
     const badExpiry = await prepare(["--expires", "soon"]);
     assert.equal(badExpiry.code, 2);
     assert.match(oneLine(badExpiry), /--expires "soon" is not a duration/);
+  });
+
+  it("a source with a backup key (a rotation in progress): that key goes into the HostedCluster's backupKey, its Secret before the HostedCluster", async () => {
+    const secretRt = resourceByKind("Secret");
+    const hcRt = resourceByKind("HostedCluster");
+    const source = lab.sim.store.mustGet(hcRt, "clusters", "example");
+    const oldKey = randomBytes(32);
+    lab.sim.store.create(
+      secretRt,
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "example-etcd-encryption-key-old", namespace: "clusters" },
+        data: { key: oldKey.toString("base64") },
+      },
+      new Date(),
+    );
+    try {
+      const rotating = structuredClone(source);
+      (rotating.spec as { secretEncryption: { aescbc: Record<string, unknown> } }).secretEncryption.aescbc.backupKey = {
+        name: "example-etcd-encryption-key-old",
+      };
+      lab.sim.store.update(hcRt, rotating);
+      const b = await runCli(
+        [
+          "backup",
+          "example",
+          "-n",
+          "clusters",
+          "--kubeconfig",
+          lab.kubeconfig,
+          "--mode",
+          "online",
+          "--to",
+          `s3://${s3.bucket}/rotating`,
+          "--key-recipient",
+          recipient,
+          "-o",
+          "json",
+          ...s3Flags,
+        ],
+        { env },
+      );
+      assert.equal(b.code, 0, b.stderr);
+      const rotatingRef = (JSON.parse(b.stdout) as { ref: string }).ref;
+
+      const out = join(lab.work, "restore-rotating.yaml");
+      const r = await prepare(["-o", out, "--key-identity", identityFile], rotatingRef);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(
+        r.stdout,
+        /PASS {2}backup-key +key-\d+ restored as the HostedCluster's backupKey \(Secret clusters\/example-etcd-encryption-key-backup\)/,
+      );
+      for (const printed of [r.stdout, r.stderr]) assert.ok(!printed.includes(oldKey.toString("base64")));
+      const text = readFileSync(out, "utf8");
+      assertOnlyChanged(readFileSync(FIXTURE, "utf8"), text, {
+        "Secret/example-etcd-encryption-key": ["data.key"],
+        "HostedCluster/example": [
+          "spec.etcd.managed.storage.restoreSnapshotURL",
+          "spec.secretEncryption.aescbc.backupKey",
+        ],
+        "Secret/example-etcd-encryption-key-backup": ["(added)"],
+      });
+      const docs = docsOf(text);
+      const names = docs.map((d) => `${d.kind}/${get(d, "metadata.name")}`);
+      const at = names.indexOf("Secret/example-etcd-encryption-key-backup");
+      assert.ok(at !== -1 && at < names.indexOf("HostedCluster/example"), names.join(", "));
+      assert.deepEqual(Buffer.from(get(docs[at], "data.key") as string, "base64"), oldKey);
+      assert.equal(
+        get(
+          docs.find((d) => d.kind === "HostedCluster"),
+          "spec.secretEncryption.aescbc.backupKey.name",
+        ),
+        "example-etcd-encryption-key-backup",
+      );
+    } finally {
+      lab.sim.store.delete(secretRt, "clusters", "example-etcd-encryption-key-old");
+      // Without a resourceVersion the update is unconditional: the source is put back whatever happened since.
+      const back = structuredClone(source);
+      delete (back.metadata as Record<string, unknown>).resourceVersion;
+      lab.sim.store.update(hcRt, back);
+    }
   });
 
   describe("on the management cluster (--kubeconfig)", () => {

@@ -29,18 +29,23 @@ function without(obj: Obj, path: string): Obj {
 }
 
 /**
- * Same documents in the same order, equal once `intended` paths are removed (keyed by `Kind/name`).
- * Returns the patched documents for further checks.
+ * Same documents in the same order, equal once `intended` paths are removed (keyed by `Kind/name`);
+ * a document the restore adds is intended as `["(added)"]`. Returns the patched documents.
  */
 export function assertOnlyChanged(before: string, after: string, intended: Record<string, string[]>): Obj[] {
+  const idOf = (d: Obj) => `${d.kind}/${get(d, "metadata.name")}`;
   const b = docsOf(before);
-  const a = docsOf(after);
+  const all = docsOf(after);
+  const added = all.filter((d) => intended[idOf(d)]?.includes("(added)")).map(idOf);
   assert.deepEqual(
-    a.map((d) => `${d.kind}/${get(d, "metadata.name")}`),
-    b.map((d) => `${d.kind}/${get(d, "metadata.name")}`),
+    added,
+    Object.keys(intended).filter((id) => intended[id]?.includes("(added)")),
+    "the documents meant to be added",
   );
+  const a = all.filter((d) => !added.includes(idOf(d)));
+  assert.deepEqual(a.map(idOf), b.map(idOf));
   for (const [i, doc] of b.entries()) {
-    const id = `${doc.kind}/${get(doc, "metadata.name")}`;
+    const id = idOf(doc);
     const strip = (o: Obj) => (intended[id] ?? []).reduce((acc, p) => without(acc, p), o);
     assert.deepEqual(strip(a[i] as Obj), strip(doc), `${id} changed outside ${intended[id]?.join(", ") ?? "nothing"}`);
   }

@@ -148,7 +148,7 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
     );
   if (url !== undefined) logger.info({ length: url.length }, "snapshot presigned");
 
-  if (req.target) checks.push(...(await req.target.checks(hc, saved.key)));
+  if (req.target) checks.push(...(await req.target.checks(hc, saved.key, saved.backupKey)));
   else checks.push(clusterChecksNotRun());
 
   if (url === undefined || blocked(checks).length > 0)
@@ -165,6 +165,7 @@ export async function prepareRestore(req: PrepareRequest): Promise<PrepareResult
     restoreSnapshotURL: url,
     ...(pv.raised ? { pvSize: pv.size } : {}),
     ...(saved.key ? { key: saved.key } : {}),
+    ...(saved.backupKey ? { backupKey: saved.backupKey } : {}),
   });
   const objects = rendered.docs.filter((d) => !isEmptyDocument(d)).map((d) => d.toJS() as KubernetesObject);
   return {

@@ -1,5 +1,4 @@
-import type { Document } from "yaml";
-import { isMap, isNode, isScalar } from "yaml";
+import { Document, isMap, isNode, isScalar } from "yaml";
 import { type RenderedManifests, stringifyDocuments } from "./rendered.js";
 
 /** What the restore changes in the rendered manifests; everything else stays as rendered. */
@@ -9,6 +8,8 @@ export interface RenderPatch {
   readonly pvSize?: string;
   /** The saved aescbc key, for the active key Secret's `data.key`. */
   readonly key?: Uint8Array;
+  /** A second saved key, for the HostedCluster's `backupKey` and its Secret (added when not rendered). */
+  readonly backupKey?: { readonly key: Uint8Array; readonly secretName: string };
 }
 
 export interface Change {
@@ -70,11 +71,10 @@ export function patchRendered(r: RenderedManifests, patch: RenderPatch): Patched
   set(hcDoc, hcName, [...STORAGE, "type"], "PersistentVolume", plain);
   if (patch.pvSize) set(hcDoc, hcName, [...STORAGE, "persistentVolume", "size"], patch.pvSize, plain);
   set(hcDoc, hcName, [...STORAGE, "restoreSnapshotURL"], [patch.restoreSnapshotURL], () => "[presigned URL]");
-  if (patch.key && r.keySecret) {
-    const doc = r.docs[r.keySecret.index] as Document;
-    const name = `Secret ${hc.namespace}/${r.keySecret.name}`;
-    const saved = Buffer.from(patch.key).toString("base64");
-    set(doc, name, ["data", "key"], saved, (v) => (v === saved ? "[the saved key]" : "[the rendered key]"));
+  const putKey = (doc: Document, secretName: string, key: Uint8Array, shown: string) => {
+    const name = `Secret ${hc.namespace}/${secretName}`;
+    const saved = Buffer.from(key).toString("base64");
+    set(doc, name, ["data", "key"], saved, (v) => (v === saved ? shown : "[the rendered key]"));
     // stringData wins over data when the API server stores a Secret: a rendered stringData.key would undo the key.
     if (doc.hasIn(["stringData", "key"])) {
       doc.deleteIn(["stringData", "key"]);
@@ -82,6 +82,28 @@ export function patchRendered(r: RenderedManifests, patch: RenderPatch): Patched
       if (isMap(rest) && rest.items.length === 0) doc.deleteIn(["stringData"]);
       changes.push({ object: name, path: "stringData.key", from: "[key]", to: "absent" });
     }
+  };
+  if (patch.key && r.keySecret)
+    putKey(r.docs[r.keySecret.index] as Document, r.keySecret.name, patch.key, "[the saved key]");
+  if (patch.backupKey) {
+    const { secretName } = patch.backupKey;
+    set(hcDoc, hcName, ["spec", "secretEncryption", "aescbc", "backupKey", "name"], secretName, plain);
+    let doc = r.backupKeySecret?.name === secretName ? (r.docs[r.backupKeySecret.index] as Document) : undefined;
+    if (!doc) {
+      // Before the HostedCluster: `kubectl apply -f` creates in file order, and HyperShift reads the Secret at once.
+      // Keys in the order Go prints them, as the hcp CLI rendered the rest.
+      doc = new Document({
+        apiVersion: "v1",
+        data: {},
+        kind: "Secret",
+        metadata: { name: secretName, namespace: hc.namespace },
+        type: "Opaque",
+      });
+      if (doc.directives) doc.directives.docStart = true;
+      r.docs.splice(hc.index, 0, doc);
+      changes.push({ object: `Secret ${hc.namespace}/${secretName}`, path: "(object)", from: "absent", to: "added" });
+    }
+    putKey(doc, secretName, patch.backupKey.key, "[the saved backup key]");
   }
   return { text: stringifyDocuments(r.docs, r.format), changes };
 }

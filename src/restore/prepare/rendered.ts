@@ -14,6 +14,8 @@ export interface RenderedManifests {
   readonly hostedCluster: RenderedHostedCluster;
   /** Index in `docs` of the Secret holding the aescbc active key, when the HostedCluster uses aescbc. */
   readonly keySecret?: { readonly index: number; readonly name: string };
+  /** The same for the backup key, when the HostedCluster names one and the file holds its Secret. */
+  readonly backupKeySecret?: { readonly index: number; readonly name: string };
 }
 
 const hostedClusterSchema = z.object({
@@ -39,7 +41,12 @@ const hostedClusterSchema = z.object({
     secretEncryption: z
       .object({
         type: z.enum(["aescbc", "kms"]),
-        aescbc: z.object({ activeKey: z.object({ name: z.string().min(1) }) }).optional(),
+        aescbc: z
+          .object({
+            activeKey: z.object({ name: z.string().min(1) }),
+            backupKey: z.object({ name: z.string().min(1) }).optional(),
+          })
+          .optional(),
         kms: z.object({ aws: z.object({ activeKey: z.object({ arn: z.string() }) }).optional() }).optional(),
       })
       .optional(),
@@ -57,7 +64,7 @@ export interface RenderedHostedCluster {
   readonly sharded: boolean;
   readonly encryption:
     | { readonly type: "none" }
-    | { readonly type: "aescbc"; readonly activeKeySecret: string }
+    | { readonly type: "aescbc"; readonly activeKeySecret: string; readonly backupKeySecret?: string }
     | { readonly type: "kms"; readonly arn: string | undefined };
 }
 
@@ -110,9 +117,8 @@ export function parseRendered(text: string, where: string): RenderedManifests {
   }
   const index = hcIndexes[0] as number;
   const hostedCluster = readHostedCluster(docs[index] as Document, index, where);
-  let keySecret: RenderedManifests["keySecret"];
-  if (hostedCluster.encryption.type === "aescbc") {
-    const name = hostedCluster.encryption.activeKeySecret;
+  const secretDoc = (name: string | undefined) => {
+    if (name === undefined) return undefined;
     const i = docs.findIndex((d) => {
       const h = headOf(d);
       return (
@@ -121,9 +127,19 @@ export function parseRendered(text: string, where: string): RenderedManifests {
         (h.metadata?.namespace ?? hostedCluster.namespace) === hostedCluster.namespace
       );
     });
-    if (i !== -1) keySecret = { index: i, name };
-  }
-  return { where, docs, format, hostedCluster, ...(keySecret ? { keySecret } : {}) };
+    return i === -1 ? undefined : { index: i, name };
+  };
+  const e = hostedCluster.encryption;
+  const keySecret = e.type === "aescbc" ? secretDoc(e.activeKeySecret) : undefined;
+  const backupKeySecret = e.type === "aescbc" ? secretDoc(e.backupKeySecret) : undefined;
+  return {
+    where,
+    docs,
+    format,
+    hostedCluster,
+    ...(keySecret ? { keySecret } : {}),
+    ...(backupKeySecret ? { backupKeySecret } : {}),
+  };
 }
 
 function readHostedCluster(doc: Document, index: number, where: string): RenderedHostedCluster {
@@ -140,7 +156,11 @@ function readHostedCluster(doc: Document, index: number, where: string): Rendere
   if (se?.type === "aescbc") {
     if (!se.aescbc)
       throw new UsageError(`the HostedCluster in ${where} has secretEncryption aescbc without aescbc.activeKey`);
-    encryption = { type: "aescbc", activeKeySecret: se.aescbc.activeKey.name };
+    encryption = {
+      type: "aescbc",
+      activeKeySecret: se.aescbc.activeKey.name,
+      ...(se.aescbc.backupKey ? { backupKeySecret: se.aescbc.backupKey.name } : {}),
+    };
   } else if (se?.type === "kms") encryption = { type: "kms", arn: se.kms?.aws?.activeKey.arn };
   return {
     index,

@@ -1,5 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { KEY_OBJECT } from "../../backup/hosted-keys.js";
+import { readdir, readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { KEY_OBJECT, RAW_KEY_OBJECT } from "../../backup/hosted-keys.js";
 import { describe } from "../../errors.js";
 import { aescbcKeyName, keyFingerprint } from "../../hostedcluster/encryption-key.js";
 import { openKey } from "../../hostedcluster/key-envelope.js";
@@ -11,6 +12,11 @@ import type { RenderedManifests } from "./rendered.js";
 export interface SavedKey {
   /** The key bytes, when they were found, opened and matched the manifest. */
   readonly key?: Uint8Array;
+  /**
+   * A second saved key the snapshot's values need (the source's backup key, or a key a rotation in
+   * progress still listed), for the HostedCluster's `backupKey`: HyperShift gives kube-apiserver both.
+   */
+  readonly backupKey?: { readonly key: Uint8Array; readonly keyName: string; readonly secretName: string };
   readonly checks: readonly Check[];
 }
 
@@ -48,15 +54,6 @@ export async function loadSavedKey(
       ],
     };
   }
-  const extra: Check[] =
-    enc.keys.length > 1
-      ? [
-          warn(
-            "backup-key",
-            "the source also had a backup key (a rotation in progress); only the active key is restored: Secrets still encrypted with the backup key stay unreadable",
-          ),
-        ]
-      : [];
   if (!rendered.keySecret) {
     const name =
       rendered.hostedCluster.encryption.type === "aescbc" ? rendered.hostedCluster.encryption.activeKeySecret : "?";
@@ -66,12 +63,11 @@ export async function loadSavedKey(
           "key-material",
           `the rendered YAML has no Secret ${name} for the key: render with --render-sensitive (without it hcp drops every Secret)`,
         ),
-        ...extra,
       ],
     };
   }
   const opened = await openSaved(store, enc.object, source, signal);
-  if ("problem" in opened) return { checks: [block("key-material", opened.problem), ...extra] };
+  if ("problem" in opened) return { checks: [block("key-material", opened.problem)] };
   const { key, from } = opened;
   const fp = keyFingerprint(key);
   if (fp !== active.fingerprint) {
@@ -81,18 +77,116 @@ export async function loadSavedKey(
           "key-fingerprint",
           `the key in ${from} has fingerprint ${fp.slice(0, 16)}…, the manifest records ${active.fingerprint.slice(0, 16)}…: it is not the key the snapshot's Secrets were encrypted with`,
         ),
-        ...extra,
       ],
     };
   }
+  const activeSecret = rendered.keySecret.name;
+  const second = await loadSecondKey(store, manifest, rendered, activeSecret, source, signal);
   return {
     key,
+    ...(second.backupKey ? { backupKey: second.backupKey } : {}),
     checks: [
       pass("key-material", `read from ${from}`),
       pass("key-fingerprint", `${aescbcKeyName(key)}, SHA-256 ${fp.slice(0, 16)}… as the manifest records`),
-      ...extra,
+      ...second.checks,
     ],
   };
+}
+
+/**
+ * The source's other keys (its backup key, keys a rotation in progress still listed): a HostedCluster
+ * holds one more key besides the active one, so the one the snapshot's values use most goes there
+ * (by the manifest's decryption proof when `verify --key-identity` recorded one; else the backup key
+ * first). A key is only restorable under the name its values carry, and HyperShift names a key by
+ * its bytes; every key left out is said, with the values that stay unreadable when that is known.
+ */
+async function loadSecondKey(
+  store: Store,
+  manifest: Manifest,
+  rendered: RenderedManifests,
+  activeSecret: string,
+  source: KeySource | undefined,
+  signal?: AbortSignal,
+): Promise<Pick<SavedKey, "backupKey" | "checks">> {
+  const others = manifest.encryption?.keys.slice(1) ?? [];
+  if (others.length === 0 || source === undefined) return { checks: [] };
+  const files = await openOtherKeys(store, source, signal);
+  const proof = [...manifest.verifications].reverse().find((v) => v.decryption)?.decryption;
+  const uses = (keyName: string): number | undefined =>
+    proof ? (proof.opened[keyName] ?? 0) + (proof.missingKeys[keyName]?.count ?? 0) : undefined;
+  const candidates = others.map((k) => {
+    const bytes = files.keys.get(k.fingerprint);
+    const why =
+      bytes === undefined
+        ? `no saved copy could be opened${files.problem ? ` (${files.problem})` : ""}`
+        : aescbcKeyName(bytes) !== k.keyName
+          ? `its values carry the name ${k.keyName}, and HyperShift would name it ${aescbcKeyName(bytes)}`
+          : undefined;
+    return { ...k, bytes, why, uses: uses(k.keyName) };
+  });
+  const needed = candidates.filter((c) => c.uses !== 0);
+  const pick = needed
+    .filter((c) => c.why === undefined)
+    .sort((a, b) => (b.uses ?? 0) - (a.uses ?? 0))
+    .at(0);
+  const e = rendered.hostedCluster.encryption;
+  const secretName = (e.type === "aescbc" ? e.backupKeySecret : undefined) ?? `${activeSecret}-backup`;
+  const valuesUnder = (n: number | undefined) =>
+    n === undefined ? "values still encrypted with it stay unreadable" : `${n} value(s) under it stay unreadable`;
+  const checks: Check[] = [];
+  for (const c of candidates) {
+    if (c === pick)
+      checks.push(
+        pass(
+          "backup-key",
+          `${c.keyName} restored as the HostedCluster's backupKey (Secret ${rendered.hostedCluster.namespace}/${secretName})${c.uses === undefined ? "" : `: ${c.uses} value(s) in the snapshot use it`}`,
+        ),
+      );
+    else if (c.uses === 0)
+      checks.push(pass("backup-key", `${c.keyName} not restored: no value in the snapshot uses it (decryption proof)`));
+    else
+      checks.push(
+        warn(
+          "backup-key",
+          `${c.keyName} is not restored (${c.why ?? "a HostedCluster holds one key besides the active one"}): ${valuesUnder(c.uses)}`,
+        ),
+      );
+  }
+  return pick?.bytes ? { backupKey: { key: pick.bytes, keyName: pick.keyName, secretName }, checks } : { checks };
+}
+
+/**
+ * Every saved key besides the active one, by fingerprint: the sealed `encryption-key-*.age` objects
+ * beside the snapshot, or the raw `encryption-key-*` files beside the `--key-file` a `--key-to`
+ * backup wrote (the same folder holds all of that backup's keys).
+ */
+async function openOtherKeys(
+  store: Store,
+  source: KeySource,
+  signal?: AbortSignal,
+): Promise<{ keys: Map<string, Uint8Array>; problem?: string }> {
+  const keys = new Map<string, Uint8Array>();
+  const prefix = `${RAW_KEY_OBJECT}-`;
+  try {
+    if ("keyFile" in source) {
+      const dir = dirname(source.keyFile);
+      for (const f of await readdir(dir)) {
+        if (!f.startsWith(prefix) || f.endsWith(".age") || f === basename(source.keyFile)) continue;
+        const key = await readFile(join(dir, f));
+        keys.set(keyFingerprint(key), key);
+      }
+    } else {
+      const identity = await readFile(source.identityFile, "utf8");
+      for await (const o of store.list("", { signal })) {
+        if (!o.key.startsWith(prefix) || !o.key.endsWith(".age")) continue;
+        const key = await openKey(await store.read(o.key, { signal }), identity);
+        keys.set(keyFingerprint(key), key);
+      }
+    }
+  } catch (err) {
+    return { keys, problem: describe(err) };
+  }
+  return { keys };
 }
 
 async function openSaved(

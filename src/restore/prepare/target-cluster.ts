@@ -26,7 +26,11 @@ export class TargetCluster {
    * Nothing of the target may exist: an HCP namespace or a `data-etcd-*` PVC left from an earlier
    * cluster of the same name means etcd-init finds data and skips the restore without an error.
    */
-  async checks(hc: RenderedHostedCluster, key: Uint8Array | undefined): Promise<Check[]> {
+  async checks(
+    hc: RenderedHostedCluster,
+    key: Uint8Array | undefined,
+    backupKey?: { readonly key: Uint8Array; readonly secretName: string },
+  ): Promise<Check[]> {
     const out: Check[] = [];
     const hcpNs = hcpNamespace(hc.namespace, hc.name);
     const existing = await this.find("hypershift.openshift.io/v1beta1", "HostedCluster", hc.name, hc.namespace);
@@ -63,24 +67,31 @@ export class TargetCluster {
           : pass("etcd-pvcs-absent", `no namespace ${hcpNs}, so no data-etcd-* PVC`),
     );
     if (hc.encryption.type === "aescbc") {
-      const name = hc.encryption.activeKeySecret;
-      const secret = (await this.find("v1", "Secret", name, hc.namespace)) as
-        | (KubernetesObject & { data?: Record<string, string> })
-        | undefined;
-      const value = secret?.data?.[AESCBC_SECRET_KEY];
-      if (!secret)
-        out.push(pass("key-secret", `no Secret ${hc.namespace}/${name} yet: it will be created with the saved key`));
-      else if (key && value !== undefined && Buffer.from(value, "base64").equals(Buffer.from(key)))
-        out.push(pass("key-secret", `Secret ${hc.namespace}/${name} already holds the saved key`));
-      else
-        out.push(
-          block(
-            "key-secret",
-            `Secret ${hc.namespace}/${name} already exists with another key: the HostedCluster would use it, not the saved one; delete it first`,
-          ),
-        );
+      out.push(await this.keySecretCheck(hc.namespace, hc.encryption.activeKeySecret, key, "key-secret"));
+      if (backupKey)
+        out.push(await this.keySecretCheck(hc.namespace, backupKey.secretName, backupKey.key, "backup-key-secret"));
     }
     return out;
+  }
+
+  /** A key Secret the restore creates must not exist already with another key: HyperShift would use that one. */
+  private async keySecretCheck(
+    namespace: string,
+    name: string,
+    key: Uint8Array | undefined,
+    id: string,
+  ): Promise<Check> {
+    const secret = (await this.find("v1", "Secret", name, namespace)) as
+      | (KubernetesObject & { data?: Record<string, string> })
+      | undefined;
+    const value = secret?.data?.[AESCBC_SECRET_KEY];
+    if (!secret) return pass(id, `no Secret ${namespace}/${name} yet: it will be created with the saved key`);
+    if (key && value !== undefined && Buffer.from(value, "base64").equals(Buffer.from(key)))
+      return pass(id, `Secret ${namespace}/${name} already holds the saved key`);
+    return block(
+      id,
+      `Secret ${namespace}/${name} already exists with another key: the HostedCluster would use it, not the saved one; delete it first`,
+    );
   }
 
   /**
