@@ -110,12 +110,16 @@ export class EtcdClient {
   private readonly signal: AbortSignal | undefined;
   /** The name the server certificate is checked against, when not the endpoint's host (for messages). */
   private readonly serverName: string | undefined;
+  private readonly auth: EtcdClientOptions["auth"];
+  /** The token being fetched again, shared by every call that found the old one refused. */
+  private reauthenticating: Promise<void> | undefined;
 
   private constructor(options: EtcdClientOptions) {
     this.endpoint = typeof options.endpoint === "string" ? parseEndpoint(options.endpoint) : options.endpoint;
     this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
     this.signal = options.signal;
     this.serverName = options.tls?.serverName;
+    this.auth = options.auth;
     const creds = this.endpoint.secure
       ? grpc.credentials.createSsl(options.tls?.ca ?? null, options.tls?.key ?? null, options.tls?.cert ?? null)
       : grpc.credentials.createInsecure();
@@ -142,17 +146,25 @@ export class EtcdClient {
     const client = new EtcdClient(options);
     if (options.auth) {
       try {
-        const res = (await client.unary("Auth", "Authenticate", {
-          name: options.auth.user,
-          password: options.auth.password,
-        })) as { token: string };
-        client.metadata.set("token", res.token);
+        await client.authenticate();
       } catch (err) {
         client.close();
         throw err;
       }
     }
     return client;
+  }
+
+  private async authenticate(): Promise<void> {
+    if (!this.auth) return;
+    // Without the old token: etcd checks any token it is sent, even on Authenticate.
+    const res = (await this.once(
+      "Auth",
+      "Authenticate",
+      { name: this.auth.user, password: this.auth.password },
+      new grpc.Metadata(),
+    )) as { token: string };
+    this.metadata.set("token", res.token);
   }
 
   close(): void {
@@ -163,14 +175,39 @@ export class EtcdClient {
     return new CancelledError(`${call} on etcd at ${this.endpoint.url} was cancelled`);
   }
 
-  private unary(service: keyof EtcdClient["clients"], method: string, req: object): Promise<unknown> {
+  /**
+   * One call; with a user and password, a call refused for its token is made again once with a new
+   * one (a refused call was never applied, so making it again is safe). etcd forgets simple tokens
+   * when it restarts or after --auth-token-ttl (5 min) unused, and refuses a JWT older than a change to
+   * its users or roles, while a continuous backup runs for days on one client whose watch does not
+   * use the token.
+   */
+  private async unary(service: keyof EtcdClient["clients"], method: string, req: object): Promise<unknown> {
+    try {
+      return await this.once(service, method, req);
+    } catch (err) {
+      if (!this.auth || !(err instanceof EtcdError) || !isStaleToken(err.cause)) throw err;
+      this.reauthenticating ??= this.authenticate().finally(() => {
+        this.reauthenticating = undefined;
+      });
+      await this.reauthenticating;
+      return await this.once(service, method, req);
+    }
+  }
+
+  private once(
+    service: keyof EtcdClient["clients"],
+    method: string,
+    req: object,
+    metadata: grpc.Metadata = this.metadata,
+  ): Promise<unknown> {
     const client = this.clients[service] as unknown as Record<string, Unary>;
     const fn = client[method];
     if (!fn) throw new Error(`etcd client has no method ${service}.${method}`);
     const signal = this.signal;
     if (signal?.aborted) return Promise.reject(this.cancelled(`${service}.${method}`));
     return new Promise((resolve, reject) => {
-      const call = fn.call(client, req, this.metadata, { deadline: Date.now() + this.callTimeoutMs }, (err, res) => {
+      const call = fn.call(client, req, metadata, { deadline: Date.now() + this.callTimeoutMs }, (err, res) => {
         signal?.removeEventListener("abort", onAbort);
         if (err && signal?.aborted) reject(this.cancelled(`${service}.${method}`));
         else if (err) reject(mapGrpcError(err, this.endpoint.url, `${service}.${method}`, this.serverName));
@@ -477,4 +514,14 @@ export function prefixEnd(prefix: Buffer): Buffer {
     }
   }
   return Buffer.from([0]); // prefix of all 0xff bytes: to the end of the keyspace
+}
+
+/** etcd's refusals of a token that was valid once: expired (or lost with a restart), or older than the auth store. */
+function isStaleToken(cause: unknown): boolean {
+  if (!isServiceError(cause)) return false;
+  const details = cause.details || cause.message;
+  return (
+    (cause.code === grpc.status.UNAUTHENTICATED && /invalid auth token/.test(details)) ||
+    (cause.code === grpc.status.INVALID_ARGUMENT && /revision of auth store is old/.test(details))
+  );
 }
