@@ -49,5 +49,5 @@ export function assertOnlyChanged(before: string, after: string, intended: Recor
     const strip = (o: Obj) => (intended[id] ?? []).reduce((acc, p) => without(acc, p), o);
     assert.deepEqual(strip(a[i] as Obj), strip(doc), `${id} changed outside ${intended[id]?.join(", ") ?? "nothing"}`);
   }
-  return a;
+  return all;
 }

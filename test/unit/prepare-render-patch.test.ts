@@ -77,9 +77,10 @@ describe("restore prepare: patching the rendered manifests", () => {
     const out = patchRendered(parseRendered(fixture("example-aescbc.yaml"), "f"), {
       restoreSnapshotURL: URL_,
       key: randomBytes(32),
+      backupKey: { key: randomBytes(32), secretName: "example-etcd-encryption-key-backup" },
     });
     for (const d of docsOf(out.text)) {
-      if (d.kind !== "HostedCluster" && d.kind !== "NodePool") continue;
+      if (d.kind !== "HostedCluster" && d.kind !== "NodePool" && d.kind !== "Secret") continue;
       const obj = structuredClone(d) as JsonObject;
       delete obj.status;
       assert.doesNotThrow(() => admit(resourceByKind(String(d.kind)), obj, undefined, { strict: true }));
@@ -91,6 +92,58 @@ describe("restore prepare: patching the rendered manifests", () => {
     const hc = docsOf(long.text).find((d) => d.kind === "HostedCluster") as JsonObject;
     delete hc.status;
     assert.throws(() => admit(resourceByKind("HostedCluster"), hc, undefined, { strict: true }), /1024/);
+  });
+
+  it("a second key: backupKey set on the HostedCluster, its Secret added before it (or the rendered one patched)", () => {
+    const text = fixture("example-aescbc.yaml");
+    const backup = randomBytes(32);
+    const added = patchRendered(parseRendered(text, "f"), {
+      restoreSnapshotURL: URL_,
+      key: randomBytes(32),
+      backupKey: { key: backup, secretName: "example-etcd-encryption-key-backup" },
+    });
+    const after = assertOnlyChanged(text, added.text, {
+      "Secret/example-etcd-encryption-key": ["data.key"],
+      "HostedCluster/example": [
+        "spec.etcd.managed.storage.restoreSnapshotURL",
+        "spec.secretEncryption.aescbc.backupKey",
+      ],
+      "Secret/example-etcd-encryption-key-backup": ["(added)"],
+    });
+    const names = after.map((d) => `${d.kind}/${get(d, "metadata.name")}`);
+    const at = names.indexOf("Secret/example-etcd-encryption-key-backup");
+    assert.equal(names[at + 1], "HostedCluster/example");
+    assert.deepEqual(after[at], {
+      apiVersion: "v1",
+      data: { key: backup.toString("base64") },
+      kind: "Secret",
+      metadata: { name: "example-etcd-encryption-key-backup", namespace: "clusters" },
+      type: "Opaque",
+    });
+    assert.ok(!JSON.stringify(added.changes).includes(backup.toString("base64")), "the report never shows the key");
+
+    // A render that already names a backup key: its Secret is patched in place, nothing added.
+    const named = text
+      .replace(
+        "      activeKey:\n        name: example-etcd-encryption-key\n",
+        (m) => `${m}      backupKey:\n        name: example-old-key\n`,
+      )
+      .replace(
+        /---\napiVersion: hypershift.openshift.io\/v1beta1\nkind: HostedCluster/,
+        (m) =>
+          `---\napiVersion: v1\ndata:\n  key: ${randomBytes(32).toString("base64")}\nkind: Secret\nmetadata:\n  name: example-old-key\n  namespace: clusters\ntype: Opaque\n${m}`,
+      );
+    assert.notEqual(named, text);
+    const patched = patchRendered(parseRendered(named, "f"), {
+      restoreSnapshotURL: URL_,
+      backupKey: { key: backup, secretName: "example-old-key" },
+    });
+    const docs = assertOnlyChanged(named, patched.text, {
+      "Secret/example-old-key": ["data.key"],
+      "HostedCluster/example": ["spec.etcd.managed.storage.restoreSnapshotURL"],
+    });
+    const old = docs.find((d) => get(d, "metadata.name") === "example-old-key");
+    assert.deepEqual(Buffer.from(get(old, "data.key") as string, "base64"), backup);
   });
 
   it("kms render: the URL only, no Secret touched; an existing URL is replaced, a stringData key removed", () => {
