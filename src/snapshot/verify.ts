@@ -5,6 +5,7 @@ import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } fro
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
 import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
 import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
+import { HashKvAccumulator, type HashKvOptions, type HashKvOutcome } from "./hashkv.js";
 import { type SnapshotStatus, scanSnapshot } from "./status.js";
 import { checkTrailerInParallel, type TrailerCheck } from "./trailer.js";
 
@@ -31,6 +32,8 @@ export interface VerifyReport {
   readonly freePages?: number;
   /** The status (etcd 3.4 semantics) when the whole structure could be walked. */
   readonly status?: SnapshotStatus;
+  /** etcd 3.4's HashKV of a member restored from the file, when asked for (`hashKv`) and the walk was whole. */
+  readonly hashKv?: HashKvOutcome;
   readonly findings: readonly Finding[];
   /** No finding of severity "error". */
   readonly ok: boolean;
@@ -51,6 +54,8 @@ export interface VerifyOptions {
    * for bbolt files that only look like etcd's (synthetic fixtures) or to check structure alone.
    */
   readonly etcdChecks?: boolean;
+  /** Also compute, during the same walk, what HashKV a restored etcd 3.4 answers (the restore drill's proof). */
+  readonly hashKv?: HashKvOptions;
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -126,6 +131,14 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     visited.set(1);
     const freed = checkFreelist(file, visited, (s, p) => add(s, p));
     const keyChecker = options.etcdChecks === false ? undefined : etcdKeyChecker((p) => add("error", p));
+    const hashKv = options.hashKv ? HashKvAccumulator.plan(file, options.hashKv) : undefined;
+    const onKey =
+      keyChecker && hashKv
+        ? (e: Entry) => {
+            keyChecker(e);
+            hashKv.entry(e);
+          }
+        : (keyChecker ?? (hashKv ? (e: Entry) => hashKv.entry(e) : undefined));
     let walkIncomplete = file.dataSize < needed;
     const status = scanSnapshot(file, {
       compat: "3.4",
@@ -136,9 +149,9 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         walkIncomplete = true;
         add("error", p);
       },
-      onEntry: keyChecker
+      onEntry: onKey
         ? (bucket, e) => {
-            if (bucket === "key") keyChecker(e);
+            if (bucket === "key") onKey(e);
           }
         : undefined,
     });
@@ -172,6 +185,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         reachablePages: reachable,
         freePages: unreachable,
         status,
+        ...(hashKv ? { hashKv: hashKv.result() } : {}),
         findings,
       },
       counts,
