@@ -220,7 +220,10 @@ export async function checkBackupSnapshot(
     if (file && problems.length === 0) {
       checks.push("structure", "etcd-encoding");
       // Off this thread: the walk of a large file must not hold up a signal.
-      const report = await verifySnapshotOffThread(file, { signal, ...(options.hashKv ? { hashKv: options.hashKv } : {}) });
+      const report = await verifySnapshotOffThread(file, {
+        signal,
+        ...(options.hashKv ? { hashKv: options.hashKv } : {}),
+      });
       for (const f of report.findings) if (f.severity === "error") problems.push(`[${f.code}] ${f.message}`);
       hashKv = report.hashKv;
     }
