@@ -56,6 +56,11 @@ export interface VerifyOptions {
   readonly etcdChecks?: boolean;
   /** Also compute, during the same walk, what HashKV a restored etcd 3.4 answers (the restore drill's proof). */
   readonly hashKv?: HashKvOptions;
+  /**
+   * The trailer as the caller already proved it, reading these very bytes (a backup's stream
+   * verifier): not hashed a second time. Ignored unless its size is the file's.
+   */
+  readonly trailer?: TrailerCheck;
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -67,8 +72,9 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
   } catch (err) {
     throw err instanceof SnapshotFileError ? err : unreadableSnapshot(path, err);
   }
-  // The SHA-256 of every byte runs on a worker while this thread walks the structure.
-  const trailerCheck = checkTrailerInParallel(path, size);
+  // The SHA-256 of every byte runs on a worker while this thread walks the structure (unless proven already).
+  const known = options.trailer;
+  const trailerCheck = known && known.fileSize === size ? Promise.resolve(known) : checkTrailerInParallel(path, size);
   trailerCheck.catch(() => {}); // awaited below; keeps an early failure from going unhandled meanwhile
   const findings: Finding[] = [];
   const counts = new Map<string, number>();
