@@ -85,13 +85,13 @@ export async function restoreDrill(store: Store, options: DrillOptions = {}): Pr
   const run = new DrillRun(store, manifest, scratch, options);
   try {
     await chmod(scratch, 0o700);
-    // A backup in a local store is read in place: its restore and sort start with its verification
-    // (on a scratch copy; only the verdict waits for the bytes to be proven).
+    // A backup in a local store is read in place: its restore, and the throwaway etcd on it, start
+    // with its verification (on a scratch copy; only the proof waits for the bytes to be proven).
     const inPlace = store.localPath(SNAPSHOT_FILE);
-    if (inPlace) run.begin(inPlace, tool);
+    if (inPlace) run.begin(inPlace, tool, etcd);
     const file = await run.verify();
-    const restored = file ? await run.restore(file, tool) : undefined;
-    if (restored && (await run.start(etcd, restored))) await run.prove();
+    const restored = file ? await run.restore(file, tool, etcd) : undefined;
+    if (restored && (await run.start())) await run.prove();
   } catch (err) {
     if (signal?.aborted) throw cancelled();
     throw err;
@@ -171,6 +171,11 @@ interface Restored {
   readonly refused?: string;
 }
 
+/** Why the throwaway etcd did not start on the restored data. */
+interface NotStarted {
+  readonly notStarted: unknown;
+}
+
 /** The HashKV proof's outcome: proven, or why the read-back decides (and whether etcd disagreed). */
 type Asked =
   | { readonly proven: true; readonly liveKeys: number; readonly proof: DrillProof }
@@ -201,7 +206,8 @@ class DrillRun {
   /** What a restored etcd 3.4's HashKV must be, computed during verification's walk. */
   private snapshotHash: HashKvOutcome | undefined;
   private pki: Promise<SandboxPki> | undefined;
-  private begun: Promise<Restored> | undefined;
+  private restoring: Promise<Restored> | undefined;
+  private starting: Promise<NotStarted | undefined> | undefined;
   private sorting: Promise<SortedLiveKeys> | undefined;
   private sorted: SortedLiveKeys | undefined;
   private cluster: LocalEtcdCluster | undefined;
@@ -261,23 +267,26 @@ class DrillRun {
 
   /**
    * Starts the restore into the scratch directory, in its own process, while openssl makes the
-   * throwaway etcd's certificates. Settles (never rejects before the drill looks at it) with the
-   * restore tool's refusal, if any.
+   * throwaway etcd's certificates, and then that etcd on the restored data. Neither rejects before
+   * the drill looks at it: the restore settles with the restore tool's refusal, if any, the start
+   * with why etcd did not start.
    */
-  begin(file: string, tool: RestoreTool): Promise<Restored> {
-    this.begun ??= this.restoreAndCertify(file, tool);
-    this.begun.catch(() => {}); // awaited by restore(), or by cleanup() when verification failed
-    return this.begun;
+  begin(file: string, tool: RestoreTool, etcd: string): void {
+    if (this.restoring) return;
+    this.restoredFrom = { file, tool };
+    this.restoring = this.restoreAndCertify();
+    this.restoring.catch(() => {}); // awaited by restore(), or by cleanup() when verification failed
+    this.starting = this.restoring.then((r) => (r.member ? this.launch(etcd, r.member) : undefined));
+    this.starting.catch(() => {}); // awaited by start(), or by cleanup()
   }
 
-  private async restoreAndCertify(file: string, tool: RestoreTool): Promise<Restored> {
-    this.restoredFrom = { file, tool };
+  private async restoreAndCertify(): Promise<Restored> {
     const restoring = this.restoreMember();
     restoring.catch(() => {}); // awaited below; making the certificates may throw first
     const pkiDir = join(this.scratch, "pki");
     await mkdir(pkiDir, { mode: 0o700 });
     this.pki = createPki(pkiDir, "hcpeb-drill-ca");
-    this.pki.catch(() => {}); // awaited by start()
+    this.pki.catch(() => {}); // awaited by launch()
     return restoring.then(
       (member): Restored => ({ member }),
       (err: unknown): Restored => {
@@ -288,14 +297,14 @@ class DrillRun {
   }
 
   /** The restore of a verified backup (begun with its verification when it was read in place). */
-  async restore(file: string, tool: RestoreTool): Promise<ExistingMember | undefined> {
+  async restore(file: string, tool: RestoreTool, etcd: string): Promise<ExistingMember | undefined> {
     this.checks.push("restore");
-    const { member, refused } = await this.begin(file, tool);
+    this.begin(file, tool, etcd);
+    const { member, refused } = await (this.restoring as Promise<Restored>);
     if (refused) this.problems.push(refused);
     this.log.info({ seconds: this.phase("restore") }, "snapshot restored");
     return member;
   }
-
   /** Restores the snapshot into `<scratch>/<member>` for a peer port free now; resolves to that member. */
   private async restoreMember(): Promise<ExistingMember> {
     const { file, tool } = this.restoredFrom as { file: string; tool: RestoreTool };
@@ -317,13 +326,14 @@ class DrillRun {
   }
 
   /**
-   * A throwaway etcd on the restored data (loopback, mutual TLS). Not starting is a finding, not an
-   * error. A peer port taken since the restore means restoring again for a new one.
+   * A throwaway etcd on the restored data (loopback, mutual TLS), started as soon as the restore was
+   * done: not starting is a finding, not an error. A peer port taken since the restore means
+   * restoring again for a new one.
    */
-  async start(etcd: string, restored: ExistingMember): Promise<boolean> {
+  private async launch(etcd: string, restored: ExistingMember): Promise<NotStarted | undefined> {
     const dbSize = this.manifest.snapshot.dbSize;
     const pki = await (this.pki as Promise<SandboxPki>);
-    this.checks.push("etcd-start");
+    if (this.stop.aborted) return undefined; // verification failed or a signal came meanwhile
     try {
       this.cluster = await LocalEtcdCluster.startRestored(
         async (attempt) => {
@@ -339,10 +349,19 @@ class DrillRun {
           startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
         },
       );
+      return undefined;
     } catch (err) {
-      if (this.signal?.aborted) throw err;
-      this.problems.push(`etcd did not start on the restored data: ${describe(err)}`);
+      if (this.stop.aborted) throw err;
+      return { notStarted: err };
     }
+  }
+
+  /** Waits for the etcd begun on the restored data; says whether it serves. */
+  async start(): Promise<boolean> {
+    this.checks.push("etcd-start");
+    const failed = await this.starting;
+    if (this.signal?.aborted) throw cancelled();
+    if (failed) this.problems.push(`etcd did not start on the restored data: ${describe(failed.notStarted)}`);
     const seconds = this.phase("start");
     if (this.cluster) this.log.info({ seconds }, "throwaway etcd started on the restored data");
     return this.cluster !== undefined;
@@ -468,10 +487,12 @@ class DrillRun {
   async cleanup(): Promise<void> {
     this.stopped.abort();
     this.client?.close();
+    // An etcd still starting (verification failed, a signal) is waited for, then stopped; a restore
+    // or sort still running was stopped by the abort above: wait for its process and thread to end
+    // before the scratch directory goes.
+    await this.starting?.catch(() => {});
     await this.cluster?.stop();
-    // A restore or sort still running (verification failed, a signal) was stopped by the abort
-    // above: wait for its process and thread to end before the scratch directory goes.
-    await this.begun?.catch(() => {});
+    await this.restoring?.catch(() => {});
     await this.sorting?.catch(() => {});
     await this.pki?.catch(() => {}); // openssl, started with the restore, writes into the scratch directory
     await this.sorted?.dispose();
