@@ -34,7 +34,8 @@ function manualScript(snapshot: string, dir: string, client: number, peer: numbe
     `etcd --name m0 --data-dir ${dir} --listen-client-urls ${clientUrl} --advertise-client-urls ${clientUrl} --listen-peer-urls ${peerUrl} --initial-advertise-peer-urls ${peerUrl} --initial-cluster m0=${peerUrl} --quota-backend-bytes=8589934592 >${dir}.log 2>&1 &`,
     "E=$!",
     `until etcdctl --endpoints ${clientUrl} endpoint health >/dev/null 2>&1; do sleep 0.1; done`,
-    `etcdctl --endpoints ${clientUrl} get "" --prefix --keys-only | grep -c .`,
+    // etcdctl's default 5 s command timeout is shorter than a keys-only Range of 1 GiB on a loaded machine.
+    `etcdctl --endpoints ${clientUrl} --command-timeout=300s get "" --prefix --keys-only | grep -c .`,
     "kill -9 $E; wait $E || true",
     `rm -rf ${dir} ${dir}.log`,
   ].join("\n");
