@@ -10,6 +10,7 @@ import { describe, OperationError, UsageError, VerificationError } from "../erro
 import type { Logger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
 import { makeScratchDir } from "../scratch.js";
+import type { HashKvOptions, HashKvOutcome } from "../snapshot/hashkv.js";
 import { verifySnapshotOffThread } from "../snapshot/verify.js";
 import {
   MANIFEST_FILE,
@@ -181,6 +182,8 @@ export interface SnapshotCheck {
   readonly problems: string[];
   /** A file holding the verified bytes: the local store's own, or the staged copy. */
   readonly file?: string;
+  /** What a restored etcd 3.4's HashKV must answer, when asked for and the structure was walked whole. */
+  readonly hashKv?: HashKvOutcome;
 }
 
 /**
@@ -191,9 +194,10 @@ export interface SnapshotCheck {
 export async function checkBackupSnapshot(
   store: Store,
   manifest: Manifest,
-  options: { stageTo?: string; signal?: AbortSignal } = {},
+  options: { stageTo?: string; signal?: AbortSignal; hashKv?: HashKvOptions } = {},
 ): Promise<SnapshotCheck> {
   const { stageTo, signal } = options;
+  let hashKv: HashKvOutcome | undefined;
   const problems: string[] = [];
   const checks = ["sha256-trailer", "byte-count", "status", "manifest"];
   const verifier = new SnapshotVerifier();
@@ -216,14 +220,21 @@ export async function checkBackupSnapshot(
     if (file && problems.length === 0) {
       checks.push("structure", "etcd-encoding");
       // Off this thread: the walk of a large file must not hold up a signal.
-      const report = await verifySnapshotOffThread(file, { signal });
+      // The stream above proved the trailer on these bytes: the walk does not hash them again.
+      const trailer = { present: true, ok: true, actual: v.sha256, expected: v.sha256, fileSize: v.objectSize };
+      const report = await verifySnapshotOffThread(file, {
+        signal,
+        trailer,
+        ...(options.hashKv ? { hashKv: options.hashKv } : {}),
+      });
       for (const f of report.findings) if (f.severity === "error") problems.push(`[${f.code}] ${f.message}`);
+      hashKv = report.hashKv;
     }
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;
     problems.push(describe(err));
   }
-  return { checks, problems, ...(file ? { file } : {}) };
+  return { checks, problems, ...(file ? { file } : {}), ...(hashKv ? { hashKv } : {}) };
 }
 
 async function drain(bytes: AsyncIterable<Buffer>): Promise<void> {

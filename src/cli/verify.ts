@@ -125,6 +125,8 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
         ok: v.ok,
         verification: v,
         problems: r.problems,
+        proof: r.proof,
+        warnings: r.warnings,
         comparison: r.comparison,
         phases: r.phases,
       }),
@@ -136,6 +138,8 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     write(`${r.ref}: restore drill ${v.ok ? "OK" : "FAILED"} in ${r.seconds.toFixed(1)} s (${phases})`);
     write(`  checks: ${v.checks.join(", ")}`);
     if (v.ok) write(`  ${v.detail}`);
+    if (r.proof) write(`  proof: ${proofLine(r.proof)}`);
+    for (const w of r.warnings) write(`  warning: ${w}`);
     if (v.decryption)
       write(`  decryption: ${(await import("../encryption/decryption-proof.js")).proofSummary(v.decryption)}`);
     else if (r.manifest.encryption)
@@ -143,6 +147,13 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     for (const p of r.problems) write(`  ${p}`);
   }
   if (!v.ok) throw new VerificationError(`backup ${ref} failed the restore drill: ${r.problems[0]}`);
+}
+
+function proofLine(p: NonNullable<Verification["proof"]>): string {
+  const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+  if (p.method === "hashkv")
+    return `etcd's HashKV ${hex(p.etcdHash ?? 0)} equals the snapshot's (compacted revision ${p.compactRevision})`;
+  return `every key and value read back (HashKV not used: ${p.fallback})`;
 }
 
 /** The cluster's verification metrics follow its newest backup only; an older one's result is left out (and said). */

@@ -39,6 +39,13 @@ export interface Member {
   readonly isLearner: boolean;
 }
 
+export interface HashKv {
+  readonly hash: number;
+  /** The member's current revision when it hashed (not the one hashed at). */
+  readonly revision: number;
+  readonly compactRevision: number;
+}
+
 export interface MemberStatus {
   readonly endpoint: string;
   readonly memberId: string;
@@ -379,15 +386,33 @@ export class EtcdClient {
     return { revision: Number(res.header.revision), kvs: res.kvs.map(toKeyValue), more: res.more };
   }
 
-  /** Number of live keys under `prefix` (all keys for an empty prefix). */
-  async count(prefix: string | Buffer = Buffer.from([0])): Promise<number> {
+  /** Number of live keys under `prefix` (all keys for an empty prefix), at `revision` (0: the current one). */
+  async count(prefix: string | Buffer = Buffer.from([0]), revision = 0): Promise<number> {
     const key = Buffer.from(prefix);
     const res = (await this.unary("KV", "Range", {
       key,
       range_end: key.length === 1 && key[0] === 0 ? Buffer.from([0]) : prefixEnd(key),
       count_only: true,
+      revision: String(revision),
     })) as { count: string };
     return Number(res.count);
+  }
+
+  /**
+   * Maintenance.HashKV: the member's CRC-32C of its MVCC keys and values up to `revision` (0: the
+   * current one), with the revision it was at and its compacted revision, as etcd reports them.
+   */
+  async hashKv(revision: number): Promise<HashKv> {
+    const res = (await this.unary("Maintenance", "HashKV", { revision: String(revision) })) as {
+      header: RawHeader;
+      hash: number;
+      compact_revision: string;
+    };
+    return {
+      hash: res.hash >>> 0,
+      revision: Number(res.header.revision),
+      compactRevision: Number(res.compact_revision),
+    };
   }
 
   async memberList(): Promise<Member[]> {

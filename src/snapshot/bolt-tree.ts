@@ -47,6 +47,11 @@ export interface WalkOptions {
   readonly report: (problem: Problem) => void;
   /** Also check key order (bbolt >= 1.3.7 does; etcd 3.4's status does not). */
   readonly checkOrder: boolean;
+  /**
+   * Start at the first key at or above this one: a seek, so subtrees wholly below it are not read
+   * (the tail of bucket `key` without its revisions before).
+   */
+  readonly from?: Buffer;
 }
 
 interface Frame {
@@ -78,7 +83,7 @@ export function openBucket(value: Buffer): BucketRef | string {
  * into: entries with `isBucket` carry the header to open them with `openBucket`.
  */
 export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions, visit: (entry: Entry) => void): void {
-  const { report, checkOrder, visited } = options;
+  const { report, checkOrder, visited, from } = options;
   let prevKey: Buffer | null = null;
   const stack: Frame[] = [];
 
@@ -209,6 +214,8 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
         });
         continue;
       }
+      // Child i holds keys from key i up to key i+1: wholly below `from` when key i+1 is not above it.
+      if (from && nextInPage !== null && Buffer.compare(nextInPage, from) <= 0) continue;
       const hi = nextInPage ?? top.hi;
       push(Number(child), checkOrder ? Buffer.from(key) : null, checkOrder && hi ? Buffer.from(hi) : null);
       continue;
@@ -230,6 +237,7 @@ export function walkBucket(file: BoltFile, ref: BucketRef, options: WalkOptions,
       continue;
     }
     const key = buf.subarray(kStart, vStart);
+    if (from && Buffer.compare(key, from) < 0) continue;
     if (checkOrder) {
       if (prevKey !== null && Buffer.compare(prevKey, key) >= 0) {
         report({

@@ -5,6 +5,7 @@ import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } fro
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
 import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
 import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
+import { HashKvAccumulator, type HashKvOptions, type HashKvOutcome } from "./hashkv.js";
 import { type SnapshotStatus, scanSnapshot } from "./status.js";
 import { checkTrailerInParallel, type TrailerCheck } from "./trailer.js";
 
@@ -31,6 +32,8 @@ export interface VerifyReport {
   readonly freePages?: number;
   /** The status (etcd 3.4 semantics) when the whole structure could be walked. */
   readonly status?: SnapshotStatus;
+  /** etcd 3.4's HashKV of a member restored from the file, when asked for (`hashKv`) and the walk was whole. */
+  readonly hashKv?: HashKvOutcome;
   readonly findings: readonly Finding[];
   /** No finding of severity "error". */
   readonly ok: boolean;
@@ -51,6 +54,13 @@ export interface VerifyOptions {
    * for bbolt files that only look like etcd's (synthetic fixtures) or to check structure alone.
    */
   readonly etcdChecks?: boolean;
+  /** Also compute, during the same walk, what HashKV a restored etcd 3.4 answers (the restore drill's proof). */
+  readonly hashKv?: HashKvOptions;
+  /**
+   * The trailer as the caller already proved it, reading these very bytes (a backup's stream
+   * verifier): not hashed a second time. Ignored unless its size is the file's.
+   */
+  readonly trailer?: TrailerCheck;
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -62,8 +72,9 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
   } catch (err) {
     throw err instanceof SnapshotFileError ? err : unreadableSnapshot(path, err);
   }
-  // The SHA-256 of every byte runs on a worker while this thread walks the structure.
-  const trailerCheck = checkTrailerInParallel(path, size);
+  // The SHA-256 of every byte runs on a worker while this thread walks the structure (unless proven already).
+  const known = options.trailer;
+  const trailerCheck = known && known.fileSize === size ? Promise.resolve(known) : checkTrailerInParallel(path, size);
   trailerCheck.catch(() => {}); // awaited below; keeps an early failure from going unhandled meanwhile
   const findings: Finding[] = [];
   const counts = new Map<string, number>();
@@ -126,6 +137,14 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     visited.set(1);
     const freed = checkFreelist(file, visited, (s, p) => add(s, p));
     const keyChecker = options.etcdChecks === false ? undefined : etcdKeyChecker((p) => add("error", p));
+    const hashKv = options.hashKv ? HashKvAccumulator.plan(file, options.hashKv) : undefined;
+    const onKey =
+      keyChecker && hashKv
+        ? (e: Entry) => {
+            keyChecker(e);
+            hashKv.entry(e);
+          }
+        : (keyChecker ?? (hashKv ? (e: Entry) => hashKv.entry(e) : undefined));
     let walkIncomplete = file.dataSize < needed;
     const status = scanSnapshot(file, {
       compat: "3.4",
@@ -136,9 +155,9 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         walkIncomplete = true;
         add("error", p);
       },
-      onEntry: keyChecker
+      onEntry: onKey
         ? (bucket, e) => {
-            if (bucket === "key") keyChecker(e);
+            if (bucket === "key") onKey(e);
           }
         : undefined,
     });
@@ -172,6 +191,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         reachablePages: reachable,
         freePages: unreachable,
         status,
+        ...(hashKv ? { hashKv: hashKv.result() } : {}),
         findings,
       },
       counts,

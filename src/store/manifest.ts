@@ -15,6 +15,23 @@ const verificationSchema = z.object({
   detail: z.string().optional(),
   /** How long the verification took (restore drills record it). */
   seconds: z.number().nonnegative().optional(),
+  /**
+   * How a restore drill proved the restored etcd serves the snapshot: "hashkv" (etcd's HashKV and
+   * live key count at the backup's revision equal to those computed from the file) or "read-back"
+   * (every key and value read back and compared), with why the HashKV did not decide.
+   */
+  proof: z
+    .object({
+      method: z.enum(["hashkv", "read-back"]),
+      /** HashKV computed from the snapshot by etcd 3.4's rules (CRC-32C), when it could be. */
+      hash: z.number().optional(),
+      /** HashKV the restored etcd answered, when asked. */
+      etcdHash: z.number().optional(),
+      compactRevision: z.number().optional(),
+      /** Why the HashKV did not decide (read-back only). */
+      fallback: z.string().optional(),
+    })
+    .optional(),
   /** The decryption proof (`verify --key-identity|--key-file`): values by storage form, keys that opened them. */
   decryption: z
     .object({

@@ -4,8 +4,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { createLogger, type Logger } from "../../src/logging.js";
 import { compareKeyStreams, liveKeyStates } from "../../src/restore/compare-live.js";
+import { restoreDrill } from "../../src/restore/drill.js";
 import { sortLiveKeys } from "../../src/restore/sorted-live-keys.js";
 import { liveKeys, sortedKeys } from "../../src/snapshot/keys.js";
 import type { Manifest } from "../../src/store/manifest.js";
@@ -20,6 +23,8 @@ import { backupToLocalStore, fillSource } from "./helpers.js";
 interface DrillOutput {
   ok: boolean;
   problems: string[];
+  proof?: { method: string; hash?: number; etcdHash?: number; compactRevision?: number; fallback?: string };
+  warnings: string[];
   comparison?: { snapshotKeys: number; liveKeys: number; equal: boolean };
   phases: Record<string, number>;
   verification: { checks: string[]; ok: boolean; seconds: number; detail: string };
@@ -40,6 +45,17 @@ function processesMentioning(path: string): number[] {
   return pids;
 }
 
+/** A JSON logger whose lines land in `lines`. */
+function pinoTo(lines: string[]): Logger {
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return createLogger({ format: "json", level: "info", stream });
+}
+
 async function manifestAt(ref: string): Promise<Manifest> {
   return JSON.parse(await readFile(join(ref, "manifest.json"), "utf8")) as Manifest;
 }
@@ -51,6 +67,7 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
   let scratch: string;
   let ref: string;
   let revision: number;
+  let compacted: number;
 
   before(async () => {
     [source, s3] = await Promise.all([EtcdCluster.start({ members: 1 }), S3Server.start()]);
@@ -59,7 +76,12 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     await mkdir(scratch);
     const client = await source.client(0);
     try {
-      revision = await fillSource(client);
+      // Compacted, as kube-apiserver keeps a hosted cluster's etcd, with writes after the compaction.
+      compacted = await fillSource(client);
+      await client.compact(compacted);
+      await client.put("/registry/configmaps/ns-2/cm-7", "overwritten after the compaction");
+      await client.delete("/registry/configmaps/ns-3/cm-8");
+      revision = await client.put("/registry/configmaps/ns-4/after", "created after the compaction");
     } finally {
       client.close();
     }
@@ -70,22 +92,26 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("passes on a good backup, records it with its time in the manifest, and leaves nothing running or on disk", async () => {
+  it("passes on a good compacted backup by etcd's HashKV (no read-back, no sort), records it with its proof and time in the manifest, and leaves nothing running or on disk", async () => {
     const before = (await manifestAt(ref)).verifications.length;
     const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as DrillOutput;
     assert.equal(out.ok, true);
     const expectedKeys = liveKeys(join(ref, "snapshot.db")).size;
-    assert.equal(out.comparison?.equal, true);
-    assert.equal(out.comparison?.snapshotKeys, expectedKeys);
-    assert.equal(out.comparison?.liveKeys, expectedKeys);
-    assert.deepEqual(Object.keys(out.phases), ["verify", "restore", "start", "compare"]);
+    assert.equal(out.proof?.method, "hashkv", JSON.stringify(out.proof));
+    assert.equal(out.proof?.compactRevision, compacted);
+    assert.equal(out.proof?.etcdHash, out.proof?.hash);
+    assert.equal(typeof out.proof?.hash, "number");
+    assert.equal(out.comparison, undefined, "nothing read back");
+    assert.deepEqual(out.warnings, []);
+    assert.deepEqual(Object.keys(out.phases), ["verify", "restore", "start", "hashkv"]);
     const m = await manifestAt(ref);
     assert.equal(m.verifications.length, before + 1);
     const v = m.verifications.at(-1);
     assert.equal(v?.ok, true);
-    for (const c of ["sha256-trailer", "structure", "restore", "etcd-start", "live-keys"])
+    assert.deepEqual(v?.proof, out.proof);
+    for (const c of ["sha256-trailer", "structure", "restore", "etcd-start", "live-keys", "hashkv"])
       assert.ok(v?.checks.includes(c), c);
     assert.ok((v?.seconds ?? 0) > 0);
     assert.match(v?.detail ?? "", new RegExp(`served ${expectedKeys} live keys at revision ${revision}`));
@@ -95,8 +121,35 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     assert.equal(text.code, 0, text.stderr);
     assert.match(
       text.stdout,
-      /restore drill OK in [\d.]+ s \(verify [\d.]+ s, restore [\d.]+ s, start [\d.]+ s, compare [\d.]+ s\)/,
+      /restore drill OK in [\d.]+ s \(verify [\d.]+ s, restore [\d.]+ s, start [\d.]+ s, hashkv [\d.]+ s\)/,
     );
+    assert.match(
+      text.stdout,
+      /\n {2}proof: etcd's HashKV 0x[0-9a-f]{8} equals the snapshot's \(compacted revision \d+\)\n/,
+    );
+  });
+
+  it("falls back to reading every key back when the HashKV cannot decide (a tail over the limit), and says why", async () => {
+    const store = openStore(ref);
+    const log: string[] = [];
+    const logger = pinoTo(log);
+    const r = await restoreDrill(store, { scratchDir: scratch, hashKvTailKeys: 0, logger });
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.verification.ok, true);
+    assert.equal(r.proof?.method, "read-back");
+    assert.match(
+      r.proof?.fallback ?? "",
+      new RegExp(`more than 0 keys were written after the compacted revision ${compacted}`),
+    );
+    assert.equal(r.verification.proof?.method, "read-back");
+    assert.equal(r.comparison?.equal, true);
+    assert.equal(r.comparison?.liveKeys, liveKeys(join(ref, "snapshot.db")).size);
+    assert.deepEqual(Object.keys(r.phases), ["verify", "restore", "start", "hashkv", "sort", "compare"]);
+    assert.ok(
+      log.some((l) => /HashKV did not decide: reading every key back/.test(l) && /more than 0 keys/.test(l)),
+      log.join("\n"),
+    );
+    assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
   });
 
   it("a --scratch-dir that does not exist is the user's mistake: one line, exit 2, nothing recorded", async () => {
@@ -149,7 +202,9 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
       { env },
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.equal((JSON.parse(r.stdout) as DrillOutput).comparison?.equal, true);
+    const out = JSON.parse(r.stdout) as DrillOutput;
+    assert.equal(out.ok, true);
+    assert.equal(out.proof?.method, "hashkv", JSON.stringify(out.proof));
     const store = openStore(s3ref, {
       endpoint: s3.endpoint,
       credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
@@ -173,7 +228,7 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
   });
 
   it("SIGINT while its etcd starts: exit 130, its etcd stopped, scratch removed, the manifest left as it was", async () => {
-    await interruptDrill(ref, scratch, { after: /"msg":"snapshot restored and its keys sorted"/, signal: "SIGINT" });
+    await interruptDrill(ref, scratch, { after: /"msg":"snapshot restored"/, signal: "SIGINT" });
   });
 
   describe("the comparison itself", () => {
@@ -268,7 +323,10 @@ describe("verify --restore-drill interrupted at any point of a large backup (100
   let source: EtcdCluster;
   let work: string;
   let scratch: string;
+  /** Compacted before its 100,000 keys were written: a tail too large to hold, so the drill reads back. */
   let ref: string;
+  /** The same keys compacted, one write after: the drill's fast path (HashKV). */
+  let refFast: string;
 
   before(async () => {
     source = await EtcdCluster.start({ members: 1 });
@@ -277,21 +335,42 @@ describe("verify --restore-drill interrupted at any point of a large backup (100
     await mkdir(scratch);
     const client = await source.client(0);
     try {
+      await client.compact(await client.put("/registry/first", "compacted at this revision"));
       // Small values, many keys: the sort's work grows with the number of revisions.
       await loadKubernetesData(client, { targetBytes: 100_000 * 100, valueSize: 100, concurrency: 32, seed: 21 });
     } finally {
       client.close();
     }
     ref = await backupToLocalStore(source, join(work, "store"));
+    const again = await source.client(0);
+    try {
+      await again.compact(await again.put("/registry/second", "compacted at this revision"));
+      await again.put("/registry/third", "the tail");
+    } finally {
+      again.close();
+    }
+    refFast = await backupToLocalStore(source, join(work, "store"));
   });
   after(async () => {
     await source?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("SIGTERM while verifying the backup: exit 143, nothing left, nothing recorded", async () => {
-    const log = await interruptDrill(ref, scratch, { after: /"msg":"verifying the backup"/, signal: "SIGTERM" });
+  it("SIGTERM while verifying the backup and computing its HashKV: exit 143, nothing left, nothing recorded", async () => {
+    const log = await interruptDrill(refFast, scratch, { after: /"msg":"verifying the backup"/, signal: "SIGTERM" });
     assert.doesNotMatch(log, /"msg":"backup verified"/, "the signal landed during verification");
+  });
+
+  it("SIGINT while the restored etcd computes its HashKV: exit 130, etcd stopped, scratch removed", async () => {
+    const log = await interruptDrill(refFast, scratch, {
+      after: /"msg":"asking the restored etcd for its HashKV"/,
+      signal: "SIGINT",
+    });
+    assert.doesNotMatch(
+      log,
+      /"msg":"restored etcd's HashKV and live keys equal the snapshot's"/,
+      "the signal landed before the answer",
+    );
   });
 
   it("SIGINT mid-sort (its progress logged, not yet sorted): exit 130, sort thread stopped, runs and etcd gone", async () => {
@@ -330,12 +409,19 @@ describe("verify --restore-drill interrupted at any point of a large backup (100
     assert.ok(Object.values(d.forms).reduce((a, b) => a + b, 0) >= 100_000, JSON.stringify(d.forms));
   });
 
-  it("and uninterrupted, the same backup passes the drill (so the points above are inside a drill that works)", async () => {
+  it("and uninterrupted, the same backups pass the drill (so the points above are inside a drill that works)", async () => {
     const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as DrillOutput;
+    assert.equal(out.proof?.method, "read-back");
+    assert.match(out.proof?.fallback ?? "", /more than 50000 keys were written after the compacted revision/);
     assert.equal(out.comparison?.equal, true);
     assert.ok((out.comparison?.snapshotKeys ?? 0) >= 100_000, `keys: ${out.comparison?.snapshotKeys}`);
+    const fast = await runCli(["verify", refFast, "--restore-drill", "--scratch-dir", scratch, "-o", "json"]);
+    assert.equal(fast.code, 0, fast.stderr);
+    const f = JSON.parse(fast.stdout) as DrillOutput;
+    assert.equal(f.proof?.method, "hashkv", JSON.stringify(f.proof));
+    assert.match(f.verification.detail, /served \d{6,} live keys/);
     assert.deepEqual(readdirSync(scratch), []);
   });
 });
