@@ -21,10 +21,7 @@ export async function keyringFromBackup(store: Store, identityFile: string, sign
   } catch (err) {
     throw new UsageError(`--key-identity ${identityFile}: cannot read it: ${describe(err)}`);
   }
-  const names: string[] = [];
-  for await (const o of store.list("", { signal }))
-    if (o.key.startsWith(RAW_KEY_OBJECT) && o.key.endsWith(".age")) names.push(o.key);
-  names.sort();
+  const names = await sealedKeyObjects(store, signal);
   if (names.length === 0)
     throw new UsageError(
       `${store.url} holds no sealed encryption key (${RAW_KEY_OBJECT}.age): it was backed up without --key-recipient; use --key-file with the key saved by --key-to`,
@@ -38,4 +35,12 @@ export async function keyringFromBackup(store: Store, identityFile: string, sign
     ring.add(listed === undefined ? hypershiftKey(key, source) : { name: listed, key, source });
   }
   return ring;
+}
+
+/** The sealed key objects beside a backup's snapshot (`encryption-key*.age`), in name order. */
+export async function sealedKeyObjects(store: Store, signal?: AbortSignal): Promise<string[]> {
+  const names: string[] = [];
+  for await (const o of store.list("", { signal }))
+    if (o.key.startsWith(RAW_KEY_OBJECT) && o.key.endsWith(".age")) names.push(o.key);
+  return names.sort();
 }

@@ -185,9 +185,10 @@ export class EtcdClient {
   /**
    * One call; with a user and password, a call refused for its token is made again once with a new
    * one (a refused call was never applied, so making it again is safe). etcd forgets simple tokens
-   * when it restarts or after --auth-token-ttl (5 min) unused, and refuses a JWT older than a change to
-   * its users or roles, while a continuous backup runs for days on one client whose watch does not
-   * use the token.
+   * when it restarts or after --auth-token-ttl (5 min) unused, and may refuse a token issued before a
+   * change to its users or roles, while a continuous backup runs for days on one client. Streams
+   * (watch, snapshot) check the token only when they open, which every caller does right after
+   * connecting; a stream that fails is followed by a new client, so they are not retried here.
    */
   private async unary(service: keyof EtcdClient["clients"], method: string, req: object): Promise<unknown> {
     try {

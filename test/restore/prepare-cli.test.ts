@@ -369,6 +369,60 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
         ),
         "example-etcd-encryption-key-backup",
       );
+
+      // Once verify's decryption proof has counted the values by key, a key no value uses is left out.
+      const v = await runCli(["verify", rotatingRef, "--key-identity", identityFile, ...s3Flags], { env });
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+      const proven = await prepare(
+        ["-o", join(lab.work, "restore-proven.yaml"), "--key-identity", identityFile],
+        rotatingRef,
+      );
+      assert.equal(proven.code, 0, proven.stdout + proven.stderr);
+      assert.match(proven.stdout, /PASS {2}backup-key +key-\d+ not restored: no value in the snapshot uses it/);
+      const provenDocs = docsOf(readFileSync(join(lab.work, "restore-proven.yaml"), "utf8"));
+      assert.equal(
+        get(
+          provenDocs.find((d) => d.kind === "HostedCluster"),
+          "spec.secretEncryption.aescbc.backupKey",
+        ),
+        undefined,
+      );
+
+      // --key-to: the raw files of one backup sit together; --key-file names the active one.
+      const keyDir = join(lab.work, "raw-keys");
+      const rawBackup = await runCli(
+        [
+          "backup",
+          "example",
+          "-n",
+          "clusters",
+          "--kubeconfig",
+          lab.kubeconfig,
+          "--mode",
+          "online",
+          "--to",
+          `s3://${s3.bucket}/rotating-raw`,
+          "--key-to",
+          keyDir,
+          "-o",
+          "json",
+          ...s3Flags,
+        ],
+        { env },
+      );
+      assert.equal(rawBackup.code, 0, rawBackup.stderr);
+      const rawRef = (JSON.parse(rawBackup.stdout) as { ref: string; backupId: string }).ref;
+      const rawId = rawRef.split("/").at(-1) as string;
+      const rawOut = join(lab.work, "restore-raw.yaml");
+      const fromRaw = await prepare(
+        ["-o", rawOut, "--key-file", join(keyDir, "clusters", "example", rawId, "encryption-key")],
+        rawRef,
+      );
+      assert.equal(fromRaw.code, 0, fromRaw.stdout + fromRaw.stderr);
+      assert.match(fromRaw.stdout, /PASS {2}backup-key +key-\d+ restored as the HostedCluster's backupKey/);
+      const rawDocs = docsOf(readFileSync(rawOut, "utf8"));
+      const rawSecret = rawDocs.find((d) => get(d, "metadata.name") === "example-etcd-encryption-key-backup");
+      assert.deepEqual(Buffer.from(get(rawSecret, "data.key") as string, "base64"), oldKey);
     } finally {
       lab.sim.store.delete(secretRt, "clusters", "example-etcd-encryption-key-old");
       // Without a resourceVersion the update is unconditional: the source is put back whatever happened since.

@@ -1,6 +1,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { KEY_OBJECT, RAW_KEY_OBJECT } from "../../backup/hosted-keys.js";
+import { sealedKeyObjects } from "../../encryption/backup-keys.js";
 import { describe } from "../../errors.js";
 import { aescbcKeyName, keyFingerprint } from "../../hostedcluster/encryption-key.js";
 import { openKey } from "../../hostedcluster/key-envelope.js";
@@ -16,7 +17,7 @@ export interface SavedKey {
    * A second saved key the snapshot's values need (the source's backup key, or a key a rotation in
    * progress still listed), for the HostedCluster's `backupKey`: HyperShift gives kube-apiserver both.
    */
-  readonly backupKey?: { readonly key: Uint8Array; readonly keyName: string; readonly secretName: string };
+  readonly backupKey?: { readonly key: Uint8Array; readonly secretName: string };
   readonly checks: readonly Check[];
 }
 
@@ -66,6 +67,7 @@ export async function loadSavedKey(
       ],
     };
   }
+  if (source === undefined) return { checks: [block("key-material", howToOpen(enc.object))] };
   const opened = await openSaved(store, enc.object, source, signal);
   if ("problem" in opened) return { checks: [block("key-material", opened.problem)] };
   const { key, from } = opened;
@@ -105,15 +107,17 @@ async function loadSecondKey(
   manifest: Manifest,
   rendered: RenderedManifests,
   activeSecret: string,
-  source: KeySource | undefined,
+  source: KeySource,
   signal?: AbortSignal,
 ): Promise<Pick<SavedKey, "backupKey" | "checks">> {
   const others = manifest.encryption?.keys.slice(1) ?? [];
-  if (others.length === 0 || source === undefined) return { checks: [] };
+  if (others.length === 0) return { checks: [] };
   const files = await openOtherKeys(store, source, signal);
   const proof = [...manifest.verifications].reverse().find((v) => v.decryption)?.decryption;
   const uses = (keyName: string): number | undefined =>
-    proof ? (proof.opened[keyName] ?? 0) + (proof.missingKeys[keyName]?.count ?? 0) : undefined;
+    proof
+      ? (proof.opened[keyName] ?? 0) + (proof.missingKeys[keyName]?.count ?? 0) + (proof.damaged[keyName]?.count ?? 0)
+      : undefined;
   const candidates = others.map((k) => {
     const bytes = files.keys.get(k.fingerprint);
     const why =
@@ -152,7 +156,7 @@ async function loadSecondKey(
         ),
       );
   }
-  return pick?.bytes ? { backupKey: { key: pick.bytes, keyName: pick.keyName, secretName }, checks } : { checks };
+  return pick?.bytes ? { backupKey: { key: pick.bytes, secretName }, checks } : { checks };
 }
 
 /**
@@ -166,42 +170,48 @@ async function openOtherKeys(
   signal?: AbortSignal,
 ): Promise<{ keys: Map<string, Uint8Array>; problem?: string }> {
   const keys = new Map<string, Uint8Array>();
-  const prefix = `${RAW_KEY_OBJECT}-`;
+  const problems: string[] = [];
+  // One file that cannot be read or opened leaves the others usable.
+  const add = async (name: string, read: () => Promise<Uint8Array>) => {
+    try {
+      const key = await read();
+      keys.set(keyFingerprint(key), key);
+    } catch (err) {
+      problems.push(`${name}: ${describe(err)}`);
+    }
+  };
   try {
     if ("keyFile" in source) {
       const dir = dirname(source.keyFile);
       for (const f of await readdir(dir)) {
-        if (!f.startsWith(prefix) || f.endsWith(".age") || f === basename(source.keyFile)) continue;
-        const key = await readFile(join(dir, f));
-        keys.set(keyFingerprint(key), key);
+        if (!f.startsWith(`${RAW_KEY_OBJECT}-`) || f.endsWith(".age") || f === basename(source.keyFile)) continue;
+        await add(f, () => readFile(join(dir, f)));
       }
     } else {
       const identity = await readFile(source.identityFile, "utf8");
-      for await (const o of store.list("", { signal })) {
-        if (!o.key.startsWith(prefix) || !o.key.endsWith(".age")) continue;
-        const key = await openKey(await store.read(o.key, { signal }), identity);
-        keys.set(keyFingerprint(key), key);
+      for (const name of await sealedKeyObjects(store, signal)) {
+        if (name === KEY_OBJECT) continue;
+        await add(name, async () => openKey(await store.read(name, { signal }), identity));
       }
     }
   } catch (err) {
-    return { keys, problem: describe(err) };
+    problems.push(describe(err));
   }
-  return { keys };
+  return problems.length > 0 ? { keys, problem: problems.join("; ") } : { keys };
+}
+
+function howToOpen(sealedObject: string | undefined): string {
+  return sealedObject
+    ? `the backup's key is sealed in ${sealedObject}: pass --key-identity <age identity file> to open it`
+    : "the backup's key was saved raw with --key-to, outside the backup: pass --key-file <that store>/<label>/<backup-id>/encryption-key";
 }
 
 async function openSaved(
   store: Store,
   sealedObject: string | undefined,
-  source: KeySource | undefined,
+  source: KeySource,
   signal?: AbortSignal,
 ): Promise<{ key: Uint8Array; from: string } | { problem: string }> {
-  if (source === undefined) {
-    return {
-      problem: sealedObject
-        ? `the backup's key is sealed in ${sealedObject}: pass --key-identity <age identity file> to open it`
-        : "the backup's key was saved raw with --key-to, outside the backup: pass --key-file <that store>/<label>/<backup-id>/encryption-key",
-    };
-  }
   if ("keyFile" in source) {
     try {
       return { key: await readFile(source.keyFile), from: source.keyFile };
