@@ -68,21 +68,37 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
       : undefined;
   let check: SnapshotCheck;
   let decryption: DecryptionProof | undefined;
+  // The proof reads the file on a thread of its own as soon as it is on disk (a local store's at
+  // once, a staged one once its SHA-256 matched), beside the checks rather than after them: its
+  // result counts only if they pass, and it is stopped if they do not.
+  const { keyring, logger } = options;
+  const stopProof = new AbortController();
+  let proof: Promise<DecryptionProof> | undefined;
+  const startProof = (file: string) => {
+    if (!keyring) return;
+    logger?.info({ keys: keyring.names }, "opening every stored value with the saved keys");
+    proof = proveDecryptionOffThread(file, keyring, {
+      signal: signal ? AbortSignal.any([signal, stopProof.signal]) : stopProof.signal,
+      onProgress: (p) => logger?.info(p, "opening stored values"),
+    });
+    proof.catch(() => {}); // awaited below, or abandoned with the checks
+  };
   try {
     check = await checkBackupSnapshot(store, manifest, {
       ...(staging ? { stageTo: join(staging, SNAPSHOT_FILE) } : {}),
       signal,
+      onBytesOnDisk: startProof,
     });
-    if (options.keyring && check.file && check.problems.length === 0) {
-      options.logger?.info({ keys: options.keyring.names }, "opening every stored value with the saved keys");
-      decryption = await proveDecryptionOffThread(check.file, options.keyring, {
-        signal,
-        onProgress: (p) => options.logger?.info(p, "opening stored values"),
-      });
+    if (proof && check.problems.length === 0) {
+      decryption = await proof;
       check.checks.push("decryption");
       check.problems.push(...proofProblems(decryption));
     }
   } finally {
+    if (!decryption && proof) {
+      stopProof.abort();
+      await proof.catch(() => {});
+    }
     if (staging) await rm(staging, { recursive: true, force: true });
   }
   const chain = await proveBackupChain(store, manifest, check, signal);
@@ -191,7 +207,12 @@ export interface SnapshotCheck {
 export async function checkBackupSnapshot(
   store: Store,
   manifest: Manifest,
-  options: { stageTo?: string; signal?: AbortSignal } = {},
+  options: {
+    stageTo?: string;
+    signal?: AbortSignal;
+    /** Told once the bytes are on disk to be read: a local store's file at once, a staged one when it matched. */
+    onBytesOnDisk?: (file: string) => void;
+  } = {},
 ): Promise<SnapshotCheck> {
   const { stageTo, signal } = options;
   const problems: string[] = [];
@@ -199,6 +220,7 @@ export async function checkBackupSnapshot(
   const verifier = new SnapshotVerifier();
   const inPlace = store.localPath(SNAPSHOT_FILE);
   const file = inPlace ?? stageTo;
+  if (inPlace) options.onBytesOnDisk?.(inPlace);
   try {
     const bytes = verifier.pipe(store.get(SNAPSHOT_FILE, { signal }), store.urlOf(SNAPSHOT_FILE));
     await (inPlace === undefined && stageTo ? stage(bytes, stageTo) : drain(bytes));
@@ -214,6 +236,7 @@ export async function checkBackupSnapshot(
     compare("total keys", v.status.totalKey, want.totalKeys);
     compare("total size", v.status.totalSize, want.totalSize);
     if (file && problems.length === 0) {
+      if (!inPlace) options.onBytesOnDisk?.(file);
       checks.push("structure", "etcd-encoding");
       // Off this thread: the walk of a large file must not hold up a signal.
       const report = await verifySnapshotOffThread(file, { signal });
