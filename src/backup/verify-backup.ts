@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type ChainCheck, verifyChain } from "../continuous/chain.js";
-import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
-import type { Keyring } from "../encryption/keyring.js";
+import { type DecryptionProof, proofProblems } from "../encryption/decryption-proof.js";
+import type { AescbcKey, Keyring } from "../encryption/keyring.js";
 import { describe, OperationError, UsageError, VerificationError } from "../errors.js";
 import type { Logger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
@@ -48,7 +48,7 @@ export interface VerifyOptions {
   readonly onRecordFailed?: (err: unknown) => void;
   /** Also prove every encrypted value opens with these keys (needs the snapshot on disk: not with scratchDir false). */
   readonly keyring?: Keyring;
-  /** Hears the decryption proof's progress. */
+  /** Hears that the decryption proof runs. */
   readonly logger?: Logger;
 }
 
@@ -67,39 +67,22 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
       ? await makeScratchDir(options.scratchDir, "hcpeb-verify-")
       : undefined;
   let check: SnapshotCheck;
-  let decryption: DecryptionProof | undefined;
-  // The proof reads the file on a thread of its own as soon as it is on disk (a local store's at
-  // once, a staged one once its SHA-256 matched), beside the checks rather than after them: its
-  // result counts only if they pass, and it is stopped if they do not.
-  const { keyring, logger } = options;
-  const stopProof = new AbortController();
-  let proof: Promise<DecryptionProof> | undefined;
-  const startProof = (file: string) => {
-    if (!keyring) return;
-    logger?.info({ keys: keyring.names }, "opening every stored value with the saved keys");
-    proof = proveDecryptionOffThread(file, keyring, {
-      signal: signal ? AbortSignal.any([signal, stopProof.signal]) : stopProof.signal,
-      onProgress: (p) => logger?.info(p, "opening stored values"),
-    });
-    proof.catch(() => {}); // awaited below, or abandoned with the checks
-  };
+  const { keyring } = options;
+  if (keyring) options.logger?.info({ keys: keyring.names }, "opening every stored value with the saved keys");
   try {
+    // The proof is made by the structural walk, which reads every stored value anyway.
     check = await checkBackupSnapshot(store, manifest, {
       ...(staging ? { stageTo: join(staging, SNAPSHOT_FILE) } : {}),
       signal,
-      onBytesOnDisk: startProof,
+      ...(keyring ? { keys: keyring.keys } : {}),
     });
-    if (proof && check.problems.length === 0) {
-      decryption = await proof;
-      check.checks.push("decryption");
-      check.problems.push(...proofProblems(decryption));
-    }
   } finally {
-    if (!decryption && proof) {
-      stopProof.abort();
-      await proof.catch(() => {});
-    }
     if (staging) await rm(staging, { recursive: true, force: true });
+  }
+  const decryption = check.decryption;
+  if (decryption) {
+    check.checks.push("decryption");
+    check.problems.push(...proofProblems(decryption));
   }
   const chain = await proveBackupChain(store, manifest, check, signal);
   const { checks, problems } = check;
@@ -197,6 +180,8 @@ export interface SnapshotCheck {
   readonly problems: string[];
   /** A file holding the verified bytes: the local store's own, or the staged copy. */
   readonly file?: string;
+  /** With `keys`, when every check passed: whether they open every stored value. */
+  readonly decryption?: DecryptionProof;
 }
 
 /**
@@ -210,17 +195,17 @@ export async function checkBackupSnapshot(
   options: {
     stageTo?: string;
     signal?: AbortSignal;
-    /** Told once the bytes are on disk to be read: a local store's file at once, a staged one when it matched. */
-    onBytesOnDisk?: (file: string) => void;
+    /** Also prove these keys open every stored value, in the structural walk (see SnapshotCheck.decryption). */
+    keys?: readonly AescbcKey[];
   } = {},
 ): Promise<SnapshotCheck> {
   const { stageTo, signal } = options;
   const problems: string[] = [];
   const checks = ["sha256-trailer", "byte-count", "status", "manifest"];
+  let decryption: DecryptionProof | undefined;
   const verifier = new SnapshotVerifier();
   const inPlace = store.localPath(SNAPSHOT_FILE);
   const file = inPlace ?? stageTo;
-  if (inPlace) options.onBytesOnDisk?.(inPlace);
   try {
     const bytes = verifier.pipe(store.get(SNAPSHOT_FILE, { signal }), store.urlOf(SNAPSHOT_FILE));
     await (inPlace === undefined && stageTo ? stage(bytes, stageTo) : drain(bytes));
@@ -236,17 +221,18 @@ export async function checkBackupSnapshot(
     compare("total keys", v.status.totalKey, want.totalKeys);
     compare("total size", v.status.totalSize, want.totalSize);
     if (file && problems.length === 0) {
-      if (!inPlace) options.onBytesOnDisk?.(file);
       checks.push("structure", "etcd-encoding");
       // Off this thread: the walk of a large file must not hold up a signal.
-      const report = await verifySnapshotOffThread(file, { signal });
+      const report = await verifySnapshotOffThread(file, { signal, ...(options.keys ? { keys: options.keys } : {}) });
       for (const f of report.findings) if (f.severity === "error") problems.push(`[${f.code}] ${f.message}`);
+      // A walk that found damage saw only part of the values: no proof then, as the check failed anyway.
+      if (report.decryption && problems.length === 0) decryption = report.decryption;
     }
   } catch (err) {
     if (!(err instanceof VerificationError)) throw err;
     problems.push(describe(err));
   }
-  return { checks, problems, ...(file ? { file } : {}) };
+  return { checks, problems, ...(file ? { file } : {}), ...(decryption ? { decryption } : {}) };
 }
 
 async function drain(bytes: AsyncIterable<Buffer>): Promise<void> {

@@ -1,5 +1,5 @@
 import { rm } from "node:fs/promises";
-import { type AescbcKey, Keyring } from "../encryption/keyring.js";
+import { type AescbcKey, type Keyring, keyringOfClones } from "../encryption/keyring.js";
 import { openValue } from "../encryption/open-value.js";
 import { OperationError } from "../errors.js";
 import { readSortedRuns, type SortedLiveKeys, sortLiveKeys } from "../restore/sorted-live-keys.js";
@@ -96,10 +96,7 @@ export async function streamObjects(snapshot: string, q: ObjectQuery, o: StreamO
 
 /** The objects of a stream's runs (ObjectStream.sorted), on whichever thread reads them. */
 export function* objectsOfRuns(s: SortedObjects): Generator<FoundObject> {
-  // Structured cloning turns the keys' Buffers into Uint8Arrays: views again, no copy.
-  const keyring = s.keys
-    ? new Keyring(s.keys.map((k) => ({ ...k, key: Buffer.from(k.key.buffer, k.key.byteOffset, k.key.byteLength) })))
-    : undefined;
+  const keyring = s.keys ? keyringOfClones(s.keys) : undefined;
   const q: ObjectQuery = { ...s.query, ...(keyring ? { keyring } : {}) };
   for (const r of readSortedRuns(s.runFiles, true)) {
     const found = objectOf(r.key.toString("latin1"), r.value ?? Buffer.alloc(0), r.modRevision, q, s.base);

@@ -1,10 +1,12 @@
 import { stat } from "node:fs/promises";
+import { type DecryptionProof, DecryptionTally } from "../encryption/decryption-proof.js";
+import { type AescbcKey, keyringOfClones } from "../encryption/keyring.js";
 import { OperationError } from "../errors.js";
 import { runWorker, sibling } from "../worker.js";
 import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } from "./bolt-file.js";
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
 import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
-import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
+import { decodeKeyValue, type KeyValue, parseRevisionKey } from "./etcd-model.js";
 import { type SnapshotStatus, scanSnapshot } from "./status.js";
 import { checkTrailerInParallel, type TrailerCheck } from "./trailer.js";
 
@@ -31,6 +33,8 @@ export interface VerifyReport {
   readonly freePages?: number;
   /** The status (etcd 3.4 semantics) when the whole structure could be walked. */
   readonly status?: SnapshotStatus;
+  /** With `keys`: the decryption proof, from the same walk (partial when the walk was). */
+  readonly decryption?: DecryptionProof;
   readonly findings: readonly Finding[];
   /** No finding of severity "error". */
   readonly ok: boolean;
@@ -51,6 +55,11 @@ export interface VerifyOptions {
    * for bbolt files that only look like etcd's (synthetic fixtures) or to check structure alone.
    */
   readonly etcdChecks?: boolean;
+  /**
+   * Also prove these keys open every stored value (proveDecryption's check), in the same walk of
+   * bucket `key` rather than a second read of the file. Needs the etcd checks.
+   */
+  readonly keys?: readonly AescbcKey[];
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -125,7 +134,14 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     visited.set(0);
     visited.set(1);
     const freed = checkFreelist(file, visited, (s, p) => add(s, p));
-    const keyChecker = options.etcdChecks === false ? undefined : etcdKeyChecker((p) => add("error", p));
+    const tally = options.keys ? new DecryptionTally(keyringOfClones(options.keys)) : undefined;
+    const keyChecker =
+      options.etcdChecks === false
+        ? undefined
+        : etcdKeyChecker(
+            (p) => add("error", p),
+            tally && ((kv, tombstone) => tally.add({ key: kv.key, value: kv.value, tombstone })),
+          );
     let walkIncomplete = file.dataSize < needed;
     const status = scanSnapshot(file, {
       compat: "3.4",
@@ -172,6 +188,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         reachablePages: reachable,
         freePages: unreachable,
         status,
+        ...(tally ? { decryption: tally.result() } : {}),
         findings,
       },
       counts,
@@ -268,8 +285,14 @@ function checkFreelist(file: BoltFile, visited: Bitset, add: Add): Bitset | unde
   return freed;
 }
 
-/** etcd-level checks on bucket `key`: well-formed revision keys, decodable KeyValues, consistent revisions. */
-function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
+/**
+ * etcd-level checks on bucket `key`: well-formed revision keys, decodable KeyValues, consistent
+ * revisions. `onKeyValue` hears each KeyValue that decodes.
+ */
+function etcdKeyChecker(
+  report: (p: Problem) => void,
+  onKeyValue?: (kv: KeyValue, tombstone: boolean) => void,
+): (e: Entry) => void {
   return (e) => {
     const rev = parseRevisionKey(e.key);
     if (typeof rev === "string") {
@@ -288,6 +311,7 @@ function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
       report({ code: "key-value", message: `bucket key, ${at}: KeyValue without a key` });
       return;
     }
+    onKeyValue?.(kv, rev.tombstone);
     if (rev.tombstone) return;
     if (kv.modRevision !== rev.main) {
       report({
