@@ -1,6 +1,6 @@
 // The thread that prints `get`'s List or a `diff` for printOffThread: decoding and printing every
 // object runs here, with a young generation of its own kept small, while the main thread only
-// copies the chunks to stdout and answers signals.
+// hands the ring's slots to stdout and answers signals.
 import { parentPort, workerData } from "node:worker_threads";
 import { jsonLines } from "../cli/output.js";
 import { HcpError } from "../errors.js";

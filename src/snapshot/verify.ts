@@ -33,7 +33,7 @@ export interface VerifyReport {
   readonly freePages?: number;
   /** The status (etcd 3.4 semantics) when the whole structure could be walked. */
   readonly status?: SnapshotStatus;
-  /** With `keys`: the decryption proof, from the same walk (partial when the walk was). */
+  /** With `keys`, when the whole structure could be walked: the decryption proof, made by the same walk. */
   readonly decryption?: DecryptionProof;
   readonly findings: readonly Finding[];
   /** No finding of severity "error". */
