@@ -31,16 +31,17 @@ export type PrintMessage =
 /**
  * The thread's heap. Decoding and printing hundreds of thousands of objects allocates fast, each one
  * garbage at once, and V8 grows a thread's young generation with its allocation rate (to 16 MiB
- * semi-spaces and more: +60-170 MiB RSS at 0.5-1.2 GiB); a small one is collected more often, and
- * cheaply, as nothing in it lives long. What survives two collections anyway (the object being
- * printed) is promoted, and V8 lets that garbage pile up in the old generation towards a limit sized
- * for the machine: a bound makes it collect it sooner (measured at 481 MiB: 181 MiB RSS unbounded,
- * 143 MiB at 128 MiB; a diff 205 MiB, 182 MiB at 512 MiB). A List keeps nothing per object; a diff
- * keeps every change it finds, hence its larger bound (running out fails the command).
+ * semi-spaces and more); a small one is collected more often, and cheaply, as nothing in it lives
+ * long. What survives two scavenges anyway (the object being printed) is promoted, and V8 lets that
+ * garbage pile up in the old generation towards a limit sized for the machine: a bound makes it
+ * collect sooner. Measured (docs/benchmarks.md): `get -A` at 481 MiB 181 MiB RSS unbounded, 143 MiB
+ * with 128, same CPU; `diff` at 1.23 GiB 237 MiB unbounded, 192-207 MiB bounded, for 20-50% more
+ * CPU. A List keeps nothing per object; a diff keeps every change it finds, hence its larger bound
+ * (running out fails the command, exit 2).
  */
 const LIMITS: Readonly<Record<PrintTask["kind"], ResourceLimits>> = {
   list: { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 128 },
-  diff: { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 512 },
+  diff: { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 256 },
 };
 
 /**
