@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { Worker } from "node:worker_threads";
+import { type ResourceLimits, Worker } from "node:worker_threads";
 import { CancelledError, OperationError } from "./errors.js";
 import { inSea, seaText } from "./sea.js";
 
@@ -8,15 +8,16 @@ import { inSea, seaText } from "./sea.js";
  * so it loads them itself before the .ts script; in the single executable there are no script files,
  * so the worker runs the bundle of the same name embedded by scripts/build-sea.ts.
  */
-export function startWorker(script: string, workerData: unknown): Worker {
-  if (inSea()) return new Worker(seaText(basename(script)), { eval: true, workerData, execArgv: [] });
+export function startWorker(script: string, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
+  const options = { workerData, execArgv: [], ...(resourceLimits ? { resourceLimits } : {}) };
+  if (inSea()) return new Worker(seaText(basename(script)), { ...options, eval: true });
   if (script.endsWith(".ts")) {
     return new Worker(
       `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((t) => t.tsImport(${JSON.stringify(script)}, ${JSON.stringify(import.meta.url)}))`,
-      { eval: true, workerData, execArgv: [] },
+      { ...options, eval: true },
     );
   }
-  return new Worker(script, { workerData, execArgv: [] });
+  return new Worker(script, options);
 }
 
 /**
@@ -32,12 +33,14 @@ export function runWorker<Done, Progress = never>(
     readonly signal?: AbortSignal | undefined;
     readonly onProgress?: ((p: Progress) => void) | undefined;
     readonly failure: (failed: { message: string; kind: string }) => Error;
+    /** V8's heap limits of the thread (a small young generation keeps a fast allocator's RSS down). */
+    readonly resourceLimits?: ResourceLimits | undefined;
   },
 ): Promise<Done> {
   const { signal } = o;
   if (signal?.aborted) return Promise.reject(new CancelledError(`${o.what} was cancelled`));
   return new Promise((resolve, reject) => {
-    const worker = startWorker(script, workerData);
+    const worker = startWorker(script, workerData, o.resourceLimits);
     const onAbort = () => void worker.terminate(); // settled by the thread's exit below
     let settled = false;
     const finish = (then: () => void) => {

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import type { ObjectDiff } from "../kubeobjects/object-diff.js";
 import type { ObjectStream } from "../kubeobjects/read-objects.js";
 import type { ResourceType } from "../kubeobjects/resources.js";
 import type { CliContext } from "./context.js";
@@ -8,7 +7,6 @@ import { examples } from "./examples.js";
 import { ExitAs, ExitStatus } from "./exit.js";
 import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
 import { addStoreReadOptions, outputOption, type StoreFlags, storeSettings } from "./options.js";
-import { toJson, write } from "./output.js";
 
 interface DiffFlags extends StoreFlags, KeyFlags {
   namespace?: string;
@@ -52,7 +50,7 @@ export function registerDiff(program: Command, ctx: CliContext): void {
     const { resolveResource } = await import("../kubeobjects/resources.js");
     const resource = resourceArg === undefined ? undefined : resolveResource(resourceArg);
     // Exit statuses as diff(1) and `snapshot diff`: 0 the same, 1 different, 2 trouble.
-    let d: ObjectDiff;
+    let differs: boolean;
     const streams: ObjectStream[] = [];
     const undo = ctx.defer("remove the sorted objects", async () => {
       for (const s of streams) await s.dispose();
@@ -61,23 +59,29 @@ export function registerDiff(program: Command, ctx: CliContext): void {
       streams.push(await objectsOf(a, resource, flags, ctx));
       streams.push(await objectsOf(b, resource, flags, ctx));
       const [before, after] = streams as [ObjectStream, ObjectStream];
-      const { diffObjects } = await import("../kubeobjects/object-diff.js");
-      const warned = (s: ObjectStream) =>
-        (function* () {
-          for (const f of s.objects()) {
-            if (f.note) ctx.logger.warn({ key: f.key }, f.note);
-            yield f;
-          }
-        })();
-      d = diffObjects(warned(before), warned(after), { showSecrets: flags.showSecrets === true });
+      // Compared and printed on a thread of its own (its young generation kept small).
+      const { printOffThread } = await import("../kubeobjects/print-objects.js");
+      ({ differs } = await printOffThread(
+        {
+          kind: "diff",
+          before: before.sorted,
+          after: after.sorted,
+          showSecrets: flags.showSecrets === true,
+          format: flags.output,
+        },
+        {
+          signal: ctx.signal,
+          onNote: (key, note) => ctx.logger.warn({ key }, note),
+          onStarted: (t) => ctx.logger.debug(t, "comparing the objects on a worker thread"),
+        },
+      ));
     } catch (err) {
       throw new ExitAs(2, err);
     } finally {
       undo();
       for (const s of streams) await s.dispose();
     }
-    await print(d, flags.output);
-    if (d.added.length + d.removed.length + d.changed.length > 0) throw new ExitStatus(1);
+    if (differs) throw new ExitStatus(1);
   });
 }
 
@@ -115,19 +119,4 @@ async function objectsOf(
     undo();
     await snapshot.release();
   }
-}
-
-async function print(d: ObjectDiff, output: "text" | "json"): Promise<void> {
-  if (output === "json") {
-    write(toJson(d));
-    return;
-  }
-  const { fieldChangeText, objectIdText } = await import("../kubeobjects/object-diff.js");
-  for (const o of d.added) write(`+ ${objectIdText(o)}`);
-  for (const o of d.removed) write(`- ${objectIdText(o)}`);
-  for (const o of d.changed) {
-    write(`~ ${objectIdText(o)}`);
-    for (const f of o.fields) write(`    ${fieldChangeText(f)}`);
-  }
-  write(`${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.unchanged} unchanged`);
 }

@@ -6,7 +6,7 @@ import type { CliContext } from "./context.js";
 import { examples } from "./examples.js";
 import { addKeyOptions, type KeyFlags, keyringOf } from "./key-options.js";
 import { addStoreReadOptions, type StoreFlags, storeSettings } from "./options.js";
-import { toJson, write, writeList } from "./output.js";
+import { toJson, write } from "./output.js";
 
 interface GetFlags extends StoreFlags, KeyFlags {
   namespace?: string;
@@ -93,16 +93,15 @@ export function registerGet(program: Command, ctx: CliContext): void {
         write(flags.output === "json" ? toJson(only.object) : dump(only.object));
         return;
       }
-      // Every object is opened and decoded once before anything is printed (a value no key opens
-      // stops the command with nothing written), then again as the List is printed, one at a time.
-      for (const f of stream.objects()) if (f.note) ctx.logger.warn({ key: f.key }, f.note);
-      const s = stream;
-      writeList(
-        (function* () {
-          for (const f of s.objects()) yield f.object;
-        })(),
-        flags.output,
-        dump,
+      // The List is decoded and printed on a thread of its own (its young generation kept small).
+      const { printOffThread } = await import("../kubeobjects/print-objects.js");
+      await printOffThread(
+        { kind: "list", objects: stream.sorted, format: flags.output },
+        {
+          signal: ctx.signal,
+          onNote: (key, note) => ctx.logger.warn({ key }, note),
+          onStarted: (t) => ctx.logger.debug(t, "printing the objects on a worker thread"),
+        },
       );
     } finally {
       undoRuns();

@@ -9,6 +9,11 @@ export function jsonLines(on: boolean): void {
   jsonIndent = on ? 0 : 2;
 }
 
+/** Whether jsonLines is on: a worker thread that prints starts with its parent's setting. */
+export function jsonLinesOn(): boolean {
+  return jsonIndent === 0;
+}
+
 /** JSON for scripts: bigints become numbers when exact, strings otherwise (lease and member IDs). */
 export function toJson(value: unknown): string {
   return JSON.stringify(
@@ -24,8 +29,13 @@ export function toJson(value: unknown): string {
   );
 }
 
-export function write(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+/** Where printed text goes: stdout, or a worker thread's chunks to it (src/kubeobjects/print-objects.ts). */
+export type Out = (text: string) => void;
+
+const toStdout: Out = (text) => void process.stdout.write(text);
+
+export function write(text: string, out: Out = toStdout): void {
+  out(text.endsWith("\n") ? text : `${text}\n`);
 }
 
 /**
@@ -63,7 +73,12 @@ const ITEMS_MARK = "hcpeb-items-mark-5b1f";
  * one item, whatever the number. The frame is rendered once around a marker item; each item is
  * rendered alone and indented as the marker was.
  */
-export function writeList(items: Iterable<unknown>, format: "yaml" | "json", dump: (value: unknown) => string): void {
+export function writeList(
+  items: Iterable<unknown>,
+  format: "yaml" | "json",
+  dump: (value: unknown) => string,
+  out: Out = toStdout,
+): void {
   const frameOf = (list: unknown[]) => {
     const value = { apiVersion: "v1", kind: "List", items: list, metadata: {} };
     return format === "json" ? toJson(value) : dump(value);
@@ -71,7 +86,7 @@ export function writeList(items: Iterable<unknown>, format: "yaml" | "json", dum
   const it = items[Symbol.iterator]();
   let next = it.next();
   if (next.done) {
-    write(frameOf([]));
+    write(frameOf([]), out);
     return;
   }
   const frame = frameOf([ITEMS_MARK]);
@@ -85,12 +100,12 @@ export function writeList(items: Iterable<unknown>, format: "yaml" | "json", dum
   if (format === "json") {
     // The head ends with the first item's indentation; items after it start on a line of their own.
     const sep = pad === "" && !head.endsWith("\n") ? "," : `,\n${pad}`;
-    process.stdout.write(head);
+    out(head);
     for (let first = true; !next.done; first = false, next = it.next())
-      process.stdout.write(`${first ? "" : sep}${indent(toJson(next.value)).slice(pad.length)}`);
+      out(`${first ? "" : sep}${indent(toJson(next.value)).slice(pad.length)}`);
   } else {
-    process.stdout.write(head.slice(0, head.length - pad.length));
-    for (; !next.done; next = it.next()) process.stdout.write(indent(dump([next.value])));
+    out(head.slice(0, head.length - pad.length));
+    for (; !next.done; next = it.next()) out(indent(dump([next.value])));
   }
-  write(tail);
+  write(tail, out);
 }

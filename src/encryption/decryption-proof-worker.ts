@@ -3,16 +3,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { SnapshotFileError } from "../snapshot/errors.js";
 import { proveDecryption } from "./decryption-proof.js";
-import { type AescbcKey, Keyring } from "./keyring.js";
+import { type AescbcKey, keyringOfClones } from "./keyring.js";
 
 const port = parentPort;
 if (port) {
   const { proveDecryptionOf, keys } = workerData as { proveDecryptionOf: string; keys: AescbcKey[] };
   try {
-    // Structured cloning turns the keys' Buffers into Uint8Arrays: views again, no copy.
-    const ring = new Keyring(
-      keys.map((k) => ({ ...k, key: Buffer.from(k.key.buffer, k.key.byteOffset, k.key.byteLength) })),
-    );
+    const ring = keyringOfClones(keys);
     port.postMessage({ done: proveDecryption(proveDecryptionOf, ring, (progress) => port.postMessage({ progress })) });
   } catch (err) {
     port.postMessage({

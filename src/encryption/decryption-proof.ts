@@ -2,6 +2,7 @@ import { OperationError } from "../errors.js";
 import { SnapshotFileError } from "../snapshot/errors.js";
 import { forEachRevision } from "../snapshot/keys.js";
 import { runWorker, sibling } from "../worker.js";
+import { AescbcHeads } from "./aescbc.js";
 import type { Keyring } from "./keyring.js";
 import { openValue } from "./open-value.js";
 
@@ -43,34 +44,57 @@ export function proveDecryption(
   keyring: Keyring,
   onProgress?: (p: ProofProgress) => void,
 ): DecryptionProof {
-  const forms: Record<string, number> = {};
-  const opened: Record<string, number> = {};
-  const missingKeys: Record<string, KeyTally> = {};
-  const damaged: Record<string, KeyTally> = {};
-  const kms: Record<string, number> = {};
-  const tally = (into: Record<string, KeyTally>, name: string, key: Buffer) => {
-    const t = into[name] ?? { count: 0, examples: [] };
-    into[name] = t;
-    t.count++;
-    if (t.examples.length < EXAMPLES) t.examples.push(key.toString("latin1"));
-  };
+  const tally = new DecryptionTally(keyring);
   let values = 0;
   forEachRevision(snapshot, (kv) => {
     if (++values % PROGRESS_EVERY === 0) onProgress?.({ values });
+    tally.add(kv);
+  });
+  return tally.result();
+}
+
+/**
+ * The proof's counts, one stored revision at a time, for a walk that reads bucket `key` anyway
+ * (verify's structural walk: the snapshot is then read once for both).
+ */
+export class DecryptionTally {
+  private readonly forms: Record<string, number> = {};
+  private readonly opened: Record<string, number> = {};
+  private readonly missingKeys: Record<string, KeyTally> = {};
+  private readonly damaged: Record<string, KeyTally> = {};
+  private readonly kms: Record<string, number> = {};
+  // Whether a key opens a value is decided by two of its blocks: the rest is not deciphered.
+  private readonly heads = new AescbcHeads();
+  private readonly decrypt = (key: Uint8Array, payload: Buffer) => this.heads.head(key, payload);
+
+  constructor(private readonly keyring: Keyring) {}
+
+  add(kv: { readonly key: Buffer; readonly value: Buffer; readonly tombstone: boolean }): void {
     if (kv.tombstone || kv.value.length === 0) return;
-    const r = openValue(kv.value, keyring);
-    forms[r.form] = (forms[r.form] ?? 0) + 1;
+    const r = openValue(kv.value, this.keyring, this.decrypt);
+    this.forms[r.form] = (this.forms[r.form] ?? 0) + 1;
     if (r.form !== "aescbc" && r.form !== "kms-v1" && r.form !== "kms-v2") return;
     if (r.ok) {
-      opened[r.keyName ?? ""] = (opened[r.keyName ?? ""] ?? 0) + 1;
+      this.opened[r.keyName ?? ""] = (this.opened[r.keyName ?? ""] ?? 0) + 1;
     } else if (r.why === "kms") {
       const provider = `${r.provider ?? "?"} (${r.form})`;
-      kms[provider] = (kms[provider] ?? 0) + 1;
-    } else if (r.why === "no-key") tally(missingKeys, r.keyName ?? "?", kv.key);
-    else tally(damaged, r.keyName ?? "?", kv.key);
-  });
-  const ok = Object.keys(missingKeys).length === 0 && Object.keys(damaged).length === 0;
-  return { forms, opened, missingKeys, damaged, kms, ok };
+      this.kms[provider] = (this.kms[provider] ?? 0) + 1;
+    } else if (r.why === "no-key") tally(this.missingKeys, r.keyName ?? "?", kv.key);
+    else tally(this.damaged, r.keyName ?? "?", kv.key);
+  }
+
+  result(): DecryptionProof {
+    const { forms, opened, missingKeys, damaged, kms } = this;
+    const ok = Object.keys(missingKeys).length === 0 && Object.keys(damaged).length === 0;
+    return { forms, opened, missingKeys, damaged, kms, ok };
+  }
+}
+
+function tally(into: Record<string, KeyTally>, name: string, key: Buffer): void {
+  const t = into[name] ?? { count: 0, examples: [] };
+  into[name] = t;
+  t.count++;
+  if (t.examples.length < EXAMPLES) t.examples.push(key.toString("latin1"));
 }
 
 /**

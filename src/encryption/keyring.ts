@@ -38,6 +38,11 @@ export class Keyring {
   }
 }
 
+/** The keys of a ring as a worker thread receives them (structured cloning makes Buffers Uint8Arrays). */
+export function keyringOfClones(keys: readonly AescbcKey[]): Keyring {
+  return new Keyring(keys.map((k) => ({ ...k, key: Buffer.from(k.key.buffer, k.key.byteOffset, k.key.byteLength) })));
+}
+
 /** A key saved by the backup or read from a HostedCluster's Secret: named as HyperShift names it. */
 export function hypershiftKey(key: Buffer, source: string): AescbcKey {
   return { name: aescbcKeyName(key), key, source };

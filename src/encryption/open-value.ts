@@ -14,7 +14,16 @@ export type Opened =
       readonly message: string;
     };
 
-export function openValue(value: Buffer, keyring: Keyring | undefined): Opened {
+/**
+ * Opens `value` with the keyring. `decrypt` deciphers an aescbc payload (undefined: the key does not
+ * open it); the decryption proof passes one that deciphers only what decides that (AescbcHeads), and
+ * its `plain` is then only the plaintext's first block.
+ */
+export function openValue(
+  value: Buffer,
+  keyring: Keyring | undefined,
+  decrypt: (key: Uint8Array, payload: Buffer) => Buffer | undefined = aescbcDecrypt,
+): Opened {
   const f = storageForm(value);
   switch (f.form) {
     case "protobuf":
@@ -33,7 +42,7 @@ export function openValue(value: Buffer, keyring: Keyring | undefined): Opened {
           message: `encrypted with aescbc key ${f.keyName}, and ${held} (--key-identity, --key-file or --encryption-config)`,
         };
       }
-      const plain = aescbcDecrypt(key.key, f.payload);
+      const plain = decrypt(key.key, f.payload);
       if (!plain || !isKubernetesValue(plain))
         return {
           ok: false,

@@ -1,8 +1,8 @@
 import { rm } from "node:fs/promises";
-import type { Keyring } from "../encryption/keyring.js";
+import { type AescbcKey, type Keyring, keyringOfClones } from "../encryption/keyring.js";
 import { openValue } from "../encryption/open-value.js";
 import { OperationError } from "../errors.js";
-import { type SortedLiveKeys, sortLiveKeys } from "../restore/sorted-live-keys.js";
+import { readSortedRuns, type SortedLiveKeys, sortLiveKeys } from "../restore/sorted-live-keys.js";
 import { makeScratchDir } from "../scratch.js";
 import { type ApiObject, decodeValue } from "./decode.js";
 import { etcdKeyPrefix, objectOfKey, type ResourceType } from "./resources.js";
@@ -35,8 +35,22 @@ export interface ObjectStream {
    * them once to check before printing.
    */
   objects(): Generator<FoundObject>;
+  /** The same objects as a plain value another thread can take (objectsOfRuns reads them there). */
+  readonly sorted: SortedObjects;
   /** Removes the sorted runs and their scratch directory. */
-  dispose(): Promise<void>;
+  readonly dispose: () => Promise<void>;
+}
+
+/**
+ * What a stream reads, in a form that crosses to a worker thread by structured cloning: the run
+ * files (still owned, and removed, by the stream), the query and the keys (a Keyring does not clone).
+ */
+export interface SortedObjects {
+  readonly runFiles: readonly string[];
+  readonly base: string;
+  readonly query: Omit<ObjectQuery, "keyring">;
+  /** Undefined when no key was given (a value under a key then says so). */
+  readonly keys?: readonly AescbcKey[];
 }
 
 export interface StreamOptions {
@@ -75,15 +89,19 @@ export async function streamObjects(snapshot: string, q: ObjectQuery, o: StreamO
     await dispose();
     throw err;
   }
-  return {
-    *objects() {
-      for (const r of sorted.records()) {
-        const found = objectOf(r.key.toString("latin1"), r.value ?? Buffer.alloc(0), r.modRevision, q, base);
-        if (found) yield found;
-      }
-    },
-    dispose,
-  };
+  const { keyring, ...query } = q;
+  const s: SortedObjects = { runFiles: sorted.runFiles, base, query, ...(keyring ? { keys: keyring.keys } : {}) };
+  return { objects: () => objectsOfRuns(s), sorted: s, dispose };
+}
+
+/** The objects of a stream's runs (ObjectStream.sorted), on whichever thread reads them. */
+export function* objectsOfRuns(s: SortedObjects): Generator<FoundObject> {
+  const keyring = s.keys ? keyringOfClones(s.keys) : undefined;
+  const q: ObjectQuery = { ...s.query, ...(keyring ? { keyring } : {}) };
+  for (const r of readSortedRuns(s.runFiles, true)) {
+    const found = objectOf(r.key.toString("latin1"), r.value ?? Buffer.alloc(0), r.modRevision, q, s.base);
+    if (found) yield found;
+  }
 }
 
 /** The object stored under `key`, if the query selects it; throws when its value cannot be read. */

@@ -59,10 +59,10 @@ export interface SortedLiveKeys extends AsyncIterable<KeyState> {
   /** Revisions of bucket `key` the sort read. */
   readonly revisions: number;
   /**
-   * The merged records read from the runs again, from the first: a caller may go through them twice
-   * (check every value, then print) without sorting twice. Does not remove the runs.
+   * The run files, to merge them again from the first (readSortedRuns), on any thread: a caller may
+   * go through them twice without sorting twice. Removed by dispose().
    */
-  records(): Generator<KeyState>;
+  readonly runFiles: readonly string[];
   /** Removes the runs (iterating to the end does too). */
   dispose(): Promise<void>;
 }
@@ -100,8 +100,8 @@ export async function sortLiveKeys(path: string, options: SortOptions): Promise<
     return {
       runs: done.runs.length,
       revisions: done.revisions,
+      runFiles: done.runs,
       dispose,
-      records: () => mergeRuns(done.runs.map((f) => new RunReader(f, values))),
       async *[Symbol.asyncIterator]() {
         try {
           yield* mergeRuns(done.runs.map((f) => new RunReader(f, values)));
@@ -336,6 +336,11 @@ class RunReader {
   close(): void {
     if (this.head !== undefined) this.finish();
   }
+}
+
+/** The records of the runs a sort wrote (`runFiles`, `values` as it was asked), merged in key order. */
+export function readSortedRuns(files: readonly string[], values: boolean): Generator<KeyState> {
+  return mergeRuns(files.map((f) => new RunReader(f, values)));
 }
 
 /** k-way merge of sorted runs; for a key present in several runs the latest run's record wins. */

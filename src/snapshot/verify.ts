@@ -1,10 +1,12 @@
 import { stat } from "node:fs/promises";
+import { type DecryptionProof, DecryptionTally } from "../encryption/decryption-proof.js";
+import { type AescbcKey, keyringOfClones } from "../encryption/keyring.js";
 import { OperationError } from "../errors.js";
 import { runWorker, sibling } from "../worker.js";
 import { BoltFile, FLAG_FREELIST, NO_FREELIST, PAGE_HEADER_SIZE, PageError } from "./bolt-file.js";
 import { Bitset, type Entry, type Problem } from "./bolt-tree.js";
 import { SnapshotFileError, unreadableSnapshot } from "./errors.js";
-import { decodeKeyValue, parseRevisionKey } from "./etcd-model.js";
+import { decodeKeyValue, type KeyValue, parseRevisionKey } from "./etcd-model.js";
 import { HashKvAccumulator, type HashKvOptions, type HashKvOutcome } from "./hashkv.js";
 import { type SnapshotStatus, scanSnapshot } from "./status.js";
 import { checkTrailerInParallel, type TrailerCheck } from "./trailer.js";
@@ -34,6 +36,8 @@ export interface VerifyReport {
   readonly status?: SnapshotStatus;
   /** etcd 3.4's HashKV of a member restored from the file, when asked for (`hashKv`) and the walk was whole. */
   readonly hashKv?: HashKvOutcome;
+  /** With `keys`, when the whole structure could be walked: the decryption proof, made by the same walk. */
+  readonly decryption?: DecryptionProof;
   readonly findings: readonly Finding[];
   /** No finding of severity "error". */
   readonly ok: boolean;
@@ -61,6 +65,11 @@ export interface VerifyOptions {
    * verifier): not hashed a second time. Ignored unless its size is the file's.
    */
   readonly trailer?: TrailerCheck;
+  /**
+   * Also prove these keys open every stored value (proveDecryption's check), in the same walk of
+   * bucket `key` rather than a second read of the file. Needs the etcd checks.
+   */
+  readonly keys?: readonly AescbcKey[];
 }
 
 export async function verifySnapshot(path: string, options: VerifyOptions = {}): Promise<VerifyReport> {
@@ -136,7 +145,14 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
     visited.set(0);
     visited.set(1);
     const freed = checkFreelist(file, visited, (s, p) => add(s, p));
-    const keyChecker = options.etcdChecks === false ? undefined : etcdKeyChecker((p) => add("error", p));
+    const tally = options.keys ? new DecryptionTally(keyringOfClones(options.keys)) : undefined;
+    const keyChecker =
+      options.etcdChecks === false
+        ? undefined
+        : etcdKeyChecker(
+            (p) => add("error", p),
+            tally && ((kv, tombstone) => tally.add({ key: kv.key, value: kv.value, tombstone })),
+          );
     const hashKv = options.hashKv ? HashKvAccumulator.plan(file, options.hashKv) : undefined;
     const onKey =
       keyChecker && hashKv
@@ -192,6 +208,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         freePages: unreachable,
         status,
         ...(hashKv ? { hashKv: hashKv.result() } : {}),
+        ...(tally ? { decryption: tally.result() } : {}),
         findings,
       },
       counts,
@@ -288,8 +305,14 @@ function checkFreelist(file: BoltFile, visited: Bitset, add: Add): Bitset | unde
   return freed;
 }
 
-/** etcd-level checks on bucket `key`: well-formed revision keys, decodable KeyValues, consistent revisions. */
-function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
+/**
+ * etcd-level checks on bucket `key`: well-formed revision keys, decodable KeyValues, consistent
+ * revisions. `onKeyValue` hears each KeyValue that decodes.
+ */
+function etcdKeyChecker(
+  report: (p: Problem) => void,
+  onKeyValue?: (kv: KeyValue, tombstone: boolean) => void,
+): (e: Entry) => void {
   return (e) => {
     const rev = parseRevisionKey(e.key);
     if (typeof rev === "string") {
@@ -308,6 +331,7 @@ function etcdKeyChecker(report: (p: Problem) => void): (e: Entry) => void {
       report({ code: "key-value", message: `bucket key, ${at}: KeyValue without a key` });
       return;
     }
+    onKeyValue?.(kv, rev.tombstone);
     if (rev.tombstone) return;
     if (kv.modRevision !== rev.main) {
       report({
