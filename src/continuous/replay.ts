@@ -14,6 +14,7 @@ import { findEtcd, findRestoreTool, restoreMember } from "../restore/restore-too
 import { type RestoreSource, unsoundSnapshot, verifySource } from "../restore/source.js";
 import { makeScratchDir } from "../scratch.js";
 import { readChain, readSegment } from "./chain.js";
+import { OrderedTxns } from "./ordered-txns.js";
 import type { SegmentEvent, SegmentRecord } from "./segment.js";
 
 /** The point to restore to: a source revision, or a time (every change the backup had received by then). */
@@ -66,7 +67,7 @@ export interface ReplayedPoint extends ReplayFacts {
  * Restores the state of a continuous backup's chain at a point: the verified full snapshot restored
  * into a scratch etcd (loopback, mutual TLS), the committed segments replayed in revision order up to
  * the point, one Txn per source revision (so etcd's revision numbering stays the source's, checked
- * after every one), then a snapshot of that etcd restored into the data directory as `restore local`
+ * after every one; up to REPLAY_WINDOW in flight, kept in order by OrderedTxns), then a snapshot of that etcd restored into the data directory as `restore local`
  * does. A damaged segment or a gap before the point stops it: nothing is restored past a problem.
  */
 export function restoreAtPoint(options: PointInTimeOptions): Promise<PointInTimeResult> {
@@ -197,7 +198,14 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     let replayed = baseRevision;
     let segments = 0;
     let changes = 0;
-    for (const record of chain.records) {
+    const txns = new OrderedTxns(
+      (ops, guard) => (client as EtcdClient).txn(ops, guard),
+      REPLAY_WINDOW,
+      (sourceRevision, got) => {
+        if (got !== sourceRevision) aligned = false;
+      },
+    );
+    replay: for (const record of chain.records) {
       if (record.fromRevision > target.revision) break;
       // Nothing in it was received by the time: neither read nor counted.
       if (target.time && Date.parse(record.firstEventAt ?? record.openedAt) > target.time.getTime()) break;
@@ -214,19 +222,21 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
       segments++;
       for (const group of byRevision(events)) {
         const first = group[0] as SegmentEvent;
-        if (first.revision > target.revision || (target.time && first.at > target.time.getTime())) break;
+        if (first.revision > target.revision || (target.time && first.at > target.time.getTime())) break replay;
         for (const e of group)
           if (e.type === "put" && e.lease !== "0" && !leases.has(e.lease)) {
             // Granted again under the source's ID and TTL, so the restored key expires as it would have.
+            // A grant creates no revision, so it may go ahead of the Txns still in flight.
             await client.leaseGrant(e.leaseTtl || UNKNOWN_LEASE_TTL_S, e.lease);
             leases.add(e.lease);
           }
-        const got = await client.txn(group.map(toOp));
-        if (got !== first.revision) aligned = false;
+        await txns.push(first.revision, group.map(toOp));
         replayed = first.revision;
         changes += group.length;
       }
     }
+    await txns.drain();
+    if (txns.resent > 0) log.debug({ resent: txns.resent }, "Txns that arrived before their predecessor were resent");
     const state = await stateHash(client);
     log.info(
       { replayedRevision: replayed, changes, segments, liveKeys: state.keys, stateSha256: state.sha256, aligned },
@@ -305,6 +315,8 @@ function* byRevision(events: readonly SegmentEvent[]): Generator<SegmentEvent[]>
 const toOp = (e: SegmentEvent): TxnOp =>
   e.type === "put" ? { type: "put", key: e.key, value: e.value, lease: e.lease } : { type: "delete", key: e.key };
 
+/** Source revisions in flight at once: enough for etcd to commit many per disk sync, little memory. */
+const REPLAY_WINDOW = 64;
 /** etcd's shortest lease TTL is a few seconds: refreshing every half second keeps any lease alive. */
 const LEASE_REFRESH_MS = 500;
 /** A lease the follower could not ask about (gone right after the put): short-lived, so a short TTL. */
