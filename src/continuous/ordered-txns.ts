@@ -6,7 +6,10 @@ export type SendTxn = (ops: readonly TxnOp[], guard?: TxnGuard) => Promise<{ suc
 interface InFlight {
   readonly revision: number;
   readonly ops: readonly TxnOp[];
-  result: Promise<{ succeeded: boolean; revision: number }>;
+  applied: boolean;
+  /** Its guard failed: it is sent again once its predecessor has applied. */
+  waiting: boolean;
+  got: number;
 }
 
 /**
@@ -20,11 +23,15 @@ interface InFlight {
  *   Txn still in flight puts k (the key existed right before the delete, and nothing in flight can have
  *   removed and re-created it); when every deleted key is put in flight, the window drains first.
  * A Txn whose guard failed applied nothing (empty failure branch, no revision) and is sent again,
- * unguarded, once its predecessor is known to have applied. Memory: at most `window` revisions held.
+ * unguarded, as soon as its predecessor is known to have applied: resends stay in flight together
+ * rather than one at a time. Memory: at most `window` revisions held.
  */
 export class OrderedTxns {
+  /** Oldest first; applied ones leave from the front, in order. */
   private readonly inFlight: InFlight[] = [];
-  /** Guarded Txns that arrived before their predecessor and were sent again. */
+  private failure: { error: unknown } | undefined;
+  private wake: (() => void) | undefined;
+  /** Guarded Txns that reached etcd before their predecessor had applied, and were sent again. */
   resent = 0;
 
   constructor(
@@ -38,34 +45,77 @@ export class OrderedTxns {
 
   /** Sends one source revision's changes, once there is room in the window. */
   async push(revision: number, ops: readonly TxnOp[]): Promise<void> {
-    while (this.inFlight.length >= this.window) await this.settleOldest();
+    await this.until(() => this.inFlight.length < this.window);
     let guard: TxnGuard | undefined;
     const previous = this.inFlight.at(-1);
-    if (previous) {
+    // Applied ones form a prefix: with the last one applied, nothing can come between.
+    if (previous && !previous.applied) {
       guard = this.guardAfter(previous);
       if (!guard) await this.drain();
     }
-    const result = this.send(ops, guard);
-    // Awaited in order by settleOldest; a rejection before then must not count as unhandled.
-    result.catch(() => {});
-    this.inFlight.push({ revision, ops, result });
+    const entry: InFlight = { revision, ops, applied: false, waiting: false, got: 0 };
+    this.inFlight.push(entry);
+    this.transmit(entry, guard);
   }
 
   /** Waits until every revision pushed has applied. */
   async drain(): Promise<void> {
-    while (this.inFlight.length > 0) await this.settleOldest();
+    await this.until(() => this.inFlight.length === 0);
   }
 
-  private async settleOldest(): Promise<void> {
-    const oldest = this.inFlight[0] as InFlight;
-    let got = await oldest.result;
-    if (!got.succeeded) {
-      // Everything before it has applied and nothing after it can apply first: no guard needed.
-      this.resent++;
-      got = await this.send(oldest.ops);
+  private transmit(entry: InFlight, guard?: TxnGuard): void {
+    this.send(entry.ops, guard).then(
+      (r) => this.answered(entry, r),
+      (error: unknown) => {
+        this.failure ??= { error };
+        this.notify();
+      },
+    );
+  }
+
+  private answered(entry: InFlight, r: { succeeded: boolean; revision: number }): void {
+    if (this.failure) return;
+    const i = this.inFlight.indexOf(entry);
+    if (!r.succeeded) {
+      const predecessor = i > 0 ? this.inFlight[i - 1] : undefined;
+      if (predecessor && !predecessor.applied) entry.waiting = true;
+      else this.resend(entry);
+      return;
     }
-    this.inFlight.shift();
-    this.onApplied(oldest.revision, got.revision);
+    entry.applied = true;
+    entry.got = r.revision;
+    const next = this.inFlight[i + 1];
+    if (next?.waiting) {
+      next.waiting = false;
+      this.resend(next);
+    }
+    while (this.inFlight[0]?.applied) {
+      const done = this.inFlight.shift() as InFlight;
+      this.onApplied(done.revision, done.got);
+    }
+    this.notify();
+  }
+
+  /** Without a guard: its predecessor has applied, and everything after it waits for it. */
+  private resend(entry: InFlight): void {
+    this.resent++;
+    this.transmit(entry);
+  }
+
+  private async until(ready: () => boolean): Promise<void> {
+    for (;;) {
+      if (this.failure) throw this.failure.error;
+      if (ready()) return;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
   }
 
   /** A compare that holds only once `previous` has applied; undefined when none is sound now. */

@@ -236,10 +236,18 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
       }
     }
     await txns.drain();
-    if (txns.resent > 0) log.debug({ resent: txns.resent }, "Txns that arrived before their predecessor were resent");
     const state = await stateHash(client);
     log.info(
-      { replayedRevision: replayed, changes, segments, liveKeys: state.keys, stateSha256: state.sha256, aligned },
+      {
+        replayedRevision: replayed,
+        changes,
+        segments,
+        liveKeys: state.keys,
+        stateSha256: state.sha256,
+        aligned,
+        // Txns that reached etcd before their predecessor had applied, sent again.
+        resent: txns.resent,
+      },
       "chain replayed",
     );
     const live = client;
