@@ -14,8 +14,7 @@ import { findEtcd, findRestoreTool, restoreMember } from "../restore/restore-too
 import { type RestoreSource, unsoundSnapshot, verifySource } from "../restore/source.js";
 import { makeScratchDir } from "../scratch.js";
 import { readChain, readSegment } from "./chain.js";
-import { OrderedTxns } from "./ordered-txns.js";
-import { coveredUntil, type SegmentEvent, type SegmentRecord } from "./segment.js";
+import type { SegmentEvent, SegmentRecord } from "./segment.js";
 
 /** The point to restore to: a source revision, or a time (every change the backup had received by then). */
 export type RestorePoint = { readonly revision: number } | { readonly time: Date };
@@ -67,7 +66,7 @@ export interface ReplayedPoint extends ReplayFacts {
  * Restores the state of a continuous backup's chain at a point: the verified full snapshot restored
  * into a scratch etcd (loopback, mutual TLS), the committed segments replayed in revision order up to
  * the point, one Txn per source revision (so etcd's revision numbering stays the source's, checked
- * after every one; up to REPLAY_WINDOW in flight, kept in order by OrderedTxns), then a snapshot of that etcd restored into the data directory as `restore local`
+ * after every one), then a snapshot of that etcd restored into the data directory as `restore local`
  * does. A damaged segment or a gap before the point stops it: nothing is restored past a problem.
  */
 export function restoreAtPoint(options: PointInTimeOptions): Promise<PointInTimeResult> {
@@ -131,7 +130,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     const chain = await readChain(store, "", baseRevision, signal);
     const last = chain.records.at(-1);
     const chainEnd = last?.toRevision ?? baseRevision;
-    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${coveredUntil(last)})` : ""}`;
+    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${last.closedAt})` : ""}`;
     const target = targetOf(
       options.point,
       baseRevision,
@@ -198,14 +197,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     let replayed = baseRevision;
     let segments = 0;
     let changes = 0;
-    const txns = new OrderedTxns(
-      (ops, guard) => (client as EtcdClient).txn(ops, guard),
-      REPLAY_WINDOW,
-      (sourceRevision, got) => {
-        if (got !== sourceRevision) aligned = false;
-      },
-    );
-    replay: for (const record of chain.records) {
+    for (const record of chain.records) {
       if (record.fromRevision > target.revision) break;
       // Nothing in it was received by the time: neither read nor counted.
       if (target.time && Date.parse(record.firstEventAt ?? record.openedAt) > target.time.getTime()) break;
@@ -222,32 +214,22 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
       segments++;
       for (const group of byRevision(events)) {
         const first = group[0] as SegmentEvent;
-        if (first.revision > target.revision || (target.time && first.at > target.time.getTime())) break replay;
+        if (first.revision > target.revision || (target.time && first.at > target.time.getTime())) break;
         for (const e of group)
           if (e.type === "put" && e.lease !== "0" && !leases.has(e.lease)) {
             // Granted again under the source's ID and TTL, so the restored key expires as it would have.
-            // A grant creates no revision, so it may go ahead of the Txns still in flight.
             await client.leaseGrant(e.leaseTtl || UNKNOWN_LEASE_TTL_S, e.lease);
             leases.add(e.lease);
           }
-        await txns.push(first.revision, group.map(toOp));
+        const got = await client.txn(group.map(toOp));
+        if (got !== first.revision) aligned = false;
         replayed = first.revision;
         changes += group.length;
       }
     }
-    await txns.drain();
     const state = await stateHash(client);
     log.info(
-      {
-        replayedRevision: replayed,
-        changes,
-        segments,
-        liveKeys: state.keys,
-        stateSha256: state.sha256,
-        aligned,
-        // Txns that reached etcd before their predecessor had applied, sent again.
-        resent: txns.resent,
-      },
+      { replayedRevision: replayed, changes, segments, liveKeys: state.keys, stateSha256: state.sha256, aligned },
       "chain replayed",
     );
     const live = client;
@@ -299,7 +281,7 @@ function targetOf(
   const t = point.time.getTime();
   if (createdAt && t < new Date(createdAt).getTime())
     throw new UsageError(`${point.time.toISOString()} is before this backup was taken (${createdAt}): ${window}`);
-  if (last && t > new Date(coveredUntil(last)).getTime())
+  if (last && t > new Date(last.closedAt).getTime())
     throw new UsageError(`${point.time.toISOString()} is after the newest committed segment: ${window}`);
   // The last segment with anything received by then: problems after it are no reason to refuse the point.
   let revision = base;
@@ -323,8 +305,6 @@ function* byRevision(events: readonly SegmentEvent[]): Generator<SegmentEvent[]>
 const toOp = (e: SegmentEvent): TxnOp =>
   e.type === "put" ? { type: "put", key: e.key, value: e.value, lease: e.lease } : { type: "delete", key: e.key };
 
-/** Source revisions in flight at once: enough for etcd to commit many per disk sync, little memory. */
-const REPLAY_WINDOW = 64;
 /** etcd's shortest lease TTL is a few seconds: refreshing every half second keeps any lease alive. */
 const LEASE_REFRESH_MS = 500;
 /** A lease the follower could not ask about (gone right after the put): short-lived, so a short TTL. */

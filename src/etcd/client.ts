@@ -196,29 +196,17 @@ export class EtcdClient {
   }
 
   /**
-   * Applies puts and deletes atomically in one Txn: etcd gives them all one revision, which it returns.
-   * With a guard, they apply only if it holds; a failed guard applies nothing (the failure branch is
-   * empty) and creates no revision, and the revision returned is etcd's current one. Used to replay one
-   * source revision of a continuous backup.
+   * Applies puts and deletes atomically in one Txn (no compares): etcd gives them all one revision,
+   * which it returns. Used to replay one source revision of a continuous backup.
    */
-  async txn(ops: readonly TxnOp[], guard?: TxnGuard): Promise<{ succeeded: boolean; revision: number }> {
+  async txn(ops: readonly TxnOp[]): Promise<number> {
     const success = ops.map((op) =>
       op.type === "put"
         ? { request_put: { key: op.key, value: op.value, lease: op.lease ?? "0" } }
         : { request_delete_range: { key: op.key } },
     );
-    const compare = guard
-      ? [
-          guard.target === "mod"
-            ? { result: "EQUAL", target: "MOD", key: guard.key, mod_revision: String(guard.equals) }
-            : { result: "EQUAL", target: "VERSION", key: guard.key, version: String(guard.equals) },
-        ]
-      : [];
-    const res = (await this.unary("KV", "Txn", { compare, success, failure: [] })) as {
-      header: RawHeader;
-      succeeded: boolean;
-    };
-    return { succeeded: res.succeeded, revision: Number(res.header.revision) };
+    const res = (await this.unary("KV", "Txn", { success, failure: [] })) as { header: RawHeader };
+    return Number(res.header.revision);
   }
 
   /**
@@ -430,13 +418,6 @@ export class EtcdClient {
 export type TxnOp =
   | { readonly type: "put"; readonly key: Buffer; readonly value: Buffer; readonly lease?: string }
   | { readonly type: "delete"; readonly key: Buffer };
-
-/** A Txn's one compare: the key's mod revision, or its version (0: absent), equal to a number. */
-export interface TxnGuard {
-  readonly target: "mod" | "version";
-  readonly key: Buffer;
-  readonly equals: number;
-}
 
 /** One key's change as the watch reports it (a delete's value is empty). */
 export interface WatchEvent {
