@@ -112,8 +112,30 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
     assert.ok(Date.parse(c?.rpo.at ?? "") >= Date.parse(idleRecord.coveredAt ?? ""), `RPO from ${c?.rpo.at}`);
   });
 
-  it("--at-time inside the idle period restores the last revision before it, and a later change is not in it", async () => {
+  it("--at-time inside the idle period restores the last revision before it, before and after a later change", async () => {
     const atTime = new Date((Date.parse(idleRecord.closedAt) + Date.parse(coveredUntil(idleRecord))) / 2);
+    const ref = (await chainNow())?.backup.ref as string;
+    const restoreAt = async (name: string) => {
+      const r = await runCli([
+        "restore",
+        "local",
+        ref,
+        "--data-dir",
+        join(work, name),
+        "--at-time",
+        atTime.toISOString(),
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as PointRestore;
+      assert.equal(out.replayedRevision, idleRecord.toRevision);
+      assert.equal(out.revisionsAligned, true);
+      return restoredState((out.members[0] as { dataDir: string }).dataDir);
+    };
+    // The chain still ends with the idle record: the time is after its close, inside its coverage.
+    const expected = await liveAt(cluster, idleRecord.toRevision);
+    assert.deepEqual(await restoreAt("at-idle"), expected);
     const after = await client.put("idle/after", "written after the idle period");
     await waitFor(
       `a committed segment up to revision ${after}`,
@@ -123,24 +145,8 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
       },
       30_000,
     );
-    const dataDir = join(work, "at-idle");
-    const r = await runCli([
-      "restore",
-      "local",
-      (await chainNow())?.backup.ref as string,
-      "--data-dir",
-      dataDir,
-      "--at-time",
-      atTime.toISOString(),
-      "-o",
-      "json",
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as PointRestore;
-    assert.equal(out.replayedRevision, idleRecord.toRevision);
-    assert.equal(out.revisionsAligned, true);
-    const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
-    assert.deepEqual(got, await liveAt(cluster, idleRecord.toRevision));
-    assert.equal(got.has("idle/after"), false);
+    const again = await restoreAt("at-idle-again");
+    assert.deepEqual(again, expected);
+    assert.equal(again.has("idle/after"), false);
   });
 });
