@@ -51,7 +51,8 @@ function chainSettings(flags: { segment?: string; segmentMax?: string; fullEvery
 
 /**
  * What the follower tells: a line each, text or (with -o json, the Deployment's log) one JSON object
- * each; and the metrics of each full backup and segment, published as they commit (and as idle etcd extends the coverage).
+ * each; and the metrics of each full backup and segment, published as they commit (and as an idle
+ * etcd's coverage is extended).
  */
 function reporters(store: Store, json: boolean, metrics: MetricsReport, target: { cluster: string; store: string }) {
   const say = (text: string, event: Record<string, unknown>) => write(json ? toJson(event) : text);

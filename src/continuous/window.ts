@@ -9,8 +9,8 @@ import { coveredUntil, parseRecord, recordKey } from "./segment.js";
 /**
  * What a continuous backup can be restored to: any revision from its base's to `toRevision`, any
  * time from its base's creation to `toTime` (the close of the newest committed segment reachable
- * without crossing a gap, or the later time the follower found etcd idle since). Committed means a record exists: a segment object alone is a writer
- * killed between the two writes and is never counted.
+ * without crossing a gap, or the later time the follower found etcd idle since). Committed means a
+ * record exists: a segment object alone is a writer killed between the two writes and is never counted.
  */
 export interface ChainWindow {
   readonly fromRevision: number;
