@@ -51,7 +51,8 @@ function chainSettings(flags: { segment?: string; segmentMax?: string; fullEvery
 
 /**
  * What the follower tells: a line each, text or (with -o json, the Deployment's log) one JSON object
- * each; and the metrics of each full backup and segment, published as they commit.
+ * each; and the metrics of each full backup and segment, published as they commit (and as an idle
+ * etcd's coverage is extended).
  */
 function reporters(store: Store, json: boolean, metrics: MetricsReport, target: { cluster: string; store: string }) {
   const say = (text: string, event: Record<string, unknown>) => write(json ? toJson(event) : text);
@@ -83,6 +84,11 @@ function reporters(store: Store, json: boolean, metrics: MetricsReport, target: 
       });
       metrics.segmentCommitted(target, s);
       // Not awaited: the watch goes on while the metrics go out (publishing never throws).
+      void metrics.publishSoon();
+    },
+    // No line of its own: one per idle interval would drown the log; the metrics and `list` show it.
+    onCoverage: (s: SegmentRecord) => {
+      metrics.segmentCommitted(target, s);
       void metrics.publishSoon();
     },
   };

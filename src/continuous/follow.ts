@@ -1,6 +1,6 @@
 import { type BackupResult, backupEtcd, type EtcdBackupRequest } from "../backup/etcd-backup.js";
 import { CancelledError, describe, EtcdError, OperationError } from "../errors.js";
-import { type EtcdClient, type WatchBatch, WatchCompactedError } from "../etcd/client.js";
+import { type EtcdClient, type WatchBatch, WatchCompactedError, type WatchProgress } from "../etcd/client.js";
 import { directConnector, type EtcdConnector } from "../etcd/connector.js";
 import type { Endpoint } from "../etcd/endpoint.js";
 import { silentLogger } from "../logging.js";
@@ -10,6 +10,7 @@ import { MANIFEST_FILE } from "../store/manifest.js";
 import { joinKey } from "../store/store.js";
 import { readChain } from "./chain.js";
 import {
+  coveredUntil,
   encodeEvent,
   recordKey,
   SEGMENT_MAGIC,
@@ -41,6 +42,8 @@ export interface ContinuousRequest extends EtcdBackupRequest {
    */
   readonly lost?: AbortSignal;
   readonly onSegment?: (record: SegmentRecord) => void;
+  /** Told when etcd was found idle and the newest record rewritten with its later `coveredAt`. */
+  readonly onCoverage?: (record: SegmentRecord) => void;
   readonly onResume?: (folder: string, fromRevision: number) => void;
 }
 
@@ -58,6 +61,8 @@ interface Position {
   /** When the base backup was taken (ms since epoch): --full-every counts from here. */
   readonly baseAt: number;
   next: number;
+  /** The chain's newest committed record: the one an idle interval's coverage extends. */
+  newest?: SegmentRecord;
 }
 
 /**
@@ -145,6 +150,7 @@ async function resumePosition(req: ContinuousRequest, label: string): Promise<Po
     baseRevision,
     baseAt: Date.parse(newest.manifest.createdAt),
     next: (last?.toRevision ?? baseRevision) + 1,
+    ...(last ? { newest: last } : {}),
   };
 }
 
@@ -191,7 +197,14 @@ async function followFrom(
   const watching = new AbortController();
   const stopWatch = () => watching.abort();
   req.signal?.addEventListener("abort", stopWatch, { once: true });
-  const batches = client.watchAll(position.next, watching.signal)[Symbol.asyncIterator]();
+  // Idle etcd writes no segment, so the chain's coverage would age though nothing is missing: at each
+  // interval without a change, etcd's watch is asked how far it got (a progress request), and a report
+  // that it has nothing after the last committed revision extends the newest record's `coveredAt`.
+  // One object rewritten in place, not a new one per interval.
+  const progress: WatchProgress = {};
+  let askedAt: number | undefined;
+  let nextAsk = Date.now() + limits.segmentMs;
+  const batches = client.watchAll(position.next, watching.signal, progress)[Symbol.asyncIterator]();
   log.info({ folder: position.folder, fromRevision: position.next }, "following etcd's watch");
   let frames: Buffer[] = [SEGMENT_MAGIC];
   let bytes = SEGMENT_MAGIC.length;
@@ -237,10 +250,32 @@ async function followFrom(
     );
     req.onSegment?.(record);
     position.next = lastRevision + 1;
+    position.newest = record;
+    nextAsk = Date.now() + limits.segmentMs;
     frames = [SEGMENT_MAGIC];
     bytes = SEGMENT_MAGIC.length;
     events = 0;
     openedAt = new Date();
+  };
+  /** Every change etcd made before `asked` is committed: says so in the newest record. */
+  const cover = async (asked: number) => {
+    const newest = position.newest;
+    if (!newest || asked <= Date.parse(coveredUntil(newest))) return;
+    if (req.lost?.aborted) throw req.lost.reason;
+    if (!(await req.store.exists(joinKey(position.folder, MANIFEST_FILE))))
+      throw new ChainEndedError(
+        `the base backup of the chain ${position.folder} is gone (pruned?): a new full backup starts a new chain`,
+      );
+    const record: SegmentRecord = { ...newest, coveredAt: new Date(asked).toISOString() };
+    // A whole-object overwrite (a rename locally, a PUT in S3): readers see the old record or the new one.
+    await req.store.put(
+      recordKey(position.folder, record.fromRevision, record.toRevision),
+      Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
+      { contentType: "application/json" },
+    );
+    position.newest = record;
+    log.debug({ revision: record.toRevision, coveredAt: record.coveredAt }, "etcd idle: coverage extended");
+    req.onCoverage?.(record);
   };
   let pending: Promise<IteratorResult<WatchBatch>> | undefined;
   try {
@@ -248,18 +283,37 @@ async function followFrom(
       pending ??= batches.next();
       const fullDue = limits.fullEveryMs === undefined ? undefined : position.baseAt + limits.fullEveryMs;
       const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
-      const due = Math.min(fullDue ?? Number.POSITIVE_INFINITY, segmentDue ?? Number.POSITIVE_INFINITY);
+      const askDue = events === 0 && askedAt === undefined && position.newest ? nextAsk : undefined;
+      const due = Math.min(
+        fullDue ?? Number.POSITIVE_INFINITY,
+        segmentDue ?? Number.POSITIVE_INFINITY,
+        askDue ?? Number.POSITIVE_INFINITY,
+      );
       const r = await raceTimeout(
         pending,
         due === Number.POSITIVE_INFINITY ? undefined : Math.max(0, due - Date.now()),
       );
       if (r === TIMEOUT) {
+        if (askDue !== undefined && Date.now() >= askDue && progress.request) {
+          // Not asked again until answered: the answer to the first question is the one trusted.
+          askedAt = Date.now();
+          progress.request();
+        }
         await commit();
         if (fullDue !== undefined && Date.now() >= fullDue) return;
         continue;
       }
       pending = undefined;
       if (r.done) throw new Error("the watch ended");
+      if (r.value.events.length === 0 && askedAt !== undefined) {
+        const asked = askedAt;
+        askedAt = undefined;
+        nextAsk = asked + limits.segmentMs;
+        // Equal, not at least: etcd 3.4 may report its store's revision before the watch has sent
+        // every event up to it; nothing held uncommitted either.
+        if (events === 0 && r.value.headerRevision === position.next - 1) await cover(asked);
+        continue;
+      }
       const now = Date.now();
       for (const e of r.value.events) {
         if (e.revision < position.next) continue; // already committed (never expected: the watch starts after it)

@@ -14,7 +14,7 @@ import { findEtcd, findRestoreTool, restoreMember } from "../restore/restore-too
 import { type RestoreSource, unsoundSnapshot, verifySource } from "../restore/source.js";
 import { makeScratchDir } from "../scratch.js";
 import { readChain, readSegment } from "./chain.js";
-import type { SegmentEvent, SegmentRecord } from "./segment.js";
+import { coveredUntil, type SegmentEvent, type SegmentRecord } from "./segment.js";
 
 /** The point to restore to: a source revision, or a time (every change the backup had received by then). */
 export type RestorePoint = { readonly revision: number } | { readonly time: Date };
@@ -130,7 +130,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     const chain = await readChain(store, "", baseRevision, signal);
     const last = chain.records.at(-1);
     const chainEnd = last?.toRevision ?? baseRevision;
-    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${last.closedAt})` : ""}`;
+    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${coveredUntil(last)})` : ""}`;
     const target = targetOf(
       options.point,
       baseRevision,
@@ -281,7 +281,7 @@ function targetOf(
   const t = point.time.getTime();
   if (createdAt && t < new Date(createdAt).getTime())
     throw new UsageError(`${point.time.toISOString()} is before this backup was taken (${createdAt}): ${window}`);
-  if (last && t > new Date(last.closedAt).getTime())
+  if (last && t > new Date(coveredUntil(last)).getTime())
     throw new UsageError(`${point.time.toISOString()} is after the newest committed segment: ${window}`);
   // The last segment with anything received by then: problems after it are no reason to refuse the point.
   let revision = base;

@@ -45,8 +45,17 @@ export const segmentRecordSchema = z.object({
   closedAt: z.string(),
   firstEventAt: z.string().optional(),
   lastEventAt: z.string().optional(),
+  /**
+   * Set on the newest record while etcd is idle (rewritten at each interval without a change): etcd's
+   * watch said, when asked at this time, that it had no revision after `toRevision`. So every change
+   * etcd made before it is in this chain, as `closedAt` says for the close.
+   */
+  coveredAt: z.string().optional(),
 });
 export type SegmentRecord = z.infer<typeof segmentRecordSchema>;
+
+/** Until when every change etcd made is in the chain ending with this record. */
+export const coveredUntil = (record: SegmentRecord): string => record.coveredAt ?? record.closedAt;
 
 export interface SegmentEvent extends WatchEvent {
   /** When the backup received it (ms since epoch): what --at-time compares against. */

@@ -4,13 +4,13 @@ import type { DeltaObject } from "../store/catalog.js";
 import type { Manifest } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
 import { checkContiguity, type RevisionRange } from "./chain.js";
-import { parseRecord, recordKey } from "./segment.js";
+import { coveredUntil, parseRecord, recordKey } from "./segment.js";
 
 /**
  * What a continuous backup can be restored to: any revision from its base's to `toRevision`, any
  * time from its base's creation to `toTime` (the close of the newest committed segment reachable
- * without crossing a gap). Committed means a record exists: a segment object alone is a writer
- * killed between the two writes and is never counted.
+ * without crossing a gap, or the later time the follower found etcd idle since). Committed means a
+ * record exists: a segment object alone is a writer killed between the two writes and is never counted.
  */
 export interface ChainWindow {
   readonly fromRevision: number;
@@ -86,7 +86,7 @@ export async function chainWindow(
           `segment record ${store.urlOf(key)} says revisions ${record.fromRevision}-${record.toRevision}, its name ${r.fromRevision}-${r.toRevision}`,
         );
       toRevision = r.toRevision;
-      toTime = record.closedAt;
+      toTime = coveredUntil(record);
       segments = i + 1;
       break;
     } catch (err) {

@@ -260,7 +260,11 @@ export class EtcdClient {
    * next batch, grpc-js stops reading and HTTP/2 flow control holds etcd back, so memory stays bounded.
    * A watch that etcd cancels (compacted revision) ends with a WatchCompactedError.
    */
-  async *watchAll(startRevision: number, signal: AbortSignal | undefined = this.signal): AsyncGenerator<WatchBatch> {
+  async *watchAll(
+    startRevision: number,
+    signal: AbortSignal | undefined = this.signal,
+    progress?: WatchProgress,
+  ): AsyncGenerator<WatchBatch> {
     const watch = this.clients.Watch as unknown as {
       Watch(meta: grpc.Metadata): grpc.ClientDuplexStream<object, RawWatchResponse>;
     };
@@ -271,6 +275,7 @@ export class EtcdClient {
     call.write({
       create_request: { key: Buffer.from([0]), range_end: Buffer.from([0]), start_revision: String(startRevision) },
     });
+    if (progress) progress.request = () => call.write({ progress_request: {} });
     try {
       for await (const res of call as AsyncIterable<RawWatchResponse>) {
         if (Number(res.compact_revision) > 0)
@@ -485,6 +490,16 @@ export interface WatchEvent {
   readonly revision: number;
   /** The lease the key was put with (decimal int64; "0": none, and always "0" for a delete). */
   readonly lease: string;
+}
+
+/**
+ * Filled in by watchAll: `request()` asks etcd for a progress report, which comes as a batch without
+ * events whose header revision etcd had reached (etcd 3.4 reports its store's revision, which may be
+ * ahead of events still on their way: only a report equal to the last revision received says that
+ * nothing is missing).
+ */
+export interface WatchProgress {
+  request?: () => void;
 }
 
 export interface WatchBatch {

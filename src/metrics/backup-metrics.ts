@@ -95,12 +95,12 @@ export class BackupMetrics {
     });
   }
 
-  /** A continuous backup committed a delta segment. */
+  /** A continuous backup committed a delta segment, or found etcd idle since its newest (coveredAt). */
   segmentCommitted(target: MetricsTarget, record: SegmentRecord): void {
     const closed = seconds(record.closedAt);
     this.set(target, {
       continuousRevision: record.toRevision,
-      continuousTimestamp: closed,
+      continuousTimestamp: seconds(record.coveredAt ?? record.closedAt),
       continuousLag: Math.max(0, closed - seconds(record.firstEventAt ?? record.openedAt)),
     });
   }
