@@ -13,6 +13,7 @@ interface RestoreLocalFlags extends StoreFlags, PointFlags {
   initialCluster?: string;
   initialClusterToken?: string;
   members?: string;
+  scratchDir?: string;
   output: "text" | "json";
 }
 
@@ -25,6 +26,10 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     .option("--name <name>", "this member's name, for one member of a real cluster (with --initial-cluster)")
     .option("--initial-cluster <list>", "every member's name=peerURL, as etcd takes it (with --name)")
     .option("--initial-cluster-token <token>", "cluster token, the same on every member (default etcd-cluster)")
+    .option(
+      "--scratch-dir <dir>",
+      "with --at-revision/--at-time: where the chain is replayed into a scratch etcd (default: temp dir; on a tmpfs such as /dev/shm the replay is about twice as fast, if it holds the database and its history)",
+    )
     .addOption(outputOption());
   addPointOptions(cmd);
   addStoreReadOptions(cmd);
@@ -46,8 +51,12 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     const { resolveSource } = await import("../restore/source.js");
     const { restoreLocal } = await import("../restore/local.js");
     const { shellLine } = await import("../restore/member-plan.js");
-    const source = await resolveSource(ref, storeSettings(flags));
     const point = pointOf(flags);
+    if (!point && flags.scratchDir !== undefined)
+      throw new UsageError(
+        "--scratch-dir is where --at-revision/--at-time replays a chain: give one of them, or drop it",
+      );
+    const source = await resolveSource(ref, storeSettings(flags));
     if (point) {
       const { restoreAtPoint } = await import("../continuous/replay.js");
       const r = await restoreAtPoint({
@@ -55,6 +64,7 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
         point,
         dataDir: flags.dataDir,
         layout,
+        ...(flags.scratchDir ? { scratchDir: flags.scratchDir } : {}),
         signal: ctx.signal,
         logger: ctx.logger,
       });

@@ -45,7 +45,10 @@ export function registerRestorePrepare(restore: Command, ctx: CliContext): void 
     .option("--kubeconfig <file>", "management cluster for the pre-flight checks and --apply (default: KUBECONFIG)")
     .option("--context <name>", "kubeconfig context to use")
     .addOption(new Option("--report <format>", "report format").choices(["text", "json"]).default("text"))
-    .option("--scratch-dir <dir>", "where the snapshot is staged for the structural check (default: temp dir)")
+    .option(
+      "--scratch-dir <dir>",
+      "where the snapshot is staged for the structural check, and a chain replayed with --at-* (default: temp dir)",
+    )
     .option("--no-structure", "skip the structural check of the snapshot (no local disk needed)");
   // A continuous backup: the chain replayed to the point is saved as a backup of its own beside it, and that is restored.
   addPointOptions(cmd);
