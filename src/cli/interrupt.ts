@@ -92,6 +92,15 @@ export class Interrupt implements RunContext {
     await this.stop(new CancelledError(`interrupted by ${sig}`), EXIT_CODES[sig] ?? 1);
   }
 
+  /**
+   * The reader of stdout has gone (`| head`): the work is stopped and its cleanups run as after a
+   * signal (sorted runs and staged copies removed), quietly, and the process exits with `code`.
+   */
+  async readerGone(code: number): Promise<void> {
+    if (this.received !== undefined || this.stopping) return;
+    await this.stop(new CancelledError("stdout was closed by its reader"), code, { quiet: true });
+  }
+
   async crash(err: unknown): Promise<void> {
     const text = describe(err);
     if (this.stopping) {
@@ -103,7 +112,7 @@ export class Interrupt implements RunContext {
     await this.stop(err, 1);
   }
 
-  private async stop(reason: unknown, code: number): Promise<void> {
+  private async stop(reason: unknown, code: number, o: { quiet?: boolean } = {}): Promise<void> {
     this.stopping = true;
     const deadline = setTimeout(() => {
       this.report(`cleanup did not finish within ${this.deadlineMs / 1000}s; exiting anyway`);
@@ -118,7 +127,9 @@ export class Interrupt implements RunContext {
       this.work.then(
         () => {},
         (err: unknown) => {
-          if (!isEchoOf(reason, err)) this.report(describe(err).split("\n")[0] ?? "");
+          // Quiet: a write that failed because the reader left is no news; a cluster left changed still is.
+          if (o.quiet ? leftSomethingChanged(err) : !isEchoOf(reason, err))
+            this.report(describe(err).split("\n")[0] ?? "");
         },
       ),
       new Promise<void>((resolve) => {

@@ -25,6 +25,7 @@ async function main(argv: string[]): Promise<void> {
   const interrupt = new Interrupt({ report: (line) => ctx.say("warn", line) });
   const ctx = new MutableCliContext(interrupt);
   interrupt.install();
+  endQuietlyOnClosedStdout((code) => void interrupt.readerGone(code));
   // Daemons of the sandbox (demo) go last, whatever else was registered.
   interrupt.defer("stop sandbox daemons", reapAll);
   const work = buildProgram(ctx).parseAsync(argv);
@@ -42,6 +43,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-endQuietlyOnClosedStdout();
 // No top-level await: the single executable runs this bundled as CommonJS. main reports its own errors.
 void main(process.argv);

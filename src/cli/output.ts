@@ -40,15 +40,15 @@ export function write(text: string, out: Out = toStdout): void {
 
 /**
  * `hcp-etcd-backup snapshot keys f | head -1`: once the reader has gone, nothing we print can be
- * read, so the command ends at once, quietly, as a Unix tool killed by SIGPIPE does (Node ignores
- * SIGPIPE and reports EPIPE as an error event instead, which would crash with a stack trace). The
- * exit status is the one already decided, else 0: the reader took what it wanted. Daemons the demo
- * started are still stopped: the sandbox reaper runs on exit.
+ * read, so the command ends, quietly, as a Unix tool killed by SIGPIPE does (Node ignores SIGPIPE
+ * and reports EPIPE as an error event instead, which would crash with a stack trace). `end` stops
+ * the work and runs its cleanups (files it sorted or staged, daemons the demo started) with the exit
+ * status already decided, else 0: the reader took what it wanted.
  */
-export function endQuietlyOnClosedStdout(): void {
+export function endQuietlyOnClosedStdout(end: (code: number) => void): void {
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code !== "EPIPE") throw err;
-    process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+    end(typeof process.exitCode === "number" ? process.exitCode : 0);
   });
 }
 

@@ -6,7 +6,7 @@
 // line and nothing printed, and a reader that stops early (`| head -1`) ends the command cleanly.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -135,5 +135,10 @@ describe("get -A and diff print on a worker thread, through a flow-controlled ri
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "apiVersion: v1\n");
     assert.equal(await readFile(join(dir, "stderr"), "utf8"), "");
+    // The objects it had sorted onto disk (values in clear when etcd stores them so) are removed too.
+    assert.deepEqual(
+      (await readdir(tmpdir())).filter((n) => n.startsWith("hcpeb-objects-")),
+      [],
+    );
   });
 });
