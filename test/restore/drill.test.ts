@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { createLogger, type Logger } from "../../src/logging.js";
@@ -13,7 +13,7 @@ import { sortLiveKeys } from "../../src/restore/sorted-live-keys.js";
 import { liveKeys, sortedKeys } from "../../src/snapshot/keys.js";
 import type { Manifest } from "../../src/store/manifest.js";
 import { openStore } from "../../src/store/open-store.js";
-import { runCli, spawnCli } from "../support/cli.js";
+import { runCli, runProcess, spawnCli } from "../support/cli.js";
 import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
 import { etcdctl } from "../support/etcdctl.js";
 import { flipByte } from "../support/files.js";
@@ -294,6 +294,82 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
         client.close();
       }
     });
+  });
+});
+
+describe("verify --restore-drill when the restored etcd does not hold the snapshot's data", () => {
+  let sources: EtcdCluster[] = [];
+  let work: string;
+
+  /** The same 30 writes into each source, but for one value: the same revision, different data. */
+  async function write(cluster: EtcdCluster, odd: string): Promise<number> {
+    const client = await cluster.client(0);
+    try {
+      let revision = 0;
+      for (let i = 0; i < 30; i++)
+        revision = await client.put(`/registry/configmaps/ns-${i % 3}/cm-${i}`, i === 17 ? odd : `value-${i}`);
+      return revision;
+    } finally {
+      client.close();
+    }
+  }
+
+  before(async () => {
+    sources = await Promise.all([EtcdCluster.start({ members: 1 }), EtcdCluster.start({ members: 1 })]);
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+  });
+  after(async () => {
+    await Promise.all(sources.map((s) => s.stop()));
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("etcd's HashKV differs from the snapshot's: the read-back decides, names the key, exit 3, failure recorded", async () => {
+    const [backedUp, other] = sources as [EtcdCluster, EtcdCluster];
+    const [revision, otherRevision] = await Promise.all([write(backedUp, "as backed up"), write(other, "different")]);
+    assert.equal(otherRevision, revision, "both sources at the same revision");
+    const ref = await backupToLocalStore(backedUp, join(work, "store"));
+    const otherFile = join(work, "other.db");
+    await etcdctl(other, ["snapshot", "save", otherFile]);
+    // The restore tool is found on PATH: this one restores the other snapshot whatever file it is given.
+    const bin = join(work, "bin");
+    await mkdir(bin);
+    const realTool = (await runProcess("sh", ["-c", "command -v etcdutl || command -v etcdctl"])).stdout.trim();
+    const name = realTool.endsWith("etcdutl") ? "etcdutl" : "etcdctl";
+    await writeFile(
+      join(bin, name),
+      `#!/bin/sh\nif [ "$1" = snapshot ] && [ "$2" = restore ]; then shift 3; exec "${realTool}" snapshot restore "${otherFile}" "$@"; fi\nexec "${realTool}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const scratch = join(work, "scratch");
+    await mkdir(scratch);
+    const before = (await manifestAt(ref)).verifications.length;
+    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"], {
+      env: { PATH: `${bin}${delimiter}${process.env.PATH}` },
+    });
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /^hcp-etcd-backup: backup .* failed the restore drill: .*cm-17/);
+    const out = JSON.parse(r.stdout) as DrillOutput;
+    assert.equal(out.ok, false);
+    assert.equal(out.proof?.method, "read-back");
+    assert.match(
+      out.proof?.fallback ?? "",
+      new RegExp(`^etcd's HashKV is 0x[0-9a-f]{8}, the snapshot's 0x[0-9a-f]{8} at revision ${revision}$`),
+    );
+    assert.notEqual(out.proof?.etcdHash, out.proof?.hash);
+    assert.equal(out.comparison?.equal, false);
+    assert.deepEqual(out.warnings, []);
+    assert.equal(out.problems.length, 1, out.problems.join("\n"));
+    assert.match(
+      out.problems[0] ?? "",
+      /0 keys missing, 0 extra, 1 changed of 30; e\.g\. \/registry\/configmaps\/ns-2\/cm-17 \(value/,
+    );
+    const m = await manifestAt(ref);
+    assert.equal(m.verifications.length, before + 1);
+    const v = m.verifications.at(-1);
+    assert.equal(v?.ok, false);
+    assert.deepEqual(v?.proof, out.proof);
+    assert.match(v?.detail ?? "", /cm-17/);
+    assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
   });
 });
 
