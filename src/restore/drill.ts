@@ -14,7 +14,7 @@ import type { Keyring } from "../encryption/keyring.js";
 import { CancelledError, describe, EtcdError, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "../localetcd/certs.js";
-import { type ExistingMember, LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
+import { type ExistingMember, LocalEtcdCluster, type MemberPlan, StartTimeoutError } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
@@ -327,8 +327,10 @@ class DrillRun {
 
   /**
    * A throwaway etcd on the restored data (loopback, mutual TLS), started as soon as the restore was
-   * done: not starting is a finding, not an error. A peer port taken since the restore means
-   * restoring again for a new one.
+   * done: exiting on it is a finding about the backup. Not answering in time is not: its clock runs
+   * while verification loads the machine, so a timeout is an error and no verdict is recorded. A
+   * peer port taken since the restore means restoring again for a new one. The drill's signal, or
+   * cleanup(), kills a start in flight at once.
    */
   private async launch(etcd: string, restored: ExistingMember): Promise<NotStarted | undefined> {
     const dbSize = this.manifest.snapshot.dbSize;
@@ -347,11 +349,17 @@ class DrillRun {
           // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
           quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
           startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
+          signal: this.stop,
         },
       );
       return undefined;
     } catch (err) {
       if (this.stop.aborted) throw err;
+      if (err instanceof StartTimeoutError)
+        throw new StartTimeoutError(
+          `the throwaway etcd did not answer on the restored data in time (a loaded machine?); nothing was recorded, run the drill again: ${err.message}`,
+          { cause: err },
+        );
       return { notStarted: err };
     }
   }
@@ -487,9 +495,8 @@ class DrillRun {
   async cleanup(): Promise<void> {
     this.stopped.abort();
     this.client?.close();
-    // An etcd still starting (verification failed, a signal) is waited for, then stopped; a restore
-    // or sort still running was stopped by the abort above: wait for its process and thread to end
-    // before the scratch directory goes.
+    // An etcd still starting (verification failed, a signal), a restore or a sort still running was
+    // stopped by the abort above: wait for its process and thread to end before the scratch directory goes.
     await this.starting?.catch(() => {});
     await this.cluster?.stop();
     await this.restoring?.catch(() => {});
