@@ -23,7 +23,14 @@ import { backupToLocalStore, fillSource } from "./helpers.js";
 interface DrillOutput {
   ok: boolean;
   problems: string[];
-  proof?: { method: string; hash?: number; etcdHash?: number; compactRevision?: number; fallback?: string };
+  proof?: {
+    method: string;
+    hash?: number;
+    etcdHash?: number;
+    compactRevision?: number;
+    fallback?: string;
+    disagreed?: string;
+  };
   warnings: string[];
   comparison?: { snapshotKeys: number; liveKeys: number; equal: boolean };
   phases: Record<string, number>;
@@ -300,6 +307,7 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
 describe("verify --restore-drill when the restored etcd does not hold the snapshot's data", () => {
   let sources: EtcdCluster[] = [];
   let work: string;
+  let scratch: string;
 
   /** The same 30 writes into each source, but for one value: the same revision, different data. */
   async function write(cluster: EtcdCluster, odd: string): Promise<number> {
@@ -314,9 +322,38 @@ describe("verify --restore-drill when the restored etcd does not hold the snapsh
     }
   }
 
+  /**
+   * A drill of `backedUp`'s new backup whose restore tool (found on PATH) restores a snapshot of
+   * `other` instead, whatever file it is given: the restored etcd holds other's data.
+   */
+  async function drillRestoringOther(backedUp: EtcdCluster, other: EtcdCluster, name: string) {
+    const ref = await backupToLocalStore(backedUp, join(work, "store"));
+    const otherFile = join(work, `${name}.db`);
+    await etcdctl(other, ["snapshot", "save", otherFile]);
+    const bin = join(work, `${name}-bin`);
+    await mkdir(bin);
+    const realTool = (await runProcess("sh", ["-c", "command -v etcdutl || command -v etcdctl"])).stdout.trim();
+    const tool = realTool.endsWith("etcdutl") ? "etcdutl" : "etcdctl";
+    await writeFile(
+      join(bin, tool),
+      `#!/bin/sh\nif [ "$1" = snapshot ] && [ "$2" = restore ]; then shift 3; exec "${realTool}" snapshot restore "${otherFile}" "$@"; fi\nexec "${realTool}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const before = (await manifestAt(ref)).verifications.length;
+    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"], {
+      env: { PATH: `${bin}${delimiter}${process.env.PATH}` },
+    });
+    const m = await manifestAt(ref);
+    assert.equal(m.verifications.length, before + 1, "the verdict is recorded");
+    assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
+    return { r, out: JSON.parse(r.stdout) as DrillOutput, recorded: m.verifications.at(-1) };
+  }
+
   before(async () => {
     sources = await Promise.all([EtcdCluster.start({ members: 1 }), EtcdCluster.start({ members: 1 })]);
     work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    scratch = join(work, "scratch");
+    await mkdir(scratch);
   });
   after(async () => {
     await Promise.all(sources.map((s) => s.stop()));
@@ -327,28 +364,9 @@ describe("verify --restore-drill when the restored etcd does not hold the snapsh
     const [backedUp, other] = sources as [EtcdCluster, EtcdCluster];
     const [revision, otherRevision] = await Promise.all([write(backedUp, "as backed up"), write(other, "different")]);
     assert.equal(otherRevision, revision, "both sources at the same revision");
-    const ref = await backupToLocalStore(backedUp, join(work, "store"));
-    const otherFile = join(work, "other.db");
-    await etcdctl(other, ["snapshot", "save", otherFile]);
-    // The restore tool is found on PATH: this one restores the other snapshot whatever file it is given.
-    const bin = join(work, "bin");
-    await mkdir(bin);
-    const realTool = (await runProcess("sh", ["-c", "command -v etcdutl || command -v etcdctl"])).stdout.trim();
-    const name = realTool.endsWith("etcdutl") ? "etcdutl" : "etcdctl";
-    await writeFile(
-      join(bin, name),
-      `#!/bin/sh\nif [ "$1" = snapshot ] && [ "$2" = restore ]; then shift 3; exec "${realTool}" snapshot restore "${otherFile}" "$@"; fi\nexec "${realTool}" "$@"\n`,
-      { mode: 0o755 },
-    );
-    const scratch = join(work, "scratch");
-    await mkdir(scratch);
-    const before = (await manifestAt(ref)).verifications.length;
-    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch, "-o", "json"], {
-      env: { PATH: `${bin}${delimiter}${process.env.PATH}` },
-    });
+    const { r, out, recorded } = await drillRestoringOther(backedUp, other, "differs");
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stderr, /^hcp-etcd-backup: backup .* failed the restore drill: .*cm-17/);
-    const out = JSON.parse(r.stdout) as DrillOutput;
     assert.equal(out.ok, false);
     assert.equal(out.proof?.method, "read-back");
     assert.match(
@@ -356,6 +374,7 @@ describe("verify --restore-drill when the restored etcd does not hold the snapsh
       new RegExp(`^etcd's HashKV is 0x[0-9a-f]{8}, the snapshot's 0x[0-9a-f]{8} at revision ${revision}$`),
     );
     assert.notEqual(out.proof?.etcdHash, out.proof?.hash);
+    assert.equal(out.proof?.disagreed, undefined, "a failed read-back is no disagreement");
     assert.equal(out.comparison?.equal, false);
     assert.deepEqual(out.warnings, []);
     assert.equal(out.problems.length, 1, out.problems.join("\n"));
@@ -363,13 +382,36 @@ describe("verify --restore-drill when the restored etcd does not hold the snapsh
       out.problems[0] ?? "",
       /0 keys missing, 0 extra, 1 changed of 30; e\.g\. \/registry\/configmaps\/ns-2\/cm-17 \(value/,
     );
-    const m = await manifestAt(ref);
-    assert.equal(m.verifications.length, before + 1);
-    const v = m.verifications.at(-1);
-    assert.equal(v?.ok, false);
-    assert.deepEqual(v?.proof, out.proof);
-    assert.match(v?.detail ?? "", /cm-17/);
-    assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
+    assert.equal(recorded?.ok, false);
+    assert.deepEqual(recorded?.proof, out.proof);
+    assert.match(recorded?.detail ?? "", /cm-17/);
+  });
+
+  it("the same keys now, but another history: HashKV disagrees, the read-back passes, the warning is recorded", async () => {
+    const [backedUp, other] = sources as [EtcdCluster, EtcdCluster];
+    // cm-17 overwritten alike in both: what a read-back compares (value, revisions, version) is equal,
+    // while HashKV, over every revision, still sees the different value both once held.
+    const put = async (c: EtcdCluster) => {
+      const client = await c.client(0);
+      try {
+        return await client.put("/registry/configmaps/ns-2/cm-17", "the same in both");
+      } finally {
+        client.close();
+      }
+    };
+    const [revision, otherRevision] = await Promise.all([put(backedUp), put(other)]);
+    assert.equal(otherRevision, revision);
+    const { r, out, recorded } = await drillRestoringOther(backedUp, other, "history");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(out.ok, true);
+    assert.equal(out.proof?.method, "read-back");
+    assert.match(out.proof?.fallback ?? "", /^etcd's HashKV is 0x[0-9a-f]{8}, the snapshot's 0x[0-9a-f]{8}/);
+    assert.equal(out.comparison?.equal, true);
+    assert.equal(out.warnings.length, 1);
+    assert.match(out.warnings[0] ?? "", /yet every key and value read back equal/);
+    assert.equal(out.proof?.disagreed, out.warnings[0]);
+    assert.equal(recorded?.ok, true);
+    assert.equal(recorded?.proof?.disagreed, out.warnings[0], "kept in the manifest for scheduled drills");
   });
 });
 
