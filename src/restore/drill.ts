@@ -510,6 +510,13 @@ class DrillRun {
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
 
+/** How the drill proved its verdict, in one line (the CLI's text output). */
+export function proofLine(p: DrillProof): string {
+  if (p.method === "hashkv")
+    return `etcd's HashKV ${hex(p.etcdHash ?? 0)} equals the snapshot's (compacted revision ${p.compactRevision})`;
+  return `every key and value read back (HashKV not used: ${p.fallback})`;
+}
+
 /** One line for a comparison that found differences: the counts, then the first few keys. */
 export function differenceLine(c: Comparison, revision: number): string {
   const examples = c.examples
