@@ -38,8 +38,8 @@ export interface DrillOptions {
   readonly keyring?: Keyring;
   /**
    * Distinct keys written after the snapshot's compacted revision that the HashKV proof may hold in
-   * memory to decide which compacted entries etcd hashes (default 50,000). A larger tail, or 0 with
-   * any tail, makes the drill read every key back instead.
+   * memory to decide which compacted entries etcd hashes (default DEFAULT_TAIL_KEYS, and at most
+   * DEFAULT_TAIL_BYTES of them). A larger tail, or 0 with any tail, makes the drill read every key back instead.
    */
   readonly hashKvTailKeys?: number;
 }
