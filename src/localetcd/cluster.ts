@@ -399,9 +399,7 @@ export class LocalEtcdCluster {
       }
       if (Date.now() > deadline) {
         this.killAll();
-        throw new StartTimeoutError(
-          `etcd did not become healthy within ${this.startTimeoutMs / 1000}s (${lastError}); logs in ${this.dir}`,
-        );
+        throw new StartTimeoutError(this.startTimeoutMs / 1000, lastError, this.dir);
       }
       await new Promise((r) => setTimeout(r, 50)); // poll interval while waiting for raft
     }
@@ -434,7 +432,16 @@ export class LocalEtcdCluster {
 }
 
 /** etcd neither served nor exited within the start timeout: the machine's state, not the data's (say, load). */
-export class StartTimeoutError extends OperationError {}
+export class StartTimeoutError extends OperationError {
+  constructor(
+    readonly seconds: number,
+    /** What the last health check saw. */
+    readonly lastError: string,
+    logDir: string,
+  ) {
+    super(`etcd did not become healthy within ${seconds}s (${lastError}); logs in ${logDir}`);
+  }
+}
 
 const startCancelled = () => new CancelledError("the etcd start was cancelled");
 

@@ -11,7 +11,7 @@ import {
 import { replayChain } from "../continuous/replay.js";
 import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
-import { CancelledError, describe, EtcdError, VerificationError } from "../errors.js";
+import { CancelledError, describe, EtcdError, OperationError, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "../localetcd/certs.js";
 import { type ExistingMember, LocalEtcdCluster, type MemberPlan, StartTimeoutError } from "../localetcd/cluster.js";
@@ -355,9 +355,11 @@ class DrillRun {
       return undefined;
     } catch (err) {
       if (this.stop.aborted) throw err;
+      // Its logs went with the scratch directory: the message keeps what the last health check saw.
       if (err instanceof StartTimeoutError)
-        throw new StartTimeoutError(
-          `the throwaway etcd did not answer on the restored data in time (a loaded machine?); nothing was recorded, run the drill again: ${err.message}`,
+        throw new OperationError(
+          `the throwaway etcd did not become healthy on the restored data within ${err.seconds}s (${err.lastError}); ` +
+            "a loaded machine? nothing was recorded: run the drill again",
           { cause: err },
         );
       return { notStarted: err };

@@ -235,6 +235,30 @@ describe("verify --restore-drill (real etcd 3.4, local store and Ceph RGW)", () 
     assert.deepEqual(readdirSync(join(parent, "data")).sort(), ["member-0", "pki"], "no staged snapshot left");
   });
 
+  it("an etcd that never becomes healthy (its start timeout, 60 s here) is no verdict: exit 1, one line, nothing recorded, it is killed", async () => {
+    // A stand-in etcd first on the drill's PATH that runs but never serves, as a starved one would.
+    const bin = join(work, "hung-etcd");
+    await mkdir(bin);
+    const pids = join(work, "hung-etcd.pids");
+    await writeFile(join(bin, "etcd"), `#!/bin/sh\necho $$ >> ${pids}\nexec sleep 600\n`, { mode: 0o755 });
+    const before = readFileSync(join(ref, "manifest.json"), "utf8");
+    const r = await runCli(["verify", ref, "--restore-drill", "--scratch-dir", scratch], {
+      env: { PATH: `${bin}${delimiter}${process.env.PATH}` },
+      timeoutMs: 300_000,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^hcp-etcd-backup: the throwaway etcd did not become healthy on the restored data within 60s \(.+\); a loaded machine\? nothing was recorded: run the drill again\n$/,
+    );
+    assert.equal(readFileSync(join(ref, "manifest.json"), "utf8"), before, "no verdict recorded");
+    assert.deepEqual(readdirSync(scratch), [], "scratch directory emptied");
+    for (const pid of readFileSync(pids, "utf8").trim().split("\n").map(Number)) {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      assert.ok(stat === "" || /\) Z /.test(stat), `stand-in etcd ${pid} was killed`);
+    }
+  });
+
   it("SIGINT while its etcd starts: exit 130, its etcd stopped, scratch removed, the manifest left as it was", async () => {
     await interruptDrill(ref, scratch, { after: /"msg":"snapshot restored"/, signal: "SIGINT" });
   });
