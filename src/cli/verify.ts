@@ -107,7 +107,7 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
       "--no-structure cannot go with --restore-drill: the drill needs the snapshot on local disk anyway",
     );
   const { openStore } = await import("../store/open-store.js");
-  const { restoreDrill } = await import("../restore/drill.js");
+  const { proofLine, restoreDrill } = await import("../restore/drill.js");
   const store = openStore(ref, storeSettings(flags));
   const keyring = await keyringOf(flags, store, ctx.signal);
   const r = await restoreDrill(store, {
@@ -147,13 +147,6 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     for (const p of r.problems) write(`  ${p}`);
   }
   if (!v.ok) throw new VerificationError(`backup ${ref} failed the restore drill: ${r.problems[0]}`);
-}
-
-function proofLine(p: NonNullable<Verification["proof"]>): string {
-  const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
-  if (p.method === "hashkv")
-    return `etcd's HashKV ${hex(p.etcdHash ?? 0)} equals the snapshot's (compacted revision ${p.compactRevision})`;
-  return `every key and value read back (HashKV not used: ${p.fallback})`;
 }
 
 /** The cluster's verification metrics follow its newest backup only; an older one's result is left out (and said). */

@@ -3,7 +3,7 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, OperationError } from "../errors.js";
+import { CancelledError, describe, OperationError } from "../errors.js";
 import { EtcdClient, type MemberStatus, type TlsMaterial } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "./certs.js";
 import { freePorts } from "./ports.js";
@@ -46,8 +46,10 @@ export interface EtcdClusterOptions {
   readonly clientHosts?: readonly string[];
   /** etcd binary (default `etcd` from PATH). */
   readonly etcdBinary?: string;
-  /** How long to wait for a healthy cluster with a leader (default 30 s). */
+  /** How long to wait for a healthy cluster with a leader (default 30 s); past it, a StartTimeoutError. */
   readonly startTimeoutMs?: number;
+  /** Stops a start in flight: its members are killed at once and the start rejects with a CancelledError. */
+  readonly signal?: AbortSignal;
   /** Backend quota in bytes (etcd's default is 2 GiB; benchmarks raise it). */
   readonly quotaBytes?: number;
   /** Parent of the temp directory (default the OS temp dir). */
@@ -90,6 +92,7 @@ export class LocalEtcdCluster {
   private readonly binary: string;
   private readonly quotaBytes: number;
   private readonly startTimeoutMs: number;
+  private readonly startSignal: AbortSignal | undefined;
   private stopped = false;
 
   protected constructor(dir: string, pki: SandboxPki, specs: MemberSpec[], options: EtcdClusterOptions) {
@@ -101,6 +104,7 @@ export class LocalEtcdCluster {
     this.binary = options.etcdBinary ?? "etcd";
     this.quotaBytes = options.quotaBytes ?? 0;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.startSignal = options.signal;
   }
 
   /** Names and free ports for `n` members, for restoring data directories that `start({ existing })` then serves. */
@@ -133,6 +137,7 @@ export class LocalEtcdCluster {
     options: Omit<EtcdClusterOptions, "existing" | "members"> = {},
   ): Promise<LocalEtcdCluster> {
     for (let attempt = 1; ; attempt++) {
+      if (options.signal?.aborted) throw startCancelled();
       const data = await restore(attempt);
       try {
         return await LocalEtcdCluster.start({ ...options, existing: data.members });
@@ -352,10 +357,26 @@ export class LocalEtcdCluster {
   }
 
   protected async waitHealthy(indexes: number[]): Promise<void> {
+    const signal = this.startSignal;
+    const onAbort = () => this.killAll();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await this.pollHealthy(indexes, signal);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private async pollHealthy(indexes: number[], signal: AbortSignal | undefined): Promise<void> {
     const deadline = Date.now() + this.startTimeoutMs;
     const tls = await this.tlsMaterial();
     let lastError = "no answer yet";
     for (;;) {
+      // Killed by the abort: that, not the exit it caused, is why the start ends.
+      if (signal?.aborted) {
+        this.killAll();
+        throw startCancelled();
+      }
       for (const i of indexes) {
         const failure = await this.exitInfo(i);
         if (failure) throw failure;
@@ -378,9 +399,7 @@ export class LocalEtcdCluster {
       }
       if (Date.now() > deadline) {
         this.killAll();
-        throw new OperationError(
-          `etcd did not become healthy within ${this.startTimeoutMs / 1000}s (${lastError}); logs in ${this.dir}`,
-        );
+        throw new StartTimeoutError(this.startTimeoutMs / 1000, lastError, this.dir);
       }
       await new Promise((r) => setTimeout(r, 50)); // poll interval while waiting for raft
     }
@@ -411,6 +430,20 @@ export class LocalEtcdCluster {
     return new OperationError(`etcd ${s.name} exited (${p.exitCode ?? p.signalCode}) while starting: ${fatal}`);
   }
 }
+
+/** etcd neither served nor exited within the start timeout: the machine's state, not the data's (say, load). */
+export class StartTimeoutError extends OperationError {
+  constructor(
+    readonly seconds: number,
+    /** What the last health check saw. */
+    readonly lastError: string,
+    logDir: string,
+  ) {
+    super(`etcd did not become healthy within ${seconds}s (${lastError}); logs in ${logDir}`);
+  }
+}
+
+const startCancelled = () => new CancelledError("the etcd start was cancelled");
 
 /** How many sets of ports a start tries before it gives up (each after another process took one). */
 const PORT_ATTEMPTS = 3;

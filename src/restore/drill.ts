@@ -11,10 +11,10 @@ import {
 import { replayChain } from "../continuous/replay.js";
 import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
-import { CancelledError, describe, EtcdError, VerificationError } from "../errors.js";
+import { CancelledError, describe, EtcdError, OperationError, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
 import { createPki, type SandboxPki } from "../localetcd/certs.js";
-import { type ExistingMember, LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
+import { type ExistingMember, LocalEtcdCluster, type MemberPlan, StartTimeoutError } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
 import { type Logger, silentLogger } from "../logging.js";
 import { toolVersion } from "../package-info.js";
@@ -38,8 +38,8 @@ export interface DrillOptions {
   readonly keyring?: Keyring;
   /**
    * Distinct keys written after the snapshot's compacted revision that the HashKV proof may hold in
-   * memory to decide which compacted entries etcd hashes (default 50,000). A larger tail, or 0 with
-   * any tail, makes the drill read every key back instead.
+   * memory to decide which compacted entries etcd hashes (default DEFAULT_TAIL_KEYS, and at most
+   * DEFAULT_TAIL_BYTES of them). A larger tail, or 0 with any tail, makes the drill read every key back instead.
    */
   readonly hashKvTailKeys?: number;
 }
@@ -327,8 +327,10 @@ class DrillRun {
 
   /**
    * A throwaway etcd on the restored data (loopback, mutual TLS), started as soon as the restore was
-   * done: not starting is a finding, not an error. A peer port taken since the restore means
-   * restoring again for a new one.
+   * done: exiting on it is a finding about the backup. Not answering in time is not: its clock runs
+   * while verification loads the machine, so a timeout is an error and no verdict is recorded. A
+   * peer port taken since the restore means restoring again for a new one. The drill's signal, or
+   * cleanup(), kills a start in flight at once.
    */
   private async launch(etcd: string, restored: ExistingMember): Promise<NotStarted | undefined> {
     const dbSize = this.manifest.snapshot.dbSize;
@@ -347,11 +349,19 @@ class DrillRun {
           // etcd refuses writes (not reads) past its quota; a large backup gets room to start in.
           quotaBytes: dbSize > 1.5 * GiB ? Math.ceil(dbSize * 1.25) : 0,
           startTimeoutMs: 30_000 + Math.ceil(dbSize / GiB) * 30_000,
+          signal: this.stop,
         },
       );
       return undefined;
     } catch (err) {
       if (this.stop.aborted) throw err;
+      // Its logs went with the scratch directory: the message keeps what the last health check saw.
+      if (err instanceof StartTimeoutError)
+        throw new OperationError(
+          `the throwaway etcd did not become healthy on the restored data within ${err.seconds}s (${err.lastError}); ` +
+            "a loaded machine? nothing was recorded: run the drill again",
+          { cause: err },
+        );
       return { notStarted: err };
     }
   }
@@ -398,6 +408,8 @@ class DrillRun {
     if (asked.disagreed && this.comparison?.equal) {
       const warning = `${asked.reason}, yet every key and value read back equal: etcd 3.4's HashKV rules as mirrored here do not match this etcd`;
       this.warnings.push(warning);
+      // In the manifest too: a scheduled drill's log is seldom read, its verifications are.
+      this.proof = { ...this.proof, disagreed: warning };
       this.log.warn({ warning }, "HashKV disagreed with a drill that passed");
     }
   }
@@ -487,9 +499,8 @@ class DrillRun {
   async cleanup(): Promise<void> {
     this.stopped.abort();
     this.client?.close();
-    // An etcd still starting (verification failed, a signal) is waited for, then stopped; a restore
-    // or sort still running was stopped by the abort above: wait for its process and thread to end
-    // before the scratch directory goes.
+    // An etcd still starting (verification failed, a signal), a restore or a sort still running was
+    // stopped by the abort above: wait for its process and thread to end before the scratch directory goes.
     await this.starting?.catch(() => {});
     await this.cluster?.stop();
     await this.restoring?.catch(() => {});
@@ -500,6 +511,13 @@ class DrillRun {
 }
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+
+/** How the drill proved its verdict, in one line (the CLI's text output). */
+export function proofLine(p: DrillProof): string {
+  if (p.method === "hashkv")
+    return `etcd's HashKV ${hex(p.etcdHash ?? 0)} equals the snapshot's (compacted revision ${p.compactRevision})`;
+  return `every key and value read back (HashKV not used: ${p.fallback})`;
+}
 
 /** One line for a comparison that found differences: the counts, then the first few keys. */
 export function differenceLine(c: Comparison, revision: number): string {

@@ -1,6 +1,6 @@
 import type { BoltFile } from "./bolt-file.js";
 import { Bitset, type Entry, openBucket, walkBucket } from "./bolt-tree.js";
-import { createCrc32c } from "./checksums.js";
+import { type Crc32c, createCrc32c } from "./checksums.js";
 import { decodeKeyValue } from "./etcd-model.js";
 
 /**
@@ -9,7 +9,8 @@ import { decodeKeyValue } from "./etcd-model.js";
  * bucket `key` in revision order, its revision key and its stored KeyValue. Entries at or below the
  * compacted revision C count only when `kvindex.Keep(rev)` keeps them: the latest revision of a key
  * live at the snapshot's revision. After a finished compaction the file holds at most one put per key
- * at or below C, so such an entry counts iff its key has no entry after C (the tail).
+ * at or below C, so such an entry counts iff its key has no entry after C (the tail). With no key live
+ * at all, Keep(rev) is empty and etcd skips nothing: every entry counts.
  */
 export interface SnapshotHashKv {
   readonly hash: number;
@@ -28,10 +29,14 @@ export type HashKvOutcome = { readonly hashKv: SnapshotHashKv } | { readonly und
 
 /** Distinct keys written after the compacted revision held in memory at most (about 100 bytes each). */
 export const DEFAULT_TAIL_KEYS = 50_000;
+/** Their bytes at most: Kubernetes keys are short, but a key may be up to etcd's request size (1.5 MiB). */
+export const DEFAULT_TAIL_BYTES = 8 * 1024 * 1024;
 
 export interface HashKvOptions {
   /** At most this many distinct tail keys are held; beyond, the hash is undecided (default DEFAULT_TAIL_KEYS). */
   readonly tailKeys?: number;
+  /** At most this many bytes of them (default DEFAULT_TAIL_BYTES); beyond, the hash is undecided too. */
+  readonly tailBytes?: number;
 }
 
 const KEY_BUCKET = "key";
@@ -39,8 +44,8 @@ const META_BUCKET = "meta";
 const FINISHED = Buffer.from("finishedCompactRev");
 const SCHEDULED = Buffer.from("scheduledCompactRev");
 
-/** Stops a walk early (the tail has more keys than allowed). */
-class TooManyTailKeys extends Error {}
+/** Stops a walk early (the tail holds more keys, or more bytes of them, than allowed): the reason. */
+class TailTooLarge extends Error {}
 
 /**
  * Feeds on bucket `key`'s entries in the order of the file (the verify walk's), after a plan read
@@ -48,6 +53,12 @@ class TooManyTailKeys extends Error {}
  */
 export class HashKvAccumulator {
   private readonly crc = createCrc32c();
+  /**
+   * Every entry, for the case of no key live at the end. Dropped at the first entry at or below C
+   * whose key has no entry after it (that key stays live), so it costs a second CRC over the tail
+   * only when every key of the compacted part was written again.
+   */
+  private all: Crc32c | undefined;
   private undecided: string | undefined;
   private readonly compacted: bigint;
   private readonly tail: Set<string>;
@@ -64,14 +75,19 @@ export class HashKvAccumulator {
     } else {
       this.compacted = plan.compacted;
       this.tail = plan.tail;
+      if (this.compacted > 0n) this.all = createCrc32c();
     }
     this.crc.update(Buffer.from(KEY_BUCKET));
+    this.all?.update(Buffer.from(KEY_BUCKET));
   }
 
   static plan(file: BoltFile, options: HashKvOptions = {}): HashKvAccumulator {
     let plan: { compacted: bigint; tail: Set<string> } | string;
     try {
-      plan = readPlan(file, options.tailKeys ?? DEFAULT_TAIL_KEYS);
+      plan = readPlan(file, {
+        keys: options.tailKeys ?? DEFAULT_TAIL_KEYS,
+        bytes: options.tailBytes ?? DEFAULT_TAIL_BYTES,
+      });
     } catch (err) {
       // Damage is the verify walk's to report; here it only means no hash.
       plan = `the snapshot's compaction state could not be read: ${(err as Error).message}`;
@@ -102,7 +118,13 @@ export class HashKvAccumulator {
         return;
       }
       this.live++; // live at C; the tail's deletes and creates are counted as they come
-      if (this.tail.has(key.toString("latin1"))) return; // written again after C: not in Keep(rev)
+      if (this.tail.has(key.toString("latin1"))) {
+        // Written again after C: not in Keep(rev), unless no key is live at the end.
+        this.all?.update(e.key);
+        this.all?.update(e.value);
+        return;
+      }
+      this.all = undefined;
     } else {
       this.tailRevisions++;
       if (tombstone) this.live--;
@@ -117,18 +139,21 @@ export class HashKvAccumulator {
     }
     this.crc.update(e.key);
     this.crc.update(e.value);
+    this.all?.update(e.key);
+    this.all?.update(e.value);
   }
 
   result(): HashKvOutcome {
     if (this.undecided !== undefined) return { undecided: this.undecided };
     // With no key live, Keep(rev) is empty and etcd hashes every entry at or below C too.
-    if (this.live === 0 && this.prefixEntries > 0)
-      return { undecided: "no key is live at the snapshot's revision (etcd then hashes the compacted entries too)" };
+    const noneLive = this.live === 0 && this.prefixEntries > 0;
+    if (noneLive && !this.all)
+      return { undecided: "no key is live at the snapshot's revision, yet a compacted key was not written again" };
     if (this.compacted > this.revision)
       return { undecided: `compacted at revision ${this.compacted}, past the last one stored (${this.revision})` };
     return {
       hashKv: {
-        hash: this.crc.digest(),
+        hash: noneLive ? (this.all as Crc32c).digest() : this.crc.digest(),
         revision: Number(this.revision),
         compactRevision: Number(this.compacted),
         liveKeys: this.live,
@@ -143,7 +168,10 @@ export class HashKvAccumulator {
  * reached by a seek). A compaction scheduled but not finished is finished by the restore, which then
  * deletes entries the file still has: undecided.
  */
-function readPlan(file: BoltFile, tailLimit: number): { compacted: bigint; tail: Set<string> } | string {
+function readPlan(
+  file: BoltFile,
+  limit: { keys: number; bytes: number },
+): { compacted: bigint; tail: Set<string> } | string {
   const report = (p: { message: string }): never => {
     throw new Error(p.message);
   };
@@ -169,6 +197,7 @@ function readPlan(file: BoltFile, tailLimit: number): { compacted: bigint; tail:
   if (scheduled > finished)
     return `a compaction to revision ${scheduled} was still in progress in the snapshot (finished: ${finished}); the restore completes it`;
   const tail = new Set<string>();
+  let tailBytes = 0;
   const keys = buckets.get(KEY_BUCKET);
   if (finished <= 0n || !keys) return { compacted: finished, tail };
   const ref = openBucket(keys);
@@ -180,12 +209,21 @@ function readPlan(file: BoltFile, tailLimit: number): { compacted: bigint; tail:
     walkBucket(file, ref, { ...walk, from }, (e) => {
       const key = keyOf(e.value);
       if (key === undefined) throw new Error(`a KeyValue after the compacted revision ${finished} does not decode`);
-      tail.add(key.toString("latin1"));
-      if (tail.size > tailLimit) throw new TooManyTailKeys();
+      const held = key.toString("latin1");
+      if (tail.has(held)) return;
+      tail.add(held);
+      tailBytes += key.length;
+      if (tail.size > limit.keys)
+        throw new TailTooLarge(
+          `more than ${limit.keys} keys were written after the compacted revision ${finished} (the limit of keys held to decide the hash)`,
+        );
+      if (tailBytes > limit.bytes)
+        throw new TailTooLarge(
+          `the keys written after the compacted revision ${finished} take more than ${limit.bytes} bytes (the limit held to decide the hash)`,
+        );
     });
   } catch (err) {
-    if (err instanceof TooManyTailKeys)
-      return `more than ${tailLimit} keys were written after the compacted revision ${finished} (the limit of keys held to decide the hash)`;
+    if (err instanceof TailTooLarge) return err.message;
     throw err;
   }
   return { compacted: finished, tail };

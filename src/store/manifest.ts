@@ -30,6 +30,11 @@ const verificationSchema = z.object({
       compactRevision: z.number().optional(),
       /** Why the HashKV did not decide (read-back only). */
       fallback: z.string().optional(),
+      /**
+       * Set when etcd's HashKV or live key count disagreed with the snapshot's while every key and value
+       * read back equal: the rules mirrored from etcd 3.4 do not match this etcd (a warning, not a failure).
+       */
+      disagreed: z.string().optional(),
     })
     .optional(),
   /** The decryption proof (`verify --key-identity|--key-file`): values by storage form, keys that opened them. */

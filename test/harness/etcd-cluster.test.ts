@@ -4,11 +4,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { OperationError } from "../../src/errors.js";
+import { CancelledError, OperationError } from "../../src/errors.js";
 import { EtcdClient } from "../../src/etcd/client.js";
+import { StartTimeoutError } from "../../src/localetcd/cluster.js";
 import { EtcdCluster, loadKubernetesData } from "../support/etcd-cluster.js";
 import { createForeignClient } from "../support/foreign-ca.js";
 import { leftoverTempDirs } from "../support/leftovers.js";
+import { waitFor } from "../support/wait.js";
 
 describe("EtcdCluster (3 real etcd members, mutual TLS)", () => {
   let cluster: EtcdCluster;
@@ -181,12 +183,45 @@ describe("EtcdCluster bad input", () => {
         () => undefined,
         (e: unknown) => e,
       );
-      assert.ok(err instanceof OperationError, String(err));
+      assert.ok(err instanceof StartTimeoutError, String(err));
       assert.match(err.message, /etcd did not become healthy within 1\.5s/);
       const pids = (await readFile(join(dir, "pids"), "utf8")).trim().split("\n").map(Number);
       assert.equal(pids.length, 3);
       for (const pid of pids) assert.equal(await isAlive(pid), false, `stand-in member ${pid} was killed`);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("EtcdCluster start cancelled", () => {
+  it("kills the members of a start in flight when its signal aborts, and rejects as cancelled, not timed out", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    const fake = join(dir, "etcd");
+    await writeFile(fake, `#!/bin/sh\necho $$ >> ${dir}/pids\nexec sleep 600\n`, { mode: 0o755 });
+    const before = new Set(leftoverTempDirs());
+    const abort = new AbortController();
+    try {
+      // A timeout far longer than the test waits: only the signal can end this start.
+      const starting = EtcdCluster.start({ etcdBinary: fake, startTimeoutMs: 300_000, signal: abort.signal }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const pids = await waitFor("three stand-in members running", async () => {
+        const ids = (await readFile(join(dir, "pids"), "utf8").catch(() => "")).trim().split("\n").filter(Boolean);
+        return ids.length === 3 ? ids.map(Number) : undefined;
+      });
+      abort.abort();
+      const err = await starting;
+      assert.ok(err instanceof CancelledError, String(err));
+      assert.ok(!(err instanceof StartTimeoutError));
+      for (const pid of pids) assert.equal(await isAlive(pid), false, `stand-in member ${pid} was killed`);
+      assert.deepEqual(
+        leftoverTempDirs().filter((d) => !before.has(d)),
+        [],
+      );
+    } finally {
+      abort.abort();
       await rm(dir, { recursive: true, force: true });
     }
   });

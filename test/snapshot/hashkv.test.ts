@@ -115,10 +115,32 @@ describe("HashKV computed from a snapshot equals etcd 3.4's at the snapshot's re
     assert.equal(h.compactRevision, at);
   });
 
+  it("(e) every key deleted after a compaction: none live, so etcd hashes the compacted entries too", async () => {
+    for (let i = 0; i < 5; i++) await client.put(`/registry/e/k${i}`, `v${i}`);
+    const at = await client.put("/registry/e/marker", "m");
+    await client.compact(at);
+    await client.put("/registry/e/k0", "overwritten after the compaction");
+    await etcdctl(etcd, ["del", "", "--from-key"]);
+    assert.equal(await client.count(), 0, "no key left");
+    const h = await snapshotAgrees();
+    assert.equal(h.compactRevision, at);
+    assert.equal(h.liveKeys, 0);
+    assert.ok(h.tailRevisions > 0);
+  });
+
   it("says why when it cannot decide: more tail keys than allowed", async () => {
     const file = join(work, `s${n - 1}.db`);
     const outcome = (await verifySnapshot(file, { hashKv: { tailKeys: 0 } })).hashKv;
     assert.ok(outcome && "undecided" in outcome, JSON.stringify(outcome));
     assert.match(outcome.undecided, /more than 0 keys were written after the compacted revision \d+/);
+  });
+
+  it("says why when it cannot decide: more bytes of tail keys than allowed, however few keys", async () => {
+    const file = join(work, `s${n - 1}.db`);
+    const within = (await verifySnapshot(file, { hashKv: { tailBytes: 8 * 1024 * 1024 } })).hashKv;
+    assert.ok(within && "hashKv" in within && within.hashKv.tailRevisions > 0, JSON.stringify(within));
+    const outcome = (await verifySnapshot(file, { hashKv: { tailBytes: 10 } })).hashKv;
+    assert.ok(outcome && "undecided" in outcome, JSON.stringify(outcome));
+    assert.match(outcome.undecided, /the keys written after the compacted revision \d+ take more than 10 bytes/);
   });
 });
