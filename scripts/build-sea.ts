@@ -30,7 +30,6 @@ const entries: Record<string, string> = {
   "main.js": "src/cli/main.ts",
   "verify-worker.js": "src/snapshot/verify-worker.ts",
   "sort-worker.js": "src/restore/sort-worker.ts",
-  "decryption-proof-worker.js": "src/encryption/decryption-proof-worker.ts",
   "print-worker.js": "src/kubeobjects/print-worker.ts",
   "trailer.js": "src/snapshot/trailer.ts",
 };

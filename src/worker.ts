@@ -35,6 +35,8 @@ export function runWorker<Done, Progress = never>(
     readonly failure: (failed: { message: string; kind: string }) => Error;
     /** V8's heap limits of the thread (a small young generation keeps a fast allocator's RSS down). */
     readonly resourceLimits?: ResourceLimits | undefined;
+    /** What to do when the thread outgrows its old-generation limit (said after the limit). */
+    readonly outOfMemory?: string;
   },
 ): Promise<Done> {
   const { signal } = o;
@@ -56,8 +58,17 @@ export function runWorker<Done, Progress = never>(
       else if ("done" in m) finish(() => resolve(m.done));
       else finish(() => reject(o.failure(m.failed)));
     });
-    worker.on("error", (err) =>
-      finish(() => reject(new OperationError(`${o.what} failed: ${err.message}`, { cause: err }))),
+    worker.on("error", (err: Error & { code?: string }) =>
+      finish(() =>
+        reject(
+          err.code === "ERR_WORKER_OUT_OF_MEMORY"
+            ? new OperationError(
+                `${o.what} needed more than the ${o.resourceLimits?.maxOldGenerationSizeMb ?? "default"} MiB its thread may hold${o.outOfMemory ? `: ${o.outOfMemory}` : ""}`,
+                { cause: err },
+              )
+            : new OperationError(`${o.what} failed: ${err.message}`, { cause: err }),
+        ),
+      ),
     );
     worker.on("exit", (code) =>
       finish(() =>

@@ -69,13 +69,18 @@ export async function verifyBackup(store: Store, options: VerifyOptions = {}): P
       : undefined;
   let check: SnapshotCheck;
   const { keyring } = options;
-  if (keyring) options.logger?.info({ keys: keyring.names }, "opening every stored value with the saved keys");
   try {
     // The proof is made by the structural walk, which reads every stored value anyway.
     check = await checkBackupSnapshot(store, manifest, {
       ...(staging ? { stageTo: join(staging, SNAPSHOT_FILE) } : {}),
       signal,
-      ...(keyring ? { keys: keyring.keys } : {}),
+      ...(keyring
+        ? {
+            keys: keyring.keys,
+            onWalk: () =>
+              options.logger?.info({ keys: keyring.names }, "opening every stored value with the saved keys"),
+          }
+        : {}),
     });
   } finally {
     if (staging) await rm(staging, { recursive: true, force: true });
@@ -201,6 +206,8 @@ export async function checkBackupSnapshot(
     hashKv?: HashKvOptions;
     /** Also prove these keys open every stored value, in the structural walk (see SnapshotCheck.decryption). */
     keys?: readonly AescbcKey[];
+    /** Called as the structural walk starts (the stream's checks passed). */
+    onWalk?: () => void;
   } = {},
 ): Promise<SnapshotCheck> {
   const { stageTo, signal } = options;
@@ -230,6 +237,7 @@ export async function checkBackupSnapshot(
       // Off this thread: the walk of a large file must not hold up a signal.
       // The stream above proved the trailer on these bytes: the walk does not hash them again.
       const trailer = { present: true, ok: true, actual: v.sha256, expected: v.sha256, fileSize: v.objectSize };
+      options.onWalk?.();
       const report = await verifySnapshotOffThread(file, {
         signal,
         trailer,

@@ -83,10 +83,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
       write(`${r.ref}: ${r.verification.ok ? "OK" : "FAILED"} (${r.verification.checks.join(", ")})`);
       const d = r.verification.decryption;
       if (d) write(`  decryption: ${(await import("../encryption/decryption-proof.js")).proofSummary(d)}`);
-      else if (r.manifest.encryption)
-        write(
-          `  encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values`,
-        );
+      else if (r.manifest.encryption || keyring) write(`  ${notProven(keyring !== undefined)}`);
       // The chain's own problems are printed under its line below.
       for (const p of r.problems) if (!p.startsWith(CHAIN_PROBLEM_PREFIX)) write(`  ${p}`);
       if (chain)
@@ -142,8 +139,7 @@ async function drill(ref: string, flags: VerifyFlags, ctx: CliContext, metrics: 
     for (const w of r.warnings) write(`  warning: ${w}`);
     if (v.decryption)
       write(`  decryption: ${(await import("../encryption/decryption-proof.js")).proofSummary(v.decryption)}`);
-    else if (r.manifest.encryption)
-      write(`  encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values`);
+    else if (r.manifest.encryption || keyring) write(`  ${notProven(keyring !== undefined)}`);
     for (const p of r.problems) write(`  ${p}`);
   }
   if (!v.ok) throw new VerificationError(`backup ${ref} failed the restore drill: ${r.problems[0]}`);
@@ -173,4 +169,11 @@ async function reportVerified(
       { ref },
       `not the newest backup of ${backup.label}: its result is recorded in its manifest, not in the cluster's metrics`,
     );
+}
+
+/** Why no decryption proof is printed: no keys were given, or the checks before it failed. */
+function notProven(keysGiven: boolean): string {
+  return keysGiven
+    ? "decryption not proven: the snapshot failed the checks before it"
+    : "encryption not checked: --key-identity or --key-file proves the saved keys open the snapshot's values";
 }

@@ -1,7 +1,3 @@
-import { OperationError } from "../errors.js";
-import { SnapshotFileError } from "../snapshot/errors.js";
-import { forEachRevision } from "../snapshot/keys.js";
-import { runWorker, sibling } from "../worker.js";
 import { AescbcHeads } from "./aescbc.js";
 import type { Keyring } from "./keyring.js";
 import { openValue } from "./open-value.js";
@@ -27,32 +23,6 @@ export interface DecryptionProof {
 }
 
 const EXAMPLES = 3;
-const PROGRESS_EVERY = 10_000;
-
-/** How far a proof has gone: stored values read so far. */
-export interface ProofProgress {
-  readonly values: number;
-}
-
-/**
- * Opens every value of the snapshot (each stored revision: a restore brings them all back) with
- * the keyring: each aescbc value must decrypt with the key it names to a Kubernetes value. One
- * pass, nothing kept but counts and a few example keys.
- */
-export function proveDecryption(
-  snapshot: string,
-  keyring: Keyring,
-  onProgress?: (p: ProofProgress) => void,
-): DecryptionProof {
-  const tally = new DecryptionTally(keyring);
-  let values = 0;
-  forEachRevision(snapshot, (kv) => {
-    if (++values % PROGRESS_EVERY === 0) onProgress?.({ values });
-    tally.add(kv);
-  });
-  return tally.result();
-}
-
 /**
  * The proof's counts, one stored revision at a time, for a walk that reads bucket `key` anyway
  * (verify's structural walk: the snapshot is then read once for both).
@@ -95,30 +65,6 @@ function tally(into: Record<string, KeyTally>, name: string, key: Buffer): void 
   into[name] = t;
   t.count++;
   if (t.examples.length < EXAMPLES) t.examples.push(key.toString("latin1"));
-}
-
-/**
- * `proveDecryption` on a worker thread: opening every value of a multi-GiB snapshot is seconds of
- * synchronous work, during which this thread must still answer Ctrl-C (the thread is then stopped).
- */
-export function proveDecryptionOffThread(
-  snapshot: string,
-  keyring: Keyring,
-  o: { readonly signal?: AbortSignal | undefined; readonly onProgress?: (p: ProofProgress) => void } = {},
-): Promise<DecryptionProof> {
-  return runWorker<DecryptionProof, ProofProgress>(
-    sibling(import.meta.url, "decryption-proof-worker"),
-    { proveDecryptionOf: snapshot, keys: keyring.keys },
-    {
-      what: `opening the encrypted values of ${snapshot}`,
-      signal: o.signal,
-      onProgress: o.onProgress,
-      failure: (f) =>
-        f.kind === "missing" || f.kind === "corrupt"
-          ? new SnapshotFileError(f.message, f.kind)
-          : new OperationError(`opening the encrypted values of ${snapshot} failed: ${f.message}`),
-    },
-  );
 }
 
 /** One line per failure: the key name, how many values, a few etcd keys. */

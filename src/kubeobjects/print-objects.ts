@@ -88,6 +88,9 @@ export function printOffThread(
       what: "printing the objects",
       signal: o.signal,
       resourceLimits: LIMITS[task.kind],
+      ...(task.kind === "diff"
+        ? { outOfMemory: "a diff holds every change it finds; narrow it to a resource, or a namespace with -n" }
+        : {}),
       onProgress: (m) => {
         // A view of the slot, not a copy: the slot is not reused before `taken`.
         if ("chunk" in m)

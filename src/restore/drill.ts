@@ -9,7 +9,7 @@ import {
   recordVerification,
 } from "../backup/verify-backup.js";
 import { replayChain } from "../continuous/replay.js";
-import { type DecryptionProof, proofProblems, proveDecryptionOffThread } from "../encryption/decryption-proof.js";
+import { type DecryptionProof, proofProblems } from "../encryption/decryption-proof.js";
 import type { Keyring } from "../encryption/keyring.js";
 import { CancelledError, describe, EtcdError, OperationError, VerificationError } from "../errors.js";
 import { EtcdClient } from "../etcd/client.js";
@@ -243,22 +243,19 @@ class DrillRun {
       stageTo: join(this.scratch, "snapshot.db"),
       ...(this.signal ? { signal: this.signal } : {}),
       hashKv: tailKeys === undefined ? {} : { tailKeys },
+      // The same proof as verify's, made by the same walk: a backup whose keys do not open its Secrets
+      // restores into a cluster that cannot read them, so it fails the drill too.
+      ...(this.options.keyring ? { keys: this.options.keyring.keys } : {}),
     });
     this.checks.push(...check.checks);
     this.problems.push(...check.problems);
     this.snapshotHash = check.hashKv;
     // A continuous backup's deltas are proven as verify proves them: the drill's verdict covers them too.
     this.chainEnd = (await proveBackupChain(this.store, this.manifest, this, this.signal))?.toRevision;
-    const keyring = this.options.keyring;
-    // The same proof as verify's, on the verified bytes: a backup whose keys do not open its
-    // Secrets restores into a cluster that cannot read them, so it fails the drill too.
-    if (keyring && check.file && this.problems.length === 0) {
-      this.decryption = await proveDecryptionOffThread(check.file, keyring, {
-        signal: this.signal,
-        onProgress: (p) => this.log.info(p, "opening stored values"),
-      });
+    if (check.decryption) {
+      this.decryption = check.decryption;
       this.checks.push("decryption");
-      this.problems.push(...proofProblems(this.decryption));
+      this.problems.push(...proofProblems(check.decryption));
     }
     const ok = this.problems.length === 0;
     this.log.info({ ref: this.store.url, ok, seconds: this.phase("verify") }, "backup verified");

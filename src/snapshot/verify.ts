@@ -66,7 +66,7 @@ export interface VerifyOptions {
    */
   readonly trailer?: TrailerCheck;
   /**
-   * Also prove these keys open every stored value (proveDecryption's check), in the same walk of
+   * Also prove these keys open every stored value (DecryptionTally's check), in the same walk of
    * bucket `key` rather than a second read of the file. Needs the etcd checks.
    */
   readonly keys?: readonly AescbcKey[];
@@ -208,7 +208,7 @@ export async function verifySnapshot(path: string, options: VerifyOptions = {}):
         freePages: unreachable,
         status,
         ...(hashKv ? { hashKv: hashKv.result() } : {}),
-        ...(tally ? { decryption: tally.result() } : {}),
+        ...(tally && keyChecker ? { decryption: tally.result() } : {}),
         findings,
       },
       counts,
