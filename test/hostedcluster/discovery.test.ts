@@ -6,7 +6,7 @@ import { generateIdentity, identityToRecipient } from "age-encryption";
 import { openKey } from "../../src/hostedcluster/key-envelope.js";
 import { resourceByKind } from "../../src/kubesim/resources.js";
 import { runCli } from "../support/cli.js";
-import { clusterState, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
+import { clusterState, duringKeyRotation, type HostedLab, ORIGINAL_STATE, startHostedLab } from "../support/hosted.js";
 
 describe("hosted-cluster backup: discovery errors, key destinations, members, endpoints, secrets", () => {
   let lab: HostedLab;
@@ -172,63 +172,39 @@ describe("hosted-cluster backup: discovery errors, key destinations, members, en
   });
 
   it("a backup key (key rotation) is saved and fingerprinted beside the active one", async () => {
-    const secretRt = resourceByKind("Secret");
     const backupKey = Buffer.alloc(32, 7);
-    lab.sim.store.create(
-      secretRt,
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "example-etcd-encryption-key-old", namespace: "clusters" },
-        data: { key: backupKey.toString("base64") },
-      },
-      new Date(),
-    );
-    try {
-      await without(
-        "HostedCluster",
-        "clusters",
+    await duringKeyRotation(lab, "example-etcd-encryption-key-old", backupKey, async () => {
+      const identity = await generateIdentity();
+      const r = await run("backup key", [
+        "backup",
         "example",
-        (o) => {
-          const aescbc = (o.spec as { secretEncryption: { aescbc: Record<string, unknown> } }).secretEncryption.aescbc;
-          aescbc.backupKey = { name: "example-etcd-encryption-key-old" };
-        },
-        async () => {
-          const identity = await generateIdentity();
-          const r = await run("backup key", [
-            "backup",
-            "example",
-            ...kube,
-            "--to",
-            join(lab.work, "rotated"),
-            "--key-recipient",
-            await identityToRecipient(identity),
-            "--mode",
-            "online",
-            "-o",
-            "json",
-          ]);
-          assert.equal(r.code, 0, r.stderr);
-          const ref = (JSON.parse(r.stdout) as { ref: string }).ref;
-          const manifest = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8"));
-          assert.deepEqual(manifest.encryption.secretNames, [
-            "clusters/example-etcd-encryption-key",
-            "clusters/example-etcd-encryption-key-old",
-          ]);
-          assert.equal(manifest.encryption.keys.length, 2);
-          assert.deepEqual(
-            Buffer.from(await openKey(readFileSync(join(ref, "encryption-key-backup.age")), identity)),
-            backupKey,
-          );
-          assert.deepEqual(
-            Buffer.from(await openKey(readFileSync(join(ref, "encryption-key.age")), identity)),
-            lab.sim.hostedCluster.encryptionKey,
-          );
-        },
+        ...kube,
+        "--to",
+        join(lab.work, "rotated"),
+        "--key-recipient",
+        await identityToRecipient(identity),
+        "--mode",
+        "online",
+        "-o",
+        "json",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const ref = (JSON.parse(r.stdout) as { ref: string }).ref;
+      const manifest = JSON.parse(readFileSync(join(ref, "manifest.json"), "utf8"));
+      assert.deepEqual(manifest.encryption.secretNames, [
+        "clusters/example-etcd-encryption-key",
+        "clusters/example-etcd-encryption-key-old",
+      ]);
+      assert.equal(manifest.encryption.keys.length, 2);
+      assert.deepEqual(
+        Buffer.from(await openKey(readFileSync(join(ref, "encryption-key-backup.age")), identity)),
+        backupKey,
       );
-    } finally {
-      lab.sim.store.delete(secretRt, "clusters", "example-etcd-encryption-key-old");
-    }
+      assert.deepEqual(
+        Buffer.from(await openKey(readFileSync(join(ref, "encryption-key.age")), identity)),
+        lab.sim.hostedCluster.encryptionKey,
+      );
+    });
   });
 
   it("kms: the manifest records the KMS key (ARN, region); no key file is written", async () => {

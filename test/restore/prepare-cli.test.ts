@@ -7,12 +7,11 @@ import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { generateIdentity, identityToRecipient } from "age-encryption";
 import { sealKey } from "../../src/hostedcluster/key-envelope.js";
 import { loadKubeConfig } from "../../src/hostedcluster/kube.js";
-import { resourceByKind } from "../../src/kubesim/resources.js";
 import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE } from "../../src/store/manifest.js";
 import { openStore } from "../../src/store/open-store.js";
 import type { S3Store } from "../../src/store/s3-store.js";
 import { runCli } from "../support/cli.js";
-import { type HostedLab, startHostedLab } from "../support/hosted.js";
+import { duringKeyRotation, type HostedLab, startHostedLab } from "../support/hosted.js";
 import { download } from "../support/https-get.js";
 import { assertOnlyChanged, docsOf, get, type Obj } from "../support/rendered-docs.js";
 import { S3Server } from "../support/s3-server.js";
@@ -39,15 +38,8 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
   let recipient: string;
   let ca: Buffer;
 
-  before(async () => {
-    [lab, s3] = await Promise.all([startHostedLab(), S3Server.start({ tls: true })]);
-    env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region };
-    s3Flags = ["--s3-endpoint", s3.endpoint, "--s3-ca-bundle", s3.caBundle as string];
-    ca = readFileSync(s3.caBundle as string);
-    const identity = await generateIdentity();
-    recipient = await identityToRecipient(identity);
-    identityFile = join(lab.work, "identity.txt");
-    writeFileSync(identityFile, `# created for the test\n${identity}\n`, { mode: 0o600 });
+  /** An online backup of the lab's cluster into `s3://<bucket>/<prefix>`, its key saved as `keyFlags` say: its ref. */
+  async function backupTo(prefix: string, keyFlags: string[]): Promise<string> {
     const b = await runCli(
       [
         "backup",
@@ -59,9 +51,8 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
         "--mode",
         "online",
         "--to",
-        `s3://${s3.bucket}/clusters`,
-        "--key-recipient",
-        recipient,
+        `s3://${s3.bucket}/${prefix}`,
+        ...keyFlags,
         "-o",
         "json",
         ...s3Flags,
@@ -69,7 +60,19 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       { env },
     );
     assert.equal(b.code, 0, b.stderr);
-    ref = (JSON.parse(b.stdout) as { ref: string }).ref;
+    return (JSON.parse(b.stdout) as { ref: string }).ref;
+  }
+
+  before(async () => {
+    [lab, s3] = await Promise.all([startHostedLab(), S3Server.start({ tls: true })]);
+    env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: s3.region };
+    s3Flags = ["--s3-endpoint", s3.endpoint, "--s3-ca-bundle", s3.caBundle as string];
+    ca = readFileSync(s3.caBundle as string);
+    const identity = await generateIdentity();
+    recipient = await identityToRecipient(identity);
+    identityFile = join(lab.work, "identity.txt");
+    writeFileSync(identityFile, `# created for the test\n${identity}\n`, { mode: 0o600 });
+    ref = await backupTo("clusters", ["--key-recipient", recipient]);
   });
   after(async () => {
     await Promise.all([lab?.stop(), s3?.stop()]);
@@ -297,48 +300,9 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
   });
 
   it("a source with a backup key (a rotation in progress): that key goes into the HostedCluster's backupKey, its Secret before the HostedCluster", async () => {
-    const secretRt = resourceByKind("Secret");
-    const hcRt = resourceByKind("HostedCluster");
-    const source = lab.sim.store.mustGet(hcRt, "clusters", "example");
     const oldKey = randomBytes(32);
-    lab.sim.store.create(
-      secretRt,
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: "example-etcd-encryption-key-old", namespace: "clusters" },
-        data: { key: oldKey.toString("base64") },
-      },
-      new Date(),
-    );
-    try {
-      const rotating = structuredClone(source);
-      (rotating.spec as { secretEncryption: { aescbc: Record<string, unknown> } }).secretEncryption.aescbc.backupKey = {
-        name: "example-etcd-encryption-key-old",
-      };
-      lab.sim.store.update(hcRt, rotating);
-      const b = await runCli(
-        [
-          "backup",
-          "example",
-          "-n",
-          "clusters",
-          "--kubeconfig",
-          lab.kubeconfig,
-          "--mode",
-          "online",
-          "--to",
-          `s3://${s3.bucket}/rotating`,
-          "--key-recipient",
-          recipient,
-          "-o",
-          "json",
-          ...s3Flags,
-        ],
-        { env },
-      );
-      assert.equal(b.code, 0, b.stderr);
-      const rotatingRef = (JSON.parse(b.stdout) as { ref: string }).ref;
+    await duringKeyRotation(lab, "example-etcd-encryption-key-old", oldKey, async () => {
+      const rotatingRef = await backupTo("rotating", ["--key-recipient", recipient]);
 
       const out = join(lab.work, "restore-rotating.yaml");
       const r = await prepare(["-o", out, "--key-identity", identityFile], rotatingRef);
@@ -390,28 +354,7 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
 
       // --key-to: the raw files of one backup sit together; --key-file names the active one.
       const keyDir = join(lab.work, "raw-keys");
-      const rawBackup = await runCli(
-        [
-          "backup",
-          "example",
-          "-n",
-          "clusters",
-          "--kubeconfig",
-          lab.kubeconfig,
-          "--mode",
-          "online",
-          "--to",
-          `s3://${s3.bucket}/rotating-raw`,
-          "--key-to",
-          keyDir,
-          "-o",
-          "json",
-          ...s3Flags,
-        ],
-        { env },
-      );
-      assert.equal(rawBackup.code, 0, rawBackup.stderr);
-      const rawRef = (JSON.parse(rawBackup.stdout) as { ref: string; backupId: string }).ref;
+      const rawRef = await backupTo("rotating-raw", ["--key-to", keyDir]);
       const rawId = rawRef.split("/").at(-1) as string;
       const rawOut = join(lab.work, "restore-raw.yaml");
       const fromRaw = await prepare(
@@ -423,13 +366,7 @@ describe("restore prepare (real Ceph RGW over HTTPS, Kubernetes API simulator, r
       const rawDocs = docsOf(readFileSync(rawOut, "utf8"));
       const rawSecret = rawDocs.find((d) => get(d, "metadata.name") === "example-etcd-encryption-key-backup");
       assert.deepEqual(Buffer.from(get(rawSecret, "data.key") as string, "base64"), oldKey);
-    } finally {
-      lab.sim.store.delete(secretRt, "clusters", "example-etcd-encryption-key-old");
-      // Without a resourceVersion the update is unconditional: the source is put back whatever happened since.
-      const back = structuredClone(source);
-      delete (back.metadata as Record<string, unknown>).resourceVersion;
-      lab.sim.store.update(hcRt, back);
-    }
+    });
   });
 
   describe("on the management cluster (--kubeconfig)", () => {

@@ -7,6 +7,7 @@ import { JOURNAL_ANNOTATION } from "../../src/hostedcluster/journal.js";
 import { loadKubeConfig, ManagementCluster } from "../../src/hostedcluster/kube.js";
 import { DEFAULT_WRITERS, etcdCertificateNames } from "../../src/hostedcluster/names.js";
 import { KubeSim, type KubeSimOptions } from "../../src/kubesim/index.js";
+import { resourceByKind } from "../../src/kubesim/resources.js";
 import { EtcdCluster, type EtcdClusterOptions, loadCluster } from "./etcd-cluster.js";
 import { waitFor } from "./wait.js";
 
@@ -108,4 +109,43 @@ export function writersBack(lab: HostedLab, what = "the writers to be back"): Pr
     },
     15_000,
   );
+}
+
+/**
+ * The example cluster in the middle of a key rotation while `body` runs: a Secret `secret` holding
+ * `key`, named as the HostedCluster's aescbc backupKey. Both are put back afterwards, whatever happened.
+ */
+export async function duringKeyRotation(
+  lab: HostedLab,
+  secret: string,
+  key: Buffer,
+  body: () => Promise<void>,
+): Promise<void> {
+  const secretRt = resourceByKind("Secret");
+  const hcRt = resourceByKind("HostedCluster");
+  const source = lab.sim.store.mustGet(hcRt, "clusters", "example");
+  lab.sim.store.create(
+    secretRt,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: secret, namespace: "clusters" },
+      data: { key: key.toString("base64") },
+    },
+    new Date(),
+  );
+  try {
+    const rotating = structuredClone(source);
+    (rotating.spec as { secretEncryption: { aescbc: Record<string, unknown> } }).secretEncryption.aescbc.backupKey = {
+      name: secret,
+    };
+    lab.sim.store.update(hcRt, rotating);
+    await body();
+  } finally {
+    lab.sim.store.delete(secretRt, "clusters", secret);
+    // Without a resourceVersion the update is unconditional: the source is put back whatever happened since.
+    const back = structuredClone(source);
+    delete (back.metadata as Record<string, unknown>).resourceVersion;
+    lab.sim.store.update(hcRt, back);
+  }
 }
