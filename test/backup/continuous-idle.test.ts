@@ -161,7 +161,7 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
     const oldCoverage = old?.coveredAt;
     assert.ok(next && oldCoverage, `the idle record and the next segment: ${JSON.stringify(records)}`);
     assert.ok(
-      Date.parse(oldCoverage) <= Date.parse(next.firstEventAt),
+      Date.parse(oldCoverage) <= Date.parse(next.firstEventAt ?? ""),
       `coverage ${oldCoverage} ends by the next change at ${next.firstEventAt}`,
     );
     const again = await restoreAt("at-idle-again");
@@ -239,7 +239,9 @@ describe("continuous backup watching a member without a leader: no coverage clai
       for (const pid of others) process.kill(pid, "SIGSTOP");
       stoppedAt = Date.now();
       // Require-leader: etcd cancels the watch of a member without a leader, and the follower exits.
-      const exited = await run.exited;
+      const child = run.child;
+      await waitFor("the follower to exit", () => (child.exitCode !== null ? true : undefined), 60_000);
+      const exited = await run.exited; // its output read to the end
       assert.notEqual(exited.code, 0, run.stdout());
       assert.match(run.stderr(), /no leader/);
     } finally {
