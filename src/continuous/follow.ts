@@ -199,9 +199,11 @@ async function followFrom(
   req.signal?.addEventListener("abort", stopWatch, { once: true });
   // Idle etcd writes no segment, so the chain's coverage would age though nothing is missing: at each
   // interval without a change, etcd's watch is asked how far it got (a progress request), and a report
-  // that it has nothing after the last committed revision extends the newest record's `coveredAt`.
+  // that it has nothing after the last committed revision extends the newest record's `coveredAt`,
+  // once the cluster (not only the watched member) confirms it has no later revision.
   // One object rewritten in place, not a new one per interval.
   const progress: WatchProgress = {};
+  /** When the unanswered progress request was sent: cleared by its answer or by a commit. */
   let askedAt: number | undefined;
   let nextAsk = Date.now() + limits.segmentMs;
   const batches = client.watchAll(position.next, watching.signal, progress)[Symbol.asyncIterator]();
@@ -251,6 +253,8 @@ async function followFrom(
     req.onSegment?.(record);
     position.next = lastRevision + 1;
     position.newest = record;
+    // A request asked before these events is about a revision now committed: it covers nothing new.
+    askedAt = undefined;
     nextAsk = Date.now() + limits.segmentMs;
     frames = [SEGMENT_MAGIC];
     bytes = SEGMENT_MAGIC.length;
@@ -266,12 +270,30 @@ async function followFrom(
       throw new ChainEndedError(
         `the base backup of the chain ${position.folder} is gone (pruned?): a new full backup starts a new chain`,
       );
+    // The watched member's progress is its own revision: one cut off from the others, or behind them,
+    // would report the chain's end while the cluster takes writes. A linearizable read goes through the
+    // leader: equal to the chain's end, nothing was written anywhere before `asked`.
+    let clusterRevision: number;
+    try {
+      clusterRevision = await client.clusterRevision();
+    } catch (err) {
+      log.debug({ error: describe(err) }, "coverage not extended: etcd's cluster revision could not be read");
+      return;
+    }
+    if (clusterRevision !== newest.toRevision) {
+      log.debug(
+        { revision: newest.toRevision, clusterRevision },
+        "coverage not extended: the cluster is past the watched member's report",
+      );
+      return;
+    }
     const record: SegmentRecord = { ...newest, coveredAt: new Date(asked).toISOString() };
-    // A whole-object overwrite (a rename locally, a PUT in S3): readers see the old record or the new one.
+    // A whole-object overwrite (a rename locally, a PUT in S3): readers see the old record or the new
+    // one. `replace`: a rewrite killed earlier leaves a temp file that must not block every later one.
     await req.store.put(
       recordKey(position.folder, record.fromRevision, record.toRevision),
       Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
-      { contentType: "application/json" },
+      { contentType: "application/json", replace: true },
     );
     position.newest = record;
     log.debug({ revision: record.toRevision, coveredAt: record.coveredAt }, "etcd idle: coverage extended");
@@ -283,7 +305,9 @@ async function followFrom(
       pending ??= batches.next();
       const fullDue = limits.fullEveryMs === undefined ? undefined : position.baseAt + limits.fullEveryMs;
       const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
-      const askDue = events === 0 && askedAt === undefined && position.newest ? nextAsk : undefined;
+      // An unanswered request is asked again after an interval: a lost answer must not end the heartbeat.
+      const askDue =
+        events === 0 && position.newest ? (askedAt === undefined ? nextAsk : askedAt + limits.segmentMs) : undefined;
       const due = Math.min(
         fullDue ?? Number.POSITIVE_INFINITY,
         segmentDue ?? Number.POSITIVE_INFINITY,
@@ -295,7 +319,13 @@ async function followFrom(
       );
       if (r === TIMEOUT) {
         if (askDue !== undefined && Date.now() >= askDue && progress.request) {
-          // Not asked again until answered: the answer to the first question is the one trusted.
+          if (askedAt !== undefined)
+            log.debug(
+              { askedAt: new Date(askedAt).toISOString() },
+              "etcd has not answered the watch's progress request: asking again",
+            );
+          // Whichever request an answer is to, coverage is only claimed up to the latest ask: the
+          // cluster's revision is read after the answer, so the claim holds for any earlier time.
           askedAt = Date.now();
           progress.request();
         }

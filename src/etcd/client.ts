@@ -269,7 +269,12 @@ export class EtcdClient {
       Watch(meta: grpc.Metadata): grpc.ClientDuplexStream<object, RawWatchResponse>;
     };
     if (signal?.aborted) throw this.cancelled("Watch.Watch");
-    const call = watch.Watch(this.metadata);
+    // Require-leader (clientv3's WithRequireLeader): a member that has lost its leader (cut off from
+    // the others) cancels the watch instead of serving a history that has stopped while the cluster's
+    // goes on.
+    const meta = this.metadata.clone();
+    meta.set("hasleader", "true");
+    const call = watch.Watch(meta);
     const onAbort = () => call.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     call.write({
@@ -390,6 +395,19 @@ export class EtcdClient {
       revision: String(request.revision ?? 0),
     })) as { header: RawHeader; kvs: RawKeyValue[]; more: boolean };
     return { revision: Number(res.header.revision), kvs: res.kvs.map(toKeyValue), more: res.more };
+  }
+
+  /**
+   * The cluster's current revision, read linearizably (a Range goes through the leader's read index
+   * unless asked to be serializable): unlike a member's own status or watch, a member behind the
+   * others or cut off from them cannot answer it with its stale revision; it fails instead.
+   */
+  async clusterRevision(): Promise<number> {
+    const res = (await this.unary("KV", "Range", {
+      key: Buffer.from([0]),
+      count_only: true,
+    })) as { header: RawHeader };
+    return Number(res.header.revision);
   }
 
   /** Number of live keys under `prefix` (all keys for an empty prefix), at `revision` (0: the current one). */

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { constants, createReadStream, type Dirent, type Stats } from "node:fs";
 import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -77,7 +78,7 @@ export class LocalStore implements Store {
     throwIfCancelled(options.signal, what);
     if (options.retention) throw new UsageError(`cannot lock ${target}: a local directory has no object lock`);
     const created = await this.makeDirs(dirname(target));
-    const part = target + PART;
+    const part = options.replace ? `${target}.${randomBytes(6).toString("hex")}${PART}` : target + PART;
     let fh: FileHandle;
     try {
       // Exclusive: two writers of one key must never share (or truncate) one .part.

@@ -25,6 +25,12 @@ export interface PutOptions extends OperationOptions {
   readonly contentType?: string;
   /** S3 Object Lock retention for this object, instead of the store's own; stores that cannot lock refuse it. */
   readonly retention?: ObjectLockRetention;
+  /**
+   * The key is this writer's own object, rewritten in place (a segment record's coverage): a local
+   * store writes it under a temp name of its own, so one left by a rewrite killed earlier is not in the
+   * way (an exclusive `<key>.part` would refuse every later rewrite). S3 overwrites anyway.
+   */
+  readonly replace?: boolean;
 }
 
 export interface Store {

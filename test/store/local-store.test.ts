@@ -63,6 +63,16 @@ describe("LocalStore on a real filesystem, as users meet it through the CLI", ()
     assert.equal(existsSync(join(root, "lab/1/snapshot.db")), false);
   });
 
+  it("a rewrite in place (replace) goes around a .part left by a killed rewrite, and leaves no temp file", async () => {
+    const root = join(work, "replace");
+    const store = new LocalStore(root);
+    await store.put("lab/1/deltas/r.json", Buffer.from("first"));
+    await writeFile(join(root, "lab/1/deltas/r.json.part"), "half of a rewrite killed midway");
+    await store.put("lab/1/deltas/r.json", Buffer.from("second"), { replace: true });
+    assert.equal(await readFile(join(root, "lab/1/deltas/r.json"), "utf8"), "second");
+    assert.deepEqual(readdirSync(join(root, "lab/1/deltas")).sort(), ["r.json", "r.json.part"]);
+  });
+
   it("a full disk fails the put in one line, and the folders it made are removed", async () => {
     const tiny = join(work, "tiny");
     await mkdir(tiny);
