@@ -215,6 +215,19 @@ async function followFrom(
   let firstAt = 0;
   let lastAt = 0;
   let lastRevision = position.next - 1;
+  // A base removed meanwhile (a prune while etcd was idle): segments without it restore nothing.
+  const requireBase = async () => {
+    if (!(await req.store.exists(joinKey(position.folder, MANIFEST_FILE))))
+      throw new ChainEndedError(
+        `the base backup of the chain ${position.folder} is gone (pruned?): a new full backup starts a new chain`,
+      );
+  };
+  const putRecord = (record: SegmentRecord, o: { replace?: boolean } = {}) =>
+    req.store.put(
+      recordKey(position.folder, record.fromRevision, record.toRevision),
+      Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
+      { contentType: "application/json", ...o },
+    );
   const commit = async () => {
     if (events === 0) return;
     const body = Buffer.concat(frames, bytes);
@@ -232,20 +245,12 @@ async function followFrom(
       firstEventAt: new Date(firstAt).toISOString(),
       lastEventAt: new Date(lastAt).toISOString(),
     };
-    // A base removed meanwhile (a prune while etcd was idle): segments without it restore nothing.
-    if (!(await req.store.exists(joinKey(position.folder, MANIFEST_FILE))))
-      throw new ChainEndedError(
-        `the base backup of the chain ${position.folder} is gone (pruned?): a new full backup starts a new chain`,
-      );
+    await requireBase();
     // No signal: a stop commits what it holds. The record goes last: until then the segment does not exist.
     await req.store.put(segmentKey(position.folder, record.fromRevision, record.toRevision), body, {
       contentType: "application/octet-stream",
     });
-    await req.store.put(
-      recordKey(position.folder, record.fromRevision, record.toRevision),
-      Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
-      { contentType: "application/json" },
-    );
+    await putRecord(record);
     log.info(
       { segment: `${record.fromRevision}-${record.toRevision}`, events, bytes: body.length },
       "segment committed",
@@ -266,10 +271,7 @@ async function followFrom(
     const newest = position.newest;
     if (!newest || asked <= Date.parse(coveredUntil(newest))) return;
     if (req.lost?.aborted) throw req.lost.reason;
-    if (!(await req.store.exists(joinKey(position.folder, MANIFEST_FILE))))
-      throw new ChainEndedError(
-        `the base backup of the chain ${position.folder} is gone (pruned?): a new full backup starts a new chain`,
-      );
+    await requireBase();
     // The watched member's progress is its own revision: one cut off from the others, or behind them,
     // would report the chain's end while the cluster takes writes. A linearizable read goes through the
     // leader: equal to the chain's end, nothing was written anywhere before `asked`.
@@ -290,11 +292,7 @@ async function followFrom(
     const record: SegmentRecord = { ...newest, coveredAt: new Date(asked).toISOString() };
     // A whole-object overwrite (a rename locally, a PUT in S3): readers see the old record or the new
     // one. `replace`: a rewrite killed earlier leaves a temp file that must not block every later one.
-    await req.store.put(
-      recordKey(position.folder, record.fromRevision, record.toRevision),
-      Buffer.from(`${JSON.stringify(record, null, 2)}\n`),
-      { contentType: "application/json", replace: true },
-    );
+    await putRecord(record, { replace: true });
     position.newest = record;
     log.debug({ revision: record.toRevision, coveredAt: record.coveredAt }, "etcd idle: coverage extended");
     req.onCoverage?.(record);

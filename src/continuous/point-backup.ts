@@ -7,7 +7,7 @@ import { toolVersion } from "../package-info.js";
 import { backupFolder, backupId } from "../store/layout.js";
 import { MANIFEST_FILE, type Manifest, SNAPSHOT_FILE, serializeManifest } from "../store/manifest.js";
 import { joinKey, type Store } from "../store/store.js";
-import { type ReplayFacts, type RestorePoint, replayChain } from "./replay.js";
+import { type ReplayFacts, type RestorePoint, replayChain, replayFactsOf } from "./replay.js";
 
 export interface PointBackupRequest {
   /** The continuous backup's folder. */
@@ -109,15 +109,7 @@ export async function backupAtPoint(req: PointBackupRequest): Promise<PointBacku
       return {
         folder,
         manifest,
-        facts: {
-          baseRevision: p.baseRevision,
-          replayedRevision: p.replayedRevision,
-          segments: p.segments,
-          changes: p.changes,
-          liveKeys: p.liveKeys,
-          stateSha256: p.stateSha256,
-          revisionsAligned: p.revisionsAligned,
-        },
+        facts: replayFactsOf(p),
       };
     },
   );

@@ -49,6 +49,12 @@ export interface ReplayFacts {
 
 export interface PointInTimeResult extends RestoreLocalResult, ReplayFacts {}
 
+/** The facts alone, out of a replayed point (which also holds its etcd, snapshot and scratch). */
+export function replayFactsOf(p: ReplayFacts): ReplayFacts {
+  const { baseRevision, replayedRevision, segments, changes, liveKeys, stateSha256, revisionsAligned } = p;
+  return { baseRevision, replayedRevision, segments, changes, liveKeys, stateSha256, revisionsAligned };
+}
+
 /** The scratch etcd holding the state at the point, for as long as the callback runs. */
 export interface ReplayedPoint extends ReplayFacts {
   /** Its snapshot, read while its leases are still kept alive (an expiry would delete keys from it). */
@@ -92,13 +98,7 @@ export function restoreAtPoint(options: PointInTimeOptions): Promise<PointInTime
       ...restored,
       origin: options.source.kind === "backup" ? options.source.store.url : restored.origin,
       revision: p.replayedRevision,
-      baseRevision: p.baseRevision,
-      replayedRevision: p.replayedRevision,
-      segments: p.segments,
-      changes: p.changes,
-      liveKeys: p.liveKeys,
-      stateSha256: p.stateSha256,
-      revisionsAligned: p.revisionsAligned,
+      ...replayFactsOf(p),
       checks: [...p.checks, ...restored.checks],
     };
   });
