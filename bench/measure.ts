@@ -61,3 +61,29 @@ export async function loadBenchData(
   process.stderr.write(`loaded to ${toMiB} MiB (${r.keys} keys) in ${((Date.now() - t0) / 1000).toFixed(0)}s\n`);
   return r;
 }
+
+/**
+ * A shell script doing by hand what a command is measured against: `etcdctl snapshot restore` into
+ * `dir`, etcd started on it (plain HTTP on loopback), its health polled every 0.1 s, then `read` (the
+ * commands given the client URL), then etcd killed and `dir` removed.
+ */
+export function byHandScript(
+  snapshot: string,
+  dir: string,
+  ports: { client: number; peer: number },
+  read: (clientUrl: string) => string[],
+): string {
+  const peerUrl = `http://127.0.0.1:${ports.peer}`;
+  const clientUrl = `http://127.0.0.1:${ports.client}`;
+  return [
+    "set -e",
+    `rm -rf ${dir}`,
+    `etcdctl snapshot restore ${snapshot} --data-dir ${dir} --name m0 --initial-cluster m0=${peerUrl} --initial-advertise-peer-urls ${peerUrl} >/dev/null 2>&1`,
+    `etcd --name m0 --data-dir ${dir} --listen-client-urls ${clientUrl} --advertise-client-urls ${clientUrl} --listen-peer-urls ${peerUrl} --initial-advertise-peer-urls ${peerUrl} --initial-cluster m0=${peerUrl} --quota-backend-bytes=8589934592 >${dir}.log 2>&1 &`,
+    "E=$!",
+    `until etcdctl --endpoints ${clientUrl} endpoint health >/dev/null 2>&1; do sleep 0.1; done`,
+    ...read(clientUrl),
+    "kill -9 $E; wait $E || true",
+    `rm -rf ${dir} ${dir}.log`,
+  ].join("\n");
+}

@@ -17,6 +17,7 @@ import { freePorts } from "../src/localetcd/ports.js";
 import { runCli } from "../test/support/cli.js";
 import { EtcdCluster } from "../test/support/etcd-cluster.js";
 import { encrypted, protobufValue } from "../test/support/kube-values.js";
+import { byHandScript } from "./measure.js";
 import { median, type TimeV, timeV } from "./time-v.js";
 
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
@@ -82,19 +83,9 @@ async function loadObjects(cluster: EtcdCluster, key: Buffer, mib: number): Prom
 
 /** `get` of one key by hand: restore, start etcd on it, wait for health, get the key, stop, remove. */
 function manualGet(snapshot: string, dir: string, client: number, peer: number): string {
-  const peerUrl = `http://127.0.0.1:${peer}`;
-  const clientUrl = `http://127.0.0.1:${client}`;
-  return [
-    "set -e",
-    `rm -rf ${dir}`,
-    `etcdctl snapshot restore ${snapshot} --data-dir ${dir} --name m0 --initial-cluster m0=${peerUrl} --initial-advertise-peer-urls ${peerUrl} >/dev/null 2>&1`,
-    `etcd --name m0 --data-dir ${dir} --listen-client-urls ${clientUrl} --advertise-client-urls ${clientUrl} --listen-peer-urls ${peerUrl} --initial-advertise-peer-urls ${peerUrl} --initial-cluster m0=${peerUrl} --quota-backend-bytes=8589934592 >${dir}.log 2>&1 &`,
-    "E=$!",
-    `until etcdctl --endpoints ${clientUrl} endpoint health >/dev/null 2>&1; do sleep 0.1; done`,
-    `etcdctl --endpoints ${clientUrl} get /kubernetes.io/secrets/${TARGET.namespace}/${TARGET.name} | wc -c`,
-    "kill -9 $E; wait $E || true",
-    `rm -rf ${dir} ${dir}.log`,
-  ].join("\n");
+  return byHandScript(snapshot, dir, { client, peer }, (url) => [
+    `etcdctl --endpoints ${url} get /kubernetes.io/secrets/${TARGET.namespace}/${TARGET.name} | wc -c`,
+  ]);
 }
 
 /**

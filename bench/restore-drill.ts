@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { freePorts } from "../src/localetcd/ports.js";
 import { runCli } from "../test/support/cli.js";
 import { EtcdCluster } from "../test/support/etcd-cluster.js";
-import { loadBenchData, median } from "./measure.js";
+import { byHandScript, loadBenchData, median } from "./measure.js";
 import { type TimeV, timeV } from "./time-v.js";
 
 const CLI = fileURLToPath(new URL("../dist/src/cli/main.js", import.meta.url));
@@ -25,20 +25,10 @@ const loadAverage = async () => (await readFile("/proc/loadavg", "utf8")).split(
 
 /** The drill by hand: restore, start etcd on it, wait for health, count the keys, stop, remove. */
 function manualScript(snapshot: string, dir: string, client: number, peer: number): string {
-  const peerUrl = `http://127.0.0.1:${peer}`;
-  const clientUrl = `http://127.0.0.1:${client}`;
-  return [
-    "set -e",
-    `rm -rf ${dir}`,
-    `etcdctl snapshot restore ${snapshot} --data-dir ${dir} --name m0 --initial-cluster m0=${peerUrl} --initial-advertise-peer-urls ${peerUrl} >/dev/null 2>&1`,
-    `etcd --name m0 --data-dir ${dir} --listen-client-urls ${clientUrl} --advertise-client-urls ${clientUrl} --listen-peer-urls ${peerUrl} --initial-advertise-peer-urls ${peerUrl} --initial-cluster m0=${peerUrl} --quota-backend-bytes=8589934592 >${dir}.log 2>&1 &`,
-    "E=$!",
-    `until etcdctl --endpoints ${clientUrl} endpoint health >/dev/null 2>&1; do sleep 0.1; done`,
+  return byHandScript(snapshot, dir, { client, peer }, (url) => [
     // etcdctl's default 5 s command timeout is shorter than a keys-only Range of 1 GiB on a loaded machine.
-    `etcdctl --endpoints ${clientUrl} --command-timeout=300s get "" --prefix --keys-only | grep -c .`,
-    "kill -9 $E; wait $E || true",
-    `rm -rf ${dir} ${dir}.log`,
-  ].join("\n");
+    `etcdctl --endpoints ${url} --command-timeout=300s get "" --prefix --keys-only | grep -c .`,
+  ]);
 }
 
 async function main(): Promise<void> {
