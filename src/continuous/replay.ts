@@ -163,6 +163,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
             initialCluster: `${plan.name}=${plan.peerURL}`,
             initialClusterToken: `hcpeb-pitr-${randomBytes(6).toString("hex")}`,
             advertisePeerUrls: plan.peerURL,
+            skipHashCheck: true,
           },
           signal,
         );

@@ -3,7 +3,7 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { SnapshotVerifier } from "../backup/verified-stream.js";
+import { TrailerVerifier } from "../backup/verified-stream.js";
 import { readManifest } from "../backup/verify-backup.js";
 import { VerificationError } from "../errors.js";
 import { makeScratchDir } from "../scratch.js";
@@ -42,7 +42,7 @@ export async function backupSnapshot(
   const path = join(dir, SNAPSHOT_FILE);
   const release = () => rm(dir, { recursive: true, force: true });
   try {
-    const verifier = new SnapshotVerifier();
+    const verifier = new TrailerVerifier();
     const bytes = verifier.pipe(store.get(SNAPSHOT_FILE, { signal: options.signal }), store.urlOf(SNAPSHOT_FILE));
     await pipeline(Readable.from(bytes), createWriteStream(path, { mode: 0o600 }));
     if (verifier.result.sha256 !== manifest.snapshot.sha256)

@@ -316,6 +316,7 @@ class DrillRun {
         initialCluster: `${plan.name}=${plan.peerURL}`,
         initialClusterToken: `hcpeb-drill-${randomBytes(6).toString("hex")}`,
         advertisePeerUrls: plan.peerURL,
+        skipHashCheck: true,
       },
       this.stop,
     );

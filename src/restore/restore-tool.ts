@@ -22,6 +22,11 @@ export interface MemberRestore {
   readonly initialClusterToken: string;
   /** This member's peer URLs, comma-separated (its entries of the initial cluster). */
   readonly advertisePeerUrls: string;
+  /**
+   * The caller proves the snapshot's SHA-256 trailer itself before any verdict (the drill, the
+   * replay's base): the tool does not hash the whole file a second time.
+   */
+  readonly skipHashCheck?: boolean;
 }
 
 async function onPath(name: string): Promise<string | undefined> {
@@ -86,12 +91,13 @@ export function restoreArgs(snapshot: string, m: MemberRestore): string[] {
     m.advertisePeerUrls,
     "--data-dir",
     m.dataDir,
+    ...(m.skipHashCheck ? ["--skip-hash-check"] : []),
   ];
 }
 
 /**
  * Restores `snapshot` (already verified) into `m.dataDir`, which must not exist. The tool checks
- * the SHA-256 trailer again; a refusal is reported as a verification failure, with the tool's words.
+ * the SHA-256 trailer again unless `m.skipHashCheck`; a refusal is reported as a verification failure, with the tool's words.
  */
 export async function restoreMember(
   tool: RestoreTool,
