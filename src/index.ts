@@ -14,7 +14,12 @@ export {
 export { buildManifest, type ManifestInput, type SourceDescription } from "./backup/manifest-builder.js";
 export { type PruneRequest, type PruneResult, prune } from "./backup/prune.js";
 export { type SaveRequest, saveSnapshotFile } from "./backup/save-file.js";
-export { type ProvenBytes, SnapshotVerifier, TrailerVerifier, type VerifiedSnapshot } from "./backup/verified-stream.js";
+export {
+  type ProvenBytes,
+  SnapshotVerifier,
+  TrailerVerifier,
+  type VerifiedSnapshot,
+} from "./backup/verified-stream.js";
 export { type BackupVerification, type VerifyOptions, verifyBackup } from "./backup/verify-backup.js";
 export { type AescbcKey, Keyring } from "./encryption/keyring.js";
 export {
