@@ -142,12 +142,14 @@ async function main(): Promise<void> {
     const b = (await readCatalog(store, { label: "bench" })).backups[0];
     if (!b) throw new Error("no backup in the store");
     const chain = await readChain(store, b.folder, b.manifest.snapshot.revision);
-    // BENCH_SCRATCH=disk,/dev/shm: the same chain replayed once per place for the scratch etcd (a tmpfs has
-    // no disk syncs); "disk" is the bench's own directory, not the machine's /tmp.
+    // BENCH_SCRATCH=default,disk,/dev/shm: the same chain replayed once per place for the scratch etcd.
+    // "default" gives no --scratch-dir (the scratch etcd's WAL on /dev/shm when it has room, the rest in
+    // the temp dir: the bench's own directory); "disk" gives that directory as --scratch-dir (everything on
+    // disk); a path gives that path (a tmpfs has no disk syncs).
     const header =
       "| load | --segment | segments | max lag of the newest committed segment | follower peak RSS | restore --at-revision (replay + restore) | vs apply time | replay scratch | load average (start / end) |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |";
     const rows: string[] = [];
-    for (const [i, scratch] of (process.env.BENCH_SCRATCH ?? "disk").split(",").entries()) {
+    for (const [i, scratch] of (process.env.BENCH_SCRATCH ?? "default").split(",").entries()) {
       const loadBefore = loadavg()[0] ?? 0;
       const replayStart = Date.now();
       const restored = await runCli(
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
           join(work, `restored-${i}`),
           "--at-revision",
           String(chain.contiguousTo),
-          ...(scratch === "disk" ? [] : ["--scratch-dir", scratch]),
+          ...(scratch === "default" ? [] : ["--scratch-dir", scratch === "disk" ? work : scratch]),
         ],
         { timeoutMs: 3_600_000, env: { TMPDIR: work } },
       );

@@ -3,6 +3,7 @@
 // one still running; each file worked in a temp directory of its own (support/file-tmpdir.ts), removed
 // at its exit when empty, so a leak shows as that directory under the machine's temp root.
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { before, it } from "node:test";
@@ -42,4 +43,11 @@ it("leaves no temp directory of the tests behind", (t) => {
       );
   }
   assert.deepEqual(left, []);
+});
+
+it("leaves nothing of the tests in RAM (/dev/shm, where a replay's scratch etcd keeps its WAL)", () => {
+  assert.deepEqual(
+    readdirSync("/dev/shm").filter((d) => d.startsWith("hcpeb-")),
+    [],
+  );
 });

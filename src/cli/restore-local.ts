@@ -28,7 +28,7 @@ export function registerRestoreLocal(restore: Command, ctx: CliContext): void {
     .option("--initial-cluster-token <token>", "cluster token, the same on every member (default etcd-cluster)")
     .option(
       "--scratch-dir <dir>",
-      "with --at-revision/--at-time: where the chain is replayed into a scratch etcd (default: temp dir; on a tmpfs such as /dev/shm the replay is about twice as fast, if it holds the database and its history)",
+      "with --at-revision/--at-time: where the chain is replayed into a scratch etcd, all of it (default: the scratch etcd in /dev/shm when it has room for the database and the history and the machine memory to spare, else its WAL there, else the temp dir)",
     )
     .addOption(outputOption());
   addPointOptions(cmd);

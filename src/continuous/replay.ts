@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CancelledError, UsageError, VerificationError } from "../errors.js";
 import { EtcdClient, type TxnOp } from "../etcd/client.js";
+import { TxnChannel } from "../etcd/txn-channel.js";
 import { createPki } from "../localetcd/certs.js";
 import { LocalEtcdCluster, type MemberPlan } from "../localetcd/cluster.js";
 import { releaseDir, trackDir } from "../localetcd/reaper.js";
@@ -12,7 +13,7 @@ import { type Logger, silentLogger } from "../logging.js";
 import { type RestoreLayout, type RestoreLocalResult, restoreLocal } from "../restore/local.js";
 import { findEtcd, findRestoreTool, restoreMember } from "../restore/restore-tool.js";
 import { type RestoreSource, unsoundSnapshot, verifySource } from "../restore/source.js";
-import { makeScratchDir } from "../scratch.js";
+import { makeMemoryDir, makeScratchDir } from "../scratch.js";
 import { readChain, readSegment } from "./chain.js";
 import { coveredUntil, type SegmentEvent, type SegmentRecord } from "./segment.js";
 
@@ -122,6 +123,19 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
   const keepingAlive = new AbortController();
   let cluster: LocalEtcdCluster | undefined;
   let client: EtcdClient | undefined;
+  let txns: TxnChannel | undefined;
+  /** RAM-backed directories for the scratch etcd: its data directory's parent, or its WAL's alone. */
+  let etcdRoot: string | undefined;
+  let walRoot: string | undefined;
+  const dropMemory = async () => {
+    for (const dir of [etcdRoot, walRoot])
+      if (dir) {
+        await rm(dir, { recursive: true, force: true });
+        releaseDir(dir);
+      }
+    etcdRoot = undefined;
+    walRoot = undefined;
+  };
   try {
     await chmod(scratch, 0o700);
     const verified = await verifySource(source, { stageTo: join(scratch, "snapshot.db"), signal });
@@ -145,7 +159,25 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
         `cannot restore past revision ${chain.contiguousTo}: ${chain.problems[0]} (restore to an earlier point)`,
       );
     log.info({ baseRevision, target: target.revision, segments: chain.records.length }, "replaying the chain");
-
+    // The scratch etcd syncs its WAL once per replayed revision, and writes its database: on a disk
+    // those syncs are most of the replay's time. Nothing needs either to survive (a replay cut short
+    // starts over), so they go to RAM when a tmpfs has room and the machine memory to spare: the whole
+    // etcd when its database and every change replayed fit, else its WAL alone. Sized for the worst
+    // case (no purge, every change kept), it cannot overflow mid-replay. --scratch-dir puts everything
+    // where the user said.
+    if (options.scratchDir === undefined) {
+      const replayBytes = chain.records
+        .filter((r) => r.fromRevision <= target.revision)
+        .reduce((n, r) => n + r.bytes, 0);
+      const walBytes = WAL_FILE_BYTES * 4 + Math.ceil(replayBytes * 1.25);
+      etcdRoot = await makeMemoryDir("hcpeb-pitr-etcd-", walBytes + Math.ceil(verified.dbSize * 1.25) + replayBytes);
+      if (!etcdRoot) walRoot = await makeMemoryDir("hcpeb-pitr-wal-", walBytes);
+      for (const dir of [etcdRoot, walRoot]) if (dir) trackDir(dir);
+    }
+    log.info(
+      { inMemory: etcdRoot ? "database and WAL" : walRoot ? "WAL" : "nothing", scratch },
+      "scratch etcd's place",
+    );
     const [plan] = (await LocalEtcdCluster.plan(1)) as [MemberPlan];
     const pkiDir = join(scratch, "pki");
     await mkdir(pkiDir, { mode: 0o700 });
@@ -153,7 +185,8 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     const dbSize = verified.dbSize;
     cluster = await LocalEtcdCluster.startRestored(
       async () => {
-        const dataDir = join(scratch, `${plan.name}-${randomBytes(3).toString("hex")}`);
+        const dataDir = join(etcdRoot ?? scratch, `${plan.name}-${randomBytes(3).toString("hex")}`);
+        const walDir = walRoot ? join(walRoot, `wal-${randomBytes(3).toString("hex")}`) : undefined;
         await restoreMember(
           tool,
           verified.file,
@@ -164,12 +197,16 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
             initialClusterToken: `hcpeb-pitr-${randomBytes(6).toString("hex")}`,
             advertisePeerUrls: plan.peerURL,
             skipHashCheck: true,
+            ...(walDir ? { walDir } : {}),
           },
           signal,
         );
         return {
-          members: [{ name: plan.name, dataDir, peerPort: plan.peerPort }],
-          discard: () => rm(dataDir, { recursive: true, force: true }),
+          members: [{ name: plan.name, dataDir, peerPort: plan.peerPort, ...(walDir ? { walDir } : {}) }],
+          discard: async () => {
+            await rm(dataDir, { recursive: true, force: true });
+            if (walDir) await rm(walDir, { recursive: true, force: true });
+          },
         };
       },
       {
@@ -179,11 +216,18 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
         // Replay adds history: room beyond etcd's 2 GiB default for a large base (gardener #133, #604).
         quotaBytes: Math.max(8 * 1024 ** 3, Math.ceil(dbSize * 2)),
         startTimeoutMs: 30_000 + Math.ceil(dbSize / 1024 ** 3) * 30_000,
+        // A WAL in RAM is purged as snapshots cover it (etcd's default would keep 100,000 entries).
+        ...(etcdRoot || walRoot ? { snapshotCount: 10_000 } : {}),
       },
     );
     client = await EtcdClient.connect({
       endpoint: cluster.endpoint(0),
       tls: await cluster.tlsMaterial(),
+      callTimeoutMs: 120_000,
+      ...(signal ? { signal } : {}),
+    });
+    // The replay's Txns go through a channel of their own: the client's work per call is on its critical path.
+    txns = await TxnChannel.open(cluster.endpoint(0), await cluster.tlsMaterial(), {
       callTimeoutMs: 120_000,
       ...(signal ? { signal } : {}),
     });
@@ -222,7 +266,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
             await client.leaseGrant(e.leaseTtl || UNKNOWN_LEASE_TTL_S, e.lease);
             leases.add(e.lease);
           }
-        const got = await client.txn(group.map(toOp));
+        const got = await txns.txn(group.map(toOp));
         if (got !== first.revision) aligned = false;
         replayed = first.revision;
         changes += group.length;
@@ -250,16 +294,20 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
       stop: async () => {
         // Kept alive until the snapshot is read: an expiry before it would delete keys from it.
         keepingAlive.abort();
+        txns?.close();
         client?.close();
         client = undefined;
         await cluster?.stop();
         cluster = undefined;
+        await dropMemory();
       },
     });
   } finally {
     keepingAlive.abort();
+    txns?.close();
     client?.close();
     await cluster?.stop();
+    await dropMemory();
     await rm(scratch, { recursive: true, force: true });
     releaseDir(scratch);
   }
@@ -308,6 +356,8 @@ const toOp = (e: SegmentEvent): TxnOp =>
 
 /** etcd's shortest lease TTL is a few seconds: refreshing every half second keeps any lease alive. */
 const LEASE_REFRESH_MS = 500;
+/** etcd preallocates its WAL in files of this size. */
+const WAL_FILE_BYTES = 64 * 1024 ** 2;
 /** A lease the follower could not ask about (gone right after the put): short-lived, so a short TTL. */
 const UNKNOWN_LEASE_TTL_S = 60;
 

@@ -241,20 +241,6 @@ export class EtcdClient {
   }
 
   /**
-   * Applies puts and deletes atomically in one Txn (no compares): etcd gives them all one revision,
-   * which it returns. Used to replay one source revision of a continuous backup.
-   */
-  async txn(ops: readonly TxnOp[]): Promise<number> {
-    const success = ops.map((op) =>
-      op.type === "put"
-        ? { request_put: { key: op.key, value: op.value, lease: op.lease ?? "0" } }
-        : { request_delete_range: { key: op.key } },
-    );
-    const res = (await this.unary("KV", "Txn", { success, failure: [] })) as { header: RawHeader };
-    return Number(res.header.revision);
-  }
-
-  /**
    * Watches every key from `startRevision`, one batch per WatchResponse (a revision's events are never
    * split across batches: fragmenting is off). Reading is pulled: while the caller does not ask for the
    * next batch, grpc-js stops reading and HTTP/2 flow control holds etcd back, so memory stays bounded.
@@ -496,6 +482,7 @@ export class EtcdClient {
   }
 }
 
+/** One change of a replayed revision (TxnChannel.txn). */
 export type TxnOp =
   | { readonly type: "put"; readonly key: Buffer; readonly value: Buffer; readonly lease?: string }
   | { readonly type: "delete"; readonly key: Buffer };

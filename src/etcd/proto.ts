@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import type * as protobufjs from "protobufjs";
+import protobuf from "protobufjs";
 import { packageRoot } from "../package-info.js";
 import { inSea, seaJson } from "../sea.js";
 
@@ -30,11 +30,26 @@ export function etcdServices(): EtcdServices {
   };
   // The single executable carries the parsed schema (scripts/build-sea.ts), not the .proto files.
   const definition = inSea()
-    ? protoLoader.fromJSON(seaJson<protobufjs.INamespace>("etcd.proto.json"), options)
+    ? protoLoader.fromJSON(seaJson<protobuf.INamespace>("etcd.proto.json"), options)
     : protoLoader.loadSync(join(packageRoot(), "proto", "etcd.proto"), options);
   const pkg = grpc.loadPackageDefinition(definition).etcdserverpb as unknown as EtcdServices;
   cached = pkg;
   return pkg;
+}
+
+let messageTypes: { readonly TxnRequest: protobuf.Type; readonly TxnResponse: protobuf.Type } | undefined;
+
+/** The message types TxnChannel writes and reads itself, from the same schema. */
+export function etcdMessageTypes(): { readonly TxnRequest: protobuf.Type; readonly TxnResponse: protobuf.Type } {
+  if (messageTypes) return messageTypes;
+  const root = inSea()
+    ? protobuf.Root.fromJSON(seaJson<protobuf.INamespace>("etcd.proto.json"))
+    : protobuf.loadSync(join(packageRoot(), "proto", "etcd.proto"));
+  messageTypes = {
+    TxnRequest: root.lookupType("etcdserverpb.TxnRequest"),
+    TxnResponse: root.lookupType("etcdserverpb.TxnResponse"),
+  };
+  return messageTypes;
 }
 
 /** Wire shapes as proto-loader decodes them (int64/uint64 as decimal strings). */

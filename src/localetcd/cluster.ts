@@ -17,6 +17,8 @@ export interface ExistingMember {
   readonly peerPort: number;
   /** Client port (default: a free one). */
   readonly clientPort?: number;
+  /** Where its WAL was restored, when not in the data directory (`--wal-dir`). */
+  readonly walDir?: string;
 }
 
 /** Data directories restored for a cluster to start on, and how to remove them when their ports are lost. */
@@ -54,6 +56,11 @@ export interface EtcdClusterOptions {
   readonly quotaBytes?: number;
   /** Parent of the temp directory (default the OS temp dir). */
   readonly baseDir?: string;
+  /**
+   * Applied entries between etcd's snapshots (etcd's default 100,000): a WAL file can be purged
+   * only once a snapshot covers it, so a smaller count keeps the WAL on disk short.
+   */
+  readonly snapshotCount?: number;
 }
 
 export interface MemberSpec {
@@ -62,6 +69,7 @@ export interface MemberSpec {
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
+  readonly walDir?: string;
   readonly logFile: string;
 }
 
@@ -91,6 +99,7 @@ export class LocalEtcdCluster {
   private readonly logsWritten: Array<Promise<void> | undefined>;
   private readonly binary: string;
   private readonly quotaBytes: number;
+  private readonly snapshotCount: number | undefined;
   private readonly startTimeoutMs: number;
   private readonly startSignal: AbortSignal | undefined;
   private stopped = false;
@@ -103,6 +112,7 @@ export class LocalEtcdCluster {
     this.logsWritten = specs.map(() => undefined);
     this.binary = options.etcdBinary ?? "etcd";
     this.quotaBytes = options.quotaBytes ?? 0;
+    this.snapshotCount = options.snapshotCount;
     this.startTimeoutMs = options.startTimeoutMs ?? 30_000;
     this.startSignal = options.signal;
   }
@@ -184,6 +194,7 @@ export class LocalEtcdCluster {
             clientPort: e?.clientPort ?? (ports[hosts ? 0 : 2 * i] as number),
             peerPort: e?.peerPort ?? (ports[2 * i + 1] as number),
             dataDir: e?.dataDir ?? join(dir, `member-${i}.${attempt}`),
+            ...(e?.walDir ? { walDir: e.walDir } : {}),
             logFile: join(dir, `member-${i}.${attempt}.log`),
           };
         });
@@ -334,6 +345,8 @@ export class LocalEtcdCluster {
       "--logger=zap",
       "--log-outputs=stderr",
       `--quota-backend-bytes=${this.quotaBytes}`,
+      ...(s.walDir ? [`--wal-dir=${s.walDir}`] : []),
+      ...(this.snapshotCount ? [`--snapshot-count=${this.snapshotCount}`] : []),
     ];
     const log = createWriteStream(s.logFile, { flags: "a" });
     // A process group of its own: a terminal's Ctrl-C goes to the foreground group, and the members

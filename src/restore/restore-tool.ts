@@ -27,6 +27,8 @@ export interface MemberRestore {
    * replay's base): the tool does not hash the whole file a second time.
    */
   readonly skipHashCheck?: boolean;
+  /** Where the member's WAL goes, when not in its data directory (its etcd starts with the same `--wal-dir`). */
+  readonly walDir?: string;
 }
 
 async function onPath(name: string): Promise<string | undefined> {
@@ -92,6 +94,7 @@ export function restoreArgs(snapshot: string, m: MemberRestore): string[] {
     "--data-dir",
     m.dataDir,
     ...(m.skipHashCheck ? ["--skip-hash-check"] : []),
+    ...(m.walDir ? ["--wal-dir", m.walDir] : []),
   ];
 }
 

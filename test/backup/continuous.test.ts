@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,7 +117,23 @@ describe("continuous backup and point-in-time restore", () => {
     const base = c.backup.manifest.snapshot.revision;
     for (const [n, revision] of [base + 1, cut, cut + 1, markerB].entries()) {
       const dataDir = join(work, `at-${n}`);
-      const out = await restoreAtRevision(c.backup.ref, revision, dataDir);
+      // Every other one with everything on disk (--scratch-dir), the rest with the scratch etcd in RAM.
+      const onDisk = n % 2 === 1;
+      const scratch = join(work, `scratch-${n}`);
+      if (onDisk) await mkdir(scratch);
+      const out = await restoreAtRevision(c.backup.ref, revision, dataDir, [
+        "--log-level",
+        "info",
+        ...(onDisk ? ["--scratch-dir", scratch] : []),
+      ]);
+      const place = out.stderr.split("\n").find((l) => l.includes("scratch etcd's place")) ?? "";
+      if (onDisk) assert.match(place, /inMemory=nothing/);
+      else assert.match(place, /inMemory=database and WAL/, "a small chain's scratch etcd fits in /dev/shm");
+      assert.deepEqual(
+        readdirSync("/dev/shm").filter((d) => d.startsWith("hcpeb-pitr-")),
+        [],
+        "what was in RAM is removed with the scratch etcd",
+      );
       const expected = await liveAt(cluster, revision);
       const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
       assert.equal(out.liveKeys, expected.size);

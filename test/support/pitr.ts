@@ -48,7 +48,12 @@ export interface PointRestore {
 }
 
 /** `restore local <ref> --at-revision R -o json`, which must succeed, reach R and keep etcd's revision numbering. */
-export async function restoreAtRevision(ref: string, revision: number, dataDir: string): Promise<PointRestore> {
+export async function restoreAtRevision(
+  ref: string,
+  revision: number,
+  dataDir: string,
+  extra: readonly string[] = [],
+): Promise<PointRestore & { readonly stderr: string }> {
   const r = await runCli([
     "restore",
     "local",
@@ -59,12 +64,13 @@ export async function restoreAtRevision(ref: string, revision: number, dataDir: 
     String(revision),
     "-o",
     "json",
+    ...extra,
   ]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as PointRestore;
   assert.equal(out.replayedRevision, revision);
   assert.equal(out.revisionsAligned, true, r.stdout + r.stderr);
-  return out;
+  return { ...out, stderr: r.stderr };
 }
 
 /**
