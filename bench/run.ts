@@ -7,4 +7,5 @@ await import("./fleet-all.js");
 await import("./restore-drill.js");
 await import("./objects.js");
 await import("./continuous.js");
+await import("./txn-calls.js");
 await import("./startup.js");

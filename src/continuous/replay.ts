@@ -26,6 +26,12 @@ export interface ReplayOptions {
   readonly scratchDir?: string;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /**
+   * The scratch etcd is compacted at its current revision after a segment once this many revisions
+   * or bytes were replayed since the last compaction (default 100,000 and 256 MiB): the history is
+   * nobody's concern there, and an hour of changes kept whole would outgrow etcd's quota.
+   */
+  readonly compactEvery?: { readonly revisions: number; readonly bytes: number };
 }
 
 export interface PointInTimeOptions extends ReplayOptions {
@@ -242,6 +248,8 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     let replayed = baseRevision;
     let segments = 0;
     let changes = 0;
+    const compactEvery = options.compactEvery ?? { revisions: 100_000, bytes: 256 * 1024 ** 2 };
+    const sinceCompaction = { revisions: 0, bytes: 0 };
     for (const record of chain.records) {
       if (record.fromRevision > target.revision) break;
       // Nothing in it was received by the time: neither read nor counted.
@@ -270,6 +278,15 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
         if (got !== first.revision) aligned = false;
         replayed = first.revision;
         changes += group.length;
+        sinceCompaction.revisions++;
+      }
+      sinceCompaction.bytes += record.bytes;
+      if (sinceCompaction.revisions >= compactEvery.revisions || sinceCompaction.bytes >= compactEvery.bytes) {
+        // A compaction adds no revision: the alignment checked above holds across it.
+        await client.compact(replayed);
+        log.debug({ revision: replayed }, "scratch etcd compacted");
+        sinceCompaction.revisions = 0;
+        sinceCompaction.bytes = 0;
       }
     }
     const state = await stateHash(client);

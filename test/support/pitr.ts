@@ -45,6 +45,7 @@ export interface PointRestore {
   readonly revisionsAligned: boolean;
   readonly members: ReadonlyArray<{ readonly dataDir: string }>;
   readonly liveKeys: number;
+  readonly stateSha256: string;
 }
 
 /** `restore local <ref> --at-revision R -o json`, which must succeed, reach R and keep etcd's revision numbering. */
