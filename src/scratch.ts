@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, statfs } from "node:fs/promises";
+import { mkdtemp, readFile, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, OperationError, UsageError } from "./errors.js";
@@ -43,16 +43,48 @@ export async function makeMemoryDir(prefix: string, bytes: number, root = MEMORY
     const fs = await statfs(root);
     if (fs.type !== TMPFS_MAGIC || fs.bavail * fs.bsize < bytes) return undefined;
     if ((await availableMemory()) < 2 * bytes) return undefined;
-    const dir = await mkdtemp(join(root, prefix));
-    await chmod(dir, 0o700);
-    return dir;
+    return await mkdtemp(join(root, prefix)); // 0700, as mkdtemp makes them
   } catch {
     return undefined; // no such mount, not writable: the caller's disk will do
   }
 }
 
-/** The kernel's estimate of memory available without swapping (MemAvailable), in bytes. */
+/**
+ * Memory available to this process without swapping: the kernel's MemAvailable, or less when a
+ * cgroup (a pod's memory limit) leaves less room, since tmpfs pages are charged to the cgroup.
+ */
 async function availableMemory(): Promise<number> {
   const m = /^MemAvailable:\s+(\d+) kB$/m.exec(await readFile("/proc/meminfo", "utf8"));
-  return m ? Number(m[1]) * 1024 : 0;
+  const machine = m ? Number(m[1]) * 1024 : 0;
+  return Math.min(machine, await cgroupRoom());
+}
+
+/** Bytes left under this process's cgroup memory limit (v1 or v2); Infinity when there is none. */
+export async function cgroupRoom(procCgroup = "/proc/self/cgroup", sysRoot = "/sys/fs/cgroup"): Promise<number> {
+  const read = (f: string) =>
+    readFile(f, "utf8").then(
+      (t) => t.trim(),
+      () => undefined,
+    );
+  const cgroups = (await read(procCgroup)) ?? "";
+  const v2 = /^0::(.*)$/m.exec(cgroups)?.[1];
+  const v1 = /^\d+:(?:[^:]*,)?memory(?:,[^:]*)?:(.*)$/m.exec(cgroups)?.[1];
+  const pairs: Array<[string, string]> = [];
+  if (v1 !== undefined) {
+    const dir = join(sysRoot, "memory", v1);
+    pairs.push([join(dir, "memory.limit_in_bytes"), join(dir, "memory.usage_in_bytes")]);
+  }
+  if (v2 !== undefined) {
+    const dir = join(sysRoot, v2);
+    pairs.push([join(dir, "memory.max"), join(dir, "memory.current")]);
+  }
+  for (const [limitFile, usageFile] of pairs) {
+    const limit = await read(limitFile);
+    if (limit === undefined) continue;
+    const usage = Number((await read(usageFile)) ?? 0);
+    // "max" (v2) or a huge number (v1: no limit set).
+    if (limit === "max" || Number(limit) >= 2 ** 60) return Number.POSITIVE_INFINITY;
+    return Math.max(0, Number(limit) - usage);
+  }
+  return Number.POSITIVE_INFINITY;
 }

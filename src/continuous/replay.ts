@@ -134,13 +134,14 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
   let etcdRoot: string | undefined;
   let walRoot: string | undefined;
   const dropMemory = async () => {
-    for (const dir of [etcdRoot, walRoot])
-      if (dir) {
-        await rm(dir, { recursive: true, force: true });
-        releaseDir(dir);
-      }
+    const dirs = [etcdRoot, walRoot].filter((d) => d !== undefined);
     etcdRoot = undefined;
     walRoot = undefined;
+    // Each tried whatever became of the other: a directory left in RAM holds memory until a reboot.
+    const removed = await Promise.allSettled(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    for (const d of dirs) releaseDir(d);
+    const failed = removed.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   };
   try {
     await chmod(scratch, 0o700);
@@ -250,6 +251,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     let changes = 0;
     const compactEvery = options.compactEvery ?? { revisions: 100_000, bytes: 256 * 1024 ** 2 };
     const sinceCompaction = { revisions: 0, bytes: 0 };
+    let scratchRevision = startRevision;
     for (const record of chain.records) {
       if (record.fromRevision > target.revision) break;
       // Nothing in it was received by the time: neither read nor counted.
@@ -275,6 +277,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
             leases.add(e.lease);
           }
         const got = await txns.txn(group.map(toOp));
+        scratchRevision = got;
         if (got !== first.revision) aligned = false;
         replayed = first.revision;
         changes += group.length;
@@ -282,9 +285,10 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
       }
       sinceCompaction.bytes += record.bytes;
       if (sinceCompaction.revisions >= compactEvery.revisions || sinceCompaction.bytes >= compactEvery.bytes) {
-        // A compaction adds no revision: the alignment checked above holds across it.
-        await client.compact(replayed);
-        log.debug({ revision: replayed }, "scratch etcd compacted");
+        // At the scratch etcd's own revision (the source's, unless the replay lost alignment, which
+        // is reported, not made worse). A compaction adds no revision: the alignment holds across it.
+        await client.compact(scratchRevision);
+        log.debug({ revision: scratchRevision }, "scratch etcd compacted");
         sinceCompaction.revisions = 0;
         sinceCompaction.bytes = 0;
       }
@@ -323,10 +327,16 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     keepingAlive.abort();
     txns?.close();
     client?.close();
-    await cluster?.stop();
-    await dropMemory();
-    await rm(scratch, { recursive: true, force: true });
-    releaseDir(scratch);
+    try {
+      await cluster?.stop();
+    } finally {
+      try {
+        await dropMemory();
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+        releaseDir(scratch);
+      }
+    }
   }
 }
 

@@ -42,9 +42,10 @@ let messageTypes: { readonly TxnRequest: protobuf.Type; readonly TxnResponse: pr
 /** The message types TxnChannel writes and reads itself, from the same schema. */
 export function etcdMessageTypes(): { readonly TxnRequest: protobuf.Type; readonly TxnResponse: protobuf.Type } {
   if (messageTypes) return messageTypes;
+  // Field names as etcd spells them (request_put), as the single executable's parsed schema has them.
   const root = inSea()
     ? protobuf.Root.fromJSON(seaJson<protobuf.INamespace>("etcd.proto.json"))
-    : protobuf.loadSync(join(packageRoot(), "proto", "etcd.proto"));
+    : new protobuf.Root().loadSync(join(packageRoot(), "proto", "etcd.proto"), { keepCase: true });
   messageTypes = {
     TxnRequest: root.lookupType("etcdserverpb.TxnRequest"),
     TxnResponse: root.lookupType("etcdserverpb.TxnResponse"),

@@ -14,6 +14,7 @@ import { etcdMessageTypes } from "./proto.js";
  * tool started itself, on loopback with its own certificates.
  */
 export class TxnChannel {
+  /** Every call in flight, by the function that ends it with an error (and cancels its stream). */
   private readonly pending = new Set<(err: Error) => void>();
   private failure: Error | undefined;
 
@@ -22,14 +23,9 @@ export class TxnChannel {
     private readonly endpoint: string,
     private readonly callTimeoutMs: number,
   ) {
-    const fail = (err: Error) => {
-      this.failure ??= err;
-      for (const reject of this.pending) reject(this.failure);
-      this.pending.clear();
-    };
-    session.on("error", (err: Error) => fail(this.transportError(err.message)));
-    session.on("goaway", () => fail(this.transportError("the server closed the connection (GOAWAY)")));
-    session.on("close", () => fail(this.transportError("the connection closed")));
+    session.on("error", (err: Error) => this.fail(this.transportError(err.message)));
+    session.on("goaway", () => this.fail(this.transportError("the server closed the connection (GOAWAY)")));
+    session.on("close", () => this.fail(this.transportError("the connection closed")));
   }
 
   /** Connects to `endpoint` (https://host:port) with mutual TLS. */
@@ -44,7 +40,9 @@ export class TxnChannel {
       key: tls.key,
       ...(tls.serverName ? { servername: tls.serverName } : {}),
     });
-    const channel = new TxnChannel(session, endpoint, options.callTimeoutMs ?? 120_000);
+    // grpc-timeout takes at most 8 digits.
+    const timeoutMs = Math.min(Math.max(1, Math.round(options.callTimeoutMs ?? 120_000)), 99_999_999);
+    const channel = new TxnChannel(session, endpoint, timeoutMs);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(channel.transportError(err.message));
       session.once("connect", () => {
@@ -55,9 +53,10 @@ export class TxnChannel {
     });
     const { signal } = options;
     if (signal) {
+      // At once, calls in flight included: a stuck etcd must not hold up a Ctrl-C.
       const onAbort = () => {
-        channel.failure ??= new CancelledError("KV.Txn was cancelled");
-        channel.close();
+        channel.fail(new CancelledError("KV.Txn was cancelled"));
+        session.destroy();
       };
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
@@ -69,20 +68,10 @@ export class TxnChannel {
   /** Applies the puts and deletes in one Txn (no compares); resolves to the revision etcd gave them. */
   txn(ops: readonly TxnOp[]): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.session.closed || this.session.destroyed)
+      return Promise.reject(this.transportError("the channel was closed"));
     const { TxnRequest, TxnResponse } = etcdMessageTypes();
-    const body = TxnRequest.encode({
-      success: ops.map((op) =>
-        op.type === "put"
-          ? {
-              requestPut: {
-                key: op.key,
-                value: op.value,
-                ...(op.lease && op.lease !== "0" ? { lease: op.lease } : {}),
-              },
-            }
-          : { requestDeleteRange: { key: op.key } },
-      ),
-    }).finish();
+    const body = TxnRequest.encode(txnRequest(ops)).finish();
     const frame = Buffer.allocUnsafe(5 + body.length);
     frame.writeUInt8(0, 0); // not compressed
     frame.writeUInt32BE(body.length, 1);
@@ -107,7 +96,7 @@ export class TxnChannel {
         else resolve(revision as number);
       };
       const abort = (err: Error) => {
-        req.close(http2.constants.NGHTTP2_CANCEL);
+        if (!req.destroyed) req.close(http2.constants.NGHTTP2_CANCEL);
         finish(err);
       };
       this.pending.add(abort);
@@ -118,17 +107,26 @@ export class TxnChannel {
       // A status may come with the headers (trailers-only: an error without a body) or after the body.
       const readStatus = (headers: http2.IncomingHttpHeaders) => {
         const code = headers["grpc-status"];
-        if (code !== undefined)
-          status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
+        if (code === undefined) return;
+        const raw = String(headers["grpc-message"] ?? "");
+        let message = raw;
+        try {
+          message = decodeURIComponent(raw);
+        } catch {
+          // a malformed escape: etcd's words as sent
+        }
+        status = { code: Number(code), message };
       };
       req.on("response", (headers) => {
         const http = Number(headers[":status"]);
-        if (http !== 200) finish(this.transportError(`HTTP status ${http} for KV.Txn`));
+        if (http !== 200) abort(this.transportError(`HTTP status ${http} for KV.Txn`));
         else readStatus(headers);
       });
       req.on("trailers", readStatus);
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("error", (err: Error) => finish(this.failure ?? this.transportError(err.message)));
+      // A stream reset without an error (or before its end) settles the call too, not its timer.
+      req.on("close", () => finish(this.failure ?? this.transportError("KV.Txn's stream closed before its answer")));
       req.on("end", () => {
         if (!status) return finish(this.transportError("KV.Txn ended without a gRPC status"));
         if (status.code !== 0)
@@ -139,14 +137,7 @@ export class TxnChannel {
               "KV.Txn",
             ),
           );
-        const message = Buffer.concat(chunks);
-        if (message.length < 5 || message.readUInt32BE(1) !== message.length - 5)
-          return finish(this.transportError(`KV.Txn answered ${message.length} bytes, not one message`));
-        const res = TxnResponse.decode(message.subarray(5)) as unknown as {
-          header?: { revision?: number | { toNumber(): number } };
-        };
-        const revision = res.header?.revision ?? 0;
-        finish(undefined, typeof revision === "number" ? revision : revision.toNumber());
+        finish(...this.revisionOf(Buffer.concat(chunks), TxnResponse));
       });
       req.end(frame);
     });
@@ -156,7 +147,52 @@ export class TxnChannel {
     this.session.close();
   }
 
+  /** The revision in a TxnResponse's one uncompressed message, or why there is none. */
+  private revisionOf(
+    message: Buffer,
+    TxnResponse: ReturnType<typeof etcdMessageTypes>["TxnResponse"],
+  ): [Error | undefined, number?] {
+    if (message.length < 5 || message.readUInt32BE(1) !== message.length - 5)
+      return [this.transportError(`KV.Txn answered ${message.length} bytes, not one message`)];
+    if (message[0] !== 0) return [this.transportError("KV.Txn answered a compressed message (none was offered)")];
+    try {
+      const res = TxnResponse.decode(message.subarray(5)) as unknown as {
+        header?: { revision?: number | { toNumber(): number } };
+      };
+      const revision = res.header?.revision ?? 0;
+      return [undefined, typeof revision === "number" ? revision : revision.toNumber()];
+    } catch (err) {
+      return [this.transportError(`KV.Txn's answer does not decode: ${(err as Error).message}`)];
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const abort of [...this.pending]) abort(this.failure);
+    this.pending.clear();
+  }
+
   private transportError(why: string): EtcdError {
     return new EtcdError(`etcd at ${this.endpoint} is unavailable (KV.Txn): ${why}`);
   }
+}
+
+/**
+ * The TxnRequest for `ops`, with etcd's field names (request_put: the schema is loaded with keepCase,
+ * in the single executable too; protobufjs drops a field it does not know without a word).
+ */
+export function txnRequest(ops: readonly TxnOp[]): object {
+  return {
+    success: ops.map((op) =>
+      op.type === "put"
+        ? {
+            request_put: {
+              key: op.key,
+              value: op.value,
+              ...(op.lease && op.lease !== "0" ? { lease: op.lease } : {}),
+            },
+          }
+        : { request_delete_range: { key: op.key } },
+    ),
+  };
 }
