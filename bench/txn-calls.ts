@@ -34,7 +34,9 @@ const rows: string[] = [];
 try {
   const tls = await cluster.tlsMaterial();
   const creds = grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);
-  const kv = new (etcdServices().KV)(cluster.endpoint(0).replace("https://", ""), creds) as unknown as {
+  const kv = new (etcdServices().KV)(cluster.endpoint(0).replace("https://", ""), creds, {
+    "grpc.ssl_target_name_override": tls.serverName ?? "localhost",
+  }) as unknown as {
     Txn(req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: unknown) => void): void;
   };
   const meta = new grpc.Metadata();
