@@ -3,45 +3,19 @@
 // grow to 16 MiB, after which the old generation's headroom is smaller than the young one and V8
 // runs a full mark-compact every ~100 ms (40-60 per GiB in about half the runs, 1-2 s of CPU per
 // GiB, +20-30 MiB RSS). The flag only takes effect on the command line, hence the shebang.
-import { reapAll } from "../localetcd/reaper.js";
-import { MutableCliContext } from "./context.js";
-import { exitReport } from "./exit.js";
-import { Interrupt } from "./interrupt.js";
-import { endQuietlyOnClosedStdout } from "./output.js";
-import { buildProgram } from "./program.js";
+import { toolVersion } from "../package-info.js";
 
-// Two warnings that say nothing actionable to a user: the AWS SDK's notice that future releases
-// need Node 22, and Node's deprecation of an IP address as TLS SNI (endpoints given as IPs).
-const QUIET_WARNINGS = new Set(["NodeVersionSupportWarning", "DEP0123"]);
-process.removeAllListeners("warning");
-process.on("warning", (w: Error & { code?: string }) => {
-  if (QUIET_WARNINGS.has(w.name) || (w.code !== undefined && QUIET_WARNINGS.has(w.code))) return;
-  if (/NodeVersionSupportWarning/.test(w.message)) return;
-  process.stderr.write(`hcp-etcd-backup: warning: ${w.message}\n`);
-});
-
-async function main(argv: string[]): Promise<void> {
-  // The interrupt reports through the context, which exists by the time any signal can arrive.
-  const interrupt = new Interrupt({ report: (line) => ctx.say("warn", line) });
-  const ctx = new MutableCliContext(interrupt);
-  interrupt.install();
-  endQuietlyOnClosedStdout((code) => void interrupt.readerGone(code));
-  // Daemons of the sandbox (demo) go last, whatever else was registered.
-  interrupt.defer("stop sandbox daemons", reapAll);
-  const work = buildProgram(ctx).parseAsync(argv);
-  interrupt.track(work);
-  try {
-    await work;
-  } catch (err) {
-    // After a signal the interrupt handler reports and exits; the work's error is only the echo of it.
-    if (interrupt.exiting) return;
-    const report = exitReport(err);
-    if (report.message) ctx.say("error", report.message, { exitCode: report.code });
-    if (process.env.HCPEB_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    // exitCode rather than exit(): lets stdout/stderr flush and finally-blocks finish.
-    process.exitCode = report.code;
-  }
-}
-
-// No top-level await: the single executable runs this bundled as CommonJS. main reports its own errors.
-void main(process.argv);
+// `--version` alone is answered before the command line's modules load (commander, pino, every
+// command's): a script asking for it pays for Node's start and little more (bench/startup.ts).
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) process.stdout.write(`${toolVersion()}\n`);
+// No top-level await: the single executable runs this bundled as CommonJS. runMain reports its own errors.
+else
+  void import("./run.js").then(
+    ({ runMain }) => runMain(process.argv),
+    (err: Error) => {
+      // A broken install (a file missing from the package): one line, not a stack trace.
+      process.stderr.write(`hcp-etcd-backup: error: cannot load the command line: ${err.message}\n`);
+      process.exitCode = 1;
+    },
+  );
