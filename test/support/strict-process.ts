@@ -15,7 +15,7 @@ process.on("unhandledRejection", (reason) => {
 });
 
 // The AWS SDK warns on every import that its 2027 releases need Node 22: noise in every test's output
-// (the CLI silences it the same way, src/cli/main.ts). Every other warning still prints.
+// (the CLI silences it the same way, src/cli/run.ts). Every other warning still prints.
 process.removeAllListeners("warning");
 process.on("warning", (w: Error) => {
   if (w.name === "NodeVersionSupportWarning" || /NodeVersionSupportWarning/.test(w.message)) return;
