@@ -37,6 +37,28 @@ export interface VerifierOptions<T> {
   readonly onVerified?: (snapshot: T) => void;
 }
 
+/** What both verifiers share: the result once the stream ended, told to `onVerified` too. */
+abstract class StreamVerifier<T> {
+  private value: T | undefined;
+  protected readonly onProgress: VerifierOptions<T>["onProgress"];
+  private readonly onVerified: VerifierOptions<T>["onVerified"];
+
+  constructor(options: VerifierOptions<T> = {}) {
+    this.onProgress = options.onProgress;
+    this.onVerified = options.onVerified;
+  }
+
+  get result(): T {
+    if (this.value === undefined) throw new Error(`${this.constructor.name}: stream not finished`);
+    return this.value;
+  }
+
+  protected verified(value: T): void {
+    this.value = value;
+    this.onVerified?.(value);
+  }
+}
+
 /**
  * Passes a snapshot's bytes through unchanged while proving them: the SHA-256 of the image is
  * compared with etcd's trailer and the byte count with what the server announced. The generator
@@ -45,43 +67,14 @@ export interface VerifierOptions<T> {
  * normally. For bytes whose structure is walked from disk afterwards (which computes the status):
  * nothing here grows with the database.
  */
-export class TrailerVerifier {
-  private proven: ProvenBytes | undefined;
-  private readonly onProgress: ((bytes: number, total: number) => void) | undefined;
-  private readonly onProven: ((p: ProvenBytes) => void) | undefined;
-
-  constructor(options: VerifierOptions<ProvenBytes> = {}) {
-    this.onProgress = options.onProgress;
-    this.onProven = options.onVerified;
-  }
-
-  get result(): ProvenBytes {
-    if (!this.proven) throw new Error("TrailerVerifier: stream not finished");
-    return this.proven;
-  }
-
+export class TrailerVerifier extends StreamVerifier<ProvenBytes> {
   async *pipe(source: AsyncIterable<StreamChunk | Buffer>, origin: string): AsyncGenerator<Buffer> {
-    this.proven = yield* proveTrailer(source, origin, undefined, this.onProgress);
-    this.onProven?.(this.proven);
+    this.verified(yield* proveTrailer(source, origin, undefined, this.onProgress));
   }
 }
 
 /** The trailer's and the byte count's proof, and the status computed from the same bytes as they pass. */
-export class SnapshotVerifier {
-  private value: VerifiedSnapshot | undefined;
-  private readonly onProgress: VerifierOptions<VerifiedSnapshot>["onProgress"];
-  private readonly onVerified: VerifierOptions<VerifiedSnapshot>["onVerified"];
-
-  constructor(options: VerifierOptions<VerifiedSnapshot> = {}) {
-    this.onProgress = options.onProgress;
-    this.onVerified = options.onVerified;
-  }
-
-  get result(): VerifiedSnapshot {
-    if (!this.value) throw new Error("SnapshotVerifier: stream not finished");
-    return this.value;
-  }
-
+export class SnapshotVerifier extends StreamVerifier<VerifiedSnapshot> {
   async *pipe(source: AsyncIterable<StreamChunk | Buffer>, origin: string): AsyncGenerator<Buffer> {
     const status = new StreamingStatus();
     const feed = (data: Buffer) => {
@@ -103,8 +96,7 @@ export class SnapshotVerifier {
         `snapshot from ${origin} is ${proven.dbSize} bytes, but its meta page says ${computed.totalSize}`,
       );
     }
-    this.value = { ...proven, status: computed, pageSize: status.pageSizeBytes };
-    this.onVerified?.(this.value);
+    this.verified({ ...proven, status: computed, pageSize: status.pageSizeBytes });
   }
 }
 
