@@ -1,5 +1,5 @@
 import type { BackupResult } from "../backup/etcd-backup.js";
-import type { SegmentRecord } from "../continuous/segment.js";
+import type { BaseCoverage, SegmentRecord } from "../continuous/segment.js";
 import { durationFlag, FULL_EVERY_RANGE, SEGMENT_RANGE } from "../duration.js";
 import { CancelledError, UsageError } from "../errors.js";
 import { DEFAULT_WRITERS } from "../hostedcluster/names.js";
@@ -89,6 +89,11 @@ function reporters(store: Store, json: boolean, metrics: MetricsReport, target: 
     // No line of its own: one per idle interval would drown the log; the metrics and `list` show it.
     onCoverage: (s: SegmentRecord) => {
       metrics.segmentCommitted(target, s);
+      void metrics.publishSoon();
+    },
+    // The same before the chain's first segment: the base's coverage.
+    onBaseCoverage: (c: BaseCoverage) => {
+      metrics.baseCovered(target, c);
       void metrics.publishSoon();
     },
   };

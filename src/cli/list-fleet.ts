@@ -48,11 +48,11 @@ export async function runFleetList(
   if (flags.output === "json") write(toJson(rows));
   // An empty store is said once, by the error below (stderr), not also as a table on stdout.
   else if (rows.length > 0) {
-    // RPO, when some cluster has a continuous backup: the age of its newest committed segment (of the
-    // newest backup for the others, the same as LAST BACKUP).
-    const continuous = rows.some((r) => r.rpo.from === "segment");
+    // RPO, when some cluster has a continuous backup: the age of its newest committed segment, or of
+    // its idle coverage (of the newest backup for the others, the same as LAST BACKUP).
+    const continuous = rows.some((r) => r.rpo.from !== "backup");
     const rpo = (r: ClusterFreshness) =>
-      continuous ? [`${formatAge(r.rpo.ageSeconds)}${r.rpo.from === "segment" ? " (continuous)" : ""}`] : [];
+      continuous ? [`${formatAge(r.rpo.ageSeconds)}${r.rpo.from !== "backup" ? " (continuous)" : ""}`] : [];
     const lines = [
       [
         "CLUSTER",

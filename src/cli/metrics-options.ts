@@ -14,7 +14,7 @@ export interface MetricsFlags {
 /** What a command reports its results through; a no-op when neither flag was given. */
 export type MetricsReport = Pick<
   MetricsReporter,
-  "succeeded" | "failed" | "verified" | "segmentCommitted" | "publish" | "publishSoon"
+  "succeeded" | "failed" | "verified" | "segmentCommitted" | "baseCovered" | "publish" | "publishSoon"
 >;
 
 export function addMetricsOptions(cmd: Command): Command {
@@ -30,6 +30,7 @@ const NONE: MetricsReport = {
   },
   verified: () => {},
   segmentCommitted: () => {},
+  baseCovered: () => {},
   publish: async () => {},
   publishSoon: async () => {},
 };

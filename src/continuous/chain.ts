@@ -2,8 +2,11 @@ import { VerificationError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { joinKey } from "../store/store.js";
 import {
+  type BaseCoverage,
+  coverageKey,
   DELTAS_DIR,
   decodeSegment,
+  parseCoverage,
   parseRecord,
   type SegmentEvent,
   type SegmentRecord,
@@ -20,6 +23,11 @@ export interface Chain {
   readonly problems: readonly string[];
   /** The last revision replayable without crossing a problem (the base revision when there is none). */
   readonly contiguousTo: number;
+  /**
+   * The base's idle coverage (segment.ts, COVERAGE_FILE): only while the chain has no record at all,
+   * and only a valid one naming this base.
+   */
+  readonly coverage?: BaseCoverage;
 }
 
 /**
@@ -35,7 +43,8 @@ export async function readChain(
   const prefix = joinKey(folder, DELTAS_DIR);
   const keys: string[] = [];
   for await (const o of store.list(prefix, signal ? { signal } : {})) keys.push(o.key);
-  const recordKeys = new Set(keys.filter((k) => k.endsWith(".json")));
+  const coverageAt = coverageKey(folder);
+  const recordKeys = new Set(keys.filter((k) => k.endsWith(".json") && k !== coverageAt));
   const uncommitted = keys.filter((k) => k.endsWith(".seg") && !recordKeys.has(`${k.slice(0, -4)}.json`));
   const records: SegmentRecord[] = [];
   const problems: string[] = [];
@@ -52,7 +61,48 @@ export async function readChain(
   const unreadable = problems.length > 0;
   const ranges = checkContiguity(records, baseRevision);
   problems.push(...ranges.problems);
-  return { records, uncommitted, problems, contiguousTo: unreadable ? baseRevision : ranges.contiguousTo };
+  // Any record, even an unreadable one, supersedes the base's coverage.
+  const coverage =
+    recordKeys.size === 0 && keys.includes(coverageAt)
+      ? await readBaseCoverage(store, coverageAt, { revision: baseRevision }, signal)
+      : undefined;
+  return {
+    records,
+    uncommitted,
+    problems,
+    contiguousTo: unreadable ? baseRevision : ranges.contiguousTo,
+    ...(coverage ? { coverage } : {}),
+  };
+}
+
+/**
+ * The base's idle coverage at `key`, when it is valid and names this base (its revision, and its
+ * backup ID when known); undefined otherwise: an invalid or foreign one claims nothing, and the chain
+ * then reads as covered until the base's creation (an RPO that ages, never one that hides a problem).
+ * Gone since it was listed (the first segment committed meanwhile): undefined too.
+ */
+export async function readBaseCoverage(
+  store: Store,
+  key: string,
+  base: { readonly revision: number; readonly backupId?: string },
+  signal?: AbortSignal,
+): Promise<BaseCoverage | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await store.read(key, signal ? { signal } : {});
+  } catch (err) {
+    if (signal?.aborted || (await store.exists(key, signal ? { signal } : {}))) throw err;
+    return undefined;
+  }
+  try {
+    const c = parseCoverage(bytes, store.urlOf(key));
+    if (c.baseRevision !== base.revision || (base.backupId !== undefined && c.baseBackupId !== base.backupId))
+      return undefined;
+    return c;
+  } catch (err) {
+    if (err instanceof VerificationError) return undefined;
+    throw err;
+  }
 }
 
 export interface RevisionRange {

@@ -10,6 +10,8 @@ import { MANIFEST_FILE } from "../store/manifest.js";
 import { joinKey } from "../store/store.js";
 import { readChain } from "./chain.js";
 import {
+  type BaseCoverage,
+  coverageKey,
   coveredUntil,
   encodeEvent,
   recordKey,
@@ -44,6 +46,11 @@ export interface ContinuousRequest extends EtcdBackupRequest {
   readonly onSegment?: (record: SegmentRecord) => void;
   /** Told when etcd was found idle and the newest record rewritten with its later `coveredAt`. */
   readonly onCoverage?: (record: SegmentRecord) => void;
+  /**
+   * Told when etcd was found idle before the chain's first segment and the base's coverage object
+   * (segment.ts, COVERAGE_FILE) written with its later `coveredAt`.
+   */
+  readonly onBaseCoverage?: (coverage: BaseCoverage) => void;
   readonly onResume?: (folder: string, fromRevision: number) => void;
 }
 
@@ -63,6 +70,8 @@ interface Position {
   next: number;
   /** The chain's newest committed record: the one an idle interval's coverage extends. */
   newest?: SegmentRecord;
+  /** Without a record yet: until when (ms since epoch) the base's coverage object says etcd was idle. */
+  baseCoveredAt?: number;
 }
 
 /**
@@ -144,6 +153,7 @@ async function resumePosition(req: ContinuousRequest, label: string): Promise<Po
   // Written by a writer killed before its record: never listed, and in the way of the next segment.
   if (chain.uncommitted.length > 0) await req.store.delete(chain.uncommitted, signal ? { signal } : {});
   const last = chain.records.at(-1);
+  const coverage = chain.coverage?.baseBackupId === newest.manifest.backupId ? chain.coverage : undefined;
   return {
     backupId: newest.manifest.backupId,
     folder: newest.folder,
@@ -151,6 +161,7 @@ async function resumePosition(req: ContinuousRequest, label: string): Promise<Po
     baseAt: Date.parse(newest.manifest.createdAt),
     next: (last?.toRevision ?? baseRevision) + 1,
     ...(last ? { newest: last } : {}),
+    ...(!last && coverage ? { baseCoveredAt: Date.parse(coverage.coveredAt) } : {}),
   };
 }
 
@@ -201,7 +212,8 @@ async function followFrom(
   // interval without a change, etcd's watch is asked how far it got (a progress request), and a report
   // that it has nothing after the last committed revision extends the newest record's `coveredAt`,
   // once the cluster (not only the watched member) confirms it has no later revision.
-  // One object rewritten in place, not a new one per interval.
+  // One object rewritten in place, not a new one per interval. Before the chain's first segment there
+  // is no record: the base's coverage object (segment.ts, COVERAGE_FILE) is that object then.
   const progress: WatchProgress = {};
   /** When the unanswered progress request was sent: cleared by its answer or by a commit. */
   let askedAt: number | undefined;
@@ -251,6 +263,12 @@ async function followFrom(
       contentType: "application/octet-stream",
     });
     await putRecord(record);
+    // The chain's first record supersedes the base's coverage (readers ignore it from now on): removed,
+    // best effort, so that nothing stale lies beside the chain.
+    if (!position.newest)
+      await req.store.delete([coverageKey(position.folder)]).catch((err: unknown) => {
+        log.debug({ error: describe(err) }, "the base's coverage object could not be removed (ignored by readers)");
+      });
     log.info(
       { segment: `${record.fromRevision}-${record.toRevision}`, events, bytes: body.length },
       "segment committed",
@@ -269,7 +287,9 @@ async function followFrom(
   /** Every change etcd made before `asked` is committed: says so in the newest record. */
   const cover = async (asked: number) => {
     const newest = position.newest;
-    if (!newest || asked <= Date.parse(coveredUntil(newest))) return;
+    const coveredSince = newest ? Date.parse(coveredUntil(newest)) : (position.baseCoveredAt ?? position.baseAt);
+    if (asked <= coveredSince) return;
+    const chainEnd = position.next - 1;
     if (req.lost?.aborted) throw req.lost.reason;
     await requireBase();
     // The watched member's progress is its own revision: one cut off from the others, or behind them,
@@ -282,11 +302,31 @@ async function followFrom(
       log.debug({ error: describe(err) }, "coverage not extended: etcd's cluster revision could not be read");
       return;
     }
-    if (clusterRevision !== newest.toRevision) {
+    if (clusterRevision !== chainEnd) {
       log.debug(
-        { revision: newest.toRevision, clusterRevision },
+        { revision: chainEnd, clusterRevision },
         "coverage not extended: the cluster is past the watched member's report",
       );
+      return;
+    }
+    if (!newest) {
+      // Idle since the full backup: no record to extend, the base's coverage object says it instead.
+      const coverage: BaseCoverage = {
+        schemaVersion: 1,
+        baseBackupId: position.backupId,
+        baseRevision: position.baseRevision,
+        coveredAt: new Date(asked).toISOString(),
+      };
+      await req.store.put(coverageKey(position.folder), Buffer.from(`${JSON.stringify(coverage, null, 2)}\n`), {
+        contentType: "application/json",
+        replace: true,
+      });
+      position.baseCoveredAt = asked;
+      log.debug(
+        { revision: chainEnd, coveredAt: coverage.coveredAt },
+        "etcd idle since the full backup: coverage extended",
+      );
+      req.onBaseCoverage?.(coverage);
       return;
     }
     const record: SegmentRecord = { ...newest, coveredAt: new Date(asked).toISOString() };
@@ -304,8 +344,7 @@ async function followFrom(
       const fullDue = limits.fullEveryMs === undefined ? undefined : position.baseAt + limits.fullEveryMs;
       const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
       // An unanswered request is asked again after an interval: a lost answer must not end the heartbeat.
-      const askDue =
-        events === 0 && position.newest ? (askedAt === undefined ? nextAsk : askedAt + limits.segmentMs) : undefined;
+      const askDue = events === 0 ? (askedAt === undefined ? nextAsk : askedAt + limits.segmentMs) : undefined;
       const due = Math.min(
         fullDue ?? Number.POSITIVE_INFINITY,
         segmentDue ?? Number.POSITIVE_INFINITY,

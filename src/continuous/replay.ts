@@ -151,13 +151,19 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
     const chain = await readChain(store, "", baseRevision, signal);
     const last = chain.records.at(-1);
     const chainEnd = last?.toRevision ?? baseRevision;
-    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${last ? ` (up to ${coveredUntil(last)})` : ""}`;
+    // No segment yet: the base's idle coverage (when it names this backup) is how far a time may go.
+    const baseCoveredAt =
+      !last && chain.coverage && (!verified.manifest || chain.coverage.baseBackupId === verified.manifest.backupId)
+        ? chain.coverage.coveredAt
+        : undefined;
+    const coveredTo = last ? coveredUntil(last) : (baseCoveredAt ?? verified.manifest?.createdAt);
+    const window = `the chain covers revisions ${baseRevision}..${chainEnd}${coveredTo ? ` (up to ${coveredTo})` : ""}`;
     const target = targetOf(
       options.point,
       baseRevision,
       chainEnd,
       verified.manifest?.createdAt,
-      last,
+      coveredTo,
       window,
       chain.records,
     );
@@ -345,7 +351,8 @@ function targetOf(
   base: number,
   chainEnd: number,
   createdAt: string | undefined,
-  last: SegmentRecord | undefined,
+  /** Until when every change is in the chain: the newest record's coverage, else the base's. */
+  coveredTo: string | undefined,
   window: string,
   records: readonly SegmentRecord[],
 ): { revision: number; time?: Date } {
@@ -357,8 +364,9 @@ function targetOf(
   const t = point.time.getTime();
   if (createdAt && t < new Date(createdAt).getTime())
     throw new UsageError(`${point.time.toISOString()} is before this backup was taken (${createdAt}): ${window}`);
-  if (last && t > new Date(coveredUntil(last)).getTime())
-    throw new UsageError(`${point.time.toISOString()} is after the newest committed segment: ${window}`);
+  // Past it, etcd may have changed what the chain does not hold: a time there is refused, segment or not.
+  if (coveredTo && t > new Date(coveredTo).getTime())
+    throw new UsageError(`${point.time.toISOString()} is after the chain's coverage: ${window}`);
   // The last segment with anything received by then: problems after it are no reason to refuse the point.
   let revision = base;
   for (const r of records) if (Date.parse(r.firstEventAt ?? r.openedAt) <= t) revision = r.toRevision;

@@ -54,6 +54,36 @@ export const segmentRecordSchema = z.object({
 });
 export type SegmentRecord = z.infer<typeof segmentRecordSchema>;
 
+/**
+ * A chain with no committed segment yet (etcd idle since the full backup) has no record to extend, so
+ * the follower keeps its coverage in one object of its own, `<backup folder>/deltas/coverage.json`,
+ * rewritten in place as a record's `coveredAt` is: etcd's watch and a linearizable read found no
+ * revision after the base's when asked at `coveredAt`. Readers use it only while the chain has no
+ * segment record (the first record supersedes it, and the follower then removes it), and only when it
+ * names the base it sits beside.
+ */
+export const COVERAGE_FILE = "coverage.json";
+export const baseCoverageSchema = z.object({
+  schemaVersion: z.literal(1),
+  baseBackupId: z.string(),
+  baseRevision: z.number().int().nonnegative(),
+  coveredAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "coveredAt is not a time"),
+});
+export type BaseCoverage = z.infer<typeof baseCoverageSchema>;
+export const coverageKey = (folder: string) => joinKey(folder, DELTAS_DIR, COVERAGE_FILE);
+
+export function parseCoverage(bytes: Buffer, where: string): BaseCoverage {
+  let json: unknown;
+  try {
+    json = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new VerificationError(`coverage ${where} is not JSON`);
+  }
+  const parsed = baseCoverageSchema.safeParse(json);
+  if (!parsed.success) throw new VerificationError(`coverage ${where} is invalid: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
+
 /** Until when every change etcd made is in the chain ending with this record. */
 export const coveredUntil = (record: SegmentRecord): string => record.coveredAt ?? record.closedAt;
 

@@ -3,13 +3,14 @@ import { VerificationError } from "../errors.js";
 import type { DeltaObject } from "../store/catalog.js";
 import type { Manifest } from "../store/manifest.js";
 import type { Store } from "../store/store.js";
-import { checkContiguity, type RevisionRange } from "./chain.js";
-import { coveredUntil, parseRecord, recordKey } from "./segment.js";
+import { checkContiguity, type RevisionRange, readBaseCoverage } from "./chain.js";
+import { coverageKey, coveredUntil, parseRecord, recordKey } from "./segment.js";
 
 /**
  * What a continuous backup can be restored to: any revision from its base's to `toRevision`, any
  * time from its base's creation to `toTime` (the close of the newest committed segment reachable
- * without crossing a gap, or the later time the follower found etcd idle since). Committed means a
+ * without crossing a gap, or the later time the follower found etcd idle since; for a chain with no
+ * segment record yet, the base's idle coverage when there is one). Committed means a
  * record exists: a segment object alone is a writer killed between the two writes and is never counted.
  */
 export interface ChainWindow {
@@ -23,6 +24,11 @@ export interface ChainWindow {
   readonly uncommitted: number;
   /** Gaps, overlaps, an unreadable newest record: the window stops before the first. */
   readonly problems: readonly string[];
+  /**
+   * Set when `toTime` comes from the base's idle coverage (no segment record yet, etcd idle since the
+   * full backup): the time the follower last found no revision after the base's.
+   */
+  readonly baseCoveredAt?: string;
 }
 
 const NAME = /\/(\d{16})-(\d{16})\.(seg|json)$/;
@@ -58,7 +64,8 @@ export function indexChain(
  * The restorable window of a backup with delta segments (undefined for one without). Reads one record,
  * the newest reachable one (its close time is the window's end); a record that cannot be read or does
  * not match its name ends the window at the one before it, with the problem said. Segments themselves
- * are not read: `verify` proves them, and a damaged one stops a restore at it.
+ * are not read: `verify` proves them, and a damaged one stops a restore at it. A chain without any
+ * record reads the base's idle coverage instead, when the follower wrote one.
  */
 export async function chainWindow(
   store: Store,
@@ -95,11 +102,20 @@ export async function chainWindow(
       problems.push(err.message);
     }
   }
+  // Only while no record exists at all: the first one (even an unreadable one) supersedes it.
+  const coverageAt = coverageKey(backup.folder);
+  const coverage =
+    index.committed.length === 0 && backup.deltas.some((d) => d.key === coverageAt)
+      ? await readBaseCoverage(store, coverageAt, { revision: base, backupId: backup.manifest.backupId }, signal)
+      : undefined;
+  const baseCoveredAt =
+    coverage && Date.parse(coverage.coveredAt) > Date.parse(toTime) ? coverage.coveredAt : undefined;
   return {
     fromRevision: base,
     toRevision,
     fromTime: backup.manifest.createdAt,
-    toTime,
+    toTime: baseCoveredAt ?? toTime,
+    ...(baseCoveredAt ? { baseCoveredAt } : {}),
     segments,
     uncommitted: index.uncommitted,
     problems,

@@ -33,14 +33,14 @@ export interface ClusterFreshness {
   /**
    * The newest point a restore can reach, whose age is the cluster's recovery point: the close of the
    * newest committed segment of a continuous backup's chain (`segment`), else the newest backup
-   * (`backup`). A continuous backup writes no segment while etcd sees no change, so on an idle etcd
-   * this ages although nothing would be lost: it is an upper bound.
+   * (`backup`). On an idle etcd it is the later time the follower found no change since: the newest
+   * record's coverage (`segment`), or, before the chain's first segment, the base's (`coverage`).
    */
   readonly rpo: {
     readonly at: string;
     readonly ageSeconds: number;
     readonly revision: number;
-    readonly from: "segment" | "backup";
+    readonly from: "segment" | "coverage" | "backup";
   };
   /**
    * The newest successful verification that read a stored backup of this cluster back (`verify`,
@@ -62,6 +62,8 @@ export interface CatalogBackup {
     readonly toTime: string;
     readonly segments: number;
     readonly problems: readonly string[];
+    /** Set when `toTime` is the base's idle coverage (no segment yet). */
+    readonly baseCoveredAt?: string;
   };
 }
 
@@ -110,14 +112,22 @@ export function clusterFreshness(
     });
   const age = ageSeconds(newest.manifest.createdAt);
   const chain = newest.chain && newest.chain.segments > 0 ? newest.chain : undefined;
+  // No segment yet, etcd idle since the base: the follower's coverage of the base (never past a problem).
+  const covered =
+    !chain && newest.chain?.baseCoveredAt !== undefined && newest.chain.problems.length === 0
+      ? newest.chain.baseCoveredAt
+      : undefined;
   const rpo = chain
     ? { at: chain.toTime, revision: chain.toRevision, from: "segment" as const }
-    : { at: newest.manifest.createdAt, revision: newest.manifest.snapshot.revision, from: "backup" as const };
+    : covered !== undefined
+      ? { at: covered, revision: newest.manifest.snapshot.revision, from: "coverage" as const }
+      : { at: newest.manifest.createdAt, revision: newest.manifest.snapshot.revision, from: "backup" as const };
   const rpoAge = ageSeconds(rpo.at);
+  const rpoWhat = { segment: "committed segment", coverage: "idle coverage of the newest backup", backup: "backup" };
   if (rpoAge * 1000 > policy.maxAgeMs)
     problems.push({
       status: "stale",
-      text: `newest ${chain ? "committed segment" : "backup"} is ${formatAge(rpoAge)} old (limit ${formatAge(policy.maxAgeMs / 1000)})`,
+      text: `newest ${rpoWhat[rpo.from]} is ${formatAge(rpoAge)} old (limit ${formatAge(policy.maxAgeMs / 1000)})`,
     });
   if (policy.maxVerifyAgeMs !== undefined) {
     const limit = formatAge(policy.maxVerifyAgeMs / 1000);

@@ -105,6 +105,17 @@ export class BackupMetrics {
     });
   }
 
+  /**
+   * A continuous backup found etcd idle since its full backup (no segment yet): the chain holds every
+   * change up to `coveredAt`, at the base's revision. The lag of the newest segment is left as it was.
+   */
+  baseCovered(target: MetricsTarget, coverage: { readonly baseRevision: number; readonly coveredAt: string }): void {
+    this.set(target, {
+      continuousRevision: coverage.baseRevision,
+      continuousTimestamp: seconds(coverage.coveredAt),
+    });
+  }
+
   backupFailed(target: MetricsTarget, at: Date = new Date()): void {
     this.set(target, { lastFailure: seconds(at) });
   }

@@ -64,6 +64,10 @@ export class MetricsReporter {
     this.metrics.segmentCommitted(target, record);
   }
 
+  baseCovered(target: MetricsTarget, coverage: { readonly baseRevision: number; readonly coveredAt: string }): void {
+    this.metrics.baseCovered(target, coverage);
+  }
+
   private inFlight: Promise<void> | undefined;
   private again = false;
 

@@ -2,12 +2,18 @@
 // extends the newest record's coverage instead, so the RPO, `list` and `--at-time` stay current
 // without a new object per interval.
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readChain } from "../../src/continuous/chain.js";
-import { coveredUntil, recordKey, type SegmentRecord } from "../../src/continuous/segment.js";
+import {
+  type BaseCoverage,
+  coverageKey,
+  coveredUntil,
+  recordKey,
+  type SegmentRecord,
+} from "../../src/continuous/segment.js";
 import type { EtcdClient } from "../../src/etcd/client.js";
 import { readCatalog } from "../../src/store/catalog.js";
 import { DELTAS_DIR } from "../../src/store/layout.js";
@@ -253,5 +259,199 @@ describe("continuous backup watching a member without a leader: no coverage clai
       Date.parse(final?.coveredAt ?? "") < stoppedAt,
       `no coverage claimed after the others stopped (${new Date(stoppedAt).toISOString()}): ${final?.coveredAt}`,
     );
+  });
+});
+
+describe("continuous backup idle since its full backup: the base's coverage", () => {
+  let cluster: EtcdCluster;
+  let client: EtcdClient;
+  let work: string;
+  let storeDir: string;
+  let run: RunningCli | undefined;
+  let baseRevision = 0;
+  let baseCoverage: BaseCoverage | undefined;
+  /** Every coverage time read while the chain had no segment, in the order seen. */
+  const seen: string[] = [];
+
+  before(async () => {
+    cluster = await EtcdCluster.start({ members: 1 });
+    client = await cluster.client(0);
+    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    storeDir = join(work, "store");
+    await mkdir(storeDir);
+    for (let i = 0; i < 5; i++) await client.put(`fresh/k${i}`, `v${i}`);
+  });
+  after(async () => {
+    if (run && run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
+    await run?.exited;
+    client?.close();
+    await cluster?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const newestBackup = async (label: string) => (await readCatalog(openStore(storeDir), { label })).backups[0];
+  /** The base's coverage object as stored now (undefined when there is none). */
+  const storedCoverage = async (folder: string): Promise<BaseCoverage | undefined> => {
+    try {
+      return JSON.parse(await readFile(join(storeDir, coverageKey(folder)), "utf8")) as BaseCoverage;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  };
+  const listJson = async () => {
+    const listed = await runCli(["list", "--from", storeDir, "-o", "json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    return JSON.parse(listed.stdout) as Array<{
+      createdAt: string;
+      chain?: { toRevision: number; toTime: string; segments: number; baseCoveredAt?: string; problems: string[] };
+    }>;
+  };
+
+  it("no segment yet: the follower keeps the base's coverage, and list, list --fleet and --at-time use it", async () => {
+    run = spawnFollower(cluster, storeDir, "fresh");
+    await waitFor("the full backup", () => (/^full backup /m.test(run?.stdout() ?? "") ? true : undefined), 30_000);
+    const b = await newestBackup("fresh");
+    assert.ok(b);
+    baseRevision = b.manifest.snapshot.revision;
+    const createdAt = Date.parse(b.manifest.createdAt);
+    // Idle from the full backup on: the coverage moves on, in the same object, for 10 s at least.
+    const covered = await waitFor(
+      "the base's coverage 10 s past the full backup",
+      async () => {
+        if (run?.child.exitCode !== null) throw new Error(`the follower exited: ${run?.stderr()}`);
+        const c = await storedCoverage(b.folder);
+        if (c && c.coveredAt !== seen.at(-1)) seen.push(c.coveredAt);
+        return c && Date.parse(c.coveredAt) - createdAt >= 10_000 ? c : undefined;
+      },
+      60_000,
+    );
+    assert.deepEqual(
+      { ...covered, coveredAt: undefined },
+      { schemaVersion: 1, baseBackupId: b.manifest.backupId, baseRevision, coveredAt: undefined },
+    );
+    assert.ok(seen.length >= 2, `extended in place more than once: ${seen.join(", ")}`);
+    const times = [createdAt, ...seen.map(Date.parse)];
+    for (let i = 1; i < times.length; i++) assert.ok((times[i] as number) > (times[i - 1] as number), seen.join(", "));
+    const objects: string[] = [];
+    for await (const o of openStore(storeDir).list(joinKey(b.folder, DELTAS_DIR))) objects.push(o.key);
+    assert.deepEqual(objects, [coverageKey(b.folder)], "one object, no segment");
+
+    const [row] = await listJson();
+    assert.equal(row?.chain?.toRevision, baseRevision);
+    assert.equal(row?.chain?.segments, 0);
+    assert.deepEqual(row?.chain?.problems, []);
+    assert.ok(
+      Date.parse(row?.chain?.toTime ?? "") >= Date.parse(covered.coveredAt),
+      `list's window ends at the coverage (${row?.chain?.toTime}), not at the full backup (${row?.createdAt})`,
+    );
+    // The full backup is over 10 s old: STALE at an 8 s limit if the RPO counted from it.
+    const fleet = await runCli(["list", "--fleet", "--from", storeDir, "--max-age", "8s", "-o", "json"]);
+    assert.equal(fleet.code, 0, fleet.stdout + fleet.stderr);
+    const [c] = JSON.parse(fleet.stdout) as Array<{
+      status: string;
+      rpo: { at: string; revision: number; from: string };
+    }>;
+    assert.equal(c?.status, "ok");
+    assert.equal(c?.rpo.from, "coverage");
+    assert.equal(c?.rpo.revision, baseRevision);
+    assert.ok(Date.parse(c?.rpo.at ?? "") >= Date.parse(covered.coveredAt), `RPO from ${c?.rpo.at}`);
+
+    // A time inside the idle period restores the base's state; one past the coverage is refused.
+    const inside = new Date((createdAt + Date.parse(covered.coveredAt)) / 2).toISOString();
+    const r = await runCli([
+      "restore",
+      "local",
+      b.ref,
+      "--data-dir",
+      join(work, "at-fresh"),
+      "--at-time",
+      inside,
+      "-o",
+      "json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as PointRestore;
+    assert.equal(out.replayedRevision, baseRevision);
+    assert.deepEqual(
+      restoredState((out.members[0] as { dataDir: string }).dataDir),
+      await liveAt(cluster, baseRevision),
+    );
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const refused = await runCli(["restore", "local", b.ref, "--data-dir", join(work, "later"), "--at-time", later]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /is after the chain's coverage/);
+    baseCoverage = covered;
+  });
+
+  it("the first segment takes over: the coverage object is removed, the window is the segment's, and it never claimed past the change", async () => {
+    const b = await newestBackup("fresh");
+    assert.ok(b && baseCoverage);
+    const first = await client.put("fresh/after", "the first change");
+    const chain = await waitFor(
+      `a committed segment up to revision ${first}, the coverage object gone`,
+      async () => {
+        if (run?.child.exitCode !== null) throw new Error(`the follower exited: ${run?.stderr()}`);
+        const c = await storedCoverage(b.folder);
+        if (c && c.coveredAt !== seen.at(-1)) seen.push(c.coveredAt);
+        const ch = await readChain(openStore(storeDir), b.folder, baseRevision);
+        return ch.contiguousTo >= first && !c ? ch : undefined;
+      },
+      30_000,
+    );
+    assert.equal(chain.coverage, undefined);
+    const record = chain.records[0] as SegmentRecord;
+    assert.equal(record.fromRevision, baseRevision + 1);
+    const lastCoverage = seen.at(-1) as string;
+    assert.ok(
+      Date.parse(lastCoverage) <= Date.parse(record.firstEventAt ?? ""),
+      `the base's coverage (${lastCoverage}) ends by the first change at ${record.firstEventAt}`,
+    );
+    const [row] = await listJson();
+    assert.equal(row?.chain?.toRevision, chain.records.at(-1)?.toRevision);
+    assert.ok((row?.chain?.segments ?? 0) >= 1);
+    assert.equal(row?.chain?.baseCoveredAt, undefined);
+    // Stopped: its last segment committed. The window is the records' (list runs after the stop).
+    run?.child.kill("SIGTERM");
+    await run?.exited;
+    const stopped = await readChain(openStore(storeDir), b.folder, baseRevision);
+    const [again] = await listJson();
+    assert.equal(again?.chain?.toTime, coveredUntil(stopped.records.at(-1) as SegmentRecord));
+  });
+
+  it("prune removes the base's coverage object with its backup", async () => {
+    run = spawnFollower(cluster, storeDir, "pruned");
+    await waitFor("the full backup", () => (/^full backup /m.test(run?.stdout() ?? "") ? true : undefined), 30_000);
+    const old = await newestBackup("pruned");
+    assert.ok(old);
+    await waitFor(
+      "the base's coverage",
+      async () => {
+        if (run?.child.exitCode !== null) throw new Error(`the follower exited: ${run?.stderr()}`);
+        return (await storedCoverage(old.folder)) ? true : undefined;
+      },
+      30_000,
+    );
+    run.child.kill("SIGTERM");
+    await run.exited;
+    // A newer backup of the label, so that --keep-last 1 removes the idle chain.
+    const plain = await runCli([
+      "backup",
+      "--endpoints",
+      cluster.endpoint(0),
+      ...cluster.tlsFlags,
+      "--to",
+      storeDir,
+      "--name",
+      "pruned",
+    ]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const pruned = await runCli(["prune", "--from", storeDir, "--keep-last", "1", "--min-age", "0", "-o", "json"]);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    const result = JSON.parse(pruned.stdout) as { remove: string[]; removedDeltaObjects: number };
+    assert.deepEqual(result.remove, [old.ref]);
+    assert.equal(result.removedDeltaObjects, 1, "the coverage object counted with its backup");
+    await assert.rejects(access(join(storeDir, old.folder)), { code: "ENOENT" });
+    assert.deepEqual((await readCatalog(openStore(storeDir), { label: "pruned" })).leftovers, []);
   });
 });

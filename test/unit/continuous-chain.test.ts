@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readChain, readSegment, verifyChain } from "../../src/continuous/chain.js";
 import {
+  type BaseCoverage,
+  coverageKey,
   decodeSegment,
   encodeEvent,
   parseRecord,
@@ -265,6 +267,74 @@ describe("chain reader and window (local store)", () => {
       chainWindow(store, listed),
       (e: Error) => !(e instanceof VerificationError) && /does not exist/.test(e.message),
     );
+  });
+
+  it("the base's idle coverage: the window of a chain without records ends at it, never once a record exists, never a foreign or invalid one", async () => {
+    const { store } = fresh();
+    const [m] = await putBackups(store, [{ namespace: "clusters", name: "a", createdAt: CREATED, size: 4096 }]);
+    if (!m) throw new Error("no manifest");
+    const folder = `${m.label}/${m.backupId}`;
+    const base = m.snapshot.revision;
+    const coverage: BaseCoverage = {
+      schemaVersion: 1,
+      baseBackupId: m.backupId,
+      baseRevision: base,
+      coveredAt: at(30).toISOString(),
+    };
+    const putCoverage = (c: unknown) => store.put(coverageKey(folder), Buffer.from(JSON.stringify(c)));
+    const entry = async () =>
+      (await readCatalog(store)).backups[0] as NonNullable<Awaited<ReturnType<typeof readCatalog>>["backups"][number]>;
+    await putCoverage(coverage);
+    assert.deepEqual((await entry()).deltas?.length, 1, "the coverage object counts with its backup (pruned with it)");
+    assert.deepEqual(await chainWindow(store, await entry()), {
+      fromRevision: base,
+      toRevision: base,
+      fromTime: m.createdAt,
+      toTime: coverage.coveredAt,
+      segments: 0,
+      uncommitted: 0,
+      problems: [],
+      baseCoveredAt: coverage.coveredAt,
+    });
+    const chain = await readChain(store, folder, base);
+    assert.deepEqual(chain.problems, [], "not a malformed segment record");
+    assert.deepEqual(chain.records, []);
+    assert.deepEqual(chain.coverage, coverage);
+    assert.deepEqual((await verifyChain(store, folder, base)).problems, []);
+    assert.deepEqual(indexChain([coverageKey(folder)], base).problems, []);
+
+    // Not this base's (another backup's, another revision), or not a coverage: claims nothing.
+    for (const bad of [
+      { ...coverage, baseBackupId: "other" },
+      { ...coverage, baseRevision: base + 1 },
+      { ...coverage, coveredAt: "soon" },
+      { ...coverage, schemaVersion: 2 },
+    ]) {
+      await putCoverage(bad);
+      const w = await chainWindow(store, await entry());
+      assert.equal(w?.toTime, m.createdAt, JSON.stringify(bad));
+      assert.equal(w?.baseCoveredAt, undefined);
+      if (bad.baseBackupId === m.backupId)
+        assert.equal((await readChain(store, folder, base)).coverage, undefined, JSON.stringify(bad));
+    }
+    await store.put(coverageKey(folder), Buffer.from("{ half"));
+    assert.equal((await chainWindow(store, await entry()))?.toTime, m.createdAt);
+    assert.equal((await readChain(store, folder, base)).coverage, undefined);
+
+    // The first record supersedes it, even left behind with a later time.
+    await putCoverage({ ...coverage, coveredAt: at(3600).toISOString() });
+    const [record] = await putChain(store, m, 1, { size: 10, stepMs: 10_000 });
+    const w = await chainWindow(store, await entry());
+    assert.equal(w?.toRevision, base + 10);
+    assert.equal(w?.toTime, record?.closedAt);
+    assert.equal(w?.baseCoveredAt, undefined);
+    assert.equal((await readChain(store, folder, base)).coverage, undefined);
+    // An unreadable record supersedes it too: it may hide any range.
+    await store.put(recordKey(folder, base + 1, base + 10), Buffer.from("{ half"));
+    const broken = await chainWindow(store, await entry());
+    assert.equal(broken?.toTime, m.createdAt);
+    assert.equal(broken?.baseCoveredAt, undefined);
+    assert.equal(broken?.problems.length, 1);
   });
 
   it("the catalog: segments belong to their backup; a folder left with segments alone is a leftover", async () => {

@@ -171,6 +171,36 @@ describe("fleet freshness (list --fleet)", () => {
     });
     const empty = clusterFreshness("clusters/a", [{ ...base, chain: { ...chain, segments: 0 } }], policy);
     assert.equal(empty.rpo.from, "backup", "a chain with no committed segment yet is its base");
+    // Idle since the full backup: the base's coverage is the RPO, unless the chain has a problem.
+    const idle = {
+      toRevision: base.manifest.snapshot.revision,
+      segments: 0,
+      problems: [],
+      toTime: ago(20_000).toISOString(),
+    };
+    const covered = clusterFreshness("clusters/a", [{ ...base, chain: { ...idle, baseCoveredAt: idle.toTime } }], {
+      ...policy,
+      maxAgeMs: 30_000,
+    });
+    assert.equal(covered.status, "ok", covered.problems.join("; "));
+    assert.deepEqual(covered.rpo, {
+      at: idle.toTime,
+      revision: base.manifest.snapshot.revision,
+      from: "coverage",
+      ageSeconds: 20,
+    });
+    const lateCoverage = clusterFreshness("clusters/a", [{ ...base, chain: { ...idle, baseCoveredAt: idle.toTime } }], {
+      ...policy,
+      maxAgeMs: 10_000,
+    });
+    assert.deepEqual(lateCoverage.problems, ["newest idle coverage of the newest backup is 20s old (limit 10s)"]);
+    const problem = clusterFreshness(
+      "clusters/a",
+      [{ ...base, chain: { ...idle, baseCoveredAt: idle.toTime, problems: ["a record is unreadable"] } }],
+      policy,
+    );
+    assert.equal(problem.rpo.from, "backup", "no coverage past a problem");
+    assert.equal(problem.status, "failing");
   });
 
   it("continuous: a gap in the newest chain is failing; one in an older chain is not the RPO's business", () => {

@@ -131,6 +131,16 @@ describe("continuous backup series", () => {
     assert.deepEqual(samples(await back.registry().metrics()), samples(await m.registry().metrics()));
   });
 
+  it("the base's idle coverage (no segment yet) sets the last revision and the coverage time, not the lag", async () => {
+    const m = new BackupMetrics();
+    m.baseCovered(plain, { baseRevision: 100, coveredAt: "2026-11-30T10:05:00.000Z" });
+    const l = 'cluster="prod-etcd",store="/var/backups"';
+    assert.deepEqual(samples(await m.registry().metrics()), [
+      `hcp_etcd_backup_continuous_last_revision{${l}} 100`,
+      `hcp_etcd_backup_continuous_last_commit_timestamp_seconds{${l}} ${Date.parse("2026-11-30T10:05:00.000Z") / 1000}`,
+    ]);
+  });
+
   it("publishSoon: one publish at a time, and a burst ends with the newest values published", async () => {
     const dir = await mkdtemp(join(tmpdir(), "hcpeb-metrics-unit-"));
     try {
