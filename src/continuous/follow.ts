@@ -154,6 +154,11 @@ async function resumePosition(req: ContinuousRequest, label: string): Promise<Po
   if (chain.uncommitted.length > 0) await req.store.delete(chain.uncommitted, signal ? { signal } : {});
   const last = chain.records.at(-1);
   const coverage = chain.coverage?.baseBackupId === newest.manifest.backupId ? chain.coverage : undefined;
+  // A base coverage the first record superseded, left by a writer killed before it removed it: readers
+  // ignore it, and nothing stale should lie beside the chain.
+  const staleCoverage = coverageKey(newest.folder);
+  if (last && (await req.store.exists(staleCoverage, signal ? { signal } : {})))
+    await req.store.delete([staleCoverage], signal ? { signal } : {});
   return {
     backupId: newest.manifest.backupId,
     folder: newest.folder,

@@ -158,6 +158,14 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
         : undefined;
     const coveredTo = last ? coveredUntil(last) : (baseCoveredAt ?? verified.manifest?.createdAt);
     const window = `the chain covers revisions ${baseRevision}..${chainEnd}${coveredTo ? ` (up to ${coveredTo})` : ""}`;
+    const noChain = chain.records.length === 0 && !chain.coverage && chain.problems.length === 0;
+    if (noChain && "time" in options.point && baseCoveredAt === undefined) {
+      const createdAt = verified.manifest?.createdAt;
+      if (createdAt && options.point.time.getTime() > Date.parse(createdAt))
+        throw new UsageError(
+          `${options.point.time.toISOString()} is after this backup was taken (${createdAt}) and it has no delta chain (not a continuous backup, or its follower wrote nothing yet): restore it without --at-time`,
+        );
+    }
     const target = targetOf(
       options.point,
       baseRevision,

@@ -56,13 +56,14 @@ export type SegmentRecord = z.infer<typeof segmentRecordSchema>;
 
 /**
  * A chain with no committed segment yet (etcd idle since the full backup) has no record to extend, so
- * the follower keeps its coverage in one object of its own, `<backup folder>/deltas/coverage.json`,
+ * the follower keeps its coverage in one object of its own, `<backup folder>/deltas/base-coverage`,
  * rewritten in place as a record's `coveredAt` is: etcd's watch and a linearizable read found no
  * revision after the base's when asked at `coveredAt`. Readers use it only while the chain has no
  * segment record (the first record supersedes it, and the follower then removes it), and only when it
  * names the base it sits beside.
  */
-export const COVERAGE_FILE = "coverage.json";
+// No .json or .seg: a tool of before it lists a chain's records by those endings, and must not take it for one.
+export const COVERAGE_FILE = "base-coverage";
 export const baseCoverageSchema = z.object({
   schemaVersion: z.literal(1),
   baseBackupId: z.string(),

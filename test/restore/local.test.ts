@@ -112,6 +112,23 @@ describe("restore local (real etcd 3.4, etcdctl snapshot restore)", () => {
     }
   });
 
+  it("--at-time after a plain backup was taken: one line, exit 2, nothing restored (it has no delta chain)", async () => {
+    const dataDir = join(work, "plain-at-time");
+    const r = await runCli([
+      "restore",
+      "local",
+      backupRef,
+      "--data-dir",
+      dataDir,
+      "--at-time",
+      new Date(Date.now() + 60_000).toISOString(),
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /has no delta chain .*restore it without --at-time/);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+    assert.equal(existsSync(dataDir), false);
+  });
+
   it("--name/--initial-cluster: one restore per member of a real cluster's layout, each with its own identity", async () => {
     const plan = await LocalEtcdCluster.plan(3);
     const initialCluster = plan.map((p) => `${p.name}=${p.peerURL}`).join(",");
