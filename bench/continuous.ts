@@ -98,6 +98,8 @@ async function main(): Promise<void> {
         "--continuous",
         "--segment",
         segment,
+        // BENCH_FULL_EVERY=10s: new chains under the load (their base taken while the old chain goes on).
+        ...(process.env.BENCH_FULL_EVERY ? ["--full-every", process.env.BENCH_FULL_EVERY] : []),
         "--log-level",
         "info",
       ],
@@ -115,18 +117,12 @@ async function main(): Promise<void> {
     // Lag: when etcd's head first reached each revision, and when the chain first covered it.
     const headAt: Array<{ at: number; revision: number }> = [];
     let maxLagS = 0;
-    let backupFolder: string | undefined;
-    let baseRevision = 0;
     const lagPoll = setInterval(async () => {
       try {
-        if (!backupFolder) {
-          const b = (await readCatalog(store, { label: "bench" })).backups[0];
-          if (!b) return;
-          backupFolder = b.folder;
-          baseRevision = b.manifest.snapshot.revision;
-        }
-        const chain = await readChain(store, backupFolder, baseRevision);
-        const covered = chain.contiguousTo;
+        // Every chain of the label (--full-every makes new ones): the furthest any covers.
+        let covered = 0;
+        for (const b of (await readCatalog(store, { label: "bench" })).backups)
+          covered = Math.max(covered, (await readChain(store, b.folder, b.manifest.snapshot.revision)).contiguousTo);
         // The oldest head sample the chain does not cover yet: how long it has waited.
         const waiting = headAt.find((h) => h.revision > covered);
         if (waiting) maxLagS = Math.max(maxLagS, (Date.now() - waiting.at) / 1000);

@@ -100,6 +100,10 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
   for (;;) {
     const { client, close } = await openClient();
     let why: string;
+    /** The next chain's base, taken while this chain went on (--full-every). */
+    let next: BackupResult | undefined;
+    /** A full backup begun for --full-every when the chain ended otherwise: the new base all the same. */
+    const begun: { base?: Promise<BackupResult> } = {};
     try {
       // An etcd behind the chain's end was restored from an older snapshot (or is another cluster): its
       // revisions from here on are a different history, which must not be appended to this chain.
@@ -108,13 +112,13 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
         throw new ChainEndedError(
           `etcd is at revision ${head}, behind the end of the chain ${position.folder} (${position.next - 1}): restored from an older snapshot? The chain ends there`,
         );
-      await followFrom(client, position, req, { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs });
+      next = await followFrom(client, position, req, { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs }, begun);
       why = `the chain ${position.folder} is ${formatAge(Date.now() - position.baseAt)} old (--full-every): it ends at revision ${position.next - 1}`;
     } catch (err) {
       if (err instanceof ChainEndedError && !req.signal?.aborted) {
         why = err.message;
         log.warn({ folder: position.folder, chainEnd: position.next - 1 }, why);
-        position = await fullBackup(req, why);
+        position = begun.base ? basePosition(req, await begun.base, why) : await fullBackup(req, why);
         continue;
       }
       if (!(err instanceof WatchCompactedError)) throw err;
@@ -125,12 +129,21 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
     } finally {
       await close();
     }
-    position = await fullBackup(req, why);
+    // A base begun before a compaction ended the chain serves: the next chain checks its start anyway.
+    const base = next ?? (await begun.base);
+    position = base ? basePosition(req, base, why) : await fullBackup(req, why);
   }
 }
 
+const takeFullBackup = (req: ContinuousRequest): Promise<BackupResult> =>
+  (req.takeFullBackup ?? (() => backupEtcd(req)))();
+
 async function fullBackup(req: ContinuousRequest, why: string): Promise<Position> {
-  const result = await (req.takeFullBackup ?? (() => backupEtcd(req)))();
+  return basePosition(req, await takeFullBackup(req), why);
+}
+
+/** A new chain's start: after its base, reported with why it was taken. */
+function basePosition(req: ContinuousRequest, result: BackupResult, why: string): Position {
   req.onFullBackup?.(result, why);
   const m = result.manifest;
   return {
@@ -197,17 +210,27 @@ export async function connectFirstAnswering(
 }
 
 const TIMEOUT = Symbol("timeout");
+const HANDOVER = Symbol("handover");
+
+/** The next chain's full backup while it is taken (settled never rejects), and what became of it. */
+interface Handover {
+  settled: Promise<typeof HANDOVER>;
+  outcome?: { readonly result: BackupResult } | { readonly error: unknown };
+}
 
 /**
- * Follows the watch from `position.next`, committing segments. Returns when the chain is due for a new
- * full backup (--full-every), with everything it received committed; otherwise only by throwing.
+ * Follows the watch from `position.next`, committing segments. When the chain is due for a new full
+ * backup (--full-every), that backup is taken while the chain goes on, and the chain ends once it
+ * holds every revision up to the new base's (committed): no point between the two is lost, and the
+ * changes made meanwhile wait for no snapshot. Returns the new base then; otherwise only throws.
  */
 async function followFrom(
   client: EtcdClient,
   position: Position,
   req: ContinuousRequest,
   limits: { segmentMs: number; maxBytes: number; fullEveryMs: number | undefined },
-): Promise<void> {
+  begun: { base?: Promise<BackupResult> },
+): Promise<BackupResult> {
   const log = req.logger ?? silentLogger();
   const leaseTtls = new LeaseTtls();
   const watching = new AbortController();
@@ -342,11 +365,44 @@ async function followFrom(
     log.debug({ revision: record.toRevision, coveredAt: record.coveredAt }, "etcd idle: coverage extended");
     req.onCoverage?.(record);
   };
+  /** The next chain's full backup while it is taken, and what became of it. */
+  let handover: Handover | undefined;
+  const startHandover = () => {
+    if (handover) return;
+    log.info(
+      { folder: position.folder, revision: position.next - 1 },
+      "taking the next chain's full backup (--full-every); this chain goes on until its base is stored",
+    );
+    const h: Handover = { settled: Promise.resolve(HANDOVER) };
+    begun.base = takeFullBackup(req);
+    h.settled = begun.base.then(
+      (result) => {
+        h.outcome = { result };
+        return HANDOVER;
+      },
+      (error: unknown) => {
+        h.outcome = { error };
+        return HANDOVER;
+      },
+    );
+    handover = h;
+  };
+  /** The new base, once this chain holds every revision up to its snapshot's, committed. */
+  const handedOver = async (): Promise<BackupResult | undefined> => {
+    const outcome = handover?.outcome;
+    if (!outcome) return undefined;
+    if ("error" in outcome) throw outcome.error;
+    const baseRevision = outcome.result.manifest.snapshot.revision;
+    if (events > 0 && lastRevision >= baseRevision) await commit();
+    return position.next - 1 >= baseRevision ? outcome.result : undefined;
+  };
   let pending: Promise<IteratorResult<WatchBatch>> | undefined;
   try {
     for (;;) {
+      const handed = await handedOver();
+      if (handed) return handed;
       pending ??= batches.next();
-      const fullDue = limits.fullEveryMs === undefined ? undefined : position.baseAt + limits.fullEveryMs;
+      const fullDue = limits.fullEveryMs === undefined || handover ? undefined : position.baseAt + limits.fullEveryMs;
       const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
       // An unanswered request is asked again after an interval: a lost answer must not end the heartbeat.
       const askDue = events === 0 ? (askedAt === undefined ? nextAsk : askedAt + limits.segmentMs) : undefined;
@@ -356,9 +412,10 @@ async function followFrom(
         askDue ?? Number.POSITIVE_INFINITY,
       );
       const r = await raceTimeout(
-        pending,
+        handover && !handover.outcome ? Promise.race([pending, handover.settled]) : pending,
         due === Number.POSITIVE_INFINITY ? undefined : Math.max(0, due - Date.now()),
       );
+      if (r === HANDOVER) continue; // the watch's next batch is still pending
       if (r === TIMEOUT) {
         if (askDue !== undefined && Date.now() >= askDue && progress.request) {
           if (askedAt !== undefined)
@@ -372,7 +429,7 @@ async function followFrom(
           progress.request();
         }
         await commit();
-        if (fullDue !== undefined && Date.now() >= fullDue) return;
+        if (fullDue !== undefined && Date.now() >= fullDue) startHandover();
         continue;
       }
       pending = undefined;
@@ -402,10 +459,7 @@ async function followFrom(
       // too: under a steady stream the next batch may always be ready before the timer fires.
       const after = Date.now();
       if (bytes >= limits.maxBytes || (events > 0 && after >= firstAt + limits.segmentMs)) await commit();
-      if (limits.fullEveryMs !== undefined && after >= position.baseAt + limits.fullEveryMs) {
-        await commit();
-        return;
-      }
+      if (limits.fullEveryMs !== undefined && after >= position.baseAt + limits.fullEveryMs) startHandover();
     }
   } catch (err) {
     if (req.lost?.aborted) throw req.lost.reason;

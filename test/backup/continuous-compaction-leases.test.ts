@@ -331,11 +331,15 @@ describe("continuous backup: new chains", () => {
       assert.deepEqual(c.chain.uncommitted, [], `chain ${i}`);
       const next = all[i + 1];
       if (!next) continue;
-      // Each chain ends where the follower said, and the next one's base holds every change after it.
+      // Each chain ends where the follower said, and goes on through the next one's base (taken while
+      // it followed): no revision between the two chains is left without a point to restore.
       const said = renewed.find((m) => m[1] === c.backup.folder);
       assert.ok(said, `the stdout names the end of ${c.backup.folder}`);
       assert.equal(Number(said[2]), c.chain.contiguousTo);
-      assert.ok(next.backup.manifest.snapshot.revision >= c.chain.contiguousTo);
+      assert.ok(
+        c.chain.contiguousTo >= next.backup.manifest.snapshot.revision,
+        `chain ${i} ends at ${c.chain.contiguousTo}, the next base is at ${next.backup.manifest.snapshot.revision}`,
+      );
     }
     const firstChain = all[0] as (typeof all)[number];
     assert.ok(firstChain.chain.records.length >= 1, "the first chain holds segments");
