@@ -192,7 +192,7 @@ export async function runHostedContinuous(
       logger: ctx.logger,
       ...settings,
       ...reporters(shared.store, flags.output === "json", metrics, metricsTarget),
-      takeFullBackup: async () => {
+      takeFullBackup: async (fullSignal) => {
         const r = await backupHostedCluster({
           ...shared,
           mode: "online",
@@ -200,7 +200,7 @@ export async function runHostedContinuous(
           namespace,
           name,
           endpoints: flags.endpoints,
-          signal,
+          signal: fullSignal,
           logger: ctx.logger,
         });
         if (r.dryRun) throw new UsageError("--dry-run does not go with --continuous");

@@ -34,8 +34,11 @@ export interface ContinuousRequest extends EtcdBackupRequest {
   readonly fullEveryMs?: number;
   /** Told about each full backup taken (the first one, or after a compaction). */
   readonly onFullBackup?: (result: BackupResult, why: string) => void;
-  /** How a full backup is taken (default: backupEtcd of the request, a plain etcd's). */
-  readonly takeFullBackup?: () => Promise<BackupResult>;
+  /**
+   * How a full backup is taken (default: backupEtcd of the request, a plain etcd's). `signal` stops it
+   * (the request's, or the end of a follower whose next base it was).
+   */
+  readonly takeFullBackup?: (signal: AbortSignal | undefined) => Promise<BackupResult>;
   /** How a client to watch is had (default: the first endpoint, with the request's TLS and auth). */
   readonly openClient?: () => Promise<{ client: EtcdClient; close(): Promise<void> }>;
   /**
@@ -84,7 +87,6 @@ interface Position {
  */
 export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResult> {
   const label = validateLabel(req.label);
-  const log = req.logger ?? silentLogger();
   const segmentMs = req.segmentMs ?? 10_000;
   const maxBytes = req.segmentMaxBytes ?? 8 * 1024 * 1024;
   const connect = req.connect ?? directConnector({ tls: req.tls, auth: req.auth });
@@ -97,46 +99,82 @@ export async function followEtcd(req: ContinuousRequest): Promise<ContinuousResu
   let position = await resumePosition(req, label);
   if (position) req.onResume?.(position.folder, position.next);
   else position = await fullBackup(req, "no backup of this name to continue from");
-  for (;;) {
-    const { client, close } = await openClient();
-    let why: string;
-    /** The next chain's base, taken while this chain went on (--full-every). */
-    let next: BackupResult | undefined;
-    /** A full backup begun for --full-every when the chain ended otherwise: the new base all the same. */
-    const begun: { base?: Promise<BackupResult> } = {};
-    try {
-      // An etcd behind the chain's end was restored from an older snapshot (or is another cluster): its
-      // revisions from here on are a different history, which must not be appended to this chain.
-      const head = (await client.status()).revision;
-      if (head < position.next - 1)
-        throw new ChainEndedError(
-          `etcd is at revision ${head}, behind the end of the chain ${position.folder} (${position.next - 1}): restored from an older snapshot? The chain ends there`,
-        );
-      next = await followFrom(client, position, req, { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs }, begun);
-      why = `the chain ${position.folder} is ${formatAge(Date.now() - position.baseAt)} old (--full-every): it ends at revision ${position.next - 1}`;
-    } catch (err) {
-      if (err instanceof ChainEndedError && !req.signal?.aborted) {
-        why = err.message;
-        log.warn({ folder: position.folder, chainEnd: position.next - 1 }, why);
-        position = begun.base ? basePosition(req, await begun.base, why) : await fullBackup(req, why);
-        continue;
-      }
-      if (!(err instanceof WatchCompactedError)) throw err;
-      // The revisions after the chain's end are gone from etcd: the old chain ends where it ended and
-      // the new one starts at a new base. Nothing between them is restorable to a point.
-      why = `etcd compacted up to revision ${err.compactRevision} before the chain got there: the chain ${position.folder} ends at revision ${position.next - 1}`;
-      log.warn({ folder: position.folder, chainEnd: position.next - 1, compactRevision: err.compactRevision }, why);
-    } finally {
-      await close();
+  /** A next base begun for --full-every and not handed over: stopped and waited for when the follower ends. */
+  let begun: Begun | undefined;
+  try {
+    for (;;) {
+      begun = { stop: new AbortController() };
+      position = await followChain(req, position, openClient, { segmentMs, maxBytes }, begun);
     }
-    // A base begun before a compaction ended the chain serves: the next chain checks its start anyway.
-    const base = next ?? (await begun.base);
-    position = base ? basePosition(req, base, why) : await fullBackup(req, why);
+  } finally {
+    if (begun?.base) {
+      begun.stop.abort();
+      await begun.base.catch(() => {});
+    }
   }
 }
 
-const takeFullBackup = (req: ContinuousRequest): Promise<BackupResult> =>
-  (req.takeFullBackup ?? (() => backupEtcd(req)))();
+/** A full backup begun for --full-every while the chain goes on, and what stops it. */
+interface Begun {
+  readonly stop: AbortController;
+  base?: Promise<BackupResult>;
+}
+
+/** One chain followed to its end; resolves to the next chain's start (its base taken and reported). */
+async function followChain(
+  req: ContinuousRequest,
+  position: Position,
+  openClient: () => Promise<{ client: EtcdClient; close(): Promise<void> }>,
+  limits: { segmentMs: number; maxBytes: number },
+  begun: Begun,
+): Promise<Position> {
+  const log = req.logger ?? silentLogger();
+  const { segmentMs, maxBytes } = limits;
+  /** A base begun before the chain ended otherwise serves as the next one, unless it failed. */
+  const begunBase = async () => (begun.base ? await begun.base.catch(() => undefined) : undefined);
+  const { client, close } = await openClient();
+  let why: string;
+  /** The next chain's base, taken while this chain went on (--full-every). */
+  let next: BackupResult | undefined;
+  try {
+    // An etcd behind the chain's end was restored from an older snapshot (or is another cluster): its
+    // revisions from here on are a different history, which must not be appended to this chain.
+    const head = (await client.status()).revision;
+    if (head < position.next - 1)
+      throw new ChainEndedError(
+        `etcd is at revision ${head}, behind the end of the chain ${position.folder} (${position.next - 1}): restored from an older snapshot? The chain ends there`,
+      );
+    const handed = await followFrom(
+      client,
+      position,
+      req,
+      { segmentMs, maxBytes, fullEveryMs: req.fullEveryMs },
+      begun,
+    );
+    next = handed.base;
+    why = `the chain ${position.folder} was ${formatAge(handed.startedAt - position.baseAt)} old (--full-every): it ends at revision ${position.next - 1}`;
+  } catch (err) {
+    if (err instanceof ChainEndedError && !req.signal?.aborted) {
+      why = err.message;
+      log.warn({ folder: position.folder, chainEnd: position.next - 1 }, why);
+      const base = await begunBase();
+      return base ? basePosition(req, base, why) : await fullBackup(req, why);
+    }
+    if (!(err instanceof WatchCompactedError)) throw err;
+    // The revisions after the chain's end are gone from etcd: the old chain ends where it ended and
+    // the new one starts at a new base. Nothing between them is restorable to a point.
+    why = `etcd compacted up to revision ${err.compactRevision} before the chain got there: the chain ${position.folder} ends at revision ${position.next - 1}`;
+    log.warn({ folder: position.folder, chainEnd: position.next - 1, compactRevision: err.compactRevision }, why);
+  } finally {
+    await close();
+  }
+  // A base begun before a compaction ended the chain serves: the next chain checks its start anyway.
+  const base = next ?? (await begunBase());
+  return base ? basePosition(req, base, why) : await fullBackup(req, why);
+}
+
+const takeFullBackup = (req: ContinuousRequest, signal = req.signal): Promise<BackupResult> =>
+  req.takeFullBackup ? req.takeFullBackup(signal) : backupEtcd({ ...req, ...(signal ? { signal } : {}) });
 
 async function fullBackup(req: ContinuousRequest, why: string): Promise<Position> {
   return basePosition(req, await takeFullBackup(req), why);
@@ -211,10 +249,13 @@ export async function connectFirstAnswering(
 
 const TIMEOUT = Symbol("timeout");
 const HANDOVER = Symbol("handover");
+/** How long a stored next base may wait for the chain to reach its revision before a warning. */
+const HANDOVER_PATIENCE_MS = 60_000;
 
 /** The next chain's full backup while it is taken (settled never rejects), and what became of it. */
 interface Handover {
   settled: Promise<typeof HANDOVER>;
+  readonly startedAt: number;
   outcome?: { readonly result: BackupResult } | { readonly error: unknown };
 }
 
@@ -229,8 +270,8 @@ async function followFrom(
   position: Position,
   req: ContinuousRequest,
   limits: { segmentMs: number; maxBytes: number; fullEveryMs: number | undefined },
-  begun: { base?: Promise<BackupResult> },
-): Promise<BackupResult> {
+  begun: Begun,
+): Promise<{ readonly base: BackupResult; readonly startedAt: number }> {
   const log = req.logger ?? silentLogger();
   const leaseTtls = new LeaseTtls();
   const watching = new AbortController();
@@ -373,8 +414,9 @@ async function followFrom(
       { folder: position.folder, revision: position.next - 1 },
       "taking the next chain's full backup (--full-every); this chain goes on until its base is stored",
     );
-    const h: Handover = { settled: Promise.resolve(HANDOVER) };
-    begun.base = takeFullBackup(req);
+    const h: Handover = { settled: Promise.resolve(HANDOVER), startedAt: Date.now() };
+    const signal = req.signal ? AbortSignal.any([req.signal, begun.stop.signal]) : begun.stop.signal;
+    begun.base = takeFullBackup(req, signal);
     h.settled = begun.base.then(
       (result) => {
         h.outcome = { result };
@@ -387,14 +429,38 @@ async function followFrom(
     );
     handover = h;
   };
+  /** When a next base that has not reached the chain yet was first found waiting (to say so once). */
+  let waitingSince: number | undefined;
+  /** After a failed next base: not before this time again. */
+  let retryAt = 0;
   /** The new base, once this chain holds every revision up to its snapshot's, committed. */
-  const handedOver = async (): Promise<BackupResult | undefined> => {
-    const outcome = handover?.outcome;
-    if (!outcome) return undefined;
-    if ("error" in outcome) throw outcome.error;
+  const handedOver = async (): Promise<{ base: BackupResult; startedAt: number } | undefined> => {
+    const h = handover;
+    const outcome = h?.outcome;
+    if (!h || !outcome) return undefined;
+    if ("error" in outcome) {
+      // The chain goes on; the next base is tried again an interval later (at most a minute).
+      log.warn(
+        { folder: position.folder, error: describe(outcome.error) },
+        "the next chain's full backup failed: this chain goes on, and it is tried again",
+      );
+      handover = undefined;
+      begun.base = undefined;
+      retryAt = Date.now() + Math.min(limits.fullEveryMs ?? 60_000, 60_000);
+      return undefined;
+    }
     const baseRevision = outcome.result.manifest.snapshot.revision;
     if (events > 0 && lastRevision >= baseRevision) await commit();
-    return position.next - 1 >= baseRevision ? outcome.result : undefined;
+    if (position.next - 1 >= baseRevision) return { base: outcome.result, startedAt: h.startedAt };
+    waitingSince ??= Date.now();
+    if (Date.now() - waitingSince > HANDOVER_PATIENCE_MS) {
+      waitingSince = Number.POSITIVE_INFINITY; // said once
+      log.warn(
+        { folder: position.folder, chainEnd: position.next - 1, baseRevision },
+        "the next chain's base is stored, but this chain has not reached its revision yet: still following",
+      );
+    }
+    return undefined;
   };
   let pending: Promise<IteratorResult<WatchBatch>> | undefined;
   try {
@@ -402,7 +468,10 @@ async function followFrom(
       const handed = await handedOver();
       if (handed) return handed;
       pending ??= batches.next();
-      const fullDue = limits.fullEveryMs === undefined || handover ? undefined : position.baseAt + limits.fullEveryMs;
+      const fullDue =
+        limits.fullEveryMs === undefined || handover
+          ? undefined
+          : Math.max(position.baseAt + limits.fullEveryMs, retryAt);
       const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
       // An unanswered request is asked again after an interval: a lost answer must not end the heartbeat.
       const askDue = events === 0 ? (askedAt === undefined ? nextAsk : askedAt + limits.segmentMs) : undefined;
@@ -459,7 +528,8 @@ async function followFrom(
       // too: under a steady stream the next batch may always be ready before the timer fires.
       const after = Date.now();
       if (bytes >= limits.maxBytes || (events > 0 && after >= firstAt + limits.segmentMs)) await commit();
-      if (limits.fullEveryMs !== undefined && after >= position.baseAt + limits.fullEveryMs) startHandover();
+      if (limits.fullEveryMs !== undefined && after >= Math.max(position.baseAt + limits.fullEveryMs, retryAt))
+        startHandover();
     }
   } catch (err) {
     if (req.lost?.aborted) throw req.lost.reason;

@@ -322,7 +322,7 @@ describe("continuous backup: new chains", () => {
       ...run
         .stdout()
         .matchAll(
-          /^full backup \S+ at revision \d+ \(the chain (\S+) is \d+s old \(--full-every\): it ends at revision (\d+)\)/gm,
+          /^full backup \S+ at revision \d+ \(the chain (\S+) was \d+s old \(--full-every\): it ends at revision (\d+)\)/gm,
         ),
     ];
     assert.ok(renewed.length >= 2, run.stdout());
