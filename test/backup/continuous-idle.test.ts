@@ -2,10 +2,9 @@
 // extends the newest record's coverage instead, so the RPO, `list` and `--at-time` stay current
 // without a new object per interval.
 import assert from "node:assert/strict";
-import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, readdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readChain } from "../../src/continuous/chain.js";
 import {
   type BaseCoverage,
@@ -14,43 +13,24 @@ import {
   recordKey,
   type SegmentRecord,
 } from "../../src/continuous/segment.js";
-import type { EtcdClient } from "../../src/etcd/client.js";
 import { readCatalog } from "../../src/store/catalog.js";
 import { DELTAS_DIR } from "../../src/store/layout.js";
 import { openStore } from "../../src/store/open-store.js";
 import { joinKey } from "../../src/store/store.js";
 import { type RunningCli, runCli } from "../support/cli.js";
-import { EtcdCluster } from "../support/etcd-cluster.js";
-import { liveAt, type PointRestore, restoredState, spawnFollower } from "../support/pitr.js";
+import { continuousLab, liveAt, type PointRestore, restoredState } from "../support/pitr.js";
 import { waitFor } from "../support/wait.js";
 
 describe("continuous backup of an idle etcd: coverage extended in place", () => {
-  let cluster: EtcdCluster;
-  let client: EtcdClient;
-  let work: string;
-  let storeDir: string;
   let run: RunningCli | undefined;
   let idleRecord: SegmentRecord;
   /** The coverage times the follower recorded while etcd was idle, in the order seen. */
   const covered: string[] = [];
 
-  before(async () => {
-    cluster = await EtcdCluster.start({ members: 1 });
-    client = await cluster.client(0);
-    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    storeDir = join(work, "store");
-    await mkdir(storeDir);
-  });
-  after(async () => {
-    if (run && run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
-    await run?.exited;
-    client?.close();
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  const lab = continuousLab({ members: 1 });
 
   const chainNow = async () => {
-    const store = openStore(storeDir);
+    const store = openStore(lab.storeDir);
     const [b] = (await readCatalog(store, { label: "idle" })).backups;
     if (!b) return undefined;
     const chain = await readChain(store, b.folder, b.manifest.snapshot.revision);
@@ -59,15 +39,15 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
   /** The objects under the chain's deltas/ now (one listing: the catalog's and the chain's are two). */
   const deltaObjects = async (folder: string) => {
     const keys: string[] = [];
-    for await (const o of openStore(storeDir).list(joinKey(folder, DELTAS_DIR))) keys.push(o.key);
+    for await (const o of openStore(lab.storeDir).list(joinKey(folder, DELTAS_DIR))) keys.push(o.key);
     return keys.sort();
   };
 
   it("an idle follower's newest record says, at each interval, that nothing is missing up to then", async () => {
-    run = spawnFollower(cluster, storeDir, "idle");
+    run = lab.follow("idle");
     await waitFor("the full backup", () => (/^full backup /m.test(run?.stdout() ?? "") ? true : undefined), 30_000);
     let last = 0;
-    for (let i = 0; i < 10; i++) last = await client.put(`idle/k${i % 3}`, `v${i}`);
+    for (let i = 0; i < 10; i++) last = await lab.client.put(`idle/k${i % 3}`, `v${i}`);
     const first = await waitFor(
       `a committed segment up to revision ${last}`,
       async () => {
@@ -110,7 +90,7 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
     for (let i = 1; i < times.length; i++)
       assert.ok((times[i] as number) > (times[i - 1] as number), `coverage ${i}: ${covered.join(", ")}`);
 
-    const listed = await runCli(["list", "--from", storeDir, "-o", "json"]);
+    const listed = await runCli(["list", "--from", lab.storeDir, "-o", "json"]);
     assert.equal(listed.code, 0, listed.stderr);
     const [row] = JSON.parse(listed.stdout) as Array<{ chain: { toRevision: number; toTime: string } }>;
     assert.equal(row?.chain.toRevision, last);
@@ -118,7 +98,7 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
       Date.parse(row?.chain.toTime ?? "") >= Date.parse(idleRecord.coveredAt ?? ""),
       `list's window ends at the coverage (${row?.chain.toTime}), not at the close (${closed.closedAt})`,
     );
-    const fleet = await runCli(["list", "--fleet", "--from", storeDir, "-o", "json"]);
+    const fleet = await runCli(["list", "--fleet", "--from", lab.storeDir, "-o", "json"]);
     assert.equal(fleet.code, 0, fleet.stderr);
     const [c] = JSON.parse(fleet.stdout) as Array<{ rpo: { at: string; revision: number; from: string } }>;
     assert.equal(c?.rpo.from, "segment");
@@ -135,7 +115,7 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
         "local",
         ref,
         "--data-dir",
-        join(work, name),
+        join(lab.work, name),
         "--at-time",
         atTime.toISOString(),
         "-o",
@@ -148,9 +128,9 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
       return restoredState((out.members[0] as { dataDir: string }).dataDir);
     };
     // The chain still ends with the idle record: the time is after its close, inside its coverage.
-    const expected = await liveAt(cluster, idleRecord.toRevision);
+    const expected = await liveAt(lab.cluster, idleRecord.toRevision);
     assert.deepEqual(await restoreAt("at-idle"), expected);
-    const after = await client.put("idle/after", "written after the idle period");
+    const after = await lab.client.put("idle/after", "written after the idle period");
     await waitFor(
       `a committed segment up to revision ${after}`,
       async () => {
@@ -181,11 +161,11 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
     const c = await chainNow();
     const newest = c?.chain.records.at(-1);
     assert.ok(c && newest);
-    const record = join(storeDir, recordKey(c.backup.folder, newest.fromRevision, newest.toRevision));
+    const record = join(lab.storeDir, recordKey(c.backup.folder, newest.fromRevision, newest.toRevision));
     // What put() leaves when the process dies between creating its temp file and the rename.
     await writeFile(`${record}.part`, "{ half a record");
     const since = coveredUntil(newest);
-    run = spawnFollower(cluster, storeDir, "idle");
+    run = lab.follow("idle");
     const extended = await waitFor(
       "the newest record's coverage extended after the restart",
       async () => {
@@ -202,36 +182,17 @@ describe("continuous backup of an idle etcd: coverage extended in place", () => 
 });
 
 describe("continuous backup watching a member without a leader: no coverage claimed", () => {
-  let cluster: EtcdCluster;
-  let client: EtcdClient;
-  let work: string;
-  let storeDir: string;
-  let run: RunningCli | undefined;
-
-  before(async () => {
-    cluster = await EtcdCluster.start({ members: 3 });
-    client = await cluster.client(0);
-    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    storeDir = join(work, "store");
-    await mkdir(storeDir);
-  });
-  after(async () => {
-    if (run && run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
-    await run?.exited;
-    client?.close();
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  const lab = continuousLab({ members: 3 });
 
   it("with the other members stopped, the watched one still answers its watch but coverage stops and the watch is cancelled", async () => {
-    const store = openStore(storeDir);
+    const store = openStore(lab.storeDir);
     const newestRecord = async () => {
       const [b] = (await readCatalog(store, { label: "cut-off" })).backups;
       return b ? (await readChain(store, b.folder, b.manifest.snapshot.revision)).records.at(-1) : undefined;
     };
-    run = spawnFollower(cluster, storeDir, "cut-off", { members: [0] });
-    await waitFor("the full backup", () => (/^full backup /m.test(run?.stdout() ?? "") ? true : undefined), 30_000);
-    const last = await client.put("cut-off/k", "v");
+    const run = lab.follow("cut-off", { members: [0] });
+    await waitFor("the full backup", () => (/^full backup /m.test(run.stdout()) ? true : undefined), 30_000);
+    const last = await lab.client.put("cut-off/k", "v");
     await waitFor(
       "a coverage extension of the segment",
       async () => ((await newestRecord())?.coveredAt ? true : undefined),
@@ -239,7 +200,7 @@ describe("continuous backup watching a member without a leader: no coverage clai
     );
     // Member 0 keeps its data and answers its watch (progress included) with its own revision, which
     // no longer says anything about the cluster's: only the linearizable read can tell.
-    const others = [1, 2].map((i) => cluster.pid(i) as number);
+    const others = [1, 2].map((i) => lab.cluster.pid(i) as number);
     let stoppedAt = 0;
     try {
       for (const pid of others) process.kill(pid, "SIGSTOP");
@@ -263,44 +224,31 @@ describe("continuous backup watching a member without a leader: no coverage clai
 });
 
 describe("continuous backup idle since its full backup: the base's coverage", () => {
-  let cluster: EtcdCluster;
-  let client: EtcdClient;
-  let work: string;
-  let storeDir: string;
   let run: RunningCli | undefined;
   let baseRevision = 0;
   let baseCoverage: BaseCoverage | undefined;
   /** Every coverage time read while the chain had no segment, in the order seen. */
   const seen: string[] = [];
 
-  before(async () => {
-    cluster = await EtcdCluster.start({ members: 1 });
-    client = await cluster.client(0);
-    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    storeDir = join(work, "store");
-    await mkdir(storeDir);
-    for (let i = 0; i < 5; i++) await client.put(`fresh/k${i}`, `v${i}`);
-  });
-  after(async () => {
-    if (run && run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
-    await run?.exited;
-    client?.close();
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+  const lab = continuousLab({
+    members: 1,
+    seed: async (c) => {
+      for (let i = 0; i < 5; i++) await c.put(`fresh/k${i}`, `v${i}`);
+    },
   });
 
-  const newestBackup = async (label: string) => (await readCatalog(openStore(storeDir), { label })).backups[0];
+  const newestBackup = async (label: string) => (await readCatalog(openStore(lab.storeDir), { label })).backups[0];
   /** The base's coverage object as stored now (undefined when there is none). */
   const storedCoverage = async (folder: string): Promise<BaseCoverage | undefined> => {
     try {
-      return JSON.parse(await readFile(join(storeDir, coverageKey(folder)), "utf8")) as BaseCoverage;
+      return JSON.parse(await readFile(join(lab.storeDir, coverageKey(folder)), "utf8")) as BaseCoverage;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw err;
     }
   };
   const listJson = async () => {
-    const listed = await runCli(["list", "--from", storeDir, "-o", "json"]);
+    const listed = await runCli(["list", "--from", lab.storeDir, "-o", "json"]);
     assert.equal(listed.code, 0, listed.stderr);
     return JSON.parse(listed.stdout) as Array<{
       createdAt: string;
@@ -309,7 +257,7 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
   };
 
   it("no segment yet: the follower keeps the base's coverage, and list, list --fleet and --at-time use it", async () => {
-    run = spawnFollower(cluster, storeDir, "fresh");
+    run = lab.follow("fresh");
     await waitFor("the full backup", () => (/^full backup /m.test(run?.stdout() ?? "") ? true : undefined), 30_000);
     const b = await newestBackup("fresh");
     assert.ok(b);
@@ -334,7 +282,7 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
     const times = [createdAt, ...seen.map(Date.parse)];
     for (let i = 1; i < times.length; i++) assert.ok((times[i] as number) > (times[i - 1] as number), seen.join(", "));
     const objects: string[] = [];
-    for await (const o of openStore(storeDir).list(joinKey(b.folder, DELTAS_DIR))) objects.push(o.key);
+    for await (const o of openStore(lab.storeDir).list(joinKey(b.folder, DELTAS_DIR))) objects.push(o.key);
     assert.deepEqual(objects, [coverageKey(b.folder)], "one object, no segment");
 
     const [row] = await listJson();
@@ -346,7 +294,7 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
       `list's window ends at the coverage (${row?.chain?.toTime}), not at the full backup (${row?.createdAt})`,
     );
     // The full backup is over 10 s old: STALE at an 8 s limit if the RPO counted from it.
-    const fleet = await runCli(["list", "--fleet", "--from", storeDir, "--max-age", "8s", "-o", "json"]);
+    const fleet = await runCli(["list", "--fleet", "--from", lab.storeDir, "--max-age", "8s", "-o", "json"]);
     assert.equal(fleet.code, 0, fleet.stdout + fleet.stderr);
     const [c] = JSON.parse(fleet.stdout) as Array<{
       status: string;
@@ -364,7 +312,7 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
       "local",
       b.ref,
       "--data-dir",
-      join(work, "at-fresh"),
+      join(lab.work, "at-fresh"),
       "--at-time",
       inside,
       "-o",
@@ -375,10 +323,18 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
     assert.equal(out.replayedRevision, baseRevision);
     assert.deepEqual(
       restoredState((out.members[0] as { dataDir: string }).dataDir),
-      await liveAt(cluster, baseRevision),
+      await liveAt(lab.cluster, baseRevision),
     );
     const later = new Date(Date.now() + 3_600_000).toISOString();
-    const refused = await runCli(["restore", "local", b.ref, "--data-dir", join(work, "later"), "--at-time", later]);
+    const refused = await runCli([
+      "restore",
+      "local",
+      b.ref,
+      "--data-dir",
+      join(lab.work, "later"),
+      "--at-time",
+      later,
+    ]);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /is after the chain's coverage/);
     baseCoverage = covered;
@@ -387,14 +343,14 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
   it("the first segment takes over: the coverage object is removed, the window is the segment's, and it never claimed past the change", async () => {
     const b = await newestBackup("fresh");
     assert.ok(b && baseCoverage);
-    const first = await client.put("fresh/after", "the first change");
+    const first = await lab.client.put("fresh/after", "the first change");
     const chain = await waitFor(
       `a committed segment up to revision ${first}, the coverage object gone`,
       async () => {
         if (run?.child.exitCode !== null) throw new Error(`the follower exited: ${run?.stderr()}`);
         const c = await storedCoverage(b.folder);
         if (c && c.coveredAt !== seen.at(-1)) seen.push(c.coveredAt);
-        const ch = await readChain(openStore(storeDir), b.folder, baseRevision);
+        const ch = await readChain(openStore(lab.storeDir), b.folder, baseRevision);
         return ch.contiguousTo >= first && !c ? ch : undefined;
       },
       30_000,
@@ -414,44 +370,44 @@ describe("continuous backup idle since its full backup: the base's coverage", ()
     // Stopped: its last segment committed. The window is the records' (list runs after the stop).
     run?.child.kill("SIGTERM");
     await run?.exited;
-    const stopped = await readChain(openStore(storeDir), b.folder, baseRevision);
+    const stopped = await readChain(openStore(lab.storeDir), b.folder, baseRevision);
     const [again] = await listJson();
     assert.equal(again?.chain?.toTime, coveredUntil(stopped.records.at(-1) as SegmentRecord));
   });
 
   it("prune removes the base's coverage object with its backup", async () => {
-    run = spawnFollower(cluster, storeDir, "pruned");
-    await waitFor("the full backup", () => (/^full backup /m.test(run?.stdout() ?? "") ? true : undefined), 30_000);
+    const follower = lab.follow("pruned");
+    await waitFor("the full backup", () => (/^full backup /m.test(follower.stdout()) ? true : undefined), 30_000);
     const old = await newestBackup("pruned");
     assert.ok(old);
     await waitFor(
       "the base's coverage",
       async () => {
-        if (run?.child.exitCode !== null) throw new Error(`the follower exited: ${run?.stderr()}`);
+        if (follower.child.exitCode !== null) throw new Error(`the follower exited: ${follower.stderr()}`);
         return (await storedCoverage(old.folder)) ? true : undefined;
       },
       30_000,
     );
-    run.child.kill("SIGTERM");
-    await run.exited;
+    follower.child.kill("SIGTERM");
+    await follower.exited;
     // A newer backup of the label, so that --keep-last 1 removes the idle chain.
     const plain = await runCli([
       "backup",
       "--endpoints",
-      cluster.endpoint(0),
-      ...cluster.tlsFlags,
+      lab.cluster.endpoint(0),
+      ...lab.cluster.tlsFlags,
       "--to",
-      storeDir,
+      lab.storeDir,
       "--name",
       "pruned",
     ]);
     assert.equal(plain.code, 0, plain.stderr);
-    const pruned = await runCli(["prune", "--from", storeDir, "--keep-last", "1", "--min-age", "0", "-o", "json"]);
+    const pruned = await runCli(["prune", "--from", lab.storeDir, "--keep-last", "1", "--min-age", "0", "-o", "json"]);
     assert.equal(pruned.code, 0, pruned.stderr);
     const result = JSON.parse(pruned.stdout) as { remove: string[]; removedDeltaObjects: number };
     assert.deepEqual(result.remove, [old.ref]);
     assert.equal(result.removedDeltaObjects, 1, "the coverage object counted with its backup");
-    await assert.rejects(access(join(storeDir, old.folder)), { code: "ENOENT" });
-    assert.deepEqual((await readCatalog(openStore(storeDir), { label: "pruned" })).leftovers, []);
+    await assert.rejects(access(join(lab.storeDir, old.folder)), { code: "ENOENT" });
+    assert.deepEqual((await readCatalog(openStore(lab.storeDir), { label: "pruned" })).leftovers, []);
   });
 });

@@ -1,57 +1,30 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { readChain } from "../../src/continuous/chain.js";
 import { replayChain, replayFactsOf } from "../../src/continuous/replay.js";
 import { segmentKey } from "../../src/continuous/segment.js";
-import type { EtcdClient } from "../../src/etcd/client.js";
 import { createLogger } from "../../src/logging.js";
 import { readCatalog } from "../../src/store/catalog.js";
 import { openStore } from "../../src/store/open-store.js";
-import { type RunningCli, runCli } from "../support/cli.js";
-import { EtcdCluster } from "../support/etcd-cluster.js";
-import { liveAt, restoreAtRevision, restoredState, sha256, spawnFollower, startLoad } from "../support/pitr.js";
+import { runCli } from "../support/cli.js";
+import { continuousLab, liveAt, restoreAtRevision, restoredState, sha256, startLoad } from "../support/pitr.js";
 import { waitFor } from "../support/wait.js";
 
 describe("continuous backup and point-in-time restore", () => {
-  let cluster: EtcdCluster;
-  let work: string;
-  let storeDir: string;
-  let client: EtcdClient;
-  const running: RunningCli[] = [];
-
-  before(async () => {
-    cluster = await EtcdCluster.start({ members: 3 });
-    client = await cluster.client(0);
-    work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
-    storeDir = join(work, "store");
-    await mkdir(storeDir);
-  });
-  after(async () => {
-    for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
-    await Promise.all(running.map((r) => r.exited));
-    client?.close();
-    await cluster?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
-
-  const follow = (label = "pitr") => {
-    const run = spawnFollower(cluster, storeDir, label, { members: [0, 1, 2] });
-    running.push(run);
-    return run;
-  };
+  const lab = continuousLab({ members: 3 });
+  const follow = (label = "pitr") => lab.follow(label, { members: [0, 1, 2] });
   const backupFolder = async () => {
-    const { backups } = await readCatalog(openStore(storeDir), { label: "pitr" });
+    const { backups } = await readCatalog(openStore(lab.storeDir), { label: "pitr" });
     return backups[0];
   };
   const chainNow = async () => {
     const b = await backupFolder();
     if (!b) return undefined;
-    return { backup: b, chain: await readChain(openStore(storeDir), b.folder, b.manifest.snapshot.revision) };
+    return { backup: b, chain: await readChain(openStore(lab.storeDir), b.folder, b.manifest.snapshot.revision) };
   };
   const committedTo = (revision: number) =>
     waitFor(
@@ -69,8 +42,8 @@ describe("continuous backup and point-in-time restore", () => {
   let markerB = 0;
 
   it("follows the watch, survives SIGKILL, and commits what it holds on SIGTERM", async () => {
-    await client.put("before/backup", "1");
-    const load = startLoad(client);
+    await lab.client.put("before/backup", "1");
+    const load = startLoad(lab.client);
     try {
       const first = follow();
       await waitFor(
@@ -89,10 +62,10 @@ describe("continuous backup and point-in-time restore", () => {
       assert.match(second.stdout(), /resuming the chain of .* at revision \d+/);
       const writes = await load.stop();
       assert.ok(writes > 200, `the load made ${writes} writes`);
-      markerA = await client.put("marker/a", "written before the time");
+      markerA = await lab.client.put("marker/a", "written before the time");
       await committedTo(markerA);
       markerTime = new Date().toISOString();
-      markerB = await client.put("marker/b", "written after the time");
+      markerB = await lab.client.put("marker/b", "written after the time");
       await committedTo(markerB - 1);
       second.child.kill("SIGTERM");
       const { code } = await second.exited;
@@ -119,10 +92,10 @@ describe("continuous backup and point-in-time restore", () => {
     const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
     const base = c.backup.manifest.snapshot.revision;
     for (const [n, revision] of [base + 1, cut, cut + 1, markerB].entries()) {
-      const dataDir = join(work, `at-${n}`);
+      const dataDir = join(lab.work, `at-${n}`);
       // Every other one with everything on disk (--scratch-dir), the rest with the scratch etcd in RAM.
       const onDisk = n % 2 === 1;
-      const scratch = join(work, `scratch-${n}`);
+      const scratch = join(lab.work, `scratch-${n}`);
       if (onDisk) await mkdir(scratch);
       const out = await restoreAtRevision(c.backup.ref, revision, dataDir, [
         "--log-level",
@@ -137,7 +110,7 @@ describe("continuous backup and point-in-time restore", () => {
         [],
         "what was in RAM is removed with the scratch etcd",
       );
-      const expected = await liveAt(cluster, revision);
+      const expected = await liveAt(lab.cluster, revision);
       const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
       assert.equal(out.liveKeys, expected.size);
       assert.deepEqual(got, expected, `state at revision ${revision}`);
@@ -170,15 +143,15 @@ describe("continuous backup and point-in-time restore", () => {
     assert.ok(lines.filter((l) => l.includes("scratch etcd compacted")).length >= 2, "it compacted as it went");
     assert.equal(facts.revisionsAligned, true);
     assert.equal(facts.replayedRevision, markerB);
-    assert.equal(facts.liveKeys, (await liveAt(cluster, markerB)).size);
-    const whole = await restoreAtRevision(c.backup.ref, markerB, join(work, "uncompacted"));
+    assert.equal(facts.liveKeys, (await liveAt(lab.cluster, markerB)).size);
+    const whole = await restoreAtRevision(c.backup.ref, markerB, join(lab.work, "uncompacted"));
     assert.equal(facts.stateSha256, whole.stateSha256, "the live keys hash as the replay without compaction");
-    await rm(join(work, "uncompacted"), { recursive: true, force: true });
+    await rm(join(lab.work, "uncompacted"), { recursive: true, force: true });
   });
 
   it("--at-time restores every change received by then, and none after", async () => {
     const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
-    const dataDir = join(work, "at-time");
+    const dataDir = join(lab.work, "at-time");
     const r = await runCli([
       "restore",
       "local",
@@ -196,13 +169,13 @@ describe("continuous backup and point-in-time restore", () => {
     const got = restoredState((out.members[0] as { dataDir: string }).dataDir);
     assert.match(got.get("marker/a") ?? "", new RegExp(`^${sha256(Buffer.from("written before the time"))} `));
     assert.equal(got.has("marker/b"), false);
-    assert.deepEqual(got, await liveAt(cluster, out.replayedRevision));
+    assert.deepEqual(got, await liveAt(lab.cluster, out.replayedRevision));
   });
 
   it("a tampered segment fails verify (exit 3) and restore refuses to go past it", async () => {
     const c = (await chainNow()) as NonNullable<Awaited<ReturnType<typeof chainNow>>>;
     const damaged = c.chain.records[1] as (typeof c.chain.records)[number];
-    const file = join(storeDir, segmentKey(c.backup.folder, damaged.fromRevision, damaged.toRevision));
+    const file = join(lab.storeDir, segmentKey(c.backup.folder, damaged.fromRevision, damaged.toRevision));
     const bytes = await readFile(file);
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
     await writeFile(file, bytes);
@@ -210,7 +183,7 @@ describe("continuous backup and point-in-time restore", () => {
     assert.equal(verified.code, 3, verified.stderr);
     assert.match(verified.stdout, /delta chain: FAILED/);
     // Recorded as failed: list and the fleet view must not call this backup verified.
-    const manifest = JSON.parse(await readFile(join(storeDir, c.backup.folder, "manifest.json"), "utf8")) as {
+    const manifest = JSON.parse(await readFile(join(lab.storeDir, c.backup.folder, "manifest.json"), "utf8")) as {
       verifications: Array<{ ok: boolean; checks: string[]; detail?: string }>;
     };
     const last = manifest.verifications.at(-1);
@@ -225,7 +198,7 @@ describe("continuous backup and point-in-time restore", () => {
       "local",
       c.backup.ref,
       "--data-dir",
-      join(work, "past"),
+      join(lab.work, "past"),
       "--at-revision",
       String(damaged.toRevision),
     ]);
@@ -237,7 +210,7 @@ describe("continuous backup and point-in-time restore", () => {
       "local",
       c.backup.ref,
       "--data-dir",
-      join(work, "before"),
+      join(lab.work, "before"),
       "--at-revision",
       String(damaged.fromRevision - 1),
       "-o",
@@ -251,7 +224,7 @@ describe("continuous backup and point-in-time restore", () => {
       "local",
       c.backup.ref,
       "--data-dir",
-      join(work, "early-time"),
+      join(lab.work, "early-time"),
       "--at-time",
       early.lastEventAt ?? early.closedAt,
       "-o",
@@ -262,11 +235,11 @@ describe("continuous backup and point-in-time restore", () => {
   });
 
   it("with the first endpoint's member down, it backs up and follows through another member", async () => {
-    await cluster.stopMember(0);
-    const other = await cluster.client(1);
+    await lab.cluster.stopMember(0);
+    const other = await lab.cluster.client(1);
     try {
       const run = follow("pitr-m0");
-      const store = openStore(storeDir);
+      const store = openStore(lab.storeDir);
       const b = await waitFor(
         "the full backup",
         async () => (await readCatalog(store, { label: "pitr-m0" })).backups[0],
@@ -285,7 +258,7 @@ describe("continuous backup and point-in-time restore", () => {
       assert.equal((await run.exited).code, 143, run.stderr());
     } finally {
       other.close();
-      await cluster.restart(0);
+      await lab.cluster.restart(0);
     }
   });
 });

@@ -3,14 +3,17 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import type { EtcdClient } from "../../src/etcd/client.js";
 import { BoltFile } from "../../src/snapshot/bolt-file.js";
 import { Bitset, openBucket, walkBucket } from "../../src/snapshot/bolt-tree.js";
 import { liveKeys } from "../../src/snapshot/keys.js";
 import { type RunningCli, runCli, spawnCli } from "./cli.js";
-import type { EtcdCluster } from "./etcd-cluster.js";
+import { EtcdCluster } from "./etcd-cluster.js";
 import { etcdctl } from "./etcdctl.js";
 
 export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -188,4 +191,63 @@ function protoVarints(buf: Buffer): Map<number, bigint> {
     fields.set(tag >> 3, varint());
   }
   return fields;
+}
+
+/** A describe's continuous-backup set-up: a real etcd, a client of member 0, an empty local store in a temp dir. */
+export interface ContinuousLab {
+  readonly cluster: EtcdCluster;
+  readonly client: EtcdClient;
+  readonly work: string;
+  readonly storeDir: string;
+  /** A follower (spawnFollower) into the lab's store, killed after the describe if still running. */
+  follow(label: string, options?: Parameters<typeof spawnFollower>[3]): RunningCli;
+}
+
+/**
+ * Registers the describe's before/after hooks for a ContinuousLab of `members` (default 1): its fields
+ * are set once `before` ran, and `after` kills its followers, then stops etcd and removes the temp dir.
+ */
+export function continuousLab(
+  options: { readonly members?: number; readonly seed?: (client: EtcdClient) => Promise<void> } = {},
+): ContinuousLab {
+  const followers: RunningCli[] = [];
+  const state: { cluster?: EtcdCluster; client?: EtcdClient; work?: string } = {};
+  const set = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`the lab's ${what} is used before its before() hook ran`);
+    return v;
+  };
+  before(async () => {
+    const cluster = await EtcdCluster.start({ members: options.members ?? 1 });
+    state.cluster = cluster;
+    state.client = await cluster.client(0);
+    state.work = await mkdtemp(join(tmpdir(), "hcpeb-test-"));
+    await mkdir(join(state.work, "store"));
+    await options.seed?.(state.client);
+  });
+  after(async () => {
+    for (const f of followers) if (f.child.exitCode === null && f.child.signalCode === null) f.child.kill("SIGKILL");
+    await Promise.all(followers.map((f) => f.exited));
+    state.client?.close();
+    await state.cluster?.stop();
+    if (state.work) await rm(state.work, { recursive: true, force: true });
+  });
+  return {
+    get cluster() {
+      return set(state.cluster, "etcd");
+    },
+    get client() {
+      return set(state.client, "client");
+    },
+    get work() {
+      return set(state.work, "work directory");
+    },
+    get storeDir() {
+      return join(set(state.work, "work directory"), "store");
+    },
+    follow(label, followOptions = {}) {
+      const f = spawnFollower(this.cluster, this.storeDir, label, followOptions);
+      followers.push(f);
+      return f;
+    },
+  };
 }
