@@ -231,23 +231,16 @@ export async function checkBackupSnapshot(
   try {
     const origin = store.urlOf(SNAPSHOT_FILE);
     const source = store.get(SNAPSHOT_FILE, { signal });
-    if (!file) {
-      const verifier = new SnapshotVerifier();
-      await drain(verifier.pipe(source, origin));
-      compare("sha256", verifier.result.sha256, want.sha256);
-      compare("object size", verifier.result.objectSize, want.objectSize);
-      compareStatus(verifier.result.status);
-      return { checks, problems };
-    }
-    // The walk below computes the status from the file: the stream proves the trailer alone, so
-    // nothing on this thread grows with the database (the status's per-page tables would).
-    const verifier = new TrailerVerifier();
+    // Bytes walked from disk below get their status from the walk: the stream proves the trailer
+    // alone, so nothing on this thread grows with the database (the status's per-page tables would).
+    const verifier = file ? new TrailerVerifier() : new SnapshotVerifier();
     const bytes = verifier.pipe(source, origin);
-    await (inPlace === undefined ? stage(bytes, file) : drain(bytes));
+    await (file && inPlace === undefined ? stage(bytes, file) : drain(bytes));
     const v = verifier.result;
     compare("sha256", v.sha256, want.sha256);
     compare("object size", v.objectSize, want.objectSize);
-    if (problems.length === 0) {
+    if (verifier instanceof SnapshotVerifier) compareStatus(verifier.result.status);
+    if (file && problems.length === 0) {
       checks.push("structure", "etcd-encoding");
       // Off this thread: the walk of a large file must not hold up a signal.
       // The stream above proved the trailer on these bytes: the walk does not hash them again.

@@ -414,25 +414,31 @@ async function followFrom(
       { folder: position.folder, revision: position.next - 1 },
       "taking the next chain's full backup (--full-every); this chain goes on until its base is stored",
     );
-    const h: Handover = { settled: Promise.resolve(HANDOVER), startedAt: Date.now() };
     const signal = req.signal ? AbortSignal.any([req.signal, begun.stop.signal]) : begun.stop.signal;
-    begun.base = takeFullBackup(req, signal);
-    h.settled = begun.base.then(
-      (result) => {
-        h.outcome = { result };
-        return HANDOVER;
-      },
-      (error: unknown) => {
-        h.outcome = { error };
-        return HANDOVER;
-      },
-    );
+    const base = takeFullBackup(req, signal);
+    begun.base = base;
+    const h: Handover = {
+      startedAt: Date.now(),
+      settled: base.then(
+        (result) => {
+          h.outcome = { result };
+          return HANDOVER;
+        },
+        (error: unknown) => {
+          h.outcome = { error };
+          return HANDOVER;
+        },
+      ),
+    };
     handover = h;
   };
   /** When a next base that has not reached the chain yet was first found waiting (to say so once). */
   let waitingSince: number | undefined;
   /** After a failed next base: not before this time again. */
   let retryAt = 0;
+  /** When the next chain's base is due (--full-every), unless one is being taken. */
+  const fullDueAt = (): number | undefined =>
+    limits.fullEveryMs === undefined || handover ? undefined : Math.max(position.baseAt + limits.fullEveryMs, retryAt);
   /** The new base, once this chain holds every revision up to its snapshot's, committed. */
   const handedOver = async (): Promise<{ base: BackupResult; startedAt: number } | undefined> => {
     const h = handover;
@@ -468,10 +474,7 @@ async function followFrom(
       const handed = await handedOver();
       if (handed) return handed;
       pending ??= batches.next();
-      const fullDue =
-        limits.fullEveryMs === undefined || handover
-          ? undefined
-          : Math.max(position.baseAt + limits.fullEveryMs, retryAt);
+      const fullDue = fullDueAt();
       const segmentDue = events === 0 ? undefined : firstAt + limits.segmentMs;
       // An unanswered request is asked again after an interval: a lost answer must not end the heartbeat.
       const askDue = events === 0 ? (askedAt === undefined ? nextAsk : askedAt + limits.segmentMs) : undefined;
@@ -528,8 +531,8 @@ async function followFrom(
       // too: under a steady stream the next batch may always be ready before the timer fires.
       const after = Date.now();
       if (bytes >= limits.maxBytes || (events > 0 && after >= firstAt + limits.segmentMs)) await commit();
-      if (limits.fullEveryMs !== undefined && after >= Math.max(position.baseAt + limits.fullEveryMs, retryAt))
-        startHandover();
+      const nextFull = fullDueAt();
+      if (nextFull !== undefined && after >= nextFull) startHandover();
     }
   } catch (err) {
     if (req.lost?.aborted) throw req.lost.reason;

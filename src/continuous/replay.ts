@@ -158,14 +158,6 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
         : undefined;
     const coveredTo = last ? coveredUntil(last) : (baseCoveredAt ?? verified.manifest?.createdAt);
     const window = `the chain covers revisions ${baseRevision}..${chainEnd}${coveredTo ? ` (up to ${coveredTo})` : ""}`;
-    const noChain = chain.records.length === 0 && !chain.coverage && chain.problems.length === 0;
-    if (noChain && "time" in options.point && baseCoveredAt === undefined) {
-      const createdAt = verified.manifest?.createdAt;
-      if (createdAt && options.point.time.getTime() > Date.parse(createdAt))
-        throw new UsageError(
-          `${options.point.time.toISOString()} is after this backup was taken (${createdAt}) and it has no delta chain (not a continuous backup, or its follower wrote nothing yet): restore it without --at-time`,
-        );
-    }
     const target = targetOf(
       options.point,
       baseRevision,
@@ -174,6 +166,7 @@ export async function replayChain<T>(options: ReplayOptions, use: (point: Replay
       coveredTo,
       window,
       chain.records,
+      chain.records.length > 0 || chain.coverage !== undefined || chain.problems.length > 0,
     );
     if (target.revision > chain.contiguousTo)
       throw new VerificationError(
@@ -363,6 +356,8 @@ function targetOf(
   coveredTo: string | undefined,
   window: string,
   records: readonly SegmentRecord[],
+  /** Whether the backup has a delta chain at all (a record, a coverage or a problem with one). */
+  hasChain: boolean,
 ): { revision: number; time?: Date } {
   if ("revision" in point) {
     if (point.revision < base || point.revision > chainEnd)
@@ -374,7 +369,11 @@ function targetOf(
     throw new UsageError(`${point.time.toISOString()} is before this backup was taken (${createdAt}): ${window}`);
   // Past it, etcd may have changed what the chain does not hold: a time there is refused, segment or not.
   if (coveredTo && t > new Date(coveredTo).getTime())
-    throw new UsageError(`${point.time.toISOString()} is after the chain's coverage: ${window}`);
+    throw new UsageError(
+      hasChain
+        ? `${point.time.toISOString()} is after the chain's coverage: ${window}`
+        : `${point.time.toISOString()} is after this backup was taken (${coveredTo}) and it has no delta chain (not a continuous backup, or its follower wrote nothing yet): restore it without --at-time`,
+    );
   // The last segment with anything received by then: problems after it are no reason to refuse the point.
   let revision = base;
   for (const r of records) if (Date.parse(r.firstEventAt ?? r.openedAt) <= t) revision = r.toRevision;
